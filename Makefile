@@ -1,0 +1,80 @@
+# Ensemble's build. `make help` lists the targets.
+SHELL      := bash
+.SHELLFLAGS := -euo pipefail -c
+GO         ?= go
+CACHE      ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/ensemble
+BIN        ?= $(CURDIR)/bin
+FUZZTIME   ?= 30s
+BENCHTIME  ?= 1s
+GOTEST_FLAGS ?= -race -shuffle=on -timeout 20m
+export ENSEMBLE_CONSUL ?= $(CACHE)/consul-v1.16.3
+export PATH := $(CACHE)/bin:$(PATH)
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: deps
+deps: ## Install Debian packages, Consul and Go tools (idempotent).
+	@scripts/install-deps.sh
+
+.PHONY: build
+build: ## Build every command into ./bin.
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -o $(BIN)/ ./cmd/...
+
+.PHONY: demo
+demo: ## Run a whole fleet on this machine (Consul, Prometheus, 5 nodes, 2 selectors) until Ctrl-C.
+	@scripts/install-deps.sh --demo
+	@$(MAKE) --no-print-directory build
+	$(BIN)/ensemble-demo --bin-dir=$(BIN) $(DEMO_FLAGS)
+
+.PHONY: test
+test: deps lint tidy-check ## Install deps, lint, and run every test (unit, real-service, e2e, images).
+	$(GO) test $(GOTEST_FLAGS) ./...
+	@$(MAKE) --no-print-directory check-metrics
+	@$(MAKE) --no-print-directory test-images
+
+.PHONY: e2e
+e2e: ## Run only the end-to-end fleet scenarios.
+	$(GO) test -count=1 -v -timeout 15m ./e2e/...
+
+.PHONY: lint
+lint: ## gofmt, go vet and staticcheck.
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^tools/')); if [[ -n $$out ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	staticcheck ./...
+
+.PHONY: tidy-check
+tidy-check: ## Fail if go.mod/go.sum are not tidy.
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
+
+.PHONY: check-metrics
+check-metrics: ## promtool check metrics on the golden exposition file.
+	promtool check metrics < exporter/testdata/e2e-metrics.txt
+
+.PHONY: test-images
+test-images: ## Lint, converge, idempotence-check and boot the Ansible/Packer images.
+	scripts/test-images.sh
+
+.PHONY: bench
+bench: ## Run the Go benchmarks.
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+.PHONY: bench-exporters
+bench-exporters: build ## Our exporter vs node_exporter + nginx-exporter: CPU and RSS ratios.
+	scripts/bench-exporters.sh $(BIN)
+
+.PHONY: bench-selector
+bench-selector: build ## wrk against the selector vs a bare handler: throughput ratio and p99.
+	scripts/bench-selector.sh $(BIN)
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME (default 30s) each.
+	scripts/fuzz.sh $(FUZZTIME)
+
+.PHONY: clean
+clean: ## Remove build output.
+	rm -rf $(BIN)
