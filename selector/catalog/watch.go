@@ -1,0 +1,209 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+	"golang.org/x/time/rate"
+)
+
+// Options configures a Watcher.
+type Options struct {
+	// Service is the Consul service name to follow.
+	Service string
+	// WaitTime is the blocking-query wait. Shorter waits notice a silently dead Consul sooner.
+	WaitTime time.Duration
+	// Rate and Burst bound how often Consul is asked, whatever it answers (Consul's blocking-query rules).
+	Rate  rate.Limit
+	Burst int
+	// MinBackoff and MaxBackoff bound the exponential backoff after errors.
+	MinBackoff, MaxBackoff time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// DefaultOptions returns the settings used by the selector.
+func DefaultOptions() Options {
+	return Options{
+		Service:    "jitsi",
+		WaitTime:   15 * time.Second,
+		Rate:       rate.Every(100 * time.Millisecond),
+		Burst:      5,
+		MinBackoff: 250 * time.Millisecond,
+		MaxBackoff: 10 * time.Second,
+	}
+}
+
+// Hooks lets the caller observe the watch (metrics) without the catalog depending on them.
+type Hooks struct {
+	// Error is called after each failed request.
+	Error func(err error)
+	// Contact is called after each successful request with Consul's index.
+	Contact func(index uint64)
+	// Ignored is called once per published snapshot for each entry that was left out.
+	Ignored func(id string, err error)
+	// Changed is called after a new snapshot is published.
+	Changed func(*Snapshot)
+}
+
+// Watcher follows one Consul service with blocking queries and publishes snapshots.
+type Watcher struct {
+	health  *api.Health
+	opts    Options
+	hooks   Hooks
+	logger  *slog.Logger
+	current atomic.Pointer[Snapshot]
+	// lastContact is the Unix nanosecond time of the last successful answer from Consul (0 = never).
+	lastContact atomic.Int64
+}
+
+// New returns a Watcher. It does nothing until Run.
+func New(client *api.Client, opts Options, hooks Hooks, logger *slog.Logger) (*Watcher, error) {
+	if opts.Service == "" {
+		return nil, errors.New("catalog: empty service name")
+	}
+	if opts.WaitTime <= 0 || opts.Rate <= 0 || opts.Burst < 1 || opts.MinBackoff <= 0 || opts.MaxBackoff < opts.MinBackoff {
+		return nil, fmt.Errorf("catalog: invalid options %+v", opts)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Watcher{health: client.Health(), opts: opts, hooks: hooks, logger: logger}, nil
+}
+
+// Snapshot returns the latest published view, or nil before the first answer from Consul.
+func (w *Watcher) Snapshot() *Snapshot { return w.current.Load() }
+
+// LastContact returns when Consul last answered (zero before the first answer).
+func (w *Watcher) LastContact() time.Time {
+	ns := w.lastContact.Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}
+
+// Run follows the service until ctx ends. It returns ctx's error; Consul errors are retried with backoff.
+func (w *Watcher) Run(ctx context.Context) error {
+	limiter := rate.NewLimiter(w.opts.Rate, w.opts.Burst)
+	var index uint64
+	failures := 0
+	for {
+		if err := limiter.Wait(ctx); err != nil {
+			return ctx.Err()
+		}
+		entries, meta, err := w.fetch(ctx, index)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			failures++
+			if w.hooks.Error != nil {
+				w.hooks.Error(err)
+			}
+			wait := backoff(w.opts.MinBackoff, w.opts.MaxBackoff, failures)
+			w.logger.Warn("consul watch failed", "service", w.opts.Service, "err", err, "failures", failures, "retry_in", wait)
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+			continue
+		}
+		if failures > 0 {
+			w.logger.Info("consul watch recovered", "service", w.opts.Service, "after_failures", failures)
+			failures = 0
+		}
+		w.lastContact.Store(w.opts.Now().UnixNano())
+		index = nextIndex(index, meta.LastIndex)
+		if w.hooks.Contact != nil {
+			w.hooks.Contact(meta.LastIndex)
+		}
+		w.publish(entries, meta.LastIndex)
+	}
+}
+
+// fetch runs one blocking query. Its context, not an http.Client timeout, bounds it: the deadline covers
+// the wait, Consul's jitter of up to wait/16 and some slack, so a hung connection cannot stall the watch.
+func (w *Watcher) fetch(ctx context.Context, index uint64) ([]*api.ServiceEntry, *api.QueryMeta, error) {
+	ctx, cancel := context.WithTimeout(ctx, w.opts.WaitTime+w.opts.WaitTime/16+5*time.Second)
+	defer cancel()
+	q := (&api.QueryOptions{WaitIndex: index, WaitTime: w.opts.WaitTime, AllowStale: true}).WithContext(ctx)
+	entries, meta, err := w.health.Service(w.opts.Service, "", false, q)
+	if err != nil {
+		return nil, nil, fmt.Errorf("consul health query for %q: %w", w.opts.Service, err)
+	}
+	return entries, meta, nil
+}
+
+// nextIndex applies Consul's blocking-query rules: an index that goes backwards means the store was reset,
+// so start again from 0 (one non-blocking read); an index of 0 is invalid and must not be blocked on.
+func nextIndex(prev, got uint64) uint64 {
+	switch {
+	case got < prev:
+		return 0
+	case got == 0:
+		return 1
+	}
+	return got
+}
+
+// publish swaps in a new snapshot when the fleet changed. Consul returns on unrelated writes and on
+// timeouts too, so the payload is compared rather than trusting the index.
+func (w *Watcher) publish(entries []*api.ServiceEntry, index uint64) {
+	nodes := make([]Node, 0, len(entries))
+	type ignored struct {
+		id  string
+		err error
+	}
+	var skipped []ignored
+	for _, e := range entries {
+		n, err := fromEntry(e)
+		if err != nil {
+			id := ""
+			if e != nil && e.Service != nil {
+				id = e.Service.ID
+			}
+			skipped = append(skipped, ignored{id, err})
+			continue
+		}
+		nodes = append(nodes, n)
+	}
+	slices.SortFunc(nodes, func(a, b Node) int { return strings.Compare(a.ID, b.ID) })
+	nodes = slices.CompactFunc(nodes, func(a, b Node) bool { return a.ID == b.ID })
+	old := w.current.Load()
+	if old != nil && sameNodes(old.Nodes, nodes) {
+		return
+	}
+	for _, s := range skipped {
+		w.logger.Warn("consul service instance ignored", "service", w.opts.Service, "id", s.id, "err", s.err)
+		if w.hooks.Ignored != nil {
+			w.hooks.Ignored(s.id, s.err)
+		}
+	}
+	snap := &Snapshot{Nodes: nodes, Index: index, Changed: w.opts.Now()}
+	w.current.Store(snap)
+	if w.hooks.Changed != nil {
+		w.hooks.Changed(snap)
+	}
+}
+
+// backoff returns an exponential delay from lo, capped at hi, with jitter over its upper half.
+func backoff(lo, hi time.Duration, failures int) time.Duration {
+	d := lo
+	for i := 1; i < failures && d < hi; i++ {
+		d *= 2
+	}
+	d = min(d, hi)
+	return d/2 + rand.N(d/2+1)
+}
