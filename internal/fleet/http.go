@@ -1,0 +1,77 @@
+package fleet
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// maxBody bounds every answer the supervisor reads from a part of the fleet.
+const maxBody = 1 << 20
+
+// httpClient is used for all control and readiness calls; every call also
+// carries its own context deadline.
+var httpClient = &http.Client{Timeout: 5 * time.Second}
+
+// call sends in (if not nil) as JSON and decodes a 2xx JSON answer into out
+// (if not nil). It returns the status code.
+func call(ctx context.Context, method, url string, in, out any) (int, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return 0, fmt.Errorf("%s %s: encode: %w", method, url, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %w", method, url, err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %w", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return resp.StatusCode, fmt.Errorf("%s %s: read: %w", method, url, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return resp.StatusCode, fmt.Errorf("%s %s: status %d: %.200s", method, url, resp.StatusCode, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s %s: decode %.200q: %w", method, url, b, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// poll calls cond every interval until it succeeds or ctx ends; the error
+// names the last failure.
+func poll(ctx context.Context, interval time.Duration, cond func(ctx context.Context) error) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		err := cond(ctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+		case <-t.C:
+		}
+	}
+}

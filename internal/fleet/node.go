@@ -1,0 +1,239 @@
+package fleet
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ensemble-jitsi/ensemble/internal/services"
+)
+
+// Node is one emulated Jitsi server: a JVB emulator, a real nginx with
+// stub_status (whose URL is the node's public URL, so nodes are told apart
+// in the browser) and a sidecar registered in Consul.
+type Node struct {
+	// ID is the Consul service ID, node-1, node-2, ...
+	ID string
+	// EmulatorURL is the JVB emulator's base URL (private REST + /emulator/).
+	EmulatorURL string
+	// PublicURL is what the selector sends users to.
+	PublicURL string
+
+	f     *Fleet
+	nginx *services.Nginx
+	emu   *process
+
+	mu       sync.Mutex
+	sidecar  *process
+	starts   int
+	metrics  string // the sidecar's /metrics URL
+	stopping bool
+}
+
+var (
+	emulatorListening = regexp.MustCompile(`listening on (http://\S+)`)
+	// promslog writes logfmt: msg=listening address=127.0.0.1:PORT
+	slogListening = regexp.MustCompile(`msg="?listening"?.*\baddress="?([^"\s]+)`)
+)
+
+func (f *Fleet) startNode(ctx context.Context, i int) (*Node, error) {
+	n := &Node{ID: fmt.Sprintf("node-%d", i), f: f}
+	var err error
+	n.emu, err = startProcess(n.ID+" emulator", filepath.Join(f.opts.BinDir, "ensemble-jvbemu"),
+		[]string{"--web.listen-address=127.0.0.1:0"}, nil, f.logPath(n.ID+"-jvbemu"))
+	if err != nil {
+		return nil, err
+	}
+	m, err := n.emu.waitLine(ctx, emulatorListening)
+	if err != nil {
+		n.stop()
+		return nil, err
+	}
+	n.EmulatorURL = strings.TrimRight(m[1], "/")
+
+	tlsPort, err := services.FreePort()
+	if err != nil {
+		n.stop()
+		return nil, err
+	}
+	n.nginx, err = services.StartNginx(ctx, services.NginxOptions{ExtraHTTPConf: publicServer(n.ID, tlsPort, f.cert, f.key)})
+	if err != nil {
+		n.stop()
+		return nil, fmt.Errorf("%s nginx: %w", n.ID, err)
+	}
+	n.PublicURL = fmt.Sprintf("https://%s.localhost:%d", n.ID, tlsPort)
+	if err := n.StartSidecar(ctx); err != nil {
+		n.stop()
+		return nil, err
+	}
+	return n, nil
+}
+
+// publicServer is the node's https server: it answers every path with a page
+// naming the node, so the selector's redirect visibly lands on one node or
+// another.
+func publicServer(id string, port int, cert, key string) string {
+	return fmt.Sprintf(`  server {
+    listen 127.0.0.1:%[2]d ssl;
+    ssl_certificate %[3]s;
+    ssl_certificate_key %[4]s;
+    location / {
+      default_type text/html;
+      return 200 '<!doctype html><title>%[1]s</title><h1>%[1]s</h1><p>An emulated Jitsi Meet node of the Ensemble demo. Your meeting would run here.</p>\n';
+    }
+  }`, id, port, cert, key)
+}
+
+// StartSidecar starts the node's sidecar (again, after KillSidecar or a
+// finished drain) and waits until it listens. Registration in Consul is
+// checked by the caller through Fleet.WaitPassing.
+func (n *Node) StartSidecar(ctx context.Context) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.sidecar != nil && !n.sidecar.exited() {
+		return fmt.Errorf("%s: sidecar is already running", n.ID)
+	}
+	t := n.f.opts.Timing
+	n.starts++
+	args := []string{
+		"--web.listen-address=127.0.0.1:0",
+		"--consul.service-id=" + n.ID,
+		"--consul.check-interval=" + t.CheckInterval.String(),
+		"--consul.check-timeout=" + t.CheckTimeout.String(),
+		"--consul.resync-interval=" + t.ResyncInterval.String(),
+		"--consul.deregister-after=1m",
+		"--node.public-url=" + n.PublicURL,
+		"--node.address=127.0.0.1",
+		"--node.region=demo",
+		"--collector.jvb.url=" + n.EmulatorURL,
+		"--collector.nginx.scrape-uri=" + n.nginx.StubStatusURL,
+		"--drain.timeout=" + t.DrainTimeout.String(),
+		"--log.level=info",
+	}
+	p, err := startProcess(n.ID+" sidecar", filepath.Join(n.f.opts.BinDir, "ensemble-sidecar"), args,
+		[]string{"CONSUL_HTTP_ADDR=" + n.f.ConsulAddr()}, n.f.logPath(fmt.Sprintf("%s-sidecar-%d", n.ID, n.starts)))
+	if err != nil {
+		return err
+	}
+	m, err := p.waitLine(ctx, slogListening)
+	if err != nil {
+		p.stop(time.Second, syscall.SIGTERM, syscall.SIGTERM)
+		return err
+	}
+	n.sidecar = p
+	n.metrics = "http://" + m[1] + "/metrics"
+	return nil
+}
+
+// KillSidecar sends SIGKILL to the sidecar, as a crash would: it cannot
+// deregister, so only the Consul health check notices.
+func (n *Node) KillSidecar() error {
+	p := n.currentSidecar()
+	if p == nil {
+		return fmt.Errorf("%s: no sidecar", n.ID)
+	}
+	if err := p.signal(syscall.SIGKILL); err != nil {
+		return err
+	}
+	<-p.done
+	return nil
+}
+
+// DrainSidecar sends SIGTERM to the sidecar, which drains the node: no new
+// rooms, deregistration once its meetings have ended.
+func (n *Node) DrainSidecar() error {
+	p := n.currentSidecar()
+	if p == nil {
+		return fmt.Errorf("%s: no sidecar", n.ID)
+	}
+	return p.signal(syscall.SIGTERM)
+}
+
+// SidecarDone is closed when the current sidecar process has exited.
+func (n *Node) SidecarDone() <-chan struct{} {
+	if p := n.currentSidecar(); p != nil {
+		return p.done
+	}
+	c := make(chan struct{})
+	close(c)
+	return c
+}
+
+// SidecarMetricsURL is the /metrics URL of the current sidecar.
+func (n *Node) SidecarMetricsURL() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.metrics
+}
+
+func (n *Node) currentSidecar() *process {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.sidecar
+}
+
+// SetFault sets the emulator's fault mode: "none", "hang", "slow", "error500",
+// "garbage", "huge" or "rest-disabled" (see internal/jvbemu).
+func (n *Node) SetFault(ctx context.Context, fault string) error {
+	_, err := call(ctx, http.MethodPost, n.EmulatorURL+"/emulator/fault", map[string]string{"fault": fault}, nil)
+	return err
+}
+
+// SetStress overrides the emulator's stress level; a negative value returns
+// to the computed one.
+func (n *Node) SetStress(ctx context.Context, stress float64) error {
+	_, err := call(ctx, http.MethodPost, n.EmulatorURL+"/emulator/stress", map[string]float64{"stress": stress}, nil)
+	return err
+}
+
+// SetHealth sets the code the emulator's /about/health answers with.
+func (n *Node) SetHealth(ctx context.Context, code int, msg string) error {
+	_, err := call(ctx, http.MethodPost, n.EmulatorURL+"/emulator/health", map[string]any{"code": code, "message": msg}, nil)
+	return err
+}
+
+// StartConference starts a meeting of size participants on the emulator.
+func (n *Node) StartConference(ctx context.Context, size int) (string, error) {
+	var out struct {
+		ID string `json:"id"`
+	}
+	if _, err := call(ctx, http.MethodPost, n.EmulatorURL+"/emulator/conferences", map[string]int{"size": size}, &out); err != nil {
+		return "", err
+	}
+	if out.ID == "" {
+		return "", fmt.Errorf("%s: emulator returned no conference id", n.ID)
+	}
+	return out.ID, nil
+}
+
+// EndConference ends a meeting started with StartConference.
+func (n *Node) EndConference(ctx context.Context, id string) error {
+	_, err := call(ctx, http.MethodDelete, n.EmulatorURL+"/emulator/conferences/"+id, nil, nil)
+	return err
+}
+
+// stop ends the sidecar (skipping the drain wait with a second SIGTERM),
+// then the emulator and nginx.
+func (n *Node) stop() {
+	n.mu.Lock()
+	n.stopping = true
+	sc := n.sidecar
+	n.mu.Unlock()
+	if sc != nil {
+		sc.stop(500*time.Millisecond, syscall.SIGTERM, syscall.SIGTERM)
+	}
+	if n.emu != nil {
+		n.emu.stop(2*time.Second, syscall.SIGTERM)
+	}
+	if n.nginx != nil {
+		if err := n.nginx.Stop(); err != nil {
+			n.f.opts.Logger.Warn("stop nginx", "node", n.ID, "err", err)
+		}
+	}
+}

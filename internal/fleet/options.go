@@ -1,0 +1,120 @@
+// Package fleet supervises a whole Ensemble fleet on one machine: a Consul
+// agent (or a three-server cluster), Prometheus, N emulated Jitsi nodes (JVB
+// emulator + nginx + sidecar each) and two selector replicas, all on
+// 127.0.0.1 with free ports. The demo runs it until Ctrl-C; the end-to-end
+// suite uses its handles to break parts on purpose.
+package fleet
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+)
+
+// Options configures a fleet. Field names mirror ensemble-demo's flags.
+type Options struct {
+	// Nodes is the number of emulated Jitsi nodes.
+	Nodes int
+	// Policy is the selectors' --selector.policy.
+	Policy string
+	// Load is the synthetic load in meetings started per second; 0 turns it off.
+	Load float64
+	// BinDir holds ensemble-jvbemu, ensemble-sidecar and ensemble-selector.
+	BinDir string
+	// WorkDir receives configs and logs; empty means a temporary directory
+	// that Stop removes.
+	WorkDir string
+	// PrometheusConfig is the shipped deploy/prometheus/prometheus.yml; its
+	// rule files are read relative to it.
+	PrometheusConfig string
+	// ConsulServers is 1 for a dev agent or 3 for a cluster of servers.
+	ConsulServers int
+	// Selectors is the number of selector replicas.
+	Selectors int
+	// Timing sets the intervals every part runs with.
+	Timing Timing
+	// Logger receives the supervisor's own events.
+	Logger *slog.Logger
+	// Progress receives one line per part as the fleet starts; nil discards.
+	Progress io.Writer
+}
+
+// Timing holds the intervals that decide how fast a fault becomes visible.
+type Timing struct {
+	CheckInterval  time.Duration // sidecar --consul.check-interval
+	CheckTimeout   time.Duration // sidecar --consul.check-timeout
+	ResyncInterval time.Duration // sidecar --consul.resync-interval
+	DrainTimeout   time.Duration // sidecar --drain.timeout
+	ScrapeInterval time.Duration // Prometheus scrape and rule evaluation interval
+	PollInterval   time.Duration // selector --prometheus.interval
+	LoadMaxAge     time.Duration // selector --load.max-age
+	MaxStaleness   time.Duration // selector --catalog.max-staleness
+}
+
+// DemoTiming is brisk enough that the fleet table moves while a person watches.
+func DemoTiming() Timing {
+	return Timing{
+		CheckInterval:  2 * time.Second,
+		CheckTimeout:   time.Second,
+		ResyncInterval: 10 * time.Second,
+		DrainTimeout:   2 * time.Minute,
+		ScrapeInterval: 2 * time.Second,
+		PollInterval:   2 * time.Second,
+		LoadMaxAge:     15 * time.Second,
+		MaxStaleness:   60 * time.Second,
+	}
+}
+
+// DefaultOptions returns the demo's defaults.
+func DefaultOptions() Options {
+	return Options{
+		Nodes:            5,
+		Policy:           "p2c",
+		Load:             0.5,
+		PrometheusConfig: "deploy/prometheus/prometheus.yml",
+		ConsulServers:    1,
+		Selectors:        2,
+		Timing:           DemoTiming(),
+	}
+}
+
+func (o *Options) validate() error {
+	var errs []error
+	if o.Nodes < 1 || o.Nodes > 50 {
+		errs = append(errs, fmt.Errorf("nodes must be between 1 and 50, got %d", o.Nodes))
+	}
+	if o.Load < 0 {
+		errs = append(errs, fmt.Errorf("load must not be negative, got %g", o.Load))
+	}
+	if o.ConsulServers != 1 && o.ConsulServers != 3 {
+		errs = append(errs, fmt.Errorf("consul servers must be 1 or 3, got %d", o.ConsulServers))
+	}
+	if o.Selectors < 1 {
+		errs = append(errs, fmt.Errorf("selectors must be at least 1, got %d", o.Selectors))
+	}
+	if o.BinDir == "" {
+		errs = append(errs, errors.New("bin dir is required"))
+	}
+	if o.PrometheusConfig == "" {
+		errs = append(errs, errors.New("prometheus config is required"))
+	}
+	t := o.Timing
+	for name, d := range map[string]time.Duration{
+		"check interval": t.CheckInterval, "check timeout": t.CheckTimeout, "resync interval": t.ResyncInterval,
+		"drain timeout": t.DrainTimeout, "scrape interval": t.ScrapeInterval, "poll interval": t.PollInterval,
+		"load max age": t.LoadMaxAge, "max staleness": t.MaxStaleness,
+	} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive", name))
+		}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	return errors.Join(errs...)
+}

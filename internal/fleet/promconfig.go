@@ -1,0 +1,126 @@
+package fleet
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.yaml.in/yaml/v2"
+)
+
+// adaptPrometheusConfig rewrites the shipped prometheus.yml for this fleet:
+// each consul_sd_configs entry becomes http_sd_configs entries served by
+// consulSD from the fleet's agent (sdURL gives the URL for a service), the
+// intervals follow Timing, and rule files become absolute paths (Prometheus
+// resolves them relative to the config file, which the fleet writes
+// elsewhere). Everything else, relabelling and recording rules included, is
+// kept as shipped so the demo and the end-to-end suite run the real
+// configuration.
+func adaptPrometheusConfig(path string, sdURL func(service string) string, t Timing) (string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("prometheus config: %w", err)
+	}
+	var doc yaml.MapSlice
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return "", fmt.Errorf("prometheus config %s: %w", path, err)
+	}
+	base, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return "", fmt.Errorf("prometheus config: %w", err)
+	}
+	interval := promDuration(t.ScrapeInterval)
+	// A scrape must end before the next one starts.
+	timeout := promDuration(t.ScrapeInterval * 4 / 5)
+	sdServers := 0
+	for i, top := range doc {
+		switch top.Key {
+		case "global":
+			doc[i].Value = set(asMap(top.Value), "scrape_interval", interval, "evaluation_interval", interval)
+		case "rule_files":
+			files, _ := top.Value.([]any)
+			for j, f := range files {
+				if s, ok := f.(string); ok && !filepath.IsAbs(s) {
+					files[j] = filepath.Join(base, s)
+				}
+			}
+		case "scrape_configs":
+			jobs, _ := top.Value.([]any)
+			for j, job := range jobs {
+				m := asMap(job)
+				if has(m, "scrape_interval") {
+					m = set(m, "scrape_interval", interval)
+				}
+				if has(m, "scrape_timeout") {
+					m = set(m, "scrape_timeout", timeout)
+				}
+				for k, kv := range m {
+					if kv.Key != "consul_sd_configs" {
+						continue
+					}
+					var https []any
+					sds, _ := kv.Value.([]any)
+					for _, sd := range sds {
+						for _, kv := range asMap(sd) {
+							if kv.Key != "services" {
+								continue
+							}
+							svcs, _ := kv.Value.([]any)
+							for _, svc := range svcs {
+								name, _ := svc.(string)
+								https = append(https, set(nil, "url", sdURL(name), "refresh_interval", interval))
+							}
+						}
+					}
+					m[k] = yaml.MapItem{Key: "http_sd_configs", Value: https}
+					sdServers += len(https)
+				}
+				jobs[j] = m
+			}
+		}
+	}
+	if sdServers == 0 {
+		return "", fmt.Errorf("prometheus config %s: %w", path, errNoConsulSD)
+	}
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		return "", fmt.Errorf("prometheus config: %w", err)
+	}
+	return string(out), nil
+}
+
+// promDuration formats a duration the way Prometheus parses it (whole milliseconds).
+func promDuration(d time.Duration) string {
+	return fmt.Sprintf("%dms", d.Milliseconds())
+}
+
+func asMap(v any) yaml.MapSlice {
+	m, _ := v.(yaml.MapSlice)
+	return m
+}
+
+func has(m yaml.MapSlice, key string) bool {
+	for _, kv := range m {
+		if kv.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// set sets key/value pairs in m, replacing or appending.
+func set(m yaml.MapSlice, kvs ...string) yaml.MapSlice {
+	for i := 0; i+1 < len(kvs); i += 2 {
+		found := false
+		for j := range m {
+			if m[j].Key == kvs[i] {
+				m[j].Value, found = kvs[i+1], true
+			}
+		}
+		if !found {
+			m = append(m, yaml.MapItem{Key: kvs[i], Value: kvs[i+1]})
+		}
+	}
+	return m
+}

@@ -1,0 +1,90 @@
+package fleet
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// Selector is one ensemble-selector replica.
+type Selector struct {
+	// Name is selector-1, selector-2, ...
+	Name string
+	// URL is http://127.0.0.1:PORT.
+	URL string
+
+	proc *process
+}
+
+func (f *Fleet) startSelectors(ctx context.Context) error {
+	for i := 1; i <= f.opts.Selectors; i++ {
+		s, err := f.startSelector(ctx, i)
+		if err != nil {
+			return err
+		}
+		f.Selectors = append(f.Selectors, s)
+		fmt.Fprintf(f.opts.Progress, "  %s on %s\n", s.Name, s.URL)
+	}
+	return nil
+}
+
+func (f *Fleet) startSelector(ctx context.Context, i int) (*Selector, error) {
+	t := f.opts.Timing
+	s := &Selector{Name: fmt.Sprintf("selector-%d", i)}
+	args := []string{
+		"--web.listen-address=127.0.0.1:0",
+		"--consul.service=" + ServiceName,
+		"--prometheus.url=" + f.PrometheusURL(),
+		"--prometheus.interval=" + t.PollInterval.String(),
+		"--load.source=prometheus",
+		"--load.max-age=" + t.LoadMaxAge.String(),
+		"--selector.policy=" + f.opts.Policy,
+		"--rooms.store=consul",
+		"--catalog.max-staleness=" + t.MaxStaleness.String(),
+		"--log.level=info",
+	}
+	p, err := startProcess(s.Name, filepath.Join(f.opts.BinDir, "ensemble-selector"), args,
+		[]string{"CONSUL_HTTP_ADDR=" + f.ConsulAddr()}, f.logPath(s.Name))
+	if err != nil {
+		return nil, err
+	}
+	s.proc = p
+	m, err := p.waitLine(ctx, slogListening)
+	if err != nil {
+		s.stop()
+		return nil, err
+	}
+	s.URL = "http://" + m[1]
+	if err := poll(ctx, 50*time.Millisecond, func(ctx context.Context) error {
+		if p.exited() {
+			return fmt.Errorf("%s exited; last output:\n%s", s.Name, p.out.tail())
+		}
+		_, err := call(ctx, http.MethodGet, s.URL+"/-/ready", nil, nil)
+		return err
+	}); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Selector) stop() {
+	s.proc.stop(3*time.Second, syscall.SIGTERM)
+}
+
+// Placement is the selector's answer for a room.
+type Placement struct {
+	Room string `json:"room"`
+	Node string `json:"node"`
+	URL  string `json:"url"`
+}
+
+// Room asks the selector where room goes.
+func (s *Selector) Room(ctx context.Context, room string) (Placement, error) {
+	var p Placement
+	_, err := call(ctx, http.MethodGet, s.URL+"/api/v1/rooms/"+room, nil, &p)
+	return p, err
+}
