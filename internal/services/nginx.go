@@ -1,0 +1,168 @@
+package services
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"text/template"
+	"time"
+)
+
+// NginxOptions configures StartNginx.
+type NginxOptions struct {
+	// Binary is the nginx executable; empty means "nginx" on PATH.
+	Binary string
+	// ExtraServerConf is inserted into the server block, e.g. a
+	// "location /colibri/ { proxy_pass http://...; }".
+	ExtraServerConf string
+	// ExtraHTTPConf is inserted into the http block (upstreams, servers).
+	ExtraHTTPConf string
+	// ReadyTimeout bounds the wait for stub_status; default 15s.
+	ReadyTimeout time.Duration
+}
+
+// Nginx is a running nginx master with one worker.
+type Nginx struct {
+	// URL is http://127.0.0.1:PORT, the server that has the stub_status page.
+	URL string
+	// StubStatusURL is URL + "/nginx_status", answered only to 127.0.0.1.
+	StubStatusURL string
+	// Dir holds nginx.conf, the docroot (html/) and temp paths.
+	Dir string
+	// LogPath collects nginx's stderr, which is also its error log.
+	LogPath string
+
+	proc *process
+}
+
+var nginxConf = template.Must(template.New("nginx.conf").Parse(`daemon off;
+worker_processes 1;
+pid {{.Dir}}/nginx.pid;
+error_log stderr warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path {{.Dir}}/tmp/body;
+  proxy_temp_path {{.Dir}}/tmp/proxy;
+  fastcgi_temp_path {{.Dir}}/tmp/fastcgi;
+  uwsgi_temp_path {{.Dir}}/tmp/uwsgi;
+  scgi_temp_path {{.Dir}}/tmp/scgi;
+  server {
+    listen 127.0.0.1:{{.Port}};
+    root {{.Dir}}/html;
+    location = /nginx_status { stub_status; allow 127.0.0.1; deny all; }
+{{.Opts.ExtraServerConf}}
+  }
+{{.Opts.ExtraHTTPConf}}
+}
+`))
+
+// StartNginx writes a config into a new temporary directory, starts nginx on
+// a free port and returns once stub_status answers.
+func StartNginx(ctx context.Context, opts NginxOptions) (*Nginx, error) {
+	bin := opts.Binary
+	if bin == "" {
+		var err error
+		if bin, err = exec.LookPath("nginx"); err != nil {
+			return nil, fmt.Errorf("nginx not found (run scripts/install-deps.sh): %w", err)
+		}
+	}
+	if opts.ReadyTimeout <= 0 {
+		opts.ReadyTimeout = 15 * time.Second
+	}
+	dir, err := os.MkdirTemp("", "ensemble-nginx-")
+	if err != nil {
+		return nil, fmt.Errorf("nginx: %w", err)
+	}
+	// Workers run as nobody when we are root; they must reach the docroot.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("nginx: %w", err)
+	}
+	for _, d := range []string{"html", "tmp"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("nginx: %w", err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "html", "index.html"), []byte("ensemble test nginx\n"), 0o644); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("nginx: %w", err)
+	}
+	n := &Nginx{Dir: dir, LogPath: filepath.Join(dir, "nginx.log")}
+	err = retryBindClash(func() error {
+		err := n.start(ctx, bin, opts)
+		if err != nil && bindClash(tailFile(n.LogPath, 8<<10)) {
+			return fmt.Errorf("%w: %w", err, errBindClash)
+		}
+		return err
+	})
+	if err != nil {
+		err = fmt.Errorf("%w\nnginx log:\n%s", err, tailFile(n.LogPath, 8<<10))
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Nginx) start(ctx context.Context, bin string, opts NginxOptions) error {
+	port, err := FreePort()
+	if err != nil {
+		return err
+	}
+	var conf bytes.Buffer
+	if err := nginxConf.Execute(&conf, struct {
+		Dir  string
+		Port int
+		Opts NginxOptions
+	}{n.Dir, port, opts}); err != nil {
+		return fmt.Errorf("nginx config: %w", err)
+	}
+	confPath := filepath.Join(n.Dir, "nginx.conf")
+	if err := os.WriteFile(confPath, conf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("nginx config: %w", err)
+	}
+	// -e keeps nginx from opening /var/log/nginx/error.log before it reads
+	// our config.
+	p, err := startProcess("nginx", bin, []string{"-p", n.Dir, "-e", "stderr", "-c", confPath}, n.LogPath)
+	if err != nil {
+		return err
+	}
+	n.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
+	n.StubStatusURL = n.URL + "/nginx_status"
+	n.proc = p
+	rctx, cancel := context.WithTimeout(ctx, opts.ReadyTimeout)
+	defer cancel()
+	err = p.waitReady(rctx, 20*time.Millisecond, func(ctx context.Context) error {
+		code, body, err := fetch(ctx, http.DefaultClient, http.MethodGet, n.StubStatusURL, nil, "")
+		if err != nil {
+			return err
+		}
+		if code != http.StatusOK || !bytes.HasPrefix(body, []byte("Active connections:")) {
+			return fmt.Errorf("stub_status: status %d, body %.80q", code, body)
+		}
+		return nil
+	})
+	if err != nil {
+		_ = p.stop(syscall.SIGKILL, time.Second)
+	}
+	return err
+}
+
+// Stop shuts nginx down gracefully (QUIT), kills it after 5 s, and removes
+// its directory.
+func (n *Nginx) Stop() error {
+	err := n.proc.stop(syscall.SIGQUIT, 5*time.Second)
+	if rmErr := os.RemoveAll(n.Dir); err == nil && rmErr != nil {
+		err = fmt.Errorf("nginx: remove %s: %w", n.Dir, rmErr)
+	}
+	return err
+}
+
+// Log returns the tail of nginx's error log.
+func (n *Nginx) Log() string { return tailFile(n.LogPath, 64<<10) }

@@ -1,0 +1,219 @@
+package services
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// PrometheusOptions configures StartPrometheus.
+type PrometheusOptions struct {
+	// Binary is the prometheus executable; empty means "prometheus" on PATH.
+	Binary string
+	// ConfigYAML is the complete prometheus.yml.
+	ConfigYAML string
+	// ReadyTimeout bounds the wait for /-/ready; default 30s.
+	ReadyTimeout time.Duration
+}
+
+// Prometheus is a running server with its TSDB in a temporary directory.
+type Prometheus struct {
+	// URL is http://127.0.0.1:PORT.
+	URL string
+	// Dir holds prometheus.yml, the TSDB and the log.
+	Dir string
+	// LogPath collects the server's output.
+	LogPath string
+
+	proc *process
+}
+
+// StartPrometheus starts Prometheus on a free port with the lifecycle API
+// on (POST /-/reload) and returns once /-/ready answers. The first scrape
+// lands about 5 s later whatever the scrape interval; see WaitForSample.
+func StartPrometheus(ctx context.Context, opts PrometheusOptions) (*Prometheus, error) {
+	bin := opts.Binary
+	if bin == "" {
+		var err error
+		if bin, err = exec.LookPath("prometheus"); err != nil {
+			return nil, fmt.Errorf("prometheus not found (run scripts/install-deps.sh): %w", err)
+		}
+	}
+	if opts.ReadyTimeout <= 0 {
+		opts.ReadyTimeout = 30 * time.Second
+	}
+	var p *Prometheus
+	err := retryBindClash(func() error {
+		dir, err := os.MkdirTemp("", "ensemble-prometheus-")
+		if err != nil {
+			return fmt.Errorf("prometheus: %w", err)
+		}
+		p = &Prometheus{Dir: dir, LogPath: filepath.Join(dir, "prometheus.log")}
+		if err = p.start(ctx, bin, opts); err != nil {
+			log := tailFile(p.LogPath, 8<<10)
+			os.RemoveAll(dir)
+			if bindClash(log) {
+				return fmt.Errorf("%w: %w", err, errBindClash)
+			}
+			return fmt.Errorf("%w\nprometheus log:\n%s", err, log)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *Prometheus) start(ctx context.Context, bin string, opts PrometheusOptions) error {
+	port, err := FreePort()
+	if err != nil {
+		return err
+	}
+	conf := filepath.Join(p.Dir, "prometheus.yml")
+	if err := os.WriteFile(conf, []byte(opts.ConfigYAML), 0o644); err != nil {
+		return fmt.Errorf("prometheus config: %w", err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	proc, err := startProcess("prometheus", bin, []string{
+		"--config.file=" + conf,
+		"--storage.tsdb.path=" + filepath.Join(p.Dir, "data"),
+		"--web.listen-address=" + addr,
+		"--web.enable-lifecycle",
+		"--log.level=info",
+	}, p.LogPath)
+	if err != nil {
+		return err
+	}
+	p.URL = "http://" + addr
+	p.proc = proc
+	rctx, cancel := context.WithTimeout(ctx, opts.ReadyTimeout)
+	defer cancel()
+	err = proc.waitReady(rctx, 25*time.Millisecond, func(ctx context.Context) error {
+		code, body, err := fetch(ctx, http.DefaultClient, http.MethodGet, p.URL+"/-/ready", nil, "")
+		if err != nil {
+			return err
+		}
+		if code != http.StatusOK {
+			return fmt.Errorf("/-/ready: %d %.100s", code, body)
+		}
+		return nil
+	})
+	if err != nil {
+		_ = proc.stop(syscall.SIGKILL, time.Second)
+	}
+	return err
+}
+
+// Reload replaces prometheus.yml with configYAML and asks the server to
+// load it.
+func (p *Prometheus) Reload(ctx context.Context, configYAML string) error {
+	if err := os.WriteFile(filepath.Join(p.Dir, "prometheus.yml"), []byte(configYAML), 0o644); err != nil {
+		return fmt.Errorf("prometheus reload: %w", err)
+	}
+	code, body, err := fetch(ctx, http.DefaultClient, http.MethodPost, p.URL+"/-/reload", nil, "")
+	if err != nil {
+		return fmt.Errorf("prometheus reload: %w", err)
+	}
+	if code != http.StatusOK {
+		return fmt.Errorf("prometheus reload: %d %s", code, strings.TrimSpace(string(body)))
+	}
+	return nil
+}
+
+// Sample is one element of an instant-query vector.
+type Sample struct {
+	Metric map[string]string
+	Value  float64
+	Time   time.Time
+}
+
+// Query runs an instant PromQL query and returns its vector. A scalar,
+// string or matrix result is an error.
+func (p *Prometheus) Query(ctx context.Context, query string) ([]Sample, error) {
+	u := p.URL + "/api/v1/query?" + url.Values{"query": {query}}.Encode()
+	code, body, err := fetch(ctx, http.DefaultClient, http.MethodGet, u, nil, "")
+	if err != nil {
+		return nil, fmt.Errorf("prometheus query %q: %w", query, err)
+	}
+	var resp struct {
+		Status    string `json:"status"`
+		Error     string `json:"error"`
+		ErrorType string `json:"errorType"`
+		Data      struct {
+			ResultType string `json:"resultType"`
+			Result     []struct {
+				Metric map[string]string `json:"metric"`
+				Value  [2]any            `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &resp); err != nil {
+		return nil, fmt.Errorf("prometheus query %q: status %d: decode: %w", query, code, err)
+	}
+	if resp.Status != "success" {
+		return nil, fmt.Errorf("prometheus query %q: %s: %s", query, resp.ErrorType, resp.Error)
+	}
+	if resp.Data.ResultType != "vector" {
+		return nil, fmt.Errorf("prometheus query %q: result type %q, want vector", query, resp.Data.ResultType)
+	}
+	out := make([]Sample, 0, len(resp.Data.Result))
+	for _, r := range resp.Data.Result {
+		ts, ok1 := r.Value[0].(float64)
+		vs, ok2 := r.Value[1].(string)
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("prometheus query %q: malformed sample %v", query, r.Value)
+		}
+		v, err := strconv.ParseFloat(vs, 64)
+		if err != nil {
+			return nil, fmt.Errorf("prometheus query %q: sample value %q: %w", query, vs, err)
+		}
+		out = append(out, Sample{Metric: r.Metric, Value: v, Time: time.UnixMilli(int64(ts * 1000))})
+	}
+	return out, nil
+}
+
+// WaitForSample polls query every 100 ms until it returns at least one
+// sample, and returns them. Give ctx 15 s or more for the first scrape.
+func (p *Prometheus) WaitForSample(ctx context.Context, query string) ([]Sample, error) {
+	var last error = errors.New("empty result")
+	for {
+		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		s, err := p.Query(qctx, query)
+		cancel()
+		if err == nil && len(s) > 0 {
+			return s, nil
+		}
+		if err != nil {
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("prometheus: no sample for %q: %w (last: %v)", query, ctx.Err(), last)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Stop shuts Prometheus down (SIGTERM, SIGKILL after 10 s) and removes its
+// directory.
+func (p *Prometheus) Stop() error {
+	err := p.proc.stop(syscall.SIGTERM, 10*time.Second)
+	if rmErr := os.RemoveAll(p.Dir); err == nil && rmErr != nil {
+		err = fmt.Errorf("prometheus: %w", rmErr)
+	}
+	return err
+}
+
+// Log returns the tail of the server's output.
+func (p *Prometheus) Log() string { return tailFile(p.LogPath, 64<<10) }
