@@ -37,7 +37,6 @@ type Fleet struct {
 	ownDir    bool
 	cert, key string
 	front     *promFront
-	sd        *consulSD
 	load      *loadGen
 }
 
@@ -78,9 +77,6 @@ func Start(ctx context.Context, opts Options) (_ *Fleet, err error) {
 	if err := f.step("consul", f.startConsul, ctx); err != nil {
 		return nil, err
 	}
-	if err := f.step("prometheus", f.startPrometheus, ctx); err != nil {
-		return nil, err
-	}
 	if err := f.step(fmt.Sprintf("%d nodes", opts.Nodes), f.startNodes, ctx); err != nil {
 		return nil, err
 	}
@@ -89,7 +85,15 @@ func Start(ctx context.Context, opts Options) (_ *Fleet, err error) {
 	}, ctx); err != nil {
 		return nil, err
 	}
+	// Prometheus's URL is fixed before the selectors start; Prometheus itself
+	// starts after them because it discovers its targets through them.
+	if f.front, err = newPromFront(); err != nil {
+		return nil, err
+	}
 	if err := f.step(fmt.Sprintf("%d selectors", opts.Selectors), f.startSelectors, ctx); err != nil {
+		return nil, err
+	}
+	if err := f.step("prometheus", f.startPrometheus, ctx); err != nil {
 		return nil, err
 	}
 	if opts.Load > 0 {

@@ -237,3 +237,12 @@ func (n *Node) stop() {
 		}
 	}
 }
+
+// SidecarPID is the process ID of the current sidecar, for the demo's
+// "kill this" hints.
+func (n *Node) SidecarPID() int {
+	if p := n.currentSidecar(); p != nil {
+		return p.cmd.Process.Pid
+	}
+	return 0
+}

@@ -26,8 +26,9 @@ type Options struct {
 	// WorkDir receives configs and logs; empty means a temporary directory
 	// that Stop removes.
 	WorkDir string
-	// PrometheusConfig is the shipped deploy/prometheus/prometheus.yml; its
-	// rule files are read relative to it.
+	// PrometheusConfig is the shipped deploy/prometheus/prometheus-http-sd.yml
+	// (Debian's Prometheus has no Consul discovery; the selectors serve their
+	// Consul view as HTTP SD); its rule files are read relative to it.
 	PrometheusConfig string
 	// ConsulServers is 1 for a dev agent or 3 for a cluster of servers.
 	ConsulServers int
@@ -73,7 +74,7 @@ func DefaultOptions() Options {
 		Nodes:            5,
 		Policy:           "p2c",
 		Load:             0.5,
-		PrometheusConfig: "deploy/prometheus/prometheus.yml",
+		PrometheusConfig: "deploy/prometheus/prometheus-http-sd.yml",
 		ConsulServers:    1,
 		Selectors:        2,
 		Timing:           DemoTiming(),

@@ -1,7 +1,9 @@
 package fleet
 
 import (
+	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -9,15 +11,14 @@ import (
 	"go.yaml.in/yaml/v2"
 )
 
-// adaptPrometheusConfig rewrites the shipped prometheus.yml for this fleet:
-// each consul_sd_configs entry becomes http_sd_configs entries served by
-// consulSD from the fleet's agent (sdURL gives the URL for a service), the
-// intervals follow Timing, and rule files become absolute paths (Prometheus
-// resolves them relative to the config file, which the fleet writes
-// elsewhere). Everything else, relabelling and recording rules included, is
-// kept as shipped so the demo and the end-to-end suite run the real
-// configuration.
-func adaptPrometheusConfig(path string, sdURL func(service string) string, t Timing) (string, error) {
+// adaptPrometheusConfig rewrites the shipped prometheus-http-sd.yml for this
+// fleet: its HTTP service discovery asks the fleet's selector (sdHost, as
+// host:port) for targets, the intervals follow Timing, and rule files become
+// absolute paths (Prometheus resolves them relative to the config file, which
+// the fleet writes elsewhere). Everything else, relabelling and recording
+// rules included, is kept as shipped so the demo and the end-to-end suite run
+// the real configuration.
+func adaptPrometheusConfig(path, sdHost string, t Timing) (string, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return "", fmt.Errorf("prometheus config: %w", err)
@@ -55,33 +56,35 @@ func adaptPrometheusConfig(path string, sdURL func(service string) string, t Tim
 				if has(m, "scrape_timeout") {
 					m = set(m, "scrape_timeout", timeout)
 				}
-				for k, kv := range m {
-					if kv.Key != "consul_sd_configs" {
+				for _, kv := range m {
+					if kv.Key != "http_sd_configs" {
 						continue
 					}
-					var https []any
 					sds, _ := kv.Value.([]any)
-					for _, sd := range sds {
-						for _, kv := range asMap(sd) {
-							if kv.Key != "services" {
+					for k, sd := range sds {
+						sdm := asMap(sd)
+						for _, kv := range sdm {
+							raw, _ := kv.Value.(string)
+							if kv.Key != "url" {
 								continue
 							}
-							svcs, _ := kv.Value.([]any)
-							for _, svc := range svcs {
-								name, _ := svc.(string)
-								https = append(https, set(nil, "url", sdURL(name), "refresh_interval", interval))
+							u, err := url.Parse(raw)
+							if err != nil {
+								return "", fmt.Errorf("prometheus config %s: http_sd url: %w", path, err)
 							}
+							u.Host = sdHost
+							sdm = set(sdm, "url", u.String())
+							sdServers++
 						}
+						sds[k] = set(sdm, "refresh_interval", interval)
 					}
-					m[k] = yaml.MapItem{Key: "http_sd_configs", Value: https}
-					sdServers += len(https)
 				}
 				jobs[j] = m
 			}
 		}
 	}
 	if sdServers == 0 {
-		return "", fmt.Errorf("prometheus config %s: %w", path, errNoConsulSD)
+		return "", fmt.Errorf("prometheus config %s: %w", path, errNoHTTPSD)
 	}
 	out, err := yaml.Marshal(doc)
 	if err != nil {
@@ -124,3 +127,5 @@ func set(m yaml.MapSlice, kvs ...string) yaml.MapSlice {
 	}
 	return m
 }
+
+var errNoHTTPSD = errors.New("no http_sd_configs to point at the fleet's selector")

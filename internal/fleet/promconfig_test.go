@@ -10,19 +10,18 @@ import (
 )
 
 func TestAdaptPrometheusConfig(t *testing.T) {
-	shipped := filepath.Join("..", "..", "deploy", "prometheus", "prometheus.yml")
+	shipped := filepath.Join("..", "..", "deploy", "prometheus", "prometheus-http-sd.yml")
 	timing := Timing{ScrapeInterval: 500 * time.Millisecond}
-	sdURL := func(service string) string { return "http://127.0.0.1:18555/sd?service=" + service }
-	conf, err := adaptPrometheusConfig(shipped, sdURL, timing)
+	conf, err := adaptPrometheusConfig(shipped, "127.0.0.1:18555", timing)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"url: http://127.0.0.1:18555/sd?service=jitsi", "scrape_interval: 500ms", "scrape_timeout: 400ms", "evaluation_interval: 500ms"} {
+	for _, want := range []string{"url: http://127.0.0.1:18555/api/v1/sd", "scrape_interval: 500ms", "scrape_timeout: 400ms", "evaluation_interval: 500ms"} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("adapted config lacks %q:\n%s", want, conf)
 		}
 	}
-	if strings.Contains(conf, ":8500") || strings.Contains(conf, "consul_sd_configs") {
+	if strings.Contains(conf, ":8080") {
 		t.Errorf("adapted config still points at the default Consul:\n%s", conf)
 	}
 	// promtool validates the whole file, rule files included, from another
@@ -31,7 +30,7 @@ func TestAdaptPrometheusConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("promtool not found (run scripts/install-deps.sh): %v", err)
 	}
-	path := filepath.Join(t.TempDir(), "prometheus.yml")
+	path := filepath.Join(t.TempDir(), "prometheus-http-sd.yml")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -47,8 +46,8 @@ func TestAdaptPrometheusConfig(t *testing.T) {
 func TestAdaptPrometheusConfigErrors(t *testing.T) {
 	dir := t.TempDir()
 	cases := map[string]string{
-		"not yaml":  "global: [",
-		"no consul": "scrape_configs:\n  - job_name: x\n    static_configs: [{targets: ['127.0.0.1:1']}]\n",
+		"not yaml":   "global: [",
+		"no http sd": "scrape_configs:\n  - job_name: x\n    static_configs: [{targets: ['127.0.0.1:1']}]\n",
 	}
 	for name, body := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -56,12 +55,12 @@ func TestAdaptPrometheusConfigErrors(t *testing.T) {
 			if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := adaptPrometheusConfig(path, func(string) string { return "http://127.0.0.1:1/sd" }, Timing{ScrapeInterval: time.Second}); err == nil {
+			if _, err := adaptPrometheusConfig(path, "127.0.0.1:1", Timing{ScrapeInterval: time.Second}); err == nil {
 				t.Fatal("no error")
 			}
 		})
 	}
-	if _, err := adaptPrometheusConfig(filepath.Join(dir, "missing.yml"), func(string) string { return "http://127.0.0.1:1/sd" }, Timing{ScrapeInterval: time.Second}); err == nil {
+	if _, err := adaptPrometheusConfig(filepath.Join(dir, "missing.yml"), "127.0.0.1:1", Timing{ScrapeInterval: time.Second}); err == nil {
 		t.Fatal("no error for a missing file")
 	}
 }

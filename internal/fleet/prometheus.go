@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -121,21 +122,9 @@ func (p *promFront) close() {
 func (f *Fleet) PrometheusURL() string { return "http://" + f.front.addr }
 
 func (f *Fleet) startPrometheus(ctx context.Context) error {
-	if f.front == nil {
-		fr, err := newPromFront()
-		if err != nil {
-			return err
-		}
-		f.front = fr
-	}
-	if f.sd == nil {
-		sd, err := startConsulSD(f.ConsulClient)
-		if err != nil {
-			return err
-		}
-		f.sd = sd
-	}
-	conf, err := adaptPrometheusConfig(f.opts.PrometheusConfig, f.sd.targetURL, f.opts.Timing)
+	// The selectors serve the Consul view Prometheus discovers targets from.
+	sdHost := strings.TrimPrefix(f.Selectors[0].URL, "http://")
+	conf, err := adaptPrometheusConfig(f.opts.PrometheusConfig, sdHost, f.opts.Timing)
 	if err != nil {
 		return err
 	}
@@ -173,10 +162,6 @@ func (f *Fleet) StartPrometheus(ctx context.Context) error {
 func (f *Fleet) stopPrometheus() {
 	if f.front != nil {
 		f.front.close()
-	}
-	if f.sd != nil {
-		f.sd.stop()
-		f.sd = nil
 	}
 	if f.Prometheus != nil {
 		if err := f.Prometheus.Stop(); err != nil {
