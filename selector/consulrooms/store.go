@@ -1,0 +1,269 @@
+// Package consulrooms keeps room → node bindings in Consul's KV store, so several selector replicas agree
+// on where each room lives.
+//
+// Each binding is one key, created with a check-and-set on ModifyIndex 0 (create only: of two replicas
+// racing on a new room, exactly one write succeeds and the other reads the winner's binding). The idle
+// expiry is stored in the value as a last-used time rather than tied to a Consul session: a session per
+// room would mean one session renewal per live room every TTL, and one shared session per replica would
+// delete every room a replica created when that replica stops, splitting live meetings. Stored times
+// survive any replica, cost one write per room per touch interval, and any replica's cleanup loop (or
+// the next lookup) removes expired keys with a check-and-set delete, so a concurrent touch wins.
+package consulrooms
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+
+	"github.com/ensemble-jitsi/ensemble/selector/rooms"
+)
+
+// Options configures a Store.
+type Options struct {
+	// Prefix is the KV folder of the bindings, ending in "/".
+	Prefix string
+	// TTL is the idle time after which a binding expires.
+	TTL time.Duration
+	// TouchInterval is the least time between two writes of a binding's last-used time; lookups within
+	// it cost no write.
+	TouchInterval time.Duration
+	// Timeout bounds each Consul call.
+	Timeout time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// DefaultOptions returns the selector's settings.
+func DefaultOptions() Options {
+	return Options{Prefix: "ensemble/rooms/", TTL: 10 * time.Minute, TouchInterval: time.Minute, Timeout: 2 * time.Second}
+}
+
+// Store is a rooms.Store in Consul KV.
+type Store struct {
+	kv   *api.KV
+	opts Options
+}
+
+var _ rooms.Store = (*Store)(nil)
+
+// New returns a Store using client.
+func New(client *api.Client, opts Options) (*Store, error) {
+	if opts.Prefix == "" || !strings.HasSuffix(opts.Prefix, "/") || strings.HasPrefix(opts.Prefix, "/") {
+		return nil, fmt.Errorf("consulrooms: prefix %q must be a relative folder ending in /", opts.Prefix)
+	}
+	if opts.TTL <= 0 || opts.TouchInterval <= 0 || opts.TouchInterval >= opts.TTL || opts.Timeout <= 0 {
+		return nil, fmt.Errorf("consulrooms: need 0 < touch interval (%v) < TTL (%v) and a positive timeout", opts.TouchInterval, opts.TTL)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Store{kv: client.KV(), opts: opts}, nil
+}
+
+// value is what a key holds.
+type value struct {
+	Node     string `json:"node"`
+	LastUsed int64  `json:"last_used_unix_ms"`
+}
+
+func (s *Store) key(room string) string { return s.opts.Prefix + room }
+
+func (s *Store) encode(node string, t time.Time) []byte {
+	b, _ := json.Marshal(value{Node: node, LastUsed: t.UnixMilli()}) // cannot fail: strings and an int
+	return b
+}
+
+// decode turns a KV pair into a binding; a value that does not parse is reported so it can be replaced.
+func (s *Store) decode(room string, p *api.KVPair) (rooms.Binding, error) {
+	var v value
+	if err := json.Unmarshal(p.Value, &v); err != nil || v.Node == "" {
+		return rooms.Binding{}, fmt.Errorf("consulrooms: key %q holds no binding: %q", p.Key, p.Value)
+	}
+	return rooms.Binding{Room: room, Node: v.Node, Version: p.ModifyIndex, LastUsed: time.UnixMilli(v.LastUsed)}, nil
+}
+
+func (s *Store) expired(b rooms.Binding) bool { return s.opts.Now().Sub(b.LastUsed) >= s.opts.TTL }
+
+func storeErr(op, key string, err error) error {
+	return fmt.Errorf("%w: consul kv %s %q: %w", rooms.ErrStore, op, key, err)
+}
+
+// current reads the room's live binding. Expired or unreadable bindings are deleted (check-and-set, so a
+// binding rewritten meanwhile survives) and reported as absent.
+func (s *Store) current(ctx context.Context, room string) (rooms.Binding, bool, error) {
+	key := s.key(room)
+	p, _, err := s.kv.Get(key, (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return rooms.Binding{}, false, storeErr("get", key, err)
+	}
+	if p == nil {
+		return rooms.Binding{}, false, nil
+	}
+	b, derr := s.decode(room, p)
+	if derr == nil && !s.expired(b) {
+		return b, true, nil
+	}
+	if _, _, err := s.kv.DeleteCAS(&api.KVPair{Key: key, ModifyIndex: p.ModifyIndex}, (&api.WriteOptions{}).WithContext(ctx)); err != nil {
+		return rooms.Binding{}, false, storeErr("delete expired", key, err)
+	}
+	return rooms.Binding{}, false, nil
+}
+
+// Get implements rooms.Store.
+func (s *Store) Get(ctx context.Context, room string) (rooms.Binding, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	return s.current(ctx, room)
+}
+
+// casAttempts bounds the retries when the key changes between a read and a check-and-set.
+const casAttempts = 4
+
+// Bind implements rooms.Store.
+func (s *Store) Bind(ctx context.Context, room, node string) (rooms.Binding, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	return s.bind(ctx, room, node)
+}
+
+func (s *Store) bind(ctx context.Context, room, node string) (rooms.Binding, bool, error) {
+	key := s.key(room)
+	for range casAttempts {
+		ok, _, err := s.kv.CAS(&api.KVPair{Key: key, Value: s.encode(node, s.opts.Now()), ModifyIndex: 0}, (&api.WriteOptions{}).WithContext(ctx))
+		if err != nil {
+			return rooms.Binding{}, false, storeErr("create", key, err)
+		}
+		if ok {
+			return s.created(ctx, room, node)
+		}
+		b, live, err := s.current(ctx, room)
+		if err != nil {
+			return rooms.Binding{}, false, err
+		}
+		if live {
+			return b, false, nil
+		}
+		// It expired and was deleted just now: try to create it again.
+	}
+	return rooms.Binding{}, false, storeErr("create", key, errors.New("binding kept changing"))
+}
+
+// created returns the binding just written. Consul answers a check-and-set with true or false only, so
+// the key is read back for its ModifyIndex (the binding's version).
+func (s *Store) created(ctx context.Context, room, node string) (rooms.Binding, bool, error) {
+	key := s.key(room)
+	p, _, err := s.kv.Get(key, (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return rooms.Binding{}, false, storeErr("read back", key, err)
+	}
+	if p == nil {
+		return rooms.Binding{}, false, storeErr("read back", key, errors.New("binding vanished after its creation"))
+	}
+	b, err := s.decode(room, p)
+	if err != nil {
+		return rooms.Binding{}, false, storeErr("read back", key, err)
+	}
+	return b, b.Node == node, nil
+}
+
+// Rebind implements rooms.Store.
+func (s *Store) Rebind(ctx context.Context, old rooms.Binding, node string) (rooms.Binding, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	if old.Version == 0 {
+		return s.bind(ctx, old.Room, node)
+	}
+	key := s.key(old.Room)
+	ok, _, err := s.kv.CAS(&api.KVPair{Key: key, Value: s.encode(node, s.opts.Now()), ModifyIndex: old.Version}, (&api.WriteOptions{}).WithContext(ctx))
+	if err != nil {
+		return rooms.Binding{}, false, storeErr("rebind", key, err)
+	}
+	if ok {
+		return s.created(ctx, old.Room, node)
+	}
+	b, live, err := s.current(ctx, old.Room)
+	if err != nil {
+		return rooms.Binding{}, false, err
+	}
+	if live {
+		return b, false, nil
+	}
+	return s.bind(ctx, old.Room, node)
+}
+
+// Touch implements rooms.Store. It writes only when the stored time is older than TouchInterval.
+func (s *Store) Touch(ctx context.Context, room string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	b, live, err := s.current(ctx, room)
+	if err != nil || !live || s.opts.Now().Sub(b.LastUsed) < s.opts.TouchInterval {
+		return err
+	}
+	key := s.key(room)
+	// A failed check-and-set means another replica touched or rebound it meanwhile: nothing to do.
+	if _, _, err := s.kv.CAS(&api.KVPair{Key: key, Value: s.encode(b.Node, s.opts.Now()), ModifyIndex: b.Version}, (&api.WriteOptions{}).WithContext(ctx)); err != nil {
+		return storeErr("touch", key, err)
+	}
+	return nil
+}
+
+// Delete implements rooms.Store.
+func (s *Store) Delete(ctx context.Context, room string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	key := s.key(room)
+	if _, err := s.kv.Delete(key, (&api.WriteOptions{}).WithContext(ctx)); err != nil {
+		return storeErr("delete", key, err)
+	}
+	return nil
+}
+
+// Sweep deletes every expired binding and returns the number of live ones per node. Any replica may run
+// it; deletes are check-and-set, so a binding touched meanwhile stays.
+func (s *Store) Sweep(ctx context.Context) (map[string]int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 4*s.opts.Timeout)
+	defer cancel()
+	pairs, _, err := s.kv.List(s.opts.Prefix, (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return nil, storeErr("list", s.opts.Prefix, err)
+	}
+	perNode := map[string]int{}
+	var errs []error
+	for _, p := range pairs {
+		b, derr := s.decode(strings.TrimPrefix(p.Key, s.opts.Prefix), p)
+		if derr == nil && !s.expired(b) {
+			perNode[b.Node]++
+			continue
+		}
+		if _, _, err := s.kv.DeleteCAS(&api.KVPair{Key: p.Key, ModifyIndex: p.ModifyIndex}, (&api.WriteOptions{}).WithContext(ctx)); err != nil {
+			errs = append(errs, storeErr("delete expired", p.Key, err))
+		}
+	}
+	return perNode, errors.Join(errs...)
+}
+
+// RunSweeper calls Sweep every interval until ctx ends, passing each result to report.
+func (s *Store) RunSweeper(ctx context.Context, interval time.Duration, report func(map[string]int), logger *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		perNode, err := s.Sweep(ctx)
+		if err != nil && ctx.Err() == nil {
+			logger.Warn("room binding sweep failed", "err", err)
+		}
+		if perNode != nil && report != nil {
+			report(perNode)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
