@@ -6,7 +6,7 @@
 // expiry is stored in the value as a last-used time rather than tied to a Consul session: a session per
 // room would mean one session renewal per live room every TTL, and one shared session per replica would
 // delete every room a replica created when that replica stops, splitting live meetings. Stored times
-// survive any replica, cost one write per room per touch interval, and any replica's cleanup loop (or
+// survive any replica, cost one write per room per touch (rooms.Resolver touches at most once a minute), and any replica's cleanup loop (or
 // the next lookup) removes expired keys with a check-and-set delete, so a concurrent touch wins.
 package consulrooms
 
@@ -30,9 +30,6 @@ type Options struct {
 	Prefix string
 	// TTL is the idle time after which a binding expires.
 	TTL time.Duration
-	// TouchInterval is the least time between two writes of a binding's last-used time; lookups within
-	// it cost no write.
-	TouchInterval time.Duration
 	// Timeout bounds each Consul call.
 	Timeout time.Duration
 	// Now is the clock; nil means time.Now.
@@ -41,7 +38,7 @@ type Options struct {
 
 // DefaultOptions returns the selector's settings.
 func DefaultOptions() Options {
-	return Options{Prefix: "ensemble/rooms/", TTL: 10 * time.Minute, TouchInterval: time.Minute, Timeout: 2 * time.Second}
+	return Options{Prefix: "ensemble/rooms/", TTL: 10 * time.Minute, Timeout: 2 * time.Second}
 }
 
 // Store is a rooms.Store in Consul KV.
@@ -57,8 +54,8 @@ func New(client *api.Client, opts Options) (*Store, error) {
 	if opts.Prefix == "" || !strings.HasSuffix(opts.Prefix, "/") || strings.HasPrefix(opts.Prefix, "/") {
 		return nil, fmt.Errorf("consulrooms: prefix %q must be a relative folder ending in /", opts.Prefix)
 	}
-	if opts.TTL <= 0 || opts.TouchInterval <= 0 || opts.TouchInterval >= opts.TTL || opts.Timeout <= 0 {
-		return nil, fmt.Errorf("consulrooms: need 0 < touch interval (%v) < TTL (%v) and a positive timeout", opts.TouchInterval, opts.TTL)
+	if opts.TTL <= 0 || opts.Timeout <= 0 {
+		return nil, fmt.Errorf("consulrooms: TTL (%v) and timeout (%v) must be positive", opts.TTL, opts.Timeout)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -197,12 +194,12 @@ func (s *Store) Rebind(ctx context.Context, old rooms.Binding, node string) (roo
 	return s.bind(ctx, old.Room, node)
 }
 
-// Touch implements rooms.Store. It writes only when the stored time is older than TouchInterval.
+// Touch implements rooms.Store. The caller (rooms.Resolver) rate-limits touches, since each is a write.
 func (s *Store) Touch(ctx context.Context, room string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
 	b, live, err := s.current(ctx, room)
-	if err != nil || !live || s.opts.Now().Sub(b.LastUsed) < s.opts.TouchInterval {
+	if err != nil || !live {
 		return err
 	}
 	key := s.key(room)
