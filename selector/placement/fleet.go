@@ -1,0 +1,195 @@
+package placement
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Fleet owns what outlives one view of the fleet: the configuration, the clock and each node's
+// pending account (assignments made since the load data last moved). It builds immutable
+// Snapshots; the selector builds one whenever the catalog or the load data changes and swaps it in
+// atomically, and the simulator builds one per data interval. A Fleet is safe for concurrent use.
+type Fleet struct {
+	cfg   Config
+	now   func() time.Time
+	width int64 // pending bucket width in nanoseconds
+
+	mu       sync.Mutex
+	accounts map[string]*account
+}
+
+// NewFleet returns a Fleet using cfg and the clock now (time.Now in production, simulated time in
+// the simulator).
+func NewFleet(cfg Config, now func() time.Time) (*Fleet, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("placement config: %w", err)
+	}
+	if now == nil {
+		return nil, fmt.Errorf("placement: nil clock")
+	}
+	return &Fleet{cfg: cfg, now: now, width: int64(cfg.Window) / pendingBuckets, accounts: map[string]*account{}}, nil
+}
+
+// Config returns the configuration the Fleet was built with.
+func (f *Fleet) Config() Config { return f.cfg }
+
+// Snapshot is an immutable view of the fleet at one moment, indexed for placement. Indexes used by
+// its methods and returned by policies refer to Nodes(), which is sorted by ID so that every
+// replica given the same nodes sees the same order. Only the pending accounts it points to change.
+type Snapshot struct {
+	fleet    *Fleet
+	nodes    []Node
+	index    map[string]int
+	load     []float64  // reported load used for scoring: NaN/stale → excluded, or 0 when degraded
+	step     []float64  // Cost / Capacity: score added per pending assignment
+	hash     []uint64   // per-node rendezvous hash seed
+	accounts []*account // pending account per node, shared with the Fleet
+	eligible []int32    // Eligible state with usable load data, by ascending reported load, then index
+	below    []int32    // the prefix of eligible whose reported load is under the high-water mark
+	mean     float64    // mean reported load over eligible nodes
+	degraded bool
+}
+
+// Snapshot builds a view of nodes. The input slice is copied, never kept.
+func (f *Fleet) Snapshot(nodes []Node) *Snapshot {
+	s := &Snapshot{
+		fleet:    f,
+		nodes:    slices.Clone(nodes),
+		index:    make(map[string]int, len(nodes)),
+		load:     make([]float64, len(nodes)),
+		step:     make([]float64, len(nodes)),
+		hash:     make([]uint64, len(nodes)),
+		accounts: make([]*account, len(nodes)),
+	}
+	slices.SortFunc(s.nodes, func(a, b Node) int { return cmp.Compare(a.ID, b.ID) })
+	known, members := false, false
+	for i, n := range s.nodes {
+		s.index[n.ID] = i
+		s.load[i] = n.Load
+		if n.Age > f.cfg.MaxAge || n.Age < 0 || math.IsInf(n.Load, 0) || n.Load < 0 {
+			s.load[i] = math.NaN()
+		}
+		if n.State == Eligible {
+			members = true
+			known = known || !math.IsNaN(s.load[i])
+		}
+		c := n.Capacity
+		if !(c > 0) {
+			c = 1
+		}
+		s.step[i] = f.cfg.Cost / c
+		s.hash[i] = mix(hashString(n.ID))
+	}
+	// Without any usable load data (Prometheus down, fleet just started) the selector still places
+	// rooms: loads count as zero and the pending accounts alone spread the rooms.
+	s.degraded = members && !known
+	sum := 0.0
+	for i, n := range s.nodes {
+		if s.degraded {
+			s.load[i] = 0
+		}
+		if n.State != Eligible || math.IsNaN(s.load[i]) {
+			continue
+		}
+		s.eligible = append(s.eligible, int32(i))
+		sum += s.load[i]
+	}
+	// Sorting by reported load lets least-loaded stop scanning at the first node whose reported
+	// load alone is above the best corrected score, and makes the under-the-mark set a prefix.
+	slices.SortFunc(s.eligible, func(a, b int32) int {
+		return cmp.Or(cmp.Compare(s.load[a], s.load[b]), cmp.Compare(a, b))
+	})
+	k, _ := slices.BinarySearchFunc(s.eligible, f.cfg.HighWater, func(i int32, hw float64) int {
+		return cmp.Compare(s.load[i], hw)
+	})
+	s.below = s.eligible[:k:k]
+	if len(s.eligible) > 0 {
+		s.mean = sum / float64(len(s.eligible))
+	}
+
+	f.mu.Lock()
+	for i, n := range s.nodes {
+		a := f.accounts[n.ID]
+		if a == nil {
+			a = &account{}
+			f.accounts[n.ID] = a
+		}
+		s.accounts[i] = a
+	}
+	// Forget nodes that left the catalog once their pending assignments have aged out, so churn
+	// cannot grow the map without bound.
+	if len(f.accounts) > len(s.nodes) {
+		e := f.epoch()
+		for id, a := range f.accounts {
+			if _, ok := s.index[id]; !ok && a.count(e) == 0 {
+				delete(f.accounts, id)
+			}
+		}
+	}
+	f.mu.Unlock()
+	return s
+}
+
+func (f *Fleet) epoch() int64 { return f.now().UnixNano() / f.width }
+
+// Len returns the number of nodes.
+func (s *Snapshot) Len() int { return len(s.nodes) }
+
+// Node returns node i.
+func (s *Snapshot) Node(i int) Node { return s.nodes[i] }
+
+// Nodes returns all nodes sorted by ID; callers must not modify the slice.
+func (s *Snapshot) Nodes() []Node { return s.nodes }
+
+// Index returns the index of the node with this ID.
+func (s *Snapshot) Index(id string) (int, bool) {
+	i, ok := s.index[id]
+	return i, ok
+}
+
+// Eligible returns how many nodes can take new rooms (state eligible, usable data).
+func (s *Snapshot) Eligible() int { return len(s.eligible) }
+
+// Degraded reports that there are eligible nodes but none has usable load data, so placement runs
+// on pending accounts alone.
+func (s *Snapshot) Degraded() bool { return s.degraded }
+
+// Config returns the configuration of the Fleet that built the snapshot.
+func (s *Snapshot) Config() Config { return s.fleet.cfg }
+
+// Pending returns the assignments node i received within the pending window.
+func (s *Snapshot) Pending(i int) int { return s.accounts[i].count(s.fleet.epoch()) }
+
+// Score returns node i's corrected score: reported load plus the expected load of the rooms
+// assigned to it since (approximately) that load was measured. NaN when its load is unusable.
+func (s *Snapshot) Score(i int) float64 { return s.score(i, s.fleet.epoch()) }
+
+func (s *Snapshot) score(i int, epoch int64) float64 {
+	return s.load[i] + float64(s.accounts[i].count(epoch))*s.step[i]
+}
+
+// Assign records that node i received a new room now. Call it once per room actually bound
+// (after the binding store accepted it), not per Pick, so a lost bind race does not count twice.
+func (s *Snapshot) Assign(i int) { s.accounts[i].add(s.fleet.epoch()) }
+
+// least returns the eligible node with the lowest corrected score. Pending assignments only add
+// to the reported load, so once the reported load reaches the best score no later node can win.
+func (s *Snapshot) least(epoch int64) (Choice, error) {
+	best, bestScore := -1, math.Inf(1)
+	for _, i := range s.eligible {
+		if s.load[i] >= bestScore {
+			break
+		}
+		if sc := s.score(int(i), epoch); sc < bestScore {
+			best, bestScore = int(i), sc
+		}
+	}
+	if best < 0 {
+		return Choice{}, ErrNoNode
+	}
+	return Choice{Index: best, Saturated: bestScore >= s.fleet.cfg.HighWater}, nil
+}

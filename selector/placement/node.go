@@ -1,0 +1,51 @@
+// Package placement chooses the node that hosts a new meeting. It is pure: no I/O, no package state
+// that changes, and time and randomness are passed in, so the selector and the simulator run the
+// same code and the simulator is reproducible from a seed.
+package placement
+
+import "time"
+
+// State is a node's membership state as the catalog sees it.
+type State uint8
+
+const (
+	// Eligible nodes pass every health check and take new rooms.
+	Eligible State = iota
+	// Draining nodes take no new rooms but keep the rooms already bound to them (maintenance mode).
+	Draining
+	// Gone nodes failed their own health check or left the catalog; their rooms must be rebound.
+	Gone
+)
+
+// String returns the lower-case state name used in the selector's API and logs.
+func (s State) String() string {
+	switch s {
+	case Eligible:
+		return "eligible"
+	case Draining:
+		return "draining"
+	case Gone:
+		return "gone"
+	}
+	return "unknown"
+}
+
+// Node is one Jitsi Meet server as the selector sees it at one moment.
+type Node struct {
+	ID     string
+	URL    string // public https URL, no path
+	Region string
+	// Capacity is the node's logical CPU count. It converts the per-room cost, which is in CPUs,
+	// into the busy-ratio units of Load. Zero or less means unknown and counts as one CPU, which
+	// over-estimates a new room's share and so errs towards spreading.
+	Capacity float64
+	// Load is the CPU busy ratio (0..1, above 1 when the run queue is over-committed); NaN when unknown.
+	Load float64
+	// Stress is the JVB's own stress level (NaN when unknown). Policies do not use it yet; it is
+	// carried for the fleet view.
+	Stress    float64
+	Endpoints int
+	// Age is how old the load data was when the snapshot was built.
+	Age   time.Duration
+	State State
+}

@@ -1,0 +1,294 @@
+package placement
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"testing"
+	"time"
+)
+
+// clock is a settable test clock.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time          { return c.t }
+func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+func newClock() *clock { return &clock{t: time.Date(2026, 3, 23, 9, 0, 0, 0, time.UTC)} }
+
+func newFleet(t testing.TB, cfg Config, c *clock) *Fleet {
+	t.Helper()
+	f, err := NewFleet(cfg, c.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+type testNode struct {
+	ID       string   `json:"id"`
+	Load     *float64 `json:"load"`
+	State    string   `json:"state"`
+	Age      string   `json:"age"`
+	Capacity float64  `json:"capacity"`
+	Pending  int      `json:"pending"`
+}
+
+type pickCase struct {
+	Name     string     `json:"name"`
+	Nodes    []testNode `json:"nodes"`
+	Degraded bool       `json:"degraded"`
+	Want     map[string]struct {
+		Chosen    []string `json:"chosen"`
+		Saturated bool     `json:"saturated"`
+		Err       bool     `json:"err"`
+	} `json:"want"`
+}
+
+func (tn testNode) node(t *testing.T) Node {
+	n := Node{ID: tn.ID, URL: "https://" + tn.ID + ".example", Capacity: 4, Load: math.NaN(), Stress: math.NaN()}
+	if tn.Capacity != 0 {
+		n.Capacity = tn.Capacity
+	}
+	if tn.Load != nil {
+		n.Load = *tn.Load
+	}
+	if tn.Age != "" {
+		d, err := time.ParseDuration(tn.Age)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.Age = d
+	}
+	switch tn.State {
+	case "", "eligible":
+	case "draining":
+		n.State = Draining
+	case "gone":
+		n.State = Gone
+	default:
+		t.Fatalf("bad state %q", tn.State)
+	}
+	return n
+}
+
+// TestPick runs every built-in policy over the cases in testdata/pick.json. A case lists the exact
+// set of nodes a policy may choose; over many draws (and many room names) each must be chosen.
+func TestPick(t *testing.T) {
+	raw, err := os.ReadFile("testdata/pick.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []pickCase
+	if err := json.Unmarshal(raw, &cases); err != nil {
+		t.Fatal(err)
+	}
+	reg := Builtin()
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			c := newClock()
+			f := newFleet(t, DefaultConfig(), c)
+			nodes := make([]Node, len(tc.Nodes))
+			for i, tn := range tc.Nodes {
+				nodes[i] = tn.node(t)
+			}
+			s := f.Snapshot(nodes)
+			for _, tn := range tc.Nodes {
+				i, ok := s.Index(tn.ID)
+				if !ok {
+					t.Fatalf("node %s missing from snapshot", tn.ID)
+				}
+				for range tn.Pending {
+					s.Assign(i)
+				}
+			}
+			if s.Degraded() != tc.Degraded {
+				t.Errorf("Degraded() = %v, want %v", s.Degraded(), tc.Degraded)
+			}
+			if len(tc.Want) != len(reg.Names()) {
+				t.Fatalf("case covers %d policies, registry has %v", len(tc.Want), reg.Names())
+			}
+			for name, want := range tc.Want {
+				p, err := reg.Get(name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := rand.New(rand.NewPCG(1, 2))
+				seen := map[string]bool{}
+				for k := range 400 {
+					ch, err := p.Pick(s, fmt.Sprintf("room-%d", k), r)
+					if want.Err {
+						if !errors.Is(err, ErrNoNode) {
+							t.Fatalf("%s: err = %v, want ErrNoNode", name, err)
+						}
+						continue
+					}
+					if err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+					if ch.Saturated != want.Saturated {
+						t.Fatalf("%s: saturated = %v, want %v", name, ch.Saturated, want.Saturated)
+					}
+					seen[s.Node(ch.Index).ID] = true
+				}
+				got := make([]string, 0, len(seen))
+				for id := range seen {
+					got = append(got, id)
+				}
+				slices.Sort(got)
+				if !want.Err && !slices.Equal(got, want.Chosen) {
+					t.Errorf("%s chose %v, want exactly %v", name, got, want.Chosen)
+				}
+			}
+		})
+	}
+}
+
+func TestPendingWindow(t *testing.T) {
+	c := newClock()
+	cfg := DefaultConfig()
+	f := newFleet(t, cfg, c)
+	s := f.Snapshot([]Node{{ID: "a", Load: 0.1, Capacity: 4}})
+	s.Assign(0)
+	s.Assign(0)
+	if got, want := s.Score(0), 0.1+2*cfg.Cost/4; math.Abs(got-want) > 1e-12 {
+		t.Fatalf("score = %v, want %v", got, want)
+	}
+	c.advance(cfg.Window / 2)
+	s.Assign(0)
+	if got := s.Pending(0); got != 3 {
+		t.Fatalf("pending after half a window = %d, want 3", got)
+	}
+	// A new snapshot of the same node keeps the account.
+	s2 := f.Snapshot([]Node{{ID: "a", Load: 0.2, Capacity: 4}})
+	if got := s2.Pending(0); got != 3 {
+		t.Fatalf("pending in rebuilt snapshot = %d, want 3", got)
+	}
+	c.advance(cfg.Window/2 + cfg.Window/pendingBuckets)
+	if got := s2.Pending(0); got != 1 {
+		t.Fatalf("pending after the first two aged out = %d, want 1", got)
+	}
+	c.advance(cfg.Window)
+	if got := s2.Pending(0); got != 0 {
+		t.Fatalf("pending after a full window = %d, want 0", got)
+	}
+	if got := s2.Score(0); got != 0.2 {
+		t.Fatalf("score without pending = %v, want the reported 0.2", got)
+	}
+}
+
+func TestSnapshotForgetsDepartedNodes(t *testing.T) {
+	c := newClock()
+	f := newFleet(t, DefaultConfig(), c)
+	s := f.Snapshot([]Node{{ID: "a", Load: 0.1}, {ID: "b", Load: 0.1}})
+	s.Assign(1)
+	f.Snapshot([]Node{{ID: "a", Load: 0.1}})
+	if _, ok := f.accounts["b"]; !ok {
+		t.Fatal("account of b dropped while it still had pending assignments")
+	}
+	c.advance(2 * f.cfg.Window)
+	f.Snapshot([]Node{{ID: "a", Load: 0.1}})
+	if _, ok := f.accounts["b"]; ok {
+		t.Fatal("account of a departed node kept after its pending assignments aged out")
+	}
+}
+
+func TestSnapshotSortsByID(t *testing.T) {
+	f := newFleet(t, DefaultConfig(), newClock())
+	in := []Node{{ID: "c"}, {ID: "a"}, {ID: "b"}}
+	s := f.Snapshot(in)
+	if in[0].ID != "c" {
+		t.Fatal("Snapshot modified its input")
+	}
+	for i, id := range []string{"a", "b", "c"} {
+		if s.Node(i).ID != id {
+			t.Fatalf("node %d = %s, want %s", i, s.Node(i).ID, id)
+		}
+	}
+}
+
+func TestBoundedHashIsStable(t *testing.T) {
+	c := newClock()
+	nodes := make([]Node, 50)
+	for i := range nodes {
+		nodes[i] = Node{ID: fmt.Sprintf("node-%02d", i), Load: 0.3}
+	}
+	// Two replicas, different pending accounts and input order, same data: same answers.
+	s1 := newFleet(t, DefaultConfig(), c).Snapshot(nodes)
+	rev := slices.Clone(nodes)
+	slices.Reverse(rev)
+	s2 := newFleet(t, DefaultConfig(), c).Snapshot(rev)
+	for i := range 20 {
+		s2.Assign(i)
+	}
+	before := map[string]string{}
+	for k := range 1000 {
+		room := fmt.Sprintf("room-%d", k)
+		a, _ := BoundedHash{}.Pick(s1, room, nil)
+		b, _ := BoundedHash{}.Pick(s2, room, nil)
+		if s1.Node(a.Index).ID != s2.Node(b.Index).ID {
+			t.Fatalf("replicas disagree on %s", room)
+		}
+		before[room] = s1.Node(a.Index).ID
+	}
+	// Removing one node moves only the rooms that were on it.
+	s3 := newFleet(t, DefaultConfig(), c).Snapshot(nodes[1:])
+	moved := 0
+	for room, id := range before {
+		ch, _ := BoundedHash{}.Pick(s3, room, nil)
+		if got := s3.Node(ch.Index).ID; got != id {
+			if id != nodes[0].ID {
+				t.Fatalf("%s moved from %s to %s although %s stayed", room, id, got, id)
+			}
+			moved++
+		}
+	}
+	if moved == 0 {
+		t.Fatal("no room was on the removed node: the hash does not spread")
+	}
+}
+
+func TestRegistry(t *testing.T) {
+	r := Builtin()
+	if want := []string{"bounded-hash", "least-loaded", "most-free-cpu", "p2c", "random"}; !slices.Equal(r.Names(), want) {
+		t.Fatalf("names = %v, want %v", r.Names(), want)
+	}
+	if _, err := r.Get(DefaultPolicy); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Get("nope"); err == nil {
+		t.Fatal("unknown policy accepted")
+	}
+	if _, err := NewRegistry(P2C{}, P2C{}); err == nil {
+		t.Fatal("duplicate policy accepted")
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mod  func(*Config)
+	}{
+		{"zero high-water", func(c *Config) { c.HighWater = 0 }},
+		{"NaN high-water", func(c *Config) { c.HighWater = math.NaN() }},
+		{"zero max age", func(c *Config) { c.MaxAge = 0 }},
+		{"tiny window", func(c *Config) { c.Window = 1 }},
+		{"negative cost", func(c *Config) { c.Cost = -1 }},
+		{"infinite epsilon", func(c *Config) { c.Epsilon = math.Inf(1) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			tc.mod(&cfg)
+			if _, err := NewFleet(cfg, time.Now); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,123 @@
+package placement
+
+// MostFreeCPU is the original service's rule: the eligible node with the lowest reported CPU busy
+// ratio, ties to the lowest ID. It ignores pending assignments and the high-water mark, so every
+// request between two data refreshes goes to the same node; it is kept as the baseline that shows
+// the herd.
+type MostFreeCPU struct{}
+
+// Name implements Policy.
+func (MostFreeCPU) Name() string { return "most-free-cpu" }
+
+// Pick implements Policy.
+func (MostFreeCPU) Pick(s *Snapshot, _ string, _ Rand) (Choice, error) {
+	if len(s.eligible) == 0 {
+		return Choice{}, ErrNoNode
+	}
+	// eligible is sorted by reported load, ties by ID.
+	return Choice{Index: int(s.eligible[0]), Saturated: len(s.below) == 0}, nil
+}
+
+// LeastLoaded picks the eligible node with the lowest corrected score (Jicofo's rule). The pending
+// correction is what stops it herding. It scans the eligible nodes in order of reported load and
+// stops at the first one that cannot beat the best so far, so it costs O(nodes within a few rooms'
+// cost of the minimum), O(n) in the worst case.
+type LeastLoaded struct{}
+
+// Name implements Policy.
+func (LeastLoaded) Name() string { return "least-loaded" }
+
+// Pick implements Policy.
+func (LeastLoaded) Pick(s *Snapshot, _ string, _ Rand) (Choice, error) {
+	return s.least(s.fleet.epoch())
+}
+
+// P2C samples two distinct nodes under the high-water mark and takes the one with the lower
+// corrected score. Mitzenmacher (2000) shows that with stale load data two random choices beat the
+// global minimum, which herds; the pending correction covers the rest. With two or fewer
+// candidates it is least-loaded. The expected cost is O(1).
+type P2C struct{}
+
+// Name implements Policy.
+func (P2C) Name() string { return "p2c" }
+
+// p2cDraws bounds the resampling when a sampled node's pending assignments pushed it over the
+// high-water mark; after that the policy falls back to a full scan.
+const p2cDraws = 4
+
+// Pick implements Policy.
+func (P2C) Pick(s *Snapshot, _ string, r Rand) (Choice, error) {
+	n := len(s.below)
+	epoch := s.fleet.epoch()
+	if n <= 2 {
+		return s.least(epoch)
+	}
+	hw := s.fleet.cfg.HighWater
+	for range p2cDraws {
+		a := int(s.below[r.IntN(n)])
+		b := int(s.below[r.IntN(n-1)])
+		if b == a { // draw b from the other n-1 slots: swap the collision for the last slot
+			b = int(s.below[n-1])
+		}
+		sa, sb := s.score(a, epoch), s.score(b, epoch)
+		if sb < sa {
+			a, sa = b, sb
+		}
+		if sa < hw {
+			return Choice{Index: a}, nil
+		}
+	}
+	return s.least(epoch)
+}
+
+// BoundedHash is consistent hashing with bounded loads over rendezvous hashing: the room goes to
+// the node with the highest hash of (room, node) among nodes whose reported load is under both the
+// high-water mark and (1+Epsilon) times the fleet mean. It ignores pending accounts on purpose, so
+// replicas that see the same data give the same answer without a shared binding store; uniform
+// hashing already spreads a burst of different rooms. Adding or removing a node moves only the
+// rooms that hash to it.
+type BoundedHash struct{}
+
+// Name implements Policy.
+func (BoundedHash) Name() string { return "bounded-hash" }
+
+// Pick implements Policy.
+func (BoundedHash) Pick(s *Snapshot, room string, _ Rand) (Choice, error) {
+	limit := min((1+s.fleet.cfg.Epsilon)*s.mean, s.fleet.cfg.HighWater)
+	h := hashString(room)
+	best, bestHash := -1, uint64(0)
+	for _, i := range s.below { // sorted by load: stop at the cap
+		if s.load[i] > limit {
+			break
+		}
+		if v := mix(h ^ s.hash[i]); best < 0 || v > bestHash {
+			best, bestHash = int(i), v
+		}
+	}
+	if best < 0 { // every node is at or over the high-water mark
+		return s.least(s.fleet.epoch())
+	}
+	return Choice{Index: best}, nil
+}
+
+// Random picks a uniformly random eligible node: the floor any policy must beat in the simulator.
+type Random struct{}
+
+// Name implements Policy.
+func (Random) Name() string { return "random" }
+
+// Pick implements Policy.
+func (Random) Pick(s *Snapshot, _ string, r Rand) (Choice, error) {
+	if len(s.eligible) == 0 {
+		return Choice{}, ErrNoNode
+	}
+	return Choice{Index: int(s.eligible[r.IntN(len(s.eligible))]), Saturated: len(s.below) == 0}, nil
+}
+
+var (
+	_ Policy = MostFreeCPU{}
+	_ Policy = LeastLoaded{}
+	_ Policy = P2C{}
+	_ Policy = BoundedHash{}
+	_ Policy = Random{}
+)

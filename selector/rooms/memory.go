@@ -1,0 +1,133 @@
+package rooms
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Memory is a Store for a single selector replica: a map with idle expiry.
+type Memory struct {
+	ttl time.Duration
+	now func() time.Time
+
+	mu        sync.Mutex
+	m         map[string]memEntry
+	version   uint64
+	nextSweep int
+}
+
+type memEntry struct {
+	node     string
+	version  uint64
+	lastUsed time.Time
+}
+
+// minSweep is the map size below which expired bindings are only dropped when looked up.
+const minSweep = 1024
+
+// NewMemory returns an in-memory store whose bindings expire after ttl without a Touch; now is
+// the clock (time.Now in production).
+func NewMemory(ttl time.Duration, now func() time.Time) (*Memory, error) {
+	if ttl <= 0 {
+		return nil, fmt.Errorf("rooms: idle TTL must be positive, got %v", ttl)
+	}
+	if now == nil {
+		return nil, fmt.Errorf("rooms: nil clock")
+	}
+	return &Memory{ttl: ttl, now: now, m: map[string]memEntry{}, nextSweep: minSweep}, nil
+}
+
+// live returns the room's entry if it has not expired at t, dropping it if it has. m.mu is held.
+func (m *Memory) live(room string, t time.Time) (memEntry, bool) {
+	e, ok := m.m[room]
+	if ok && t.Sub(e.lastUsed) >= m.ttl {
+		delete(m.m, room)
+		return memEntry{}, false
+	}
+	return e, ok
+}
+
+// put writes a new version of the room's binding. m.mu is held.
+func (m *Memory) put(room, node string, t time.Time) Binding {
+	m.version++
+	m.m[room] = memEntry{node: node, version: m.version, lastUsed: t}
+	// Expired rooms that nobody asks for again are swept whenever the map has doubled since the
+	// last sweep, so memory stays proportional to the live rooms at O(1) amortised cost.
+	if len(m.m) >= m.nextSweep {
+		for r, e := range m.m {
+			if t.Sub(e.lastUsed) >= m.ttl {
+				delete(m.m, r)
+			}
+		}
+		m.nextSweep = max(2*len(m.m), minSweep)
+	}
+	return Binding{Room: room, Node: node, Version: m.version, LastUsed: t}
+}
+
+func (e memEntry) binding(room string) Binding {
+	return Binding{Room: room, Node: e.node, Version: e.version, LastUsed: e.lastUsed}
+}
+
+// Get implements Store.
+func (m *Memory) Get(_ context.Context, room string) (Binding, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.live(room, m.now())
+	if !ok {
+		return Binding{}, false, nil
+	}
+	return e.binding(room), true, nil
+}
+
+// Bind implements Store.
+func (m *Memory) Bind(_ context.Context, room, node string) (Binding, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t := m.now()
+	if e, ok := m.live(room, t); ok {
+		return e.binding(room), false, nil
+	}
+	return m.put(room, node, t), true, nil
+}
+
+// Rebind implements Store.
+func (m *Memory) Rebind(_ context.Context, old Binding, node string) (Binding, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t := m.now()
+	if e, ok := m.live(old.Room, t); ok && e.version != old.Version {
+		return e.binding(old.Room), false, nil
+	}
+	return m.put(old.Room, node, t), true, nil
+}
+
+// Touch implements Store.
+func (m *Memory) Touch(_ context.Context, room string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t := m.now()
+	if e, ok := m.live(room, t); ok {
+		e.lastUsed = t
+		m.m[room] = e
+	}
+	return nil
+}
+
+// Delete implements Store.
+func (m *Memory) Delete(_ context.Context, room string) error {
+	m.mu.Lock()
+	delete(m.m, room)
+	m.mu.Unlock()
+	return nil
+}
+
+// Len returns the number of bindings held, including expired ones not yet swept.
+func (m *Memory) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.m)
+}
+
+var _ Store = (*Memory)(nil)

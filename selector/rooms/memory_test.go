@@ -1,0 +1,121 @@
+package rooms
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time          { return c.t }
+func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+func newClock() *clock { return &clock{t: time.Date(2026, 3, 23, 9, 0, 0, 0, time.UTC)} }
+
+func newMemory(t *testing.T, ttl time.Duration, c *clock) *Memory {
+	t.Helper()
+	m, err := NewMemory(ttl, c.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestMemory(t *testing.T) {
+	ctx := context.Background()
+	const ttl = 10 * time.Minute
+	for _, tc := range []struct {
+		name string
+		run  func(t *testing.T, m *Memory, c *clock)
+	}{
+		{"bind is create-only", func(t *testing.T, m *Memory, _ *clock) {
+			b, created, _ := m.Bind(ctx, "r", "a")
+			if !created || b.Node != "a" || b.Version == 0 {
+				t.Fatalf("first bind = %+v, %v", b, created)
+			}
+			b2, created, _ := m.Bind(ctx, "r", "b")
+			if created || b2 != b {
+				t.Fatalf("second bind = %+v, %v; want the first binding %+v", b2, created, b)
+			}
+		}},
+		{"idle binding expires", func(t *testing.T, m *Memory, c *clock) {
+			m.Bind(ctx, "r", "a")
+			c.advance(ttl - time.Second)
+			if _, ok, _ := m.Get(ctx, "r"); !ok {
+				t.Fatal("expired before the TTL")
+			}
+			c.advance(time.Second)
+			if _, ok, _ := m.Get(ctx, "r"); ok {
+				t.Fatal("still bound after the TTL")
+			}
+			if _, created, _ := m.Bind(ctx, "r", "b"); !created {
+				t.Fatal("an expired room could not be bound again")
+			}
+		}},
+		{"touch postpones expiry", func(t *testing.T, m *Memory, c *clock) {
+			m.Bind(ctx, "r", "a")
+			for range 5 {
+				c.advance(ttl / 2)
+				if err := m.Touch(ctx, "r"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if b, ok, _ := m.Get(ctx, "r"); !ok || b.Node != "a" || !b.LastUsed.Equal(c.now()) {
+				t.Fatalf("touched binding = %+v, %v", b, ok)
+			}
+			if err := m.Touch(ctx, "unbound"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"rebind is compare-and-swap", func(t *testing.T, m *Memory, _ *clock) {
+			old, _, _ := m.Bind(ctx, "r", "a")
+			moved, ok, _ := m.Rebind(ctx, old, "b")
+			if !ok || moved.Node != "b" || moved.Version == old.Version {
+				t.Fatalf("rebind = %+v, %v", moved, ok)
+			}
+			// A second writer still holding the old version loses and learns the winner.
+			cur, ok, _ := m.Rebind(ctx, old, "c")
+			if ok || cur != moved {
+				t.Fatalf("stale rebind = %+v, %v; want %+v", cur, ok, moved)
+			}
+		}},
+		{"rebind of an expired binding binds", func(t *testing.T, m *Memory, c *clock) {
+			old, _, _ := m.Bind(ctx, "r", "a")
+			c.advance(ttl)
+			if b, ok, _ := m.Rebind(ctx, old, "b"); !ok || b.Node != "b" {
+				t.Fatalf("rebind = %+v, %v", b, ok)
+			}
+		}},
+		{"delete", func(t *testing.T, m *Memory, _ *clock) {
+			m.Bind(ctx, "r", "a")
+			if err := m.Delete(ctx, "r"); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok, _ := m.Get(ctx, "r"); ok {
+				t.Fatal("bound after delete")
+			}
+		}},
+		{"expired rooms nobody asks for are swept", func(t *testing.T, m *Memory, c *clock) {
+			for day := range 10 {
+				for i := range 3000 {
+					m.Bind(ctx, fmt.Sprintf("d%d-r%d", day, i), "a")
+				}
+				c.advance(ttl)
+			}
+			// One day's rooms are live at a time; the map may hold up to twice that before a sweep.
+			if m.Len() > 2*3000+minSweep {
+				t.Fatalf("%d bindings held for 3000 live rooms", m.Len())
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newClock()
+			tc.run(t, newMemory(t, ttl, c), c)
+		})
+	}
+	if _, err := NewMemory(0, time.Now); err == nil {
+		t.Fatal("zero TTL accepted")
+	}
+}

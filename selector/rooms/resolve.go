@@ -1,0 +1,146 @@
+package rooms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ensemble-jitsi/ensemble/selector/placement"
+)
+
+// Outcome says how a room got its node.
+type Outcome string
+
+const (
+	// Existing: the room was already bound to a node that still hosts it.
+	Existing Outcome = "existing"
+	// Created: the room was unbound; the policy chose the node and this call bound it.
+	Created Outcome = "created"
+	// Joined: the room was unbound, but another writer bound it first; its choice stands.
+	Joined Outcome = "joined"
+	// Rebound: the room's node was gone; the policy chose a new one.
+	Rebound Outcome = "rebound"
+)
+
+// Result is where a room's meeting takes place.
+type Result struct {
+	Room    string // canonical name
+	Node    placement.Node
+	Outcome Outcome
+	// Saturated is set when a new binding went to a node over the high-water mark because every
+	// eligible node was.
+	Saturated bool
+}
+
+// ResolverOptions configures a Resolver.
+type ResolverOptions struct {
+	Store  Store
+	Policy placement.Policy
+	// Now is the clock (time.Now in production).
+	Now func() time.Time
+	// TouchEvery is how long a binding may go untouched before a lookup refreshes its idle expiry.
+	// Touching on every lookup would make each join a store write (a Raft write with Consul);
+	// refreshing at most once a minute costs one write per room per minute and still keeps any
+	// idle TTL above a few minutes accurate.
+	TouchEvery time.Duration
+	Logger     *slog.Logger
+}
+
+// DefaultTouchEvery is ResolverOptions.TouchEvery's recommended value.
+const DefaultTouchEvery = time.Minute
+
+// Resolver turns a room name into the node hosting its meeting.
+type Resolver struct {
+	opts ResolverOptions
+}
+
+// NewResolver checks opts and returns a Resolver.
+func NewResolver(opts ResolverOptions) (*Resolver, error) {
+	switch {
+	case opts.Store == nil:
+		return nil, errors.New("rooms: nil store")
+	case opts.Policy == nil:
+		return nil, errors.New("rooms: nil policy")
+	case opts.Now == nil:
+		return nil, errors.New("rooms: nil clock")
+	case opts.Logger == nil:
+		return nil, errors.New("rooms: nil logger")
+	case opts.TouchEvery < 0:
+		return nil, fmt.Errorf("rooms: negative touch interval %v", opts.TouchEvery)
+	}
+	return &Resolver{opts: opts}, nil
+}
+
+// maxAttempts bounds the retries when concurrent writers keep changing a room's binding under us.
+// Each retry means another writer made progress, so three are plenty.
+const maxAttempts = 3
+
+// hosts reports whether node id can keep hosting the rooms bound to it: it is in the snapshot and
+// not gone. Draining and overloaded nodes keep their rooms: a room is never split.
+func hosts(s *placement.Snapshot, id string) (int, bool) {
+	i, ok := s.Index(id)
+	return i, ok && s.Node(i).State != placement.Gone
+}
+
+// Resolve returns the node for room in snapshot s, binding the room if needed:
+//   - bound to a node that is eligible or draining (however loaded): that node;
+//   - bound to a node that is gone: the policy picks a new node and the binding moves, unless
+//     another writer moved it first;
+//   - unbound: the policy picks a node and binds create-only; if another writer won, its node.
+//
+// It returns an error wrapping ErrInvalidName, placement.ErrNoNode, or ErrStore.
+func (r *Resolver) Resolve(ctx context.Context, s *placement.Snapshot, room string, rnd placement.Rand) (Result, error) {
+	name, err := Normalize(room)
+	if err != nil {
+		return Result{}, err
+	}
+	for range maxAttempts {
+		b, ok, err := r.opts.Store.Get(ctx, name)
+		if err != nil {
+			return Result{}, fmt.Errorf("%w: get binding of %q: %w", ErrStore, name, err)
+		}
+		if ok {
+			if i, live := hosts(s, b.Node); live {
+				r.touch(ctx, b)
+				return Result{Room: name, Node: s.Node(i), Outcome: Existing}, nil
+			}
+		}
+		ch, err := r.opts.Policy.Pick(s, name, rnd)
+		if err != nil {
+			return Result{}, fmt.Errorf("place %q: %w", name, err)
+		}
+		node := s.Node(ch.Index).ID
+		var won bool
+		outcome := Created
+		if ok {
+			outcome = Rebound
+			b, won, err = r.opts.Store.Rebind(ctx, b, node)
+		} else {
+			b, won, err = r.opts.Store.Bind(ctx, name, node)
+		}
+		if err != nil {
+			return Result{}, fmt.Errorf("%w: bind %q to %s: %w", ErrStore, name, node, err)
+		}
+		if won {
+			s.Assign(ch.Index)
+			return Result{Room: name, Node: s.Node(ch.Index), Outcome: outcome, Saturated: ch.Saturated}, nil
+		}
+		// Another writer bound the room first; its choice stands if its node can host the room.
+		if i, live := hosts(s, b.Node); live {
+			return Result{Room: name, Node: s.Node(i), Outcome: Joined}, nil
+		}
+	}
+	return Result{}, fmt.Errorf("%w: bind %q: binding kept changing under concurrent writers", ErrStore, name)
+}
+
+func (r *Resolver) touch(ctx context.Context, b Binding) {
+	if r.opts.Now().Sub(b.LastUsed) < r.opts.TouchEvery {
+		return
+	}
+	// A failed touch only shortens the idle expiry; the meeting still gets its answer.
+	if err := r.opts.Store.Touch(ctx, b.Room); err != nil {
+		r.opts.Logger.Warn("touch room binding", "room", b.Room, "err", err)
+	}
+}

@@ -1,0 +1,251 @@
+package rooms
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ensemble-jitsi/ensemble/selector/placement"
+)
+
+func snapshot(t *testing.T, c *clock, nodes ...placement.Node) *placement.Snapshot {
+	t.Helper()
+	f, err := placement.NewFleet(placement.DefaultConfig(), c.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.Snapshot(nodes)
+}
+
+func resolver(t *testing.T, store Store, c *clock) *Resolver {
+	t.Helper()
+	r, err := NewResolver(ResolverOptions{
+		Store: store, Policy: placement.LeastLoaded{}, Now: c.now, TouchEvery: DefaultTouchEvery,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func node(id string, load float64, st placement.State) placement.Node {
+	return placement.Node{ID: id, URL: "https://" + id + ".example", Capacity: 4, Load: load, State: st}
+}
+
+// TestResolve checks the binding rules: a bound room stays on its node while the node exists
+// (eligible or draining, however loaded), moves only when the node is gone, and a new room goes
+// where the policy says.
+func TestResolve(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name        string
+		nodes       []placement.Node
+		boundTo     string // "" = unbound
+		room        string
+		wantNode    string
+		wantOutcome Outcome
+		wantErr     error
+		wantPending string // node whose pending account must have grown by one
+	}{
+		{name: "unbound room goes to the policy's pick", room: "standup",
+			nodes:    []placement.Node{node("a", 0.5, placement.Eligible), node("b", 0.2, placement.Eligible)},
+			wantNode: "b", wantOutcome: Created, wantPending: "b"},
+		{name: "bound room stays on an overloaded node", room: "standup", boundTo: "a",
+			nodes:    []placement.Node{node("a", 0.97, placement.Eligible), node("b", 0.1, placement.Eligible)},
+			wantNode: "a", wantOutcome: Existing},
+		{name: "bound room stays on a draining node", room: "standup", boundTo: "a",
+			nodes:    []placement.Node{node("a", 0.3, placement.Draining), node("b", 0.1, placement.Eligible)},
+			wantNode: "a", wantOutcome: Existing},
+		{name: "bound room stays on a draining node when nothing else is eligible", room: "standup", boundTo: "a",
+			nodes:    []placement.Node{node("a", 0.3, placement.Draining)},
+			wantNode: "a", wantOutcome: Existing},
+		{name: "bound room on a gone node is rebound", room: "standup", boundTo: "a",
+			nodes:    []placement.Node{node("a", 0.1, placement.Gone), node("b", 0.4, placement.Eligible), node("c", 0.3, placement.Eligible)},
+			wantNode: "c", wantOutcome: Rebound, wantPending: "c"},
+		{name: "bound room on a node that left the catalog is rebound", room: "standup", boundTo: "x",
+			nodes:    []placement.Node{node("b", 0.4, placement.Eligible)},
+			wantNode: "b", wantOutcome: Rebound, wantPending: "b"},
+		{name: "room names are case-insensitive", room: "StandUp", boundTo: "a",
+			nodes:    []placement.Node{node("a", 0.5, placement.Eligible), node("b", 0.2, placement.Eligible)},
+			wantNode: "a", wantOutcome: Existing},
+		{name: "no eligible node for a new room", room: "standup",
+			nodes:   []placement.Node{node("a", 0.1, placement.Draining), node("b", 0.1, placement.Gone)},
+			wantErr: placement.ErrNoNode},
+		{name: "no eligible node for a room whose node is gone", room: "standup", boundTo: "b",
+			nodes:   []placement.Node{node("a", 0.1, placement.Draining), node("b", 0.1, placement.Gone)},
+			wantErr: placement.ErrNoNode},
+		{name: "invalid room name", room: "../admin",
+			nodes:   []placement.Node{node("a", 0.1, placement.Eligible)},
+			wantErr: ErrInvalidName},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newClock()
+			store := newMemory(t, 10*time.Minute, c)
+			if tc.boundTo != "" {
+				store.Bind(ctx, "standup", tc.boundTo)
+			}
+			s := snapshot(t, c, tc.nodes...)
+			res, err := resolver(t, store, c).Resolve(ctx, s, tc.room, rand.New(rand.NewPCG(1, 1)))
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Node.ID != tc.wantNode || res.Outcome != tc.wantOutcome || res.Room != "standup" {
+				t.Fatalf("got %s on %s (%s), want %s (%s)", res.Room, res.Node.ID, res.Outcome, tc.wantNode, tc.wantOutcome)
+			}
+			if b, ok, _ := store.Get(ctx, "standup"); !ok || b.Node != tc.wantNode {
+				t.Fatalf("stored binding = %+v, %v", b, ok)
+			}
+			for i, n := range s.Nodes() {
+				want := 0
+				if n.ID == tc.wantPending {
+					want = 1
+				}
+				if got := s.Pending(i); got != want {
+					t.Errorf("pending of %s = %d, want %d", n.ID, got, want)
+				}
+			}
+		})
+	}
+}
+
+// racingStore lets another writer bind or move the room between our Get and our write.
+type racingStore struct {
+	*Memory
+	rival string
+}
+
+func (r *racingStore) Bind(ctx context.Context, room, node string) (Binding, bool, error) {
+	r.Memory.Bind(ctx, room, r.rival)
+	return r.Memory.Bind(ctx, room, node)
+}
+
+func (r *racingStore) Rebind(ctx context.Context, old Binding, node string) (Binding, bool, error) {
+	r.Memory.Rebind(ctx, old, r.rival)
+	return r.Memory.Rebind(ctx, old, node)
+}
+
+func TestResolveLosesRace(t *testing.T) {
+	ctx := context.Background()
+	for _, bound := range []bool{false, true} {
+		c := newClock()
+		store := &racingStore{Memory: newMemory(t, 10*time.Minute, c), rival: "a"}
+		if bound {
+			store.Memory.Bind(ctx, "standup", "gone")
+		}
+		s := snapshot(t, c, node("a", 0.5, placement.Eligible), node("b", 0.2, placement.Eligible), node("gone", 0, placement.Gone))
+		res, err := resolver(t, store, c).Resolve(ctx, s, "standup", rand.New(rand.NewPCG(1, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Node.ID != "a" || res.Outcome != Joined {
+			t.Fatalf("bound=%v: got %s (%s), want the rival's node a (joined)", bound, res.Node.ID, res.Outcome)
+		}
+		if i, _ := s.Index("b"); s.Pending(i) != 0 {
+			t.Fatalf("bound=%v: the losing pick was counted as an assignment", bound)
+		}
+	}
+}
+
+// TestResolveConcurrent: many requests for one new room at once, as when a meeting link is
+// shared, all get the same node and the room is assigned once.
+func TestResolveConcurrent(t *testing.T) {
+	c := newClock()
+	store := newMemory(t, 10*time.Minute, c)
+	nodes := make([]placement.Node, 10)
+	for i := range nodes {
+		nodes[i] = node(string(rune('a'+i)), 0.3, placement.Eligible)
+	}
+	s := snapshot(t, c, nodes...)
+	r, err := NewResolver(ResolverOptions{Store: store, Policy: placement.P2C{}, Now: c.now,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	got := make([]string, 64)
+	for k := range got {
+		wg.Go(func() {
+			res, err := r.Resolve(context.Background(), s, "all-hands", placement.SystemRand{})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			got[k] = res.Node.ID
+		})
+	}
+	wg.Wait()
+	total := 0
+	for i := range nodes {
+		total += s.Pending(i)
+	}
+	for _, id := range got {
+		if id != got[0] {
+			t.Fatalf("room split across nodes: %v", got)
+		}
+	}
+	if total != 1 {
+		t.Fatalf("%d assignments recorded for one room", total)
+	}
+}
+
+// TestResolveTouch: a room in use keeps its binding past the idle TTL; the store is written at
+// most once per TouchEvery.
+func TestResolveTouch(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	store := &countingStore{Memory: newMemory(t, 5*time.Minute, c)}
+	s := snapshot(t, c, node("a", 0.1, placement.Eligible), node("b", 0.2, placement.Eligible))
+	r := resolver(t, store, c)
+	for range 60 { // a lookup every 10 s for 10 minutes
+		res, err := r.Resolve(ctx, s, "standup", rand.New(rand.NewPCG(1, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Node.ID != "a" {
+			t.Fatalf("room moved to %s", res.Node.ID)
+		}
+		c.advance(10 * time.Second)
+	}
+	if store.touches < 9 || store.touches > 10 {
+		t.Fatalf("%d touches in 10 minutes with TouchEvery=1m", store.touches)
+	}
+}
+
+type countingStore struct {
+	*Memory
+	touches int
+}
+
+func (s *countingStore) Touch(ctx context.Context, room string) error {
+	s.touches++
+	return s.Memory.Touch(ctx, room)
+}
+
+type failingStore struct{ Store }
+
+var errDown = errors.New("consul: connection refused")
+
+func (failingStore) Get(context.Context, string) (Binding, bool, error) {
+	return Binding{}, false, errDown
+}
+
+func TestResolveStoreDown(t *testing.T) {
+	c := newClock()
+	s := snapshot(t, c, node("a", 0.1, placement.Eligible))
+	_, err := resolver(t, failingStore{}, c).Resolve(context.Background(), s, "standup", placement.SystemRand{})
+	if !errors.Is(err, ErrStore) || !errors.Is(err, errDown) {
+		t.Fatalf("err = %v, want ErrStore wrapping the cause", err)
+	}
+}

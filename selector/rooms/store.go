@@ -1,0 +1,43 @@
+// Package rooms binds meeting rooms to nodes: a room stays on the node that first hosted it, so
+// everyone who opens the same room name meets on the same server, on every selector replica.
+package rooms
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Binding is a room's node assignment.
+type Binding struct {
+	Room string
+	Node string // placement.Node.ID
+	// Version changes on every write of this room's binding. Stores use it for compare-and-swap:
+	// Consul's ModifyIndex, a counter in memory. Zero means "no binding".
+	Version uint64
+	// LastUsed is when the binding was created or last touched; the idle expiry counts from it.
+	LastUsed time.Time
+}
+
+// ErrStore is wrapped by the Resolver's errors that come from the binding store (Consul down, a
+// timeout), so callers can tell a store outage from a bad room name or a full fleet.
+var ErrStore = errors.New("binding store")
+
+// Store keeps room → node bindings. Every method takes a context (a networked store must honour
+// its deadline) and is safe for concurrent use. Writes are compare-and-swap so that replicas
+// racing on the same room agree on one winner.
+type Store interface {
+	// Get returns the room's binding; ok is false when the room is unbound or its binding expired.
+	Get(ctx context.Context, room string) (b Binding, ok bool, err error)
+	// Bind binds room to node only if the room is unbound (create-only). It returns the binding in
+	// force afterwards: the new one with created true, or the one another writer made first.
+	Bind(ctx context.Context, room, node string) (b Binding, created bool, err error)
+	// Rebind moves old.Room to node only if its binding is still old (same Version), or binds it
+	// if the binding has gone meanwhile. Otherwise it returns the binding in force with moved false.
+	Rebind(ctx context.Context, old Binding, node string) (b Binding, moved bool, err error)
+	// Touch marks the room's binding as used now, postponing its idle expiry. It may change the
+	// binding's Version (Consul does). Touching an unbound room is not an error.
+	Touch(ctx context.Context, room string) error
+	// Delete removes the room's binding, if any.
+	Delete(ctx context.Context, room string) error
+}
