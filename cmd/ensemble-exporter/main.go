@@ -1,0 +1,77 @@
+// Command ensemble-exporter serves the Ensemble collectors (CPU, memory,
+// network, nginx, JVB) on their own, without the sidecar's Consul duties.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/ensemble-jitsi/ensemble/exporter"
+	"github.com/ensemble-jitsi/ensemble/exporter/builtin"
+)
+
+const program = "ensemble_exporter"
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	app := kingpin.New("ensemble-exporter", "Prometheus exporter for a Jitsi Meet node: CPU, memory, network, nginx and videobridge.").
+		DefaultEnvars().UsageWriter(stdout).ErrorWriter(stderr)
+	app.Version(version.Print("ensemble-exporter"))
+	app.HelpFlag.Short('h')
+	exited := false
+	app.Terminate(func(int) { exited = true })
+
+	web := kingpinflag.AddFlags(app, ":9105")
+	metricsPath := app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+	maxRequests := app.Flag("web.max-requests", "Maximum concurrent scrapes (0 = no limit).").Default("10").Int()
+	logConfig := &promslog.Config{Writer: stderr}
+	promslogflag.AddFlags(app, logConfig)
+	collectors := builtin.AddFlags(app)
+
+	if _, err := app.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "ensemble-exporter: %v\n", err)
+		return 2
+	}
+	if exited { // --help or --version
+		return 0
+	}
+	logger := promslog.New(logConfig)
+	if *web.WebSystemdSocket {
+		logger.Error("--web.systemd-socket is not supported; use --web.listen-address")
+		return 2
+	}
+	exp, err := collectors.NewExporter(logger)
+	if err != nil {
+		logger.Error("building collectors", "err", err)
+		return 1
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err = exporter.Run(ctx, exporter.RunOptions{
+		Exporter:            exp,
+		Gatherer:            exporter.NewProgramRegistry(program),
+		Addresses:           *web.WebListenAddresses,
+		WebConfigFile:       *web.WebConfigFile,
+		MetricsPath:         *metricsPath,
+		MaxRequestsInFlight: *maxRequests,
+		Version:             version.Info(),
+		Logger:              logger,
+	})
+	if err != nil {
+		logger.Error("exporter stopped", "err", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,175 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// DefaultTimeout bounds a scrape whose caller gave no deadline.
+const DefaultTimeout = 10 * time.Second
+
+// Options configure an Exporter.
+type Options struct {
+	// Logger receives collector failures; nil discards them.
+	Logger *slog.Logger
+	// Timeout bounds Collect, which has no context of its own. Scrapes
+	// through Handler use the Prometheus scrape timeout instead.
+	// Zero means DefaultTimeout.
+	Timeout time.Duration
+}
+
+// Exporter is a prometheus.Collector that runs its collectors concurrently
+// on every scrape and reports, per collector, how long it took and whether
+// it succeeded.
+type Exporter struct {
+	collectors []namedCollector
+	timeout    time.Duration
+	duration   *prometheus.Desc
+	success    *prometheus.Desc
+}
+
+type namedCollector struct {
+	name   string
+	c      Collector
+	logger *slog.Logger
+}
+
+var _ prometheus.Collector = (*Exporter)(nil)
+
+// New returns an Exporter running collectors, keyed by name.
+func New(collectors map[string]Collector, opts Options) *Exporter {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	e := &Exporter{
+		timeout: opts.Timeout,
+		duration: prometheus.NewDesc("ensemble_scrape_collector_duration_seconds",
+			"Time a collector took during the last scrape.", []string{"collector"}, nil),
+		success: prometheus.NewDesc("ensemble_scrape_collector_success",
+			"Whether a collector succeeded during the last scrape (1) or failed, timed out or had no data (0).",
+			[]string{"collector"}, nil),
+	}
+	if e.timeout <= 0 {
+		e.timeout = DefaultTimeout
+	}
+	for name, c := range collectors {
+		e.collectors = append(e.collectors, namedCollector{name: name, c: c, logger: logger.With("collector", name)})
+	}
+	sort.Slice(e.collectors, func(i, j int) bool { return e.collectors[i].name < e.collectors[j].name })
+	return e
+}
+
+// Describe sends only the meta-metric descriptors: which metrics a collector
+// yields depends on its source (a bridge that omits a field omits the
+// metric), so the inner metrics are unchecked, as in node_exporter.
+func (e *Exporter) Describe(ch chan<- *prometheus.Desc) {
+	ch <- e.duration
+	ch <- e.success
+}
+
+// Collect runs one scrape bounded by Options.Timeout.
+func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), e.timeout)
+	defer cancel()
+	e.CollectContext(ctx, ch)
+}
+
+// WithContext returns a prometheus.Collector whose scrapes are bounded by
+// ctx, for registering on a per-request registry.
+func (e *Exporter) WithContext(ctx context.Context) prometheus.Collector {
+	return boundExporter{e: e, ctx: ctx}
+}
+
+type boundExporter struct {
+	e   *Exporter
+	ctx context.Context
+}
+
+func (b boundExporter) Describe(ch chan<- *prometheus.Desc) { b.e.Describe(ch) }
+func (b boundExporter) Collect(ch chan<- prometheus.Metric) { b.e.CollectContext(b.ctx, ch) }
+
+type result struct {
+	idx      int
+	metrics  []prometheus.Metric
+	err      error
+	duration time.Duration
+	// abandoned: still running at the deadline; it has no metrics.
+	abandoned bool
+}
+
+// CollectContext runs every collector concurrently and sends their metrics
+// on ch. A collector still running when ctx is done is abandoned: it counts
+// as failed, its partial output is dropped (so a scrape never mixes a
+// half-read source into the result), and its ctx is cancelled so it can
+// return. CollectContext itself returns at the deadline at the latest.
+func (e *Exporter) CollectContext(ctx context.Context, ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithCancel(ctx)
+	// Cancelling on return tells abandoned collectors to stop.
+	defer cancel()
+	start := time.Now()
+	// Buffered so late collectors can always deliver and exit.
+	results := make(chan result, len(e.collectors))
+	for i := range e.collectors {
+		go e.run(ctx, i, results)
+	}
+	done := make([]bool, len(e.collectors))
+	for pending := len(e.collectors); pending > 0; pending-- {
+		select {
+		case r := <-results:
+			done[r.idx] = true
+			e.report(ch, e.collectors[r.idx], r)
+		case <-ctx.Done():
+			elapsed := time.Since(start)
+			for i, nc := range e.collectors {
+				if !done[i] {
+					e.report(ch, nc, result{idx: i, err: context.Cause(ctx), duration: elapsed, abandoned: true})
+				}
+			}
+			return
+		}
+	}
+}
+
+func (e *Exporter) run(ctx context.Context, idx int, results chan<- result) {
+	begin := time.Now()
+	// The collector writes into a private channel so that, if it is
+	// abandoned, late sends land here and never on the registry's channel.
+	mch := make(chan prometheus.Metric, 32)
+	errc := make(chan error, 1)
+	go func() {
+		defer close(mch)
+		errc <- e.collectors[idx].c.Update(ctx, mch)
+	}()
+	var ms []prometheus.Metric
+	for m := range mch {
+		ms = append(ms, m)
+	}
+	results <- result{idx: idx, metrics: ms, err: <-errc, duration: time.Since(begin)}
+}
+
+func (e *Exporter) report(ch chan<- prometheus.Metric, nc namedCollector, r result) {
+	success := 1.0
+	switch {
+	case r.err == nil:
+	case errors.Is(r.err, ErrNoData):
+		success = 0
+		nc.logger.Debug("collector returned no data", "err", r.err)
+	case r.abandoned:
+		success = 0
+		nc.logger.Warn("collector abandoned at the scrape deadline", "duration_seconds", r.duration.Seconds(), "err", r.err)
+	default:
+		success = 0
+		nc.logger.Warn("collector failed", "duration_seconds", r.duration.Seconds(), "err", r.err)
+	}
+	for _, m := range r.metrics {
+		ch <- m
+	}
+	ch <- prometheus.MustNewConstMetric(e.duration, prometheus.GaugeValue, r.duration.Seconds(), nc.name)
+	ch <- prometheus.MustNewConstMetric(e.success, prometheus.GaugeValue, success, nc.name)
+}
