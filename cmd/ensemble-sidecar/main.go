@@ -1,0 +1,123 @@
+// Command ensemble-sidecar runs next to a Jitsi Videobridge and nginx: it exports the node's
+// metrics, registers the node in the local Consul agent with a health check, and drains it on
+// SIGTERM (a second SIGTERM or SIGINT ends the wait for meetings).
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/ensemble-jitsi/ensemble/exporter/builtin"
+	"github.com/ensemble-jitsi/ensemble/sidecar"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+// run parses args, starts the sidecar and returns the exit code: 0 after a drain, 1 on a
+// runtime error, 2 on bad flags.
+func run(args []string, stderr io.Writer) int {
+	o := sidecar.DefaultOptions()
+	app := kingpin.New("ensemble-sidecar", "Per-node Jitsi sidecar: metrics, health, Consul registration, graceful drain. "+
+		"Consul is reached through CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN(_FILE) and the CONSUL_* TLS variables.").DefaultEnvars()
+	app.Version(version.Print("ensemble-sidecar"))
+	app.HelpFlag.Short('h')
+	app.UsageWriter(stderr)
+	app.ErrorWriter(stderr)
+
+	web := kingpinflag.AddFlags(app, o.WebListenAddress[0])
+	app.Flag("consul.service", "Consul service name of the node.").Default(o.ConsulService).StringVar(&o.ConsulService)
+	app.Flag("consul.service-id", "Stable Consul service ID of the node (default: host name).").Default(o.ConsulServiceID).StringVar(&o.ConsulServiceID)
+	durationVar(app.Flag("consul.check-interval", "Interval of the Consul HTTP check on /health."), &o.ConsulCheckInterval)
+	durationVar(app.Flag("consul.check-timeout", "Timeout of the Consul HTTP check; the probes get 3/4 of it."), &o.ConsulCheckTimeout)
+	intVar(app.Flag("consul.check-success-before-passing", "Consecutive successes before the check passes."), &o.ConsulCheckSuccessBeforePassing, 0)
+	intVar(app.Flag("consul.check-failures-before-critical", "Consecutive failures before the check is critical."), &o.ConsulCheckFailuresBeforeCritical, 0)
+	app.Flag("consul.check-tls-skip-verify", "Let the Consul check accept the listener's certificate unverified (self-signed TLS).").BoolVar(&o.ConsulCheckTLSSkipVerify)
+	app.Flag("consul.check-basic-auth-user", "User the Consul check authenticates as when the web config requires basic auth.").StringVar(&o.ConsulCheckBasicAuthUser)
+	app.Flag("consul.check-basic-auth-password-file", "File with that user's password (it is stored in the check definition).").StringVar(&o.ConsulCheckBasicAuthPasswordFile)
+	durationVar(app.Flag("consul.deregister-after", "Consul deregisters the node after its check is critical this long."), &o.ConsulDeregisterAfter)
+	durationVar(app.Flag("consul.resync-interval", "Interval between re-registrations."), &o.ConsulResyncInterval)
+	app.Flag("node.public-url", "https URL users are sent to (no path or query).").Required().SetValue(&publicURL{&o.NodePublicURL})
+	app.Flag("node.address", "Public address of the node (default: the Consul agent's).").StringVar(&o.NodeAddress)
+	app.Flag("node.region", "Region of the node.").StringVar(&o.NodeRegion)
+	app.Flag("node.tag", "Consul tag of the node (repeatable).").StringsVar(&o.NodeTag)
+	intVar(app.Flag("node.capacity", "Logical CPUs published as Meta capacity."), &o.NodeCapacity, 1)
+	app.Flag("health.jvb", "Require the bridge's /about/health to pass.").Default("true").BoolVar(&o.HealthJVB)
+	app.Flag("health.nginx", "Require nginx stub_status to answer.").Default("true").BoolVar(&o.HealthNginx)
+	app.Flag("health.cpu-threshold", "Fail /health while CPU busy ratio is above this (0 disables).").Default("0").SetValue(&ratio{&o.HealthCPUThreshold})
+	durationVar(app.Flag("drain.timeout", "Longest wait for meetings to end during a drain."), &o.DrainTimeout)
+	app.Flag("drain.jvb-graceful-shutdown", "Ask the bridge for graceful shutdown (or drain mode) when a drain starts.").BoolVar(&o.DrainJVBGracefulShutdown)
+	durationVar(app.Flag("drain.poll-interval", "How often a drain asks the bridge for its conferences."), &o.DrainPollInterval)
+	maxProcs := app.Flag("runtime.gomaxprocs", "GOMAXPROCS; one is plenty next to a busy bridge.").Default("1").Int()
+	exporterFlags := builtin.AddFlags(app)
+	logConfig := &promslog.Config{Writer: stderr}
+	promslogflag.AddFlags(app, logConfig)
+
+	if _, err := app.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "ensemble-sidecar: error: %v\n", err)
+		return 2
+	}
+	if *maxProcs > 0 {
+		runtime.GOMAXPROCS(*maxProcs)
+	}
+	logger := promslog.New(logConfig)
+	o.Logger = logger
+	o.Version = version.Version
+	o.WebListenAddress = *web.WebListenAddresses
+	o.WebSystemdSocket = *web.WebSystemdSocket
+	o.WebConfigFile = *web.WebConfigFile
+	cfg := exporterFlags.Config()
+	o.CollectorJVBURL, o.CollectorNginxScrapeURI = cfg.JVB.URL, cfg.Nginx.URL
+	exp, err := exporterFlags.NewExporter(logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "ensemble-sidecar: error: %v\n", err)
+		return 2
+	}
+	o.Exporter = exp
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	skip := make(chan struct{})
+	o.SkipWait = skip
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	// The first signal drains (ctx), the second ends the drain's wait (skip).
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() {
+		for i := 0; i < 2; i++ {
+			select {
+			case s := <-sigs:
+				if i == 0 {
+					logger.Info("signal received; draining", "signal", s.String())
+					cancel()
+				} else {
+					logger.Warn("second signal; skipping the wait for meetings", "signal", s.String())
+					close(skip)
+				}
+			case <-stopped:
+				return
+			}
+		}
+	}()
+
+	logger.Info("starting ensemble-sidecar", "version", version.Info())
+	if err := sidecar.Run(ctx, o); err != nil {
+		logger.Error("ensemble-sidecar failed", "err", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,60 @@
+package sidecar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/ensemble-jitsi/ensemble/exporter/jvb"
+	"github.com/ensemble-jitsi/ensemble/exporter/nginx"
+)
+
+// jvbBridge adapts the exporter's JVB client to Bridge.
+type jvbBridge struct{ c *jvb.Client }
+
+var _ Bridge = jvbBridge{}
+
+func (b jvbBridge) Load(ctx context.Context) (int, int, error) {
+	s, err := b.c.Stats(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	conf, ok1 := s.Number("conferences")
+	part, ok2 := s.Number("participants")
+	if !ok1 || !ok2 {
+		return 0, 0, errors.New("colibri stats lack conferences or participants")
+	}
+	return int(conf), int(part), nil
+}
+
+func (b jvbBridge) GracefulShutdown(ctx context.Context) error { return b.c.GracefulShutdown(ctx) }
+
+func (b jvbBridge) Drain(ctx context.Context, enable bool) error { return b.c.Drain(ctx, enable) }
+
+// buildProbes returns the probes Options asks for: the bridge's /about/health, nginx
+// stub_status answering, and the CPU threshold.
+func buildProbes(o *Options, jc *jvb.Client, hc *http.Client) ([]Probe, error) {
+	if o.Probes != nil {
+		return o.Probes, nil
+	}
+	var probes []Probe
+	if jc != nil && o.HealthJVB {
+		probes = append(probes, ProbeFunc("jvb", jc.Health))
+	}
+	if o.CollectorNginxScrapeURI != "" && o.HealthNginx {
+		c := nginx.NewClient(o.CollectorNginxScrapeURI, hc)
+		probes = append(probes, ProbeFunc("nginx", func(ctx context.Context) error {
+			_, err := c.StubStatus(ctx)
+			return err
+		}))
+	}
+	if o.HealthCPUThreshold > 0 {
+		p, err := NewCPUProbe("/proc", o.HealthCPUThreshold)
+		if err != nil {
+			return nil, fmt.Errorf("health probes: %w", err)
+		}
+		probes = append(probes, p)
+	}
+	return probes, nil
+}

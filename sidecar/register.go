@@ -1,0 +1,233 @@
+package sidecar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+	"golang.org/x/time/rate"
+)
+
+// consulCallTimeout bounds every non-blocking Consul call, so a hung agent cannot stall a drain.
+const consulCallTimeout = 5 * time.Second
+
+// registrar owns the node's registration in the local Consul agent.
+type registrar struct {
+	agent    *api.Agent
+	reg      *api.AgentServiceRegistration
+	logger   *slog.Logger
+	retryMin time.Duration
+	resync   time.Duration
+	metrics  *metrics
+
+	// mu serialises writes to the agent, so a resync cannot undo a maintenance change
+	// made at the same time.
+	mu          sync.Mutex
+	maintenance string // reason while draining, "" otherwise
+	registered  bool   // registered at least once by this process
+}
+
+// consulError wraps err with op and, when the agent refused for lack of an ACL permission,
+// says which permission is missing. The token itself is never part of the message.
+func (r *registrar) consulError(op string, err error) error {
+	r.metrics.consulErrors.WithLabelValues(op).Inc()
+	var se api.StatusError
+	if errors.As(err, &se) && se.Code == http.StatusForbidden {
+		return fmt.Errorf("consul %s of service %q refused: the ACL token lacks permission service:write on %q "+
+			"(give the sidecar a token with service:write through CONSUL_HTTP_TOKEN or CONSUL_HTTP_TOKEN_FILE): %w",
+			op, r.reg.ID, r.reg.Name, err)
+	}
+	return fmt.Errorf("consul %s of service %q: %w", op, r.reg.ID, err)
+}
+
+// register writes the registration and, while draining, maintenance mode.
+func (r *registrar) register(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, consulCallTimeout)
+	defer cancel()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	// ReplaceExistingChecks would also drop Consul's maintenance check, so a draining node
+	// would be passing until maintenance is written again; keep the checks while draining.
+	opts := api.ServiceRegisterOpts{ReplaceExistingChecks: r.maintenance == ""}.WithContext(ctx)
+	if err := r.agent.ServiceRegisterOpts(r.reg, opts); err != nil {
+		r.metrics.registered.Set(0)
+		return r.consulError("registration", err)
+	}
+	r.registered = true
+	if r.maintenance != "" {
+		if err := r.agent.EnableServiceMaintenanceOpts(r.reg.ID, r.maintenance, (&api.QueryOptions{}).WithContext(ctx)); err != nil {
+			return r.consulError("maintenance", err)
+		}
+	}
+	r.metrics.registered.Set(1)
+	r.metrics.registrations.Inc()
+	return nil
+}
+
+// setMaintenance turns Consul maintenance mode on (reason != "") or off. The wish is kept
+// even when the call fails, so the next resync applies it.
+func (r *registrar) setMaintenance(ctx context.Context, reason string) error {
+	ctx, cancel := context.WithTimeout(ctx, consulCallTimeout)
+	defer cancel()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.maintenance = reason
+	q := (&api.QueryOptions{}).WithContext(ctx)
+	var err error
+	if reason != "" {
+		err = r.agent.EnableServiceMaintenanceOpts(r.reg.ID, reason, q)
+	} else {
+		err = r.agent.DisableServiceMaintenanceOpts(r.reg.ID, q)
+	}
+	if err != nil {
+		return r.consulError("maintenance", err)
+	}
+	return nil
+}
+
+// deregister removes the service. It reports whether this process had registered it, since
+// a failure matters only then.
+func (r *registrar) deregister(ctx context.Context) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, consulCallTimeout)
+	defer cancel()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.metrics.registered.Set(0)
+	// The maintenance check goes with the service; a later registration starts without it.
+	r.maintenance = ""
+	if err := r.agent.ServiceDeregisterOpts(r.reg.ID, (&api.QueryOptions{}).WithContext(ctx)); err != nil {
+		return r.registered, r.consulError("deregistration", err)
+	}
+	return r.registered, nil
+}
+
+// run keeps the registration in place until ctx ends: it registers, then watches the
+// service on the agent with a blocking query, so an agent that lost it (restarted empty) is
+// noticed at once, and registers again every resync interval. While Consul cannot be reached
+// it retries with capped exponential backoff and jitter.
+func (r *registrar) run(ctx context.Context) {
+	retry := backoff{min: r.retryMin, max: r.resync}
+	// A blocking query may return early many times in a row; keep a floor between calls.
+	limit := rate.NewLimiter(rate.Every(100*time.Millisecond), 2)
+	var (
+		hash       string
+		present    bool
+		nextResync time.Time
+		lastErr    string
+	)
+	fail := func(err error) {
+		// Repeating the same error on every retry would flood the log during an outage.
+		if msg := err.Error(); msg != lastErr {
+			r.logger.Error("consul unreachable or refusing; retrying with backoff", "err", err)
+			lastErr = msg
+		}
+		present = false
+		sleep(ctx, retry.next())
+	}
+	for ctx.Err() == nil {
+		if !present || !time.Now().Before(nextResync) {
+			if err := r.register(ctx); err != nil {
+				if ctx.Err() == nil {
+					fail(err)
+				}
+				continue
+			}
+			if lastErr != "" || !present {
+				r.logger.Info("registered in consul", "service", r.reg.Name, "id", r.reg.ID)
+			}
+			retry.reset()
+			lastErr, present, hash = "", true, ""
+			nextResync = time.Now().Add(r.resync)
+		}
+		if limit.Wait(ctx) != nil {
+			return
+		}
+		wait := time.Until(nextResync)
+		if wait <= 0 {
+			continue
+		}
+		wctx, cancel := context.WithTimeout(ctx, wait+consulCallTimeout)
+		_, qm, err := r.agent.Service(r.reg.ID, (&api.QueryOptions{WaitHash: hash, WaitTime: wait}).WithContext(wctx))
+		cancel()
+		var se api.StatusError
+		switch {
+		case ctx.Err() != nil:
+			return
+		case errors.As(err, &se) && se.Code == http.StatusNotFound:
+			r.logger.Warn("consul agent lost the service; registering again", "id", r.reg.ID)
+			r.metrics.registered.Set(0)
+			present = false
+		case err != nil:
+			r.metrics.registered.Set(0)
+			fail(r.consulError("watch", err))
+		default:
+			hash = qm.LastContentHash
+		}
+	}
+}
+
+// backoff yields exponentially growing waits from min up to max, each with jitter in [d/2, d]
+// so that a fleet of sidecars does not hit a recovering agent in step.
+type backoff struct {
+	min, max time.Duration
+	n        int
+}
+
+func (b *backoff) next() time.Duration {
+	d := b.min << min(b.n, 30)
+	if d > b.max || d <= 0 {
+		d = b.max
+	} else {
+		b.n++
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+func (b *backoff) reset() { b.n = 0 }
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// newRegistration builds what the sidecar writes into Consul.
+func newRegistration(o *Options, port int, checkURL string, header map[string][]string) *api.AgentServiceRegistration {
+	return &api.AgentServiceRegistration{
+		ID:      o.ConsulServiceID,
+		Name:    o.ConsulService,
+		Tags:    o.NodeTag,
+		Port:    port,
+		Address: o.NodeAddress,
+		Meta: map[string]string{
+			"public_url":   o.NodePublicURL,
+			"region":       o.NodeRegion,
+			"capacity":     fmt.Sprint(o.NodeCapacity),
+			"sidecar_port": fmt.Sprint(port),
+			"version":      o.Version,
+		},
+		Check: &api.AgentServiceCheck{
+			CheckID:                        "service:" + o.ConsulServiceID,
+			Name:                           "ensemble-sidecar /health",
+			HTTP:                           checkURL,
+			Method:                         http.MethodGet,
+			Header:                         header,
+			TLSSkipVerify:                  o.ConsulCheckTLSSkipVerify,
+			Interval:                       o.ConsulCheckInterval.String(),
+			Timeout:                        o.ConsulCheckTimeout.String(),
+			SuccessBeforePassing:           o.ConsulCheckSuccessBeforePassing,
+			FailuresBeforeCritical:         o.ConsulCheckFailuresBeforeCritical,
+			DeregisterCriticalServiceAfter: o.ConsulDeregisterAfter.String(),
+		},
+	}
+}
