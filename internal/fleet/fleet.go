@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -271,4 +272,31 @@ func (f *Fleet) Stop() {
 		f.dir = ""
 	}
 	fmt.Fprintf(f.opts.Progress, "fleet stopped in %.1fs\n", time.Since(start).Seconds())
+}
+
+// LogTails returns the last lines each part of the fleet wrote, by part, for
+// test failure reports.
+func (f *Fleet) LogTails() map[string]string {
+	out := map[string]string{}
+	for _, n := range f.Nodes {
+		out[n.ID+" emulator"] = n.emu.out.tail()
+		if p := n.currentSidecar(); p != nil {
+			out[n.ID+" sidecar"] = p.out.tail()
+		}
+	}
+	for _, s := range f.Selectors {
+		out[s.Name] = s.proc.out.tail()
+	}
+	if f.Prometheus != nil {
+		out["prometheus"] = lastLines(f.Prometheus.Log(), tailLines)
+	}
+	if f.Consul != nil {
+		out["consul"] = lastLines(f.Consul.Log(), tailLines)
+	}
+	return out
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
