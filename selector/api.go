@@ -1,0 +1,262 @@
+package selector
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+
+	"github.com/gorilla/mux"
+
+	"github.com/ensemble-jitsi/ensemble/selector/placement"
+	"github.com/ensemble-jitsi/ensemble/selector/rooms"
+)
+
+// roomBody is the answer for a room: where its meeting is.
+type roomBody struct {
+	Room string `json:"room"`
+	Node string `json:"node"`
+	URL  string `json:"url"`
+}
+
+// errorBody is the shape of every error answer.
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	var b errorBody
+	b.Error.Code, b.Error.Message = code, msg
+	writeJSON(w, status, b)
+}
+
+// failure is a lookup that could not give a node.
+type failure struct {
+	status  int
+	code    string
+	message string
+}
+
+// place resolves room to its node. The room URL is the node's validated public URL and the canonical
+// room name, which has only letters, digits, '-' and '_': nothing from the request reaches it otherwise.
+func (s *Selector) place(ctx context.Context, room string) (rooms.Result, *failure) {
+	policy := s.policy.Name()
+	if _, err := rooms.Normalize(room); err != nil {
+		s.metrics.decisions.WithLabelValues(policy, "invalid").Inc()
+		return rooms.Result{}, &failure{http.StatusBadRequest, "invalid_room_name", err.Error()}
+	}
+	v := s.view.Load()
+	if v == nil || !s.catalogFresh() {
+		s.metrics.decisions.WithLabelValues(policy, "catalog_stale").Inc()
+		return rooms.Result{}, &failure{http.StatusServiceUnavailable, "catalog_stale", "the fleet view is too old to place meetings"}
+	}
+	res, err := s.resolve(ctx, v.place, room)
+	switch {
+	case err == nil:
+	case errors.Is(err, rooms.ErrInvalidName):
+		s.metrics.decisions.WithLabelValues(policy, "invalid").Inc()
+		return rooms.Result{}, &failure{http.StatusBadRequest, "invalid_room_name", err.Error()}
+	case errors.Is(err, placement.ErrNoNode):
+		s.metrics.decisions.WithLabelValues(policy, "no_node").Inc()
+		return rooms.Result{}, &failure{http.StatusServiceUnavailable, "no_node", "no node can take a meeting now"}
+	default:
+		s.metrics.decisions.WithLabelValues(policy, "store_error").Inc()
+		if s.sweeper != nil {
+			s.metrics.consulErrors.WithLabelValues("rooms").Inc()
+		}
+		s.logger.Warn("room lookup failed", "room", room, "err", err)
+		return rooms.Result{}, &failure{http.StatusServiceUnavailable, "store_unavailable", "the room binding store is unavailable"}
+	}
+	s.metrics.decisions.WithLabelValues(policy, string(res.Outcome)).Inc()
+	if res.Outcome == rooms.Created || res.Outcome == rooms.Rebound {
+		if i, ok := v.place.Index(res.Node.ID); ok {
+			score := v.place.Score(i)
+			if !math.IsNaN(score) {
+				s.metrics.decisionScore.WithLabelValues(policy).Observe(score)
+			}
+			s.logger.Debug("room placed", "room", res.Room, "node", res.Node.ID, "outcome", res.Outcome, "policy", policy,
+				"score", score, "pending", v.place.Pending(i), "saturated", res.Saturated)
+		}
+	}
+	return res, nil
+}
+
+// resolve binds through the store, or without one asks the policy every time (bounded-hash only, which
+// answers the same on every replica while loads are similar).
+func (s *Selector) resolve(ctx context.Context, p *placement.Snapshot, room string) (rooms.Result, error) {
+	if s.resolver != nil {
+		return s.resolver.Resolve(ctx, p, room, placement.SystemRand{})
+	}
+	name, err := rooms.Normalize(room)
+	if err != nil {
+		return rooms.Result{}, err
+	}
+	ch, err := s.policy.Pick(p, name, placement.SystemRand{})
+	if err != nil {
+		return rooms.Result{}, err
+	}
+	return rooms.Result{Room: name, Node: p.Node(ch.Index), Outcome: rooms.Created, Saturated: ch.Saturated}, nil
+}
+
+func bodyOf(res rooms.Result) roomBody {
+	return roomBody{Room: res.Room, Node: res.Node.ID, URL: res.Node.URL + "/" + res.Room}
+}
+
+func (s *Selector) fail(w http.ResponseWriter, f *failure) {
+	if f.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", retryAfter)
+	}
+	writeError(w, f.status, f.code, f.message)
+}
+
+func (s *Selector) handleRoom(w http.ResponseWriter, r *http.Request) {
+	res, f := s.place(r.Context(), mux.Vars(r)["room"])
+	if f != nil {
+		s.fail(w, f)
+		return
+	}
+	writeJSON(w, http.StatusOK, bodyOf(res))
+}
+
+// newNameAttempts bounds the draws of a fresh room name that is not in use yet.
+const newNameAttempts = 5
+
+func (s *Selector) handleNewRoom(w http.ResponseWriter, r *http.Request) {
+	for range newNameAttempts {
+		res, f := s.place(r.Context(), rooms.NewName(placement.SystemRand{}))
+		if f != nil {
+			s.fail(w, f)
+			return
+		}
+		// A new meeting must not land in somebody else's room: draw again if the name was taken.
+		if res.Outcome == rooms.Created {
+			w.Header().Set("Location", "/api/v1/rooms/"+res.Room)
+			writeJSON(w, http.StatusCreated, bodyOf(res))
+			return
+		}
+	}
+	s.fail(w, &failure{http.StatusServiceUnavailable, "no_free_name", "could not find an unused room name"})
+}
+
+// handleRedirect sends a browser to the room on its node.
+func (s *Selector) handleRedirect(w http.ResponseWriter, r *http.Request) {
+	res, f := s.place(r.Context(), mux.Vars(r)["room"])
+	if f != nil {
+		s.fail(w, f)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, bodyOf(res).URL, http.StatusFound)
+}
+
+// nodeBody is one node of GET /api/v1/nodes. Unknown numbers are null.
+type nodeBody struct {
+	ID         string   `json:"id"`
+	URL        string   `json:"url"`
+	Region     string   `json:"region"`
+	State      string   `json:"state"`
+	Capacity   float64  `json:"capacity"`
+	Load       *float64 `json:"load"`
+	Stress     *float64 `json:"stress"`
+	Endpoints  int      `json:"endpoints"`
+	AgeSeconds *float64 `json:"age_seconds"`
+	Pending    int      `json:"pending"`
+	Score      *float64 `json:"score"`
+	Rooms      *int     `json:"rooms"`
+}
+
+type nodesBody struct {
+	Policy       string     `json:"policy"`
+	CatalogIndex uint64     `json:"catalog_index"`
+	Fresh        bool       `json:"fresh"`
+	Degraded     []string   `json:"degraded"`
+	Nodes        []nodeBody `json:"nodes"`
+}
+
+func num(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
+
+func (s *Selector) handleNodes(w http.ResponseWriter, _ *http.Request) {
+	out := nodesBody{Policy: s.policy.Name(), Fresh: s.catalogFresh(), Degraded: s.degradedNow(), Nodes: []nodeBody{}}
+	v := s.view.Load()
+	if v == nil {
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	out.CatalogIndex = v.cat.Index
+	counts := s.roomCounts()
+	for i, n := range v.place.Nodes() {
+		b := nodeBody{
+			ID: n.ID, URL: n.URL, Region: n.Region, State: n.State.String(), Capacity: n.Capacity,
+			Load: num(n.Load), Stress: num(n.Stress), Endpoints: n.Endpoints,
+			Pending: v.place.Pending(i), Score: num(v.place.Score(i)),
+		}
+		if n.Age < unknownAge {
+			b.AgeSeconds = num(n.Age.Seconds())
+		}
+		if counts != nil {
+			c := counts[n.ID]
+			b.Rooms = &c
+		}
+		out.Nodes = append(out.Nodes, b)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// sdGroup is one target group of Prometheus HTTP service discovery.
+type sdGroup struct {
+	Targets []string          `json:"targets"`
+	Labels  map[string]string `json:"labels"`
+}
+
+// handleSD serves the catalog as Prometheus HTTP service discovery, with the __meta_consul_* labels that
+// consul_sd_configs would set, for Prometheus builds without Consul discovery (prometheus-http-sd.yml).
+// Only the labels the selector knows are set; the shipped relabelling uses no others.
+func (s *Selector) handleSD(w http.ResponseWriter, _ *http.Request) {
+	groups := []sdGroup{}
+	v := s.view.Load()
+	if v != nil {
+		for _, n := range v.cat.Nodes {
+			if n.Address == "" || n.SidecarPort == 0 {
+				continue
+			}
+			health := "passing"
+			switch n.State {
+			case placement.Draining:
+				health = "maintenance"
+			case placement.Gone:
+				health = "critical"
+			}
+			groups = append(groups, sdGroup{
+				Targets: []string{net.JoinHostPort(n.Address, strconv.Itoa(n.SidecarPort))},
+				Labels: map[string]string{
+					"__meta_consul_service":                     s.opts.ConsulService,
+					"__meta_consul_service_id":                  n.ID,
+					"__meta_consul_service_address":             n.Address,
+					"__meta_consul_health":                      health,
+					"__meta_consul_service_metadata_region":     n.Region,
+					"__meta_consul_service_metadata_version":    n.Version,
+					"__meta_consul_service_metadata_public_url": n.PublicURL,
+				},
+			})
+		}
+	}
+	writeJSON(w, http.StatusOK, groups)
+}

@@ -1,0 +1,213 @@
+package selector
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/ensemble-jitsi/ensemble/internal/testenv"
+)
+
+func TestRoomAPI(t *testing.T) {
+	consul := testenv.StartConsul(t, testenv.ConsulOptions{})
+	nodes := addNodes(t, consul.Client(t), 3)
+	in := start(t, testOptions(t, consul))
+	in.waitNodes(t, 10*time.Second, map[string]string{"node-0": "eligible", "node-1": "eligible", "node-2": "eligible"})
+	urls := map[string]string{}
+	for _, n := range nodes {
+		urls[n.id] = n.url
+	}
+
+	b := in.room(t, "Weekly-Sync")
+	if b.Room != "weekly-sync" || urls[b.Node] == "" || b.URL != urls[b.Node]+"/weekly-sync" {
+		t.Fatalf("GET room = %+v", b)
+	}
+	if again := in.room(t, "weekly-sync"); again != b {
+		t.Fatalf("same room, different answer: %+v vs %+v", again, b)
+	}
+
+	// The redirect goes to the same place.
+	resp, err := in.get("/WEEKLY-sync", nil)
+	if err != nil || resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != b.URL {
+		t.Fatalf("GET /WEEKLY-sync = %v, %v, want 302 to %s", resp.Status, err, b.URL)
+	}
+	// The join form without JavaScript: GET /?room= -> 303 /name.
+	resp, err = in.get("/?room=Weekly-Sync", nil)
+	if err != nil || resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/weekly-sync" {
+		t.Fatalf("GET /?room= = %v, %v", resp.Status, err)
+	}
+
+	n := in.newRoom(t)
+	if n.Room == "" || urls[n.Node] == "" || n.URL != urls[n.Node]+"/"+n.Room {
+		t.Fatalf("POST rooms = %+v", n)
+	}
+	if again := in.room(t, n.Room); again != n {
+		t.Fatalf("new room not bound: %+v vs %+v", again, n)
+	}
+
+	fleet := in.nodes(t)
+	if fleet.Policy != "p2c" || !fleet.Fresh || len(fleet.Nodes) != 3 || fleet.CatalogIndex == 0 {
+		t.Fatalf("nodes = %+v", fleet)
+	}
+	pending := 0
+	for _, nb := range fleet.Nodes {
+		pending += nb.Pending
+		if nb.URL != urls[nb.ID] || nb.Capacity != 4 || nb.Region != "test" {
+			t.Fatalf("node %+v", nb)
+		}
+	}
+	if pending != 2 {
+		t.Fatalf("pending rooms %d, want 2 (two new rooms)", pending)
+	}
+
+	// The page, its files and security headers.
+	for path, ctype := range map[string]string{"/": "text/html", "/static/app.js": "text/javascript", "/static/style.css": "text/css"} {
+		resp, err := in.get(path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(resp.Header.Get("Content-Type"), ctype) || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src 'self'") {
+			t.Fatalf("%s: %v", path, resp.Header)
+		}
+	}
+	if resp, err := in.get("/static/index.html", nil); err == nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("/static/index.html served")
+	}
+
+	// HTTP service discovery for Prometheus, with Consul SD's labels.
+	var sd []sdGroup
+	if _, err := in.get("/api/v1/sd", &sd); err != nil {
+		t.Fatal(err)
+	}
+	if len(sd) != 3 || sd[0].Labels["__meta_consul_service_id"] != "node-0" || sd[0].Targets[0] != nodes[0].target.Addr() {
+		t.Fatalf("sd = %+v", sd)
+	}
+
+	// Errors have one shape.
+	resp, err = in.do(http.MethodDelete, "/api/v1/rooms/x", nil)
+	checkError(t, resp, err, http.StatusMethodNotAllowed, "method_not_allowed")
+	resp, err = in.get("/api/v1/nope", nil)
+	checkError(t, resp, err, http.StatusNotFound, "not_found")
+
+	if in.metric(t, "ensemble_selector_decisions_total", map[string]string{"policy": "p2c", "outcome": "created"}) != 2 {
+		t.Fatal("decisions_total{outcome=created} is not 2")
+	}
+	if problems, err := testutil.GatherAndLint(in.reg); err != nil || len(problems) > 0 {
+		t.Fatalf("metric lint: %v %v", problems, err)
+	}
+}
+
+func checkError(t *testing.T, resp *http.Response, err error, status int, code string) {
+	t.Helper()
+	if resp == nil || resp.StatusCode != status {
+		t.Fatalf("want status %d, got %v (%v)", status, resp, err)
+	}
+	var b errorBody
+	msg := err.Error()
+	if i := strings.Index(msg, "{"); i < 0 || json.Unmarshal([]byte(msg[i:]), &b) != nil || b.Error.Code != code || b.Error.Message == "" {
+		t.Fatalf("error body %q, want code %s", msg, code)
+	}
+}
+
+func TestBadRoomNames(t *testing.T) {
+	consul := testenv.StartConsul(t, testenv.ConsulOptions{})
+	addNodes(t, consul.Client(t), 2)
+	in := start(t, testOptions(t, consul))
+	in.waitNodes(t, 10*time.Second, map[string]string{"node-0": "eligible", "node-1": "eligible"})
+	f, err := os.Open("testdata/room_names.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "#") {
+			continue
+		}
+		fields := strings.Split(sc.Text(), "\t")
+		seg, status := fields[0], fields[1]
+		t.Run(seg, func(t *testing.T) {
+			var b roomBody
+			resp, err := in.get("/api/v1/rooms/"+seg, &b)
+			if status == "200" {
+				if err != nil || b.Room != fields[2] {
+					t.Fatalf("got %+v, %v; want room %s", b, err, fields[2])
+				}
+				return
+			}
+			if status == "404" { // an escaped slash makes two path segments: no such route
+				checkError(t, resp, err, http.StatusNotFound, "not_found")
+			} else {
+				checkError(t, resp, err, http.StatusBadRequest, "invalid_room_name")
+			}
+			// The redirect route refuses the same names and never redirects.
+			resp, err = in.get("/"+seg, nil)
+			if resp == nil || resp.StatusCode < 400 {
+				t.Fatalf("GET /%s = %v, %v; want an error", seg, resp, err)
+			}
+			resp, err = in.get("/?room="+url.QueryEscape(must(url.PathUnescape(seg))), nil)
+			checkError(t, resp, err, http.StatusBadRequest, "invalid_room_name")
+		})
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// Two replicas sharing Consul give the same node for the same room, even when they race on new rooms.
+func TestSameRoomAcrossReplicas(t *testing.T) {
+	consul := testenv.StartConsul(t, testenv.ConsulOptions{})
+	addNodes(t, consul.Client(t), 5)
+	opts := testOptions(t, consul)
+	opts.RoomsStore = StoreConsul
+	a, b := start(t, opts), start(t, opts)
+	all := map[string]string{"node-0": "eligible", "node-1": "eligible", "node-2": "eligible", "node-3": "eligible", "node-4": "eligible"}
+	a.waitNodes(t, 10*time.Second, all)
+	b.waitNodes(t, 10*time.Second, all)
+
+	const rooms = 30
+	var wg sync.WaitGroup
+	answers := make([][2]roomBody, rooms)
+	for i := range rooms {
+		for r, in := range []*instance{a, b} {
+			wg.Go(func() {
+				var body roomBody
+				if _, err := in.get(fmt.Sprintf("/api/v1/rooms/race-%d", i), &body); err != nil {
+					t.Error(err)
+				}
+				answers[i][r] = body
+			})
+		}
+	}
+	wg.Wait()
+	used := map[string]bool{}
+	for i, ans := range answers {
+		if ans[0] != ans[1] || ans[0].Node == "" {
+			t.Fatalf("room race-%d: replica a says %+v, b says %+v", i, ans[0], ans[1])
+		}
+		used[ans[0].Node] = true
+	}
+	if len(used) < 3 {
+		t.Fatalf("30 rooms went to only %d nodes", len(used))
+	}
+	t.Logf("30 racing rooms agreed on both replicas, spread over %d nodes", len(used))
+	// Later lookups on either replica keep the binding.
+	for i := range rooms {
+		if got := b.room(t, fmt.Sprintf("race-%d", i)); got != answers[i][0] {
+			t.Fatalf("room race-%d moved: %+v vs %+v", i, got, answers[i][0])
+		}
+	}
+}

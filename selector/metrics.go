@@ -1,0 +1,152 @@
+package selector
+
+import (
+	"math"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ensemble-jitsi/ensemble/selector/placement"
+)
+
+const namespace = "ensemble_selector"
+
+// Degraded reasons (label values of ensemble_selector_degraded).
+const (
+	// reasonConsul: the last Consul request failed; the last catalog is still served.
+	reasonConsul = "consul"
+	// reasonCatalogStale: Consul has not answered for longer than --catalog.max-staleness; rooms get 503.
+	reasonCatalogStale = "catalog_stale"
+	// reasonLoad: the load source fails or has no fresh data; rooms are placed by pending accounts only.
+	reasonLoad = "load"
+)
+
+var degradedReasons = []string{reasonConsul, reasonCatalogStale, reasonLoad}
+
+// metrics are the selector's own instruments.
+type metrics struct {
+	requests      *prometheus.CounterVec
+	duration      *prometheus.HistogramVec
+	decisions     *prometheus.CounterVec
+	decisionScore *prometheus.HistogramVec
+	catalogIndex  prometheus.Gauge
+	consulErrors  *prometheus.CounterVec
+	loadErrors    *prometheus.CounterVec
+	degraded      *prometheus.GaugeVec
+	saturated     prometheus.Gauge
+	ignored       prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer, version string) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "http_requests_total",
+			Help: "HTTP requests served, by route and status code.",
+		}, []string{"handler", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "http_request_duration_seconds",
+			Help:    "Time to serve HTTP requests, by route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"handler"}),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "decisions_total",
+			Help: "Room lookups, by policy and outcome (existing, created, joined, rebound, no_node, invalid, store_error, catalog_stale).",
+		}, []string{"policy", "outcome"}),
+		decisionScore: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "decision_score_ratio",
+			Help:    "Corrected score of the node chosen for a new or rebound room, by policy.",
+			Buckets: []float64{.1, .2, .3, .4, .5, .6, .7, .8, .9, 1, 1.5},
+		}, []string{"policy"}),
+		catalogIndex: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "catalog_index",
+			Help: "Consul index of the last catalog answer.",
+		}),
+		consulErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "consul_errors_total",
+			Help: "Failed Consul requests, by operation (watch, rooms).",
+		}, []string{"operation"}),
+		loadErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "load_errors_total",
+			Help: "Failed reads of the load source, by source.",
+		}, []string{"source"}),
+		degraded: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "degraded",
+			Help: "1 while the selector runs degraded for the reason given: consul (Consul errors, last catalog served), catalog_stale (catalog too old, rooms refused), load (no load data, placing by pending accounts only).",
+		}, []string{"reason"}),
+		saturated: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "saturated",
+			Help: "1 when every eligible node is at or above the high-water mark (new rooms still go to the least loaded).",
+		}),
+		ignored: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "catalog_ignored_instances_total",
+			Help: "Service instances left out of the catalog (bad or missing public_url Meta), counted per catalog change.",
+		}),
+	}
+	for _, r := range degradedReasons {
+		m.degraded.WithLabelValues(r)
+	}
+	m.consulErrors.WithLabelValues("watch")
+	m.consulErrors.WithLabelValues("rooms")
+	reg.MustRegister(m.requests, m.duration, m.decisions, m.decisionScore, m.catalogIndex, m.consulErrors,
+		m.loadErrors, m.degraded, m.saturated, m.ignored,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "build_info", Help: "Always 1; the version label says which build runs.",
+			ConstLabels: prometheus.Labels{"version": version},
+		}, func() float64 { return 1 }))
+	return m
+}
+
+// fleetCollector reports the current view per node at scrape time, so nodes that left vanish from the
+// exposition instead of lingering as stale gauges.
+type fleetCollector struct {
+	s                                             *Selector
+	score, age, pending, rooms, nodes, catalogAge *prometheus.Desc
+}
+
+func newFleetCollector(s *Selector) *fleetCollector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, labels, nil)
+	}
+	return &fleetCollector{
+		s:          s,
+		score:      d("node_score_ratio", "Corrected score of each node with usable load data (reported load + pending rooms × cost).", "node"),
+		age:        d("node_load_age_seconds", "Age of each node's load data; absent when the node has none.", "node"),
+		pending:    d("node_pending_rooms", "Rooms assigned to each node within the pending window.", "node"),
+		rooms:      d("node_bound_rooms", "Rooms bound to each node (consul store: as of the last sweep).", "node"),
+		nodes:      d("catalog_nodes", "Nodes in the catalog, by state.", "state"),
+		catalogAge: d("catalog_age_seconds", "Time since Consul last answered the catalog watch."),
+	}
+}
+
+func (c *fleetCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.score, c.age, c.pending, c.rooms, c.nodes, c.catalogAge} {
+		ch <- d
+	}
+}
+
+func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
+	v := c.s.view.Load()
+	if v == nil {
+		return
+	}
+	counts := map[placement.State]int{}
+	rooms := c.s.roomCounts()
+	for i, n := range v.place.Nodes() {
+		counts[n.State]++
+		if sc := v.place.Score(i); !math.IsNaN(sc) {
+			ch <- prometheus.MustNewConstMetric(c.score, prometheus.GaugeValue, sc, n.ID)
+		}
+		if n.Age >= 0 && n.Age < unknownAge {
+			ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, n.Age.Seconds(), n.ID)
+		}
+		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(v.place.Pending(i)), n.ID)
+		if rooms != nil {
+			ch <- prometheus.MustNewConstMetric(c.rooms, prometheus.GaugeValue, float64(rooms[n.ID]), n.ID)
+		}
+	}
+	for _, st := range []placement.State{placement.Eligible, placement.Draining, placement.Gone} {
+		ch <- prometheus.MustNewConstMetric(c.nodes, prometheus.GaugeValue, float64(counts[st]), st.String())
+	}
+	if t := c.s.watcher.LastContact(); !t.IsZero() {
+		ch <- prometheus.MustNewConstMetric(c.catalogAge, prometheus.GaugeValue, c.s.opts.Now().Sub(t).Seconds())
+	}
+}

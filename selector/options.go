@@ -1,0 +1,146 @@
+// Package selector is the service that tells each meeting which Jitsi node hosts it. It follows the fleet
+// in Consul (catalog), reads each node's load (load), places new rooms with a placement policy, keeps
+// room → node bindings (rooms, consulrooms), and serves a JSON API, redirects and a web page.
+package selector
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ensemble-jitsi/ensemble/selector/load"
+	"github.com/ensemble-jitsi/ensemble/selector/placement"
+)
+
+// Store names for Options.RoomsStore.
+const (
+	StoreMemory = "memory"
+	StoreConsul = "consul"
+	StoreNone   = "none"
+)
+
+// Options configures Run. Field names mirror the command-line flags.
+type Options struct {
+	// ListenAddresses are the HTTP listen addresses (--web.listen-address); "127.0.0.1:0" works.
+	ListenAddresses []string
+	// WebConfigFile is exporter-toolkit's TLS/basic-auth file (--web.config.file); empty = plain HTTP.
+	WebConfigFile string
+	// Consul is the client for the catalog and the consul rooms store (CONSUL_HTTP_ADDR).
+	Consul *api.Client
+	// ConsulService is the service to follow (--consul.service).
+	ConsulService string
+	// CatalogMaxStaleness is how long the last catalog is served while Consul does not answer
+	// (--catalog.max-staleness); after that rooms get 503 and /-/ready fails.
+	CatalogMaxStaleness time.Duration
+
+	// LoadSource names the load source (--load.source): prometheus or direct.
+	LoadSource string
+	// PrometheusURL, PrometheusInterval and Queries configure the prometheus source
+	// (--prometheus.url, --prometheus.interval, --prometheus.query.*). The interval also paces the
+	// direct source.
+	PrometheusURL      string
+	PrometheusInterval time.Duration
+	Queries            load.Queries
+	// LoadTimeout bounds one read of the load source (--load.timeout).
+	LoadTimeout time.Duration
+
+	// Policy is the placement policy (--selector.policy).
+	Policy string
+	// Placement holds the high-water mark (--selector.high-water), the data age limit
+	// (--load.max-age), the pending window and per-room cost (--selector.pending-window,
+	// --selector.room-cost) and bounded-hash's epsilon.
+	Placement placement.Config
+
+	// RoomsStore is memory, consul or none (--rooms.store). none keeps no bindings: only bounded-hash
+	// then gives every replica the same answer, so other policies are refused with it.
+	RoomsStore string
+	// RoomsTTL is the idle time after which a binding expires (--rooms.ttl).
+	RoomsTTL time.Duration
+	// RoomsPrefix is the Consul KV folder of the bindings (--rooms.consul-prefix).
+	RoomsPrefix string
+
+	// Server timeouts and limits (--web.read-header-timeout etc.).
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	MaxHeaderBytes                                            int
+	MaxBodyBytes                                              int64
+
+	// Logger, Registry and Now are injected; Registry receives the selector's metrics and is served on
+	// /metrics.
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+	Now      func() time.Time
+	// OnListen, if set, is called with the bound addresses before serving (tests use it with port 0).
+	OnListen func([]net.Addr)
+	// Version is shown on the web page and in ensemble_selector_build_info.
+	Version string
+}
+
+// DefaultOptions returns the defaults of every flag.
+func DefaultOptions() Options {
+	return Options{
+		ListenAddresses:     []string{":8080"},
+		ConsulService:       "jitsi",
+		CatalogMaxStaleness: 60 * time.Second,
+		LoadSource:          "prometheus",
+		PrometheusURL:       "http://127.0.0.1:9090",
+		PrometheusInterval:  5 * time.Second,
+		Queries:             load.DefaultQueries(),
+		LoadTimeout:         3 * time.Second,
+		Policy:              placement.DefaultPolicy,
+		Placement:           placement.DefaultConfig(),
+		RoomsStore:          StoreMemory,
+		RoomsTTL:            10 * time.Minute,
+		RoomsPrefix:         "ensemble/rooms/",
+		ReadHeaderTimeout:   5 * time.Second,
+		ReadTimeout:         10 * time.Second,
+		WriteTimeout:        15 * time.Second,
+		IdleTimeout:         60 * time.Second,
+		MaxHeaderBytes:      16 << 10,
+		MaxBodyBytes:        64 << 10,
+		Version:             "devel",
+	}
+}
+
+// validate reports every option that cannot work.
+func (o Options) validate() error {
+	var errs []error
+	if o.Consul == nil {
+		errs = append(errs, errors.New("no Consul client"))
+	}
+	if o.ConsulService == "" {
+		errs = append(errs, errors.New("empty Consul service name"))
+	}
+	if o.CatalogMaxStaleness <= 0 {
+		errs = append(errs, fmt.Errorf("catalog max staleness must be positive, got %v", o.CatalogMaxStaleness))
+	}
+	if o.PrometheusInterval <= 0 || o.LoadTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("load interval (%v) and timeout (%v) must be positive", o.PrometheusInterval, o.LoadTimeout))
+	}
+	if err := o.Placement.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	switch o.RoomsStore {
+	case StoreMemory, StoreConsul:
+	case StoreNone:
+		if o.Policy != "bounded-hash" {
+			errs = append(errs, fmt.Errorf("--rooms.store=none needs --selector.policy=bounded-hash (policy %q would split rooms between requests and replicas)", o.Policy))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("unknown rooms store %q (memory, consul or none)", o.RoomsStore))
+	}
+	if o.RoomsTTL <= 0 {
+		errs = append(errs, fmt.Errorf("rooms TTL must be positive, got %v", o.RoomsTTL))
+	}
+	if o.ReadHeaderTimeout <= 0 || o.ReadTimeout <= 0 || o.WriteTimeout <= 0 || o.IdleTimeout <= 0 || o.MaxHeaderBytes <= 0 || o.MaxBodyBytes <= 0 {
+		errs = append(errs, errors.New("server timeouts and limits must be positive"))
+	}
+	if o.Logger == nil || o.Registry == nil || o.Now == nil {
+		errs = append(errs, errors.New("logger, registry and clock must be set"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,370 @@
+package selector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/exporter-toolkit/web"
+	"golang.org/x/time/rate"
+
+	"github.com/ensemble-jitsi/ensemble/selector/catalog"
+	"github.com/ensemble-jitsi/ensemble/selector/consulrooms"
+	"github.com/ensemble-jitsi/ensemble/selector/load"
+	"github.com/ensemble-jitsi/ensemble/selector/placement"
+	"github.com/ensemble-jitsi/ensemble/selector/rooms"
+)
+
+// unknownAge marks a node without load data; placement treats any age above MaxAge as unknown.
+const unknownAge = time.Duration(math.MaxInt64)
+
+// view is what one request reads: the catalog and the placement snapshot built from it and the load data.
+// It is immutable and swapped atomically.
+type view struct {
+	cat   *catalog.Snapshot
+	place *placement.Snapshot
+}
+
+// loadState is the latest result of the load source.
+type loadState struct {
+	samples map[string]load.Sample
+	err     error
+}
+
+// Selector is one running selector. Build it with New; Run serves it.
+type Selector struct {
+	opts     Options
+	logger   *slog.Logger
+	metrics  *metrics
+	watcher  *catalog.Watcher
+	source   load.Source
+	fleet    *placement.Fleet
+	policy   placement.Policy
+	store    rooms.Store // nil with --rooms.store=none
+	sweeper  *consulrooms.Store
+	resolver *rooms.Resolver
+
+	// contact is when Consul last answered (the watcher's; tests may replace it).
+	contact func() time.Time
+
+	view    atomic.Pointer[view]
+	loaded  atomic.Pointer[loadState]
+	counts  atomic.Pointer[map[string]int]
+	buildMu sync.Mutex // serialises rebuilds so a slow one cannot overwrite a newer one
+
+	degradedMu sync.Mutex
+	degraded   map[string]bool
+}
+
+// New checks opts and builds a Selector without starting anything.
+func New(opts Options) (*Selector, error) {
+	if err := opts.validate(); err != nil {
+		return nil, fmt.Errorf("selector options: %w", err)
+	}
+	s := &Selector{opts: opts, logger: opts.Logger, degraded: map[string]bool{}}
+	s.metrics = newMetrics(opts.Registry, opts.Version)
+
+	var err error
+	if s.policy, err = placement.Builtin().Get(opts.Policy); err != nil {
+		return nil, err
+	}
+	if s.fleet, err = placement.NewFleet(opts.Placement, opts.Now); err != nil {
+		return nil, err
+	}
+	s.source, err = load.Builtin().New(opts.LoadSource, load.Config{
+		PrometheusURL: opts.PrometheusURL,
+		Queries:       opts.Queries,
+		Timeout:       opts.LoadTimeout,
+		Logger:        opts.Logger.With("load_source", opts.LoadSource),
+		Now:           opts.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	copts := catalog.DefaultOptions()
+	copts.Service = opts.ConsulService
+	copts.Now = opts.Now
+	// A blocking query can only notice a silently dead Consul when it times out, so wait at most a
+	// quarter of the staleness budget.
+	copts.WaitTime = min(max(opts.CatalogMaxStaleness/4, time.Second), 5*time.Minute)
+	copts.MaxBackoff = min(copts.MaxBackoff, max(opts.CatalogMaxStaleness/4, copts.MinBackoff))
+	copts.Rate = rate.Every(100 * time.Millisecond)
+	s.watcher, err = catalog.New(opts.Consul, copts, catalog.Hooks{
+		Error: func(error) {
+			s.metrics.consulErrors.WithLabelValues("watch").Inc()
+			s.setDegraded(reasonConsul, true, "Consul watch failing; serving the last catalog")
+		},
+		Contact: func(index uint64) {
+			s.metrics.catalogIndex.Set(float64(index))
+			s.setDegraded(reasonConsul, false, "")
+		},
+		Ignored: func(string, error) { s.metrics.ignored.Inc() },
+		Changed: func(*catalog.Snapshot) { s.rebuild() },
+	}, opts.Logger.With("component", "catalog"))
+	if err != nil {
+		return nil, err
+	}
+	s.contact = s.watcher.LastContact
+
+	switch opts.RoomsStore {
+	case StoreMemory:
+		if s.store, err = rooms.NewMemory(opts.RoomsTTL, opts.Now); err != nil {
+			return nil, err
+		}
+	case StoreConsul:
+		o := consulrooms.DefaultOptions()
+		o.Prefix, o.TTL, o.Now = opts.RoomsPrefix, opts.RoomsTTL, opts.Now
+		if s.sweeper, err = consulrooms.New(opts.Consul, o); err != nil {
+			return nil, err
+		}
+		s.store = s.sweeper
+	}
+	if s.store != nil {
+		s.resolver, err = rooms.NewResolver(rooms.ResolverOptions{
+			Store: s.store, Policy: s.policy, Now: opts.Now, TouchEvery: min(rooms.DefaultTouchEvery, opts.RoomsTTL/4),
+			Logger: opts.Logger.With("component", "rooms"),
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	opts.Registry.MustRegister(newFleetCollector(s))
+	return s, nil
+}
+
+// Run builds a Selector from opts and serves it until ctx ends.
+func Run(ctx context.Context, opts Options) error {
+	s, err := New(opts)
+	if err != nil {
+		return err
+	}
+	return s.Run(ctx)
+}
+
+// Run binds the listeners, starts the catalog watch, the load poller and the binding sweeper, and serves
+// HTTP until ctx ends; then it shuts the server down gracefully.
+func (s *Selector) Run(ctx context.Context) error {
+	if s.opts.WebConfigFile != "" {
+		if err := web.Validate(s.opts.WebConfigFile); err != nil {
+			return fmt.Errorf("web config %s: %w", s.opts.WebConfigFile, err)
+		}
+	}
+	var lc net.ListenConfig
+	listeners := make([]net.Listener, 0, len(s.opts.ListenAddresses))
+	addrs := make([]net.Addr, 0, len(s.opts.ListenAddresses))
+	for _, a := range s.opts.ListenAddresses {
+		l, err := lc.Listen(ctx, "tcp", a)
+		if err != nil {
+			for _, l := range listeners {
+				_ = l.Close()
+			}
+			return fmt.Errorf("listen on %s: %w", a, err)
+		}
+		listeners = append(listeners, l)
+		addrs = append(addrs, l.Addr())
+		s.logger.Info("listening", "address", l.Addr().String())
+	}
+	if len(listeners) == 0 {
+		return errors.New("no listen address")
+	}
+	if s.opts.OnListen != nil {
+		s.opts.OnListen(addrs)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = s.watcher.Run(ctx) })
+	wg.Go(func() { s.pollLoad(ctx) })
+	wg.Go(func() { s.watchStaleness(ctx) })
+	if s.sweeper != nil {
+		wg.Go(func() {
+			s.sweeper.RunSweeper(ctx, max(s.opts.RoomsTTL/10, time.Second), func(m map[string]int) { s.counts.Store(&m) },
+				s.logger.With("component", "rooms"))
+		})
+	}
+
+	srv := s.server()
+	flags := &web.FlagConfig{WebListenAddresses: &s.opts.ListenAddresses, WebSystemdSocket: new(bool), WebConfigFile: &s.opts.WebConfigFile}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- web.ServeMultiple(listeners, srv, flags, s.logger) }()
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		err = fmt.Errorf("serve: %w", err)
+	}
+	cancel()
+	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer stop()
+	_ = srv.Shutdown(shutdownCtx)
+	wg.Wait()
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// pollLoad reads the load source every interval and rebuilds the view. A failing source keeps the last
+// samples: they age out through --load.max-age, after which placement runs on pending accounts only.
+func (s *Selector) pollLoad(ctx context.Context) {
+	t := time.NewTicker(s.opts.PrometheusInterval)
+	defer t.Stop()
+	for {
+		var nodes []catalog.Node
+		if c := s.watcher.Snapshot(); c != nil {
+			nodes = c.Nodes
+		}
+		samples, err := s.source.Fetch(ctx, nodes)
+		if ctx.Err() != nil {
+			return
+		}
+		st := &loadState{samples: samples, err: err}
+		if err != nil {
+			s.metrics.loadErrors.WithLabelValues(s.source.Name()).Inc()
+			if prev := s.loaded.Load(); prev != nil {
+				st.samples = prev.samples
+			}
+		}
+		s.loaded.Store(st)
+		s.rebuild()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// watchStaleness flips the catalog_stale state when Consul has been silent too long, so the metric and the
+// log line do not wait for the next request.
+func (s *Selector) watchStaleness(ctx context.Context) {
+	t := time.NewTicker(max(s.opts.CatalogMaxStaleness/10, 100*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.catalogFresh()
+		}
+	}
+}
+
+// catalogFresh reports whether the catalog may be used, and keeps the catalog_stale state up to date.
+func (s *Selector) catalogFresh() bool {
+	c := s.contact()
+	fresh := !c.IsZero() && s.opts.Now().Sub(c) <= s.opts.CatalogMaxStaleness && s.view.Load() != nil
+	if !c.IsZero() {
+		s.setDegraded(reasonCatalogStale, !fresh, "Consul silent for longer than --catalog.max-staleness; refusing rooms")
+	}
+	return fresh
+}
+
+// rebuild makes a new view from the latest catalog and load samples.
+func (s *Selector) rebuild() {
+	s.buildMu.Lock()
+	defer s.buildMu.Unlock()
+	cat := s.watcher.Snapshot()
+	if cat == nil {
+		return
+	}
+	s.publish(cat)
+}
+
+// publish builds and swaps in the view of cat. buildMu is held (or, in tests, nothing else builds).
+func (s *Selector) publish(cat *catalog.Snapshot) {
+	now := s.opts.Now()
+	var samples map[string]load.Sample
+	var loadErr error
+	if st := s.loaded.Load(); st != nil {
+		samples, loadErr = st.samples, st.err
+	}
+	nodes := make([]placement.Node, len(cat.Nodes))
+	for i, c := range cat.Nodes {
+		n := placement.Node{
+			ID: c.ID, URL: c.PublicURL, Region: c.Region, Capacity: c.Capacity, State: c.State,
+			Load: math.NaN(), Stress: math.NaN(), Age: unknownAge,
+		}
+		if smp, ok := samples[c.ID]; ok && !smp.At.IsZero() {
+			n.Load, n.Stress, n.Age = smp.CPU, smp.Stress, now.Sub(smp.At)
+			if e := smp.Endpoints; e >= 0 && e < math.MaxInt32 {
+				n.Endpoints = int(e)
+			}
+		}
+		nodes[i] = n
+	}
+	place := s.fleet.Snapshot(nodes)
+	s.view.Store(&view{cat: cat, place: place})
+
+	eligible := cat.Count(placement.Eligible) > 0
+	switch {
+	case loadErr != nil:
+		s.setDegraded(reasonLoad, true, "load source failing; placing by pending accounts once the data is older than --load.max-age", "err", loadErr)
+	case eligible && place.Degraded():
+		s.setDegraded(reasonLoad, true, "no fresh load data for any eligible node; placing by pending accounts only")
+	default:
+		s.setDegraded(reasonLoad, false, "")
+	}
+	saturated := eligible
+	hw := s.opts.Placement.HighWater
+	for i, n := range place.Nodes() {
+		if sc := place.Score(i); n.State == placement.Eligible && !math.IsNaN(sc) && sc < hw {
+			saturated = false
+			break
+		}
+	}
+	s.metrics.saturated.Set(b2f(saturated))
+}
+
+// setDegraded records a degraded state and logs once per transition.
+func (s *Selector) setDegraded(reason string, on bool, msg string, args ...any) {
+	s.degradedMu.Lock()
+	changed := s.degraded[reason] != on
+	s.degraded[reason] = on
+	s.degradedMu.Unlock()
+	if !changed {
+		return
+	}
+	s.metrics.degraded.WithLabelValues(reason).Set(b2f(on))
+	if on {
+		s.logger.Warn("degraded: "+msg, append([]any{"reason", reason}, args...)...)
+	} else {
+		s.logger.Info("recovered", "reason", reason)
+	}
+}
+
+// degradedReasons returns the reasons currently in force.
+func (s *Selector) degradedNow() []string {
+	s.degradedMu.Lock()
+	defer s.degradedMu.Unlock()
+	out := []string{}
+	for _, r := range degradedReasons {
+		if s.degraded[r] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (s *Selector) roomCounts() map[string]int {
+	if m := s.counts.Load(); m != nil {
+		return *m
+	}
+	return nil
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

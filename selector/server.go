@@ -1,0 +1,105 @@
+package selector
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// contentSecurityPolicy allows only the page's own script, style and API calls. form-action allows
+// https: because the join form's redirect ends on a node's public https URL, and browsers apply
+// form-action to redirects.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
+	"connect-src 'self'; form-action 'self' https:; base-uri 'none'; frame-ancestors 'none'"
+
+// retryAfter is what 503 answers ask clients to wait, in seconds.
+const retryAfter = "5"
+
+// server returns the HTTP server with the selector's routes, timeouts and limits.
+func (s *Selector) server() *http.Server {
+	return &http.Server{
+		Handler:           s.handler(),
+		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
+		ReadTimeout:       s.opts.ReadTimeout,
+		WriteTimeout:      s.opts.WriteTimeout,
+		IdleTimeout:       s.opts.IdleTimeout,
+		MaxHeaderBytes:    s.opts.MaxHeaderBytes,
+	}
+}
+
+// handler returns the router. Paths are not cleaned (SkipClean): a room is exactly one path segment, and
+// the router must never answer with a redirect of its own making.
+func (s *Selector) handler() http.Handler {
+	r := mux.NewRouter().SkipClean(true)
+	route := func(name, path string, h http.HandlerFunc, methods ...string) {
+		r.Handle(path, s.instrument(name, h)).Methods(methods...)
+	}
+	route("room", "/api/v1/rooms/{room}", s.handleRoom, http.MethodGet)
+	route("new_room", "/api/v1/rooms", s.handleNewRoom, http.MethodPost)
+	route("nodes", "/api/v1/nodes", s.handleNodes, http.MethodGet)
+	route("sd", "/api/v1/sd", s.handleSD, http.MethodGet)
+	r.Handle("/metrics", s.instrument("metrics", promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{
+		ErrorLog: promLogger{s.logger}, ErrorHandling: promhttp.ContinueOnError, MaxRequestsInFlight: 4, Timeout: 10 * time.Second,
+	}).ServeHTTP)).Methods(http.MethodGet)
+	route("healthy", "/-/healthy", s.handleHealthy, http.MethodGet, http.MethodHead)
+	route("ready", "/-/ready", s.handleReady, http.MethodGet, http.MethodHead)
+	r.PathPrefix("/static/").Handler(s.instrument("static", s.staticHandler())).Methods(http.MethodGet, http.MethodHead)
+	route("index", "/", s.handleIndex, http.MethodGet, http.MethodHead)
+	route("redirect", "/{room}", s.handleRedirect, http.MethodGet, http.MethodHead)
+	r.NotFoundHandler = s.instrument("not_found", func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such route")
+	})
+	r.MethodNotAllowedHandler = s.instrument("method_not_allowed", func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route")
+	})
+	return s.secure(r)
+}
+
+// secure adds the security headers and the body limit to every response.
+func (s *Selector) secure(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// instrument counts and times a route.
+func (s *Selector) instrument(name string, h http.HandlerFunc) http.Handler {
+	labels := prometheus.Labels{"handler": name}
+	return promhttp.InstrumentHandlerDuration(s.metrics.duration.MustCurryWith(labels),
+		promhttp.InstrumentHandlerCounter(s.metrics.requests.MustCurryWith(labels), h))
+}
+
+func (s *Selector) handleHealthy(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("OK\n"))
+}
+
+// handleReady is ready only with a fresh catalog: a load balancer should not send users to a replica
+// that cannot place them.
+func (s *Selector) handleReady(w http.ResponseWriter, _ *http.Request) {
+	if !s.catalogFresh() {
+		w.Header().Set("Retry-After", retryAfter)
+		writeError(w, http.StatusServiceUnavailable, "catalog_stale", "no fresh catalog from Consul")
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("OK\n"))
+}
+
+// promLogger adapts the logger to promhttp's Println interface.
+type promLogger struct {
+	l interface{ Error(string, ...any) }
+}
+
+func (p promLogger) Println(v ...any) { p.l.Error("metrics handler", "err", v) }
