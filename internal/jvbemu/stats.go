@@ -176,8 +176,16 @@ func javaDouble(v float64) string {
 	return mant + "E" + strconv.Itoa(n)
 }
 
-// appendString appends v as a JSON string.
+// appendString appends v as a JSON string. Keys and typical values are
+// plain ASCII and are copied as they are, without allocating.
 func appendString(b []byte, v string) []byte {
-	q, _ := json.Marshal(v) // a string always marshals
-	return append(b, q...)
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			q, _ := json.Marshal(v) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, v...)
+	return append(b, '"')
 }

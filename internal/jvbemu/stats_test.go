@@ -502,3 +502,11 @@ func TestParseFault(t *testing.T) {
 		t.Error("unknown fault accepted")
 	}
 }
+
+func TestStatsEscapesConfiguredStrings(t *testing.T) {
+	const odd = "2.3 \"beta\"\\\n\tré<gion>"
+	m := statsMap(t, New(Options{Version: odd, Region: odd}))
+	if m["version"] != odd || m["region"] != odd {
+		t.Fatalf("version %q region %q", m["version"], m["region"])
+	}
+}
