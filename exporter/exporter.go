@@ -28,9 +28,12 @@ type Options struct {
 // it succeeded.
 type Exporter struct {
 	collectors []namedCollector
-	timeout    time.Duration
-	duration   *prometheus.Desc
-	success    *prometheus.Desc
+	// checked: every collector can describe its metrics, so Describe
+	// sends them all and a pedantic registry can verify each scrape.
+	checked  bool
+	timeout  time.Duration
+	duration *prometheus.Desc
+	success  *prometheus.Desc
 }
 
 type namedCollector struct {
@@ -61,16 +64,35 @@ func New(collectors map[string]Collector, opts Options) *Exporter {
 	for name, c := range collectors {
 		e.collectors = append(e.collectors, namedCollector{name: name, c: c, logger: logger.With("collector", name)})
 	}
+	e.checked = true
+	for _, nc := range e.collectors {
+		if _, ok := nc.c.(describer); !ok {
+			e.checked = false
+		}
+	}
 	sort.Slice(e.collectors, func(i, j int) bool { return e.collectors[i].name < e.collectors[j].name })
 	return e
 }
 
-// Describe sends only the meta-metric descriptors: which metrics a collector
-// yields depends on its source (a bridge that omits a field omits the
-// metric), so the inner metrics are unchecked, as in node_exporter.
+// describer is implemented by collectors that can list every Desc they may
+// use (all built-in ones do).
+type describer interface {
+	Describe(ch chan<- *prometheus.Desc)
+}
+
+// Describe sends every descriptor when all collectors implement
+// Describe(chan<- *prometheus.Desc), so registries can check scrapes
+// against them. Otherwise it sends none, which makes the Exporter an
+// "unchecked" collector, as node_exporter is.
 func (e *Exporter) Describe(ch chan<- *prometheus.Desc) {
+	if !e.checked {
+		return
+	}
 	ch <- e.duration
 	ch <- e.success
+	for _, nc := range e.collectors {
+		nc.c.(describer).Describe(ch)
+	}
 }
 
 // Collect runs one scrape bounded by Options.Timeout.

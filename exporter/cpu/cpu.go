@@ -92,7 +92,15 @@ func NewWithSource(src Source, perCPU bool) *Collector {
 	}
 }
 
+// Describe sends every Desc the Collector uses.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.seconds, c.cpus, c.l1, c.l5, c.l15} {
+		ch <- d
+	}
+}
+
 // Update reads one Sample.
+
 func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
 	s, err := c.src.Read(ctx, c.perCPU)
 	if err != nil {

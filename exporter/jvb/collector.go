@@ -79,6 +79,19 @@ func New(client *Client, timeout time.Duration, logger *slog.Logger) *Collector 
 	return c
 }
 
+// Describe sends every Desc the Collector uses.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.up
+	ch <- c.healthy
+	ch <- c.info
+	for _, d := range c.numbers {
+		ch <- d
+	}
+	for _, d := range c.bools {
+		ch <- d
+	}
+}
+
 // Update reads stats and health concurrently. A stats failure sends only
 // ensemble_jvb_up 0 (plus healthy, which has its own source) and returns the
 // error; a field the bridge did not send is left out rather than zeroed.

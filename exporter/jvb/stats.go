@@ -36,7 +36,7 @@ func (k Kind) String() string {
 // ignored whatever its type: the bridge adds and drops fields between
 // releases (old ones even sent conference_sizes as the string "[]").
 var knownKinds = func() map[string]Kind {
-	m := map[string]Kind{"version": Text, "current_timestamp": Text, "region": Text, "release": Text, "relay_id": Text}
+	m := map[string]Kind{"participants": Number, "version": Text, "current_timestamp": Text, "region": Text, "release": Text, "relay_id": Text}
 	for _, f := range fields {
 		m[f.key] = Number
 	}

@@ -60,6 +60,12 @@ func NewWithSource(src Source) *Collector {
 	}
 }
 
+// Describe sends every Desc the Collector uses.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.total
+	ch <- c.available
+}
+
 // Update reads one Sample.
 func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
 	s, err := c.src.Read(ctx)

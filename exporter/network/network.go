@@ -87,6 +87,13 @@ func NewWithSource(src Source, include, exclude *regexp.Regexp) *Collector {
 	}
 }
 
+// Describe sends every Desc the Collector uses.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.rxBytes, c.rxPkts, c.txBytes, c.txPkts} {
+		ch <- d
+	}
+}
+
 // Update reads every device once and sends those the filters keep.
 func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
 	devs, err := c.src.Read(ctx)

@@ -64,6 +64,13 @@ func New(client *Client, timeout time.Duration) *Collector {
 	}
 }
 
+// Describe sends every Desc the Collector uses.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.up, c.active, c.reading, c.writing, c.waiting, c.accepted, c.handled, c.requests} {
+		ch <- d
+	}
+}
+
 // Update reads stub_status once. When nginx cannot be read, only
 // ensemble_nginx_up 0 is sent (stale or zero counters would be lies) and the
 // error is returned so the scrape's success meta-metric shows it too.

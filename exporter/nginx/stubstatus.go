@@ -5,6 +5,7 @@ package nginx
 import (
 	"bytes"
 	"fmt"
+	"math"
 )
 
 // StubStatus is one stub_status reply.
@@ -92,7 +93,7 @@ func match(line []byte, want []string, nums ...*uint64) error {
 }
 
 func parseUint(b []byte) (uint64, bool) {
-	if len(b) == 0 || len(b) > 19 { // 19 digits always fit in uint64
+	if len(b) == 0 {
 		return 0, false
 	}
 	var v uint64
@@ -100,7 +101,11 @@ func parseUint(b []byte) (uint64, bool) {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
-		v = v*10 + uint64(c-'0')
+		d := uint64(c - '0')
+		if v > (math.MaxUint64-d)/10 {
+			return 0, false // overflow
+		}
+		v = v*10 + d
 	}
 	return v, true
 }

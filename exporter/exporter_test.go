@@ -1,0 +1,166 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// collectorFunc adapts a function to Collector; it describes testDesc.
+type collectorFunc func(ctx context.Context, ch chan<- prometheus.Metric) error
+
+func (f collectorFunc) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
+	return f(ctx, ch)
+}
+
+func (f collectorFunc) Describe(ch chan<- *prometheus.Desc) { ch <- testDesc }
+
+// undescribed is a Collector without Describe.
+type undescribed struct{ f collectorFunc }
+
+func (u undescribed) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
+	return u.f(ctx, ch)
+}
+
+var testDesc = prometheus.NewDesc("test_value", "A test gauge.", []string{"source"}, nil)
+
+func sends(source string, v float64) collectorFunc {
+	return func(_ context.Context, ch chan<- prometheus.Metric) error {
+		ch <- prometheus.MustNewConstMetric(testDesc, prometheus.GaugeValue, v, source)
+		return nil
+	}
+}
+
+// hung sends one metric, then blocks until its ctx ends, and reports on
+// returned (buffered) each time it gives up.
+func hung(returned chan<- struct{}) collectorFunc {
+	return hungSignalling(make(chan struct{}, 100), returned)
+}
+
+// hungSignalling is hung that also reports on started (buffered) when it
+// begins to hang.
+func hungSignalling(started, returned chan<- struct{}) collectorFunc {
+	return func(ctx context.Context, ch chan<- prometheus.Metric) error {
+		ch <- prometheus.MustNewConstMetric(testDesc, prometheus.GaugeValue, 99, "hung")
+		select {
+		case started <- struct{}{}:
+		default:
+		}
+		<-ctx.Done()
+		returned <- struct{}{}
+		return ctx.Err()
+	}
+}
+
+func TestExporterIsolatesFailures(t *testing.T) {
+	returned := make(chan struct{}, 10)
+	e := New(map[string]Collector{
+		"good":   sends("good", 1),
+		"broken": collectorFunc(func(context.Context, chan<- prometheus.Metric) error { return errors.New("boom") }),
+		"empty":  collectorFunc(func(context.Context, chan<- prometheus.Metric) error { return ErrNoData }),
+		"hung":   hung(returned),
+	}, Options{Timeout: 200 * time.Millisecond})
+
+	want := `
+# HELP ensemble_scrape_collector_success Whether a collector succeeded during the last scrape (1) or failed, timed out or had no data (0).
+# TYPE ensemble_scrape_collector_success gauge
+ensemble_scrape_collector_success{collector="broken"} 0
+ensemble_scrape_collector_success{collector="empty"} 0
+ensemble_scrape_collector_success{collector="good"} 1
+ensemble_scrape_collector_success{collector="hung"} 0
+# HELP test_value A test gauge.
+# TYPE test_value gauge
+test_value{source="good"} 1
+`
+	// The hung collector's metric sent before it hung must not appear.
+	if err := testutil.CollectAndCompare(e, strings.NewReader(want), "ensemble_scrape_collector_success", "test_value"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the abandoned collector's context was never cancelled")
+	}
+	if n := testutil.CollectAndCount(e, "ensemble_scrape_collector_duration_seconds"); n != 4 {
+		t.Errorf("%d duration series, want 4", n)
+	}
+}
+
+func TestExporterLint(t *testing.T) {
+	e := New(map[string]Collector{"good": sends("good", 1)}, Options{})
+	problems, err := testutil.CollectAndLint(e, "ensemble_scrape_collector_duration_seconds", "ensemble_scrape_collector_success")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+func TestExporterConcurrentScrapes(t *testing.T) {
+	e := New(map[string]Collector{"a": sends("a", 1), "b": sends("b", 2)}, Options{})
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(e)
+	errc := make(chan error, 8)
+	for range 8 {
+		go func() {
+			_, err := reg.Gather()
+			errc <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestExporterUncheckedWithUndescribedCollector(t *testing.T) {
+	e := New(map[string]Collector{"a": sends("a", 1), "b": undescribed{sends("b", 2)}}, Options{})
+	descs := make(chan *prometheus.Desc, 10)
+	e.Describe(descs)
+	close(descs)
+	if n := len(descs); n != 0 {
+		t.Errorf("Describe sent %d descs, want 0 (unchecked)", n)
+	}
+	want := `
+# HELP test_value A test gauge.
+# TYPE test_value gauge
+test_value{source="a"} 1
+test_value{source="b"} 2
+`
+	if err := testutil.CollectAndCompare(e, strings.NewReader(want), "test_value"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRegistry(t *testing.T) {
+	ok := Spec{Name: "cpu", New: func(*slog.Logger) (Collector, error) { return nil, nil }}
+	if _, err := NewRegistry(ok, ok); err == nil || !strings.Contains(err.Error(), "registered twice") {
+		t.Errorf("duplicate: err = %v", err)
+	}
+	for _, name := range []string{"", "CPU", "cpu.x", "1cpu"} {
+		if _, err := NewRegistry(Spec{Name: name, New: ok.New}); err == nil {
+			t.Errorf("name %q accepted", name)
+		}
+	}
+	if _, err := NewRegistry(Spec{Name: "cpu"}); err == nil {
+		t.Error("nil New accepted")
+	}
+	r, err := NewRegistry(ok, Spec{Name: "jvb", New: ok.New})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, found := r.Lookup("jvb"); !found || s.Name != "jvb" {
+		t.Errorf("Lookup(jvb) = %v, %v", s, found)
+	}
+	if got := len(r.Specs()); got != 2 {
+		t.Errorf("%d specs, want 2", got)
+	}
+}

@@ -1,0 +1,129 @@
+package exporter
+
+import (
+	"context"
+	"log/slog"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func testRegistry(t *testing.T) *Registry {
+	t.Helper()
+	nop := func(*slog.Logger) (Collector, error) {
+		return collectorFunc(func(context.Context, chan<- prometheus.Metric) error { return nil }), nil
+	}
+	r, err := NewRegistry(
+		Spec{Name: "cpu", DefaultEnabled: true, New: nop},
+		Spec{Name: "nginx", DefaultEnabled: true, New: nop},
+		Spec{Name: "extra", DefaultEnabled: false, New: nop},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestFlagsEnabled(t *testing.T) {
+	tests := []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{want: "cpu,nginx"},
+		{args: []string{"--no-collector.nginx"}, want: "cpu"},
+		{args: []string{"--collector.extra"}, want: "cpu,nginx,extra"},
+		{args: []string{"--collector.disable-defaults"}, want: ""},
+		{args: []string{"--collector.disable-defaults", "--collector.nginx"}, want: "nginx"},
+		{args: []string{"--collector.disable-defaults", "--collector.extra", "--no-collector.cpu"}, want: "extra"},
+		{env: map[string]string{"TEST_COLLECTOR_NGINX": "false"}, want: "cpu"},
+		{env: map[string]string{"TEST_COLLECTOR_DISABLE_DEFAULTS": "true", "TEST_COLLECTOR_EXTRA": "true"}, want: "extra"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			app := kingpin.New("test", "").DefaultEnvars()
+			f := AddFlags(app, testRegistry(t))
+			if _, err := app.Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(f.Enabled(), ","); got != tt.want {
+				t.Errorf("Enabled() = %q, want %q", got, tt.want)
+			}
+			e, err := f.NewExporter(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(e.collectors); got != len(f.Enabled()) {
+				t.Errorf("exporter has %d collectors, want %d", got, len(f.Enabled()))
+			}
+		})
+	}
+}
+
+func TestFlagValuesValidatedAtParse(t *testing.T) {
+	tests := []struct {
+		args    []string
+		env     map[string]string
+		wantErr string
+	}{
+		{args: []string{"--u=ftp://example.com/"}, wantErr: "scheme must be http or https"},
+		{args: []string{"--u=/nginx_status"}, wantErr: "scheme must be http or https"},
+		{args: []string{"--u=http:///x"}, wantErr: "no host"},
+		{args: []string{"--u=http://[::1"}, wantErr: "invalid URL"},
+		{args: []string{"--d=0s"}, wantErr: "must be positive"},
+		{args: []string{"--d=-1s"}, wantErr: "must be positive"},
+		{args: []string{"--d=soon"}, wantErr: "invalid duration"},
+		{args: []string{"--re=eth("}, wantErr: "invalid regular expression"},
+		{args: []string{"--collector.timeout=0s"}, wantErr: "must be positive"},
+		{env: map[string]string{"TEST_COLLECTOR_CPU": "maybe"}, wantErr: "not a boolean"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			app := kingpin.New("test", "").DefaultEnvars()
+			var u string
+			var d time.Duration
+			var re *regexp.Regexp
+			HTTPURLVar(app.Flag("u", ""), &u)
+			PositiveDurationVar(app.Flag("d", ""), &d)
+			RegexpVar(app.Flag("re", ""), &re)
+			AddFlags(app, testRegistry(t))
+			_, err := app.Parse(tt.args)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("err = %v, want it to contain %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestFlagValuesParsed(t *testing.T) {
+	app := kingpin.New("test", "")
+	var u string
+	var d time.Duration
+	var re, empty *regexp.Regexp
+	HTTPURLVar(app.Flag("u", ""), &u)
+	PositiveDurationVar(app.Flag("d", ""), &d)
+	RegexpVar(app.Flag("re", ""), &re)
+	RegexpVar(app.Flag("empty", "").Default("lo"), &empty)
+	if _, err := app.Parse([]string{"--u=https://jvb.example:8080/x", "--d=1.5s", "--re=eth.*", "--empty="}); err != nil {
+		t.Fatal(err)
+	}
+	if u != "https://jvb.example:8080/x" || d != 1500*time.Millisecond {
+		t.Errorf("u = %q, d = %v", u, d)
+	}
+	if !re.MatchString("eth0") || re.MatchString("veth0") {
+		t.Errorf("regexp %v is not anchored", re)
+	}
+	if empty != nil {
+		t.Errorf("empty regexp = %v, want nil", empty)
+	}
+}
