@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"math"
 	"net"
 	"net/http"
@@ -135,6 +136,11 @@ func (s *Selector) handleRoom(w http.ResponseWriter, r *http.Request) {
 const newNameAttempts = 5
 
 func (s *Selector) handleNewRoom(w http.ResponseWriter, r *http.Request) {
+	// The request needs no body; reading it enforces the body limit instead of leaving it to the server.
+	if _, err := io.Copy(io.Discard, r.Body); err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", "request body too large or unreadable")
+		return
+	}
 	for range newNameAttempts {
 		res, f := s.place(r.Context(), rooms.NewName(placement.SystemRand{}))
 		if f != nil {

@@ -21,7 +21,7 @@ func TestRoomAPI(t *testing.T) {
 	consul := testenv.StartConsul(t, testenv.ConsulOptions{})
 	nodes := addNodes(t, consul.Client(t), 3)
 	in := start(t, testOptions(t, consul))
-	in.waitNodes(t, 10*time.Second, map[string]string{"node-0": "eligible", "node-1": "eligible", "node-2": "eligible"})
+	in.waitEligible(t, nodes)
 	urls := map[string]string{}
 	for _, n := range nodes {
 		urls[n.id] = n.url
@@ -170,13 +170,12 @@ func must[T any](v T, err error) T {
 // Two replicas sharing Consul give the same node for the same room, even when they race on new rooms.
 func TestSameRoomAcrossReplicas(t *testing.T) {
 	consul := testenv.StartConsul(t, testenv.ConsulOptions{})
-	addNodes(t, consul.Client(t), 5)
+	nodes := addNodes(t, consul.Client(t), 5)
 	opts := testOptions(t, consul)
 	opts.RoomsStore = StoreConsul
 	a, b := start(t, opts), start(t, opts)
-	all := map[string]string{"node-0": "eligible", "node-1": "eligible", "node-2": "eligible", "node-3": "eligible", "node-4": "eligible"}
-	a.waitNodes(t, 10*time.Second, all)
-	b.waitNodes(t, 10*time.Second, all)
+	a.waitEligible(t, nodes)
+	b.waitEligible(t, nodes)
 
 	const rooms = 30
 	var wg sync.WaitGroup

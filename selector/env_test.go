@@ -206,17 +206,18 @@ func (in *instance) waitNodes(t *testing.T, timeout time.Duration, want map[stri
 	})
 }
 
-// waitLoad waits until every listed node has fresh load data in the fleet view.
-func (in *instance) waitLoad(t *testing.T, timeout time.Duration, ids ...string) {
+// waitEligible waits until the nodes are eligible with load data: a node without data takes no new rooms
+// while others have some.
+func (in *instance) waitEligible(t *testing.T, nodes []*node) {
 	t.Helper()
-	testenv.WaitFor(t, timeout, func() error {
-		known := map[string]bool{}
+	testenv.WaitFor(t, 15*time.Second, func() error {
+		ready := map[string]bool{}
 		for _, n := range in.nodes(t).Nodes {
-			known[n.ID] = n.Load != nil && n.AgeSeconds != nil
+			ready[n.ID] = n.State == "eligible" && n.Load != nil && n.AgeSeconds != nil
 		}
-		for _, id := range ids {
-			if !known[id] {
-				return fmt.Errorf("no load data for %s yet", id)
+		for _, n := range nodes {
+			if !ready[n.id] {
+				return fmt.Errorf("node %s not eligible with load data yet", n.id)
 			}
 		}
 		return nil

@@ -1,0 +1,235 @@
+package selector
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/ensemble-jitsi/ensemble/internal/testenv"
+)
+
+// A node put in maintenance takes no new rooms within 0.5 s, and keeps the rooms it has.
+func TestDrainedNodeGetsNothingNew(t *testing.T) {
+	consul := testenv.StartConsul(t, testenv.ConsulOptions{})
+	c := consul.Client(t)
+	in := start(t, testOptions(t, consul))
+	in.waitEligible(t, addNodes(t, c, 3))
+	var kept roomBody
+	for i := 0; kept.Node != "node-0"; i++ {
+		if i == 100 {
+			t.Fatal("no room landed on node-0 in 100 tries")
+		}
+		kept = in.newRoom(t)
+	}
+
+	start := time.Now()
+	if err := c.Agent().EnableServiceMaintenance("node-0", "drain for test"); err != nil {
+		t.Fatal(err)
+	}
+	in.waitNodes(t, 5*time.Second, map[string]string{"node-0": "draining"})
+	visible := time.Since(start)
+	t.Logf("measured drain_visible_seconds=%.3f", visible.Seconds())
+	if visible > 500*time.Millisecond {
+		t.Fatalf("drain took %v to reach the selector, want at most 0.5s", visible)
+	}
+	for range 50 {
+		if b := in.newRoom(t); b.Node == "node-0" {
+			t.Fatalf("new room %s went to the draining node", b.Room)
+		}
+	}
+	if got := in.room(t, kept.Room); got != kept {
+		t.Fatalf("room %s on the draining node moved: %+v", kept.Room, got)
+	}
+}
+
+// A node whose sidecar dies is gone within its check interval (1 s) + 1 s, and its rooms rebind.
+func TestCrashedNodeGone(t *testing.T) {
+	consul := testenv.StartConsul(t, testenv.ConsulOptions{})
+	nodes := addNodes(t, consul.Client(t), 3)
+	in := start(t, testOptions(t, consul))
+	in.waitEligible(t, nodes)
+	var bound roomBody
+	for i := 0; bound.Node != "node-2"; i++ {
+		if i == 100 {
+			t.Fatal("no room landed on node-2 in 100 tries")
+		}
+		bound = in.newRoom(t)
+	}
+
+	start := time.Now()
+	nodes[2].target.Close()
+	in.waitNodes(t, 5*time.Second, map[string]string{"node-2": "gone"})
+	gone := time.Since(start)
+	t.Logf("measured crash_gone_seconds=%.3f", gone.Seconds())
+	if gone > 2*time.Second {
+		t.Fatalf("crashed node took %v to be gone, want at most check interval 1s + 1s", gone)
+	}
+	moved := in.room(t, bound.Room)
+	if moved.Node == "node-2" || moved.Node == "" {
+		t.Fatalf("room %s still on the crashed node: %+v", bound.Room, moved)
+	}
+	if in.metric(t, "ensemble_selector_decisions_total", map[string]string{"outcome": "rebound"}) != 1 {
+		t.Fatal("the move was not counted as rebound")
+	}
+	if again := in.room(t, bound.Room); again != moved {
+		t.Fatalf("rebound room moved again: %+v vs %+v", again, moved)
+	}
+}
+
+// Consul unreachable: the last catalog is served up to --catalog.max-staleness, then rooms get 503 and
+// the selector reports not ready.
+func TestConsulDown(t *testing.T) {
+	consul := testenv.StartConsul(t, testenv.ConsulOptions{})
+	addNodes(t, consul.Client(t), 2)
+	opts := testOptions(t, consul)
+	opts.CatalogMaxStaleness = 2 * time.Second
+	in := start(t, opts)
+	in.waitNodes(t, 10*time.Second, map[string]string{"node-0": "eligible", "node-1": "eligible"})
+	before := in.room(t, "steady")
+
+	stopped := time.Now()
+	consul.Stop(t)
+	if got := in.room(t, "steady"); got != before {
+		t.Fatalf("right after Consul stopped: %+v, want %+v", got, before)
+	}
+	in.newRoom(t) // new rooms too, from the last catalog
+	testenv.WaitFor(t, 5*time.Second, func() error {
+		if v := in.metric(t, "ensemble_selector_degraded", map[string]string{"reason": "consul"}); v != 1 {
+			return fmt.Errorf("degraded{consul} = %v", v)
+		}
+		return nil
+	})
+
+	var refused time.Duration
+	testenv.WaitFor(t, 10*time.Second, func() error {
+		resp, err := in.get("/api/v1/rooms/steady", nil)
+		if err == nil {
+			return fmt.Errorf("still served")
+		}
+		refused = time.Since(stopped)
+		checkError(t, resp, err, http.StatusServiceUnavailable, "catalog_stale")
+		if resp.Header.Get("Retry-After") == "" {
+			t.Fatal("503 without Retry-After")
+		}
+		return nil
+	})
+	t.Logf("measured consul_down_refused_after_seconds=%.3f (max staleness 2s)", refused.Seconds())
+	if refused < 1500*time.Millisecond {
+		t.Fatalf("refused after %v, before the 2s staleness budget", refused)
+	}
+	if resp, err := in.get("/-/ready", nil); err == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("/-/ready with a stale catalog: %v, %v", resp, err)
+	}
+	if resp, err := in.get("/-/healthy", nil); err != nil {
+		t.Fatalf("/-/healthy: %v %v", resp, err)
+	}
+	if v := in.metric(t, "ensemble_selector_degraded", map[string]string{"reason": "catalog_stale"}); v != 1 {
+		t.Fatalf("degraded{catalog_stale} = %v", v)
+	}
+}
+
+// spread returns max/mean of rooms per node over all nodes.
+func spread(counts map[string]int, nodes int) (maxRooms int, ratio float64) {
+	total := 0
+	for _, c := range counts {
+		total += c
+		maxRooms = max(maxRooms, c)
+	}
+	return maxRooms, float64(maxRooms) / (float64(total) / float64(nodes))
+}
+
+// With a real Prometheus scraping the nodes (discovered through the selector's HTTP SD with the shipped
+// configuration and rules), a burst of 100 new rooms inside one data interval spreads over the nodes
+// except with most-free-cpu, which herds. Then Prometheus goes away and placement continues on
+// pending accounts alone.
+func TestPrometheusLoad(t *testing.T) {
+	consul := testenv.StartConsul(t, testenv.ConsulOptions{})
+	const n = 10
+	nodes := addNodes(t, consul.Client(t), n)
+	all := map[string]string{}
+	for i, nd := range nodes {
+		nd.target.Set(0.1+0.04*float64(i), 0.1, 10)
+		all[nd.id] = "eligible"
+	}
+	sd := start(t, testOptions(t, consul))
+	sd.waitNodes(t, 10*time.Second, all)
+	prom := testenv.StartPrometheus(t, prometheusConfig(t, sd.url))
+	testenv.WaitFor(t, 40*time.Second, func() error {
+		got := prom.Query(t, "node:ensemble_cpu_busy:ratio_rate30s")
+		if len(got) != n {
+			return fmt.Errorf("%d nodes with recorded CPU data, want %d", len(got), n)
+		}
+		return nil
+	})
+
+	for _, policy := range []string{"most-free-cpu", "least-loaded", "p2c", "bounded-hash", "random"} {
+		t.Run("burst/"+policy, func(t *testing.T) {
+			opts := testOptions(t, consul)
+			opts.LoadSource, opts.PrometheusURL, opts.Policy = "prometheus", prom.URL, policy
+			opts.PrometheusInterval = time.Minute // the whole burst falls inside one data interval
+			in := start(t, opts)
+			in.waitEligible(t, nodes)
+			counts := map[string]int{}
+			for range 100 {
+				counts[in.newRoom(t).Node]++
+			}
+			maxRooms, ratio := spread(counts, n)
+			t.Logf("measured burst policy=%s max=%d mean=%.1f max_over_mean=%.2f per_node=%v", policy, maxRooms, 100.0/n, ratio, counts)
+			switch policy {
+			case "most-free-cpu":
+				if maxRooms != 100 || counts["node-0"] != 100 {
+					t.Fatalf("most-free-cpu should send the whole burst to the least busy node-0: %v", counts)
+				}
+			case "least-loaded", "p2c":
+				if ratio > 2 {
+					t.Fatalf("%s: max/mean %.2f > 2: %v", policy, ratio, counts)
+				}
+			}
+		})
+	}
+
+	t.Run("prometheus down", func(t *testing.T) {
+		opts := testOptions(t, consul)
+		opts.LoadSource, opts.PrometheusURL = "prometheus", prom.URL
+		opts.Placement.MaxAge = 2 * time.Second
+		in := start(t, opts)
+		in.waitEligible(t, nodes)
+		testenv.WaitFor(t, 10*time.Second, func() error {
+			if v := in.metric(t, "ensemble_selector_degraded", map[string]string{"reason": "load"}); v != 0 {
+				return fmt.Errorf("degraded{load} = %v with Prometheus up", v)
+			}
+			return nil
+		})
+		if err := prom.Server.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		stopped := time.Now()
+		testenv.WaitFor(t, 5*time.Second, func() error {
+			if v := in.metric(t, "ensemble_selector_degraded", map[string]string{"reason": "load"}); v != 1 {
+				return fmt.Errorf("degraded{load} = %v with Prometheus down", v)
+			}
+			return nil
+		})
+		t.Logf("measured prometheus_down_degraded_after_seconds=%.3f", time.Since(stopped).Seconds())
+		// Once the last data is older than --load.max-age, rooms are placed by pending accounts only.
+		testenv.WaitFor(t, 10*time.Second, func() error {
+			for _, nb := range in.nodes(t).Nodes {
+				if nb.AgeSeconds != nil && *nb.AgeSeconds <= 2 {
+					return fmt.Errorf("node %s data still %.1fs old", nb.ID, *nb.AgeSeconds)
+				}
+			}
+			return nil
+		})
+		counts := map[string]int{}
+		for range 40 {
+			counts[in.newRoom(t).Node]++
+		}
+		maxRooms, ratio := spread(counts, n)
+		t.Logf("measured degraded_load policy=p2c max=%d mean=4.0 max_over_mean=%.2f", maxRooms, ratio)
+		if ratio > 2 || math.IsNaN(ratio) {
+			t.Fatalf("without load data, 40 rooms spread max/mean %.2f: %v", ratio, counts)
+		}
+	})
+}
