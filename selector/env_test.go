@@ -82,7 +82,9 @@ func testOptions(t *testing.T, consul *testenv.Consul) Options {
 	return opts
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t *testing.T) *slog.Logger { return testLoggerTB(t) }
+
+func testLoggerTB(testing.TB) *slog.Logger {
 	if testing.Verbose() {
 		return promslog.New(&promslog.Config{Writer: os.Stderr})
 	}

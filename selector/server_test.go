@@ -1,0 +1,144 @@
+package selector
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ensemble-jitsi/ensemble/internal/testenv"
+	"github.com/ensemble-jitsi/ensemble/selector/catalog"
+	"github.com/ensemble-jitsi/ensemble/selector/placement"
+)
+
+// A client that sends its headers one line at a time (slowloris) is cut off by the read-header timeout.
+func TestSlowlorisClosed(t *testing.T) {
+	consul := testenv.StartConsul(t, testenv.ConsulOptions{})
+	opts := testOptions(t, consul)
+	opts.ReadHeaderTimeout = 500 * time.Millisecond
+	in := start(t, opts)
+
+	conn, err := net.Dial("tcp", strings.TrimPrefix(in.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	begin := time.Now()
+	if _, err := io.WriteString(conn, "GET /-/healthy HTTP/1.1\r\nHost: selector\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	for i := 0; i < 50 && !closed; i++ {
+		// One more header line every 100 ms: each keeps the connection busy, none completes the request.
+		if _, err := io.WriteString(conn, "X-Slow: yes\r\n"); err != nil {
+			closed = true
+			break
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		buf := make([]byte, 512)
+		_, err := conn.Read(buf)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			continue
+		}
+		closed = true // EOF, reset, or the server's 408 before closing
+	}
+	took := time.Since(begin)
+	t.Logf("measured slowloris_closed_after_seconds=%.3f (read-header timeout 0.5s)", took.Seconds())
+	if !closed || took > 2*time.Second {
+		t.Fatalf("slow client still connected after %v", took)
+	}
+}
+
+// A body over the limit is refused with a JSON error.
+func TestBodyLimit(t *testing.T) {
+	s, _ := inProcess(t)
+	h := s.handler()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/v1/rooms", bytes.NewReader(make([]byte, 1<<20))))
+	if rec.Code != http.StatusRequestEntityTooLarge || !strings.Contains(rec.Body.String(), `"body_too_large"`) {
+		t.Fatalf("1 MiB body: %d %s", rec.Code, rec.Body)
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/v1/rooms", strings.NewReader("{}")))
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("small body: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// inProcess builds a selector that is never Run: its catalog is set directly, with three eligible nodes
+// and no load data (placement by pending accounts), and Consul counts as just contacted.
+func inProcess(t testing.TB) (*Selector, []string) {
+	t.Helper()
+	c, err := api.NewClient(&api.Config{Address: "127.0.0.1:1"}) // never called: nothing is Run
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := DefaultOptions()
+	opts.Consul, opts.Logger, opts.Registry, opts.Now = c, testLoggerTB(t), prometheus.NewRegistry(), time.Now
+	s, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.contact = time.Now
+	urls := []string{"https://a.example.org", "https://b.example.org:8443", "https://[::1]:4443"}
+	cat := &catalog.Snapshot{Index: 1, Changed: time.Now()}
+	for i, u := range urls {
+		cat.Nodes = append(cat.Nodes, catalog.Node{ID: string(rune('a' + i)), PublicURL: u, State: placement.Eligible, Capacity: 4})
+	}
+	s.publish(cat)
+	return s, urls
+}
+
+var roomName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+// FuzzRedirect sends arbitrary paths and Host headers: every redirect must point at a registered node's
+// public URL followed by a valid room name, or at this selector's own /room path.
+func FuzzRedirect(f *testing.F) {
+	s, urls := inProcess(f)
+	h := s.handler()
+	for _, seed := range [][2]string{
+		{"/standup", "selector.example.org"},
+		{"//evil.example", "evil.example"},
+		{"/%2F%2Fevil.example", "a"},
+		{"/\\evil.example", "a"},
+		{"/?room=//evil.example", "evil.example"},
+		{"/?room=Standup", "x"},
+		{"/https:%2F%2Fevil.example", "evil.example:443"},
+		{"/api/v1/rooms/x", "a"},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, path, host string) {
+		raw := "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\n\r\n"
+		req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(raw)))
+		if err != nil {
+			return // not a request a server would hand to the handler
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code < 300 || rec.Code > 399 {
+			return
+		}
+		loc := rec.Header().Get("Location")
+		if rec.Code == http.StatusSeeOther && strings.HasPrefix(loc, "/") && roomName.MatchString(loc[1:]) {
+			return // the join form's step to /room on this selector
+		}
+		for _, u := range urls {
+			if rest, ok := strings.CutPrefix(loc, u+"/"); ok && roomName.MatchString(rest) {
+				return
+			}
+		}
+		t.Fatalf("GET %q Host %q redirected %d to %q", path, host, rec.Code, loc)
+	})
+}
