@@ -21,6 +21,10 @@ const MaxBodyBytes = 1 << 20
 // private REST API is switched off, which is its default.
 var ErrRESTDisabled = errors.New("JVB REST API disabled (404): set videobridge.apis.rest.enabled=true in jvb.conf")
 
+// ErrShutdownDisabled is returned for a 404 from /colibri/shutdown, which
+// also needs its own setting (default false).
+var ErrShutdownDisabled = errors.New("JVB shutdown API disabled (404): set videobridge.apis.rest.enabled=true and videobridge.rest.shutdown.enabled=true in jvb.conf")
+
 // UnhealthyError is returned by Health when the bridge reports itself
 // unhealthy.
 type UnhealthyError struct{ Health Health }
@@ -78,7 +82,9 @@ func expectOK(req *http.Request, code int, body []byte) error {
 	switch {
 	case code == http.StatusOK:
 		return nil
-	case code == http.StatusNotFound && strings.HasPrefix(req.URL.Path, "/colibri/"):
+	case code == http.StatusNotFound && strings.HasSuffix(req.URL.Path, "/colibri/shutdown"):
+		return fmt.Errorf("%s %s: %w", req.Method, req.URL.Redacted(), ErrShutdownDisabled)
+	case code == http.StatusNotFound && strings.Contains(req.URL.Path, "/colibri/"):
 		return fmt.Errorf("%s %s: %w", req.Method, req.URL.Redacted(), ErrRESTDisabled)
 	}
 	return fetch.NewStatusError(req, code, body)

@@ -49,7 +49,7 @@ type Collector struct {
 
 	up, healthy, info *prometheus.Desc
 	numbers           []*prometheus.Desc // parallel to fields
-	bools             []*prometheus.Desc // parallel to flags
+	bools             []*prometheus.Desc // parallel to boolFields
 }
 
 var _ exporter.Collector = (*Collector)(nil)
@@ -73,7 +73,7 @@ func New(client *Client, timeout time.Duration, logger *slog.Logger) *Collector 
 	for _, f := range fields {
 		c.numbers = append(c.numbers, d(f.name, f.help))
 	}
-	for _, f := range flags {
+	for _, f := range boolFields {
 		c.bools = append(c.bools, d(f.name, f.help))
 	}
 	return c
@@ -141,7 +141,7 @@ func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) err
 		}
 		ch <- prometheus.MustNewConstMetric(c.numbers[i], t, v)
 	}
-	for i, f := range flags {
+	for i, f := range boolFields {
 		if v, ok := stats.Bool(f.key); ok {
 			ch <- prometheus.MustNewConstMetric(c.bools[i], prometheus.GaugeValue, boolValue(v))
 		}

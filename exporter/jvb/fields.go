@@ -76,10 +76,10 @@ var fields = []field{
 	{key: "total_ice_succeeded_relayed", name: "ice_succeeded_relayed_total", counter: true, help: "ICE sessions that succeeded through a TURN relay."},
 }
 
-// flag maps a boolean stats key to a 0/1 gauge.
-type flag struct{ key, name, help string }
+// boolField maps a boolean stats key to a 0/1 gauge.
+type boolField struct{ key, name, help string }
 
-var flags = []flag{
+var boolFields = []boolField{
 	{key: "drain", name: "drain", help: "Whether the bridge is in drain mode (1): Jicofo sends it no new conferences."},
 	{key: "graceful_shutdown", name: "graceful_shutdown", help: "Whether a graceful shutdown is in progress (1)."},
 	{key: "shutting_down", name: "shutting_down", help: "Whether the bridge is shutting down (1)."},

@@ -40,7 +40,7 @@ var knownKinds = func() map[string]Kind {
 	for _, f := range fields {
 		m[f.key] = Number
 	}
-	for _, f := range flags {
+	for _, f := range boolFields {
 		m[f.key] = Bool
 	}
 	return m
