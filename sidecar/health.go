@@ -3,7 +3,6 @@ package sidecar
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -136,9 +135,6 @@ func (h *healthHandler) check(ctx context.Context) healthReport {
 		if errs[i] != nil {
 			ok = 0
 			msg := errs[i].Error()
-			if errors.Is(errs[i], context.DeadlineExceeded) && ctx.Err() != nil {
-				msg = fmt.Sprintf("no answer within %v", h.timeout)
-			}
 			if len(msg) > maxErrorLen {
 				msg = msg[:maxErrorLen] + "..."
 			}

@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 
@@ -53,6 +54,9 @@ func routes(o *Options, logger *slog.Logger, own *prometheus.Registry, ctl *cont
 		writeJSON(w, http.StatusOK, ctl.snapshot())
 	})
 	mux.HandleFunc("POST /drain", func(w http.ResponseWriter, r *http.Request) {
+		if !emptyBody(w, r) {
+			return
+		}
 		reason := r.URL.Query().Get("reason")
 		if len(reason) > maxReasonLen {
 			http.Error(w, "reason too long", http.StatusBadRequest)
@@ -62,11 +66,32 @@ func routes(o *Options, logger *slog.Logger, own *prometheus.Registry, ctl *cont
 		answer(w, http.StatusAccepted, st, err)
 	})
 	mux.HandleFunc("POST /undrain", func(w http.ResponseWriter, r *http.Request) {
+		if !emptyBody(w, r) {
+			return
+		}
 		st, err := ctl.request(r.Context(), true, "")
 		answer(w, http.StatusOK, st, err)
 	})
-	mux.Handle("GET /", landing)
+	mux.Handle("GET /{$}", landing)
 	return http.MaxBytesHandler(mux, maxBodyBytes), nil
+}
+
+// emptyBody refuses a request that carries a body: the drain endpoints take none, and a
+// client sending one is confused or hostile.
+func emptyBody(w http.ResponseWriter, r *http.Request) bool {
+	n, err := io.Copy(io.Discard, r.Body)
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+	case err != nil:
+		http.Error(w, "reading request body: "+err.Error(), http.StatusBadRequest)
+	case n > 0:
+		http.Error(w, "this endpoint takes no body; pass ?reason= in the URL", http.StatusBadRequest)
+	default:
+		return true
+	}
+	return false
 }
 
 func answer(w http.ResponseWriter, code int, st DrainStatus, err error) {

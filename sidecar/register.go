@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -109,7 +111,8 @@ func (r *registrar) deregister(ctx context.Context) (bool, error) {
 
 // run keeps the registration in place until ctx ends: it registers, then watches the
 // service on the agent with a blocking query, so an agent that lost it (restarted empty) is
-// noticed at once, and registers again every resync interval. While Consul cannot be reached
+// noticed at once, and every resync interval compares the agent's copy with the registration
+// and registers again if they differ. While Consul cannot be reached
 // it retries with capped exponential backoff and jitter.
 func (r *registrar) run(ctx context.Context) {
 	retry := backoff{min: r.retryMin, max: r.resync}
@@ -130,19 +133,31 @@ func (r *registrar) run(ctx context.Context) {
 		present = false
 		sleep(ctx, retry.next())
 	}
+	var last *api.AgentService // the agent's copy, from the watch
 	for ctx.Err() == nil {
-		if !present || !time.Now().Before(nextResync) {
+		if present && !time.Now().Before(nextResync) {
+			// Every write restarts Consul's check timer with a random stagger of up to one
+			// interval, which would delay noticing a crash; write only what differs.
+			ok, err := r.inPlace(ctx, last)
+			if err != nil && ctx.Err() == nil {
+				fail(err)
+				continue
+			}
+			if present = ok; !ok {
+				r.logger.Info("the agent's copy of the registration differs; writing it again")
+			}
+			nextResync = time.Now().Add(r.resync)
+		}
+		if !present {
 			if err := r.register(ctx); err != nil {
 				if ctx.Err() == nil {
 					fail(err)
 				}
 				continue
 			}
-			if lastErr != "" || !present {
-				r.logger.Info("registered in consul", "service", r.reg.Name, "id", r.reg.ID)
-			}
+			r.logger.Info("registered in consul", "service", r.reg.Name, "id", r.reg.ID)
 			retry.reset()
-			lastErr, present, hash = "", true, ""
+			lastErr, present, hash, last = "", true, "", nil
 			nextResync = time.Now().Add(r.resync)
 		}
 		if limit.Wait(ctx) != nil {
@@ -153,7 +168,7 @@ func (r *registrar) run(ctx context.Context) {
 			continue
 		}
 		wctx, cancel := context.WithTimeout(ctx, wait+consulCallTimeout)
-		_, qm, err := r.agent.Service(r.reg.ID, (&api.QueryOptions{WaitHash: hash, WaitTime: wait}).WithContext(wctx))
+		svc, qm, err := r.agent.Service(r.reg.ID, (&api.QueryOptions{WaitHash: hash, WaitTime: wait}).WithContext(wctx))
 		cancel()
 		var se api.StatusError
 		switch {
@@ -167,9 +182,33 @@ func (r *registrar) run(ctx context.Context) {
 			r.metrics.registered.Set(0)
 			fail(r.consulError("watch", err))
 		default:
-			hash = qm.LastContentHash
+			hash, last = qm.LastContentHash, svc
 		}
 	}
+}
+
+// inPlace reports whether the agent holds the registration as this process would write it:
+// the service, its HTTP check and, while draining, the maintenance check.
+func (r *registrar) inPlace(ctx context.Context, svc *api.AgentService) (bool, error) {
+	if svc == nil || svc.Service != r.reg.Name || svc.Port != r.reg.Port || svc.Address != r.reg.Address ||
+		!slices.Equal(svc.Tags, r.reg.Tags) || !maps.Equal(svc.Meta, r.reg.Meta) {
+		return false, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, consulCallTimeout)
+	defer cancel()
+	checks, err := r.agent.ChecksWithFilterOpts(fmt.Sprintf("ServiceID == %q", r.reg.ID), (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return false, r.consulError("watch", err)
+	}
+	c, ok := checks[r.reg.Check.CheckID]
+	if !ok || c.Type != "http" || c.Name != r.reg.Check.Name {
+		return false, nil
+	}
+	r.mu.Lock()
+	draining := r.maintenance != ""
+	r.mu.Unlock()
+	_, maintained := checks["_service_maintenance:"+r.reg.ID]
+	return maintained == draining, nil
 }
 
 // backoff yields exponentially growing waits from min up to max, each with jitter in [d/2, d]

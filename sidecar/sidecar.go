@@ -114,8 +114,10 @@ func Run(ctx context.Context, o Options) error {
 	}
 	ctl := newController(&o, logger.With("component", "drain"), reg, bridge, m)
 	handler, err := routes(&o, logger, own, ctl, &healthHandler{
-		probes:  probes,
-		timeout: o.ConsulCheckTimeout * 3 / 4,
+		probes: probes,
+		// Half the check timeout: a hung probe still yields a 503 well before Consul gives
+		// up on the check, and the node leaves ?passing within one check interval.
+		timeout: o.ConsulCheckTimeout / 2,
 		success: m.probeSuccess,
 	})
 	if err != nil {

@@ -1,0 +1,177 @@
+package sidecar_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/ensemble-jitsi/ensemble/internal/testenv"
+	"github.com/ensemble-jitsi/ensemble/sidecar"
+)
+
+// selfSigned writes a certificate for 127.0.0.1 and its key into dir and returns the
+// certificate for a client's pool.
+func selfSigned(t *testing.T, dir string) *x509.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "ensemble-sidecar test"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, typ string, b []byte) {
+		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("cert.pem", "CERTIFICATE", der)
+	write("key.pem", "EC PRIVATE KEY", kder)
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+func TestTLSAndBasicAuth(t *testing.T) {
+	e := newEnv(t, testenv.ConsulOptions{})
+	dir := t.TempDir()
+	cert := selfSigned(t, dir)
+	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\nbasic_auth_users:\n  prom: " + string(hash) + "\n"
+	cfgPath := filepath.Join(dir, "web.yml")
+	pwPath := filepath.Join(dir, "password")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pwPath, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	o := e.options("node-tls", &syncBuffer{})
+	o.WebConfigFile = cfgPath
+	o.ConsulCheckTLSSkipVerify = true
+	o.ConsulCheckBasicAuthUser = "prom"
+	o.ConsulCheckBasicAuthPasswordFile = pwPath
+	r := start(t, o)
+	httpsURL := "https://" + strings.TrimPrefix(r.url, "http://")
+
+	// The Consul check itself gets through TLS and basic auth.
+	newPassingWatch(t, e.client, "jitsi").until(t, "node-tls", true, time.Now(), 10*time.Second)
+	if got := checkOutput(t, e.client, "node-tls"); !strings.HasPrefix(got, "HTTP GET "+httpsURL+"/health: 200 OK") {
+		t.Errorf("check output = %q, want a 200 from %s/health", got, httpsURL)
+	}
+
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 5 * time.Second}
+	for _, tc := range []struct {
+		name     string
+		user, pw string
+		want     int
+	}{
+		{"no credentials", "", "", http.StatusUnauthorized},
+		{"wrong password", "prom", "nope", http.StatusUnauthorized},
+		{"right password", "prom", "s3cret", http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, path := range []string{"/metrics", "/drain"} {
+				req, _ := http.NewRequest(http.MethodGet, httpsURL+path, nil)
+				if tc.user != "" {
+					req.SetBasicAuth(tc.user, tc.pw)
+				}
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != tc.want {
+					t.Errorf("GET %s = %d, want %d", path, resp.StatusCode, tc.want)
+				}
+			}
+		})
+	}
+	// POST /drain sits behind the same auth.
+	resp, err := client.Post(httpsURL+"/drain", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("unauthenticated POST /drain = %d", resp.StatusCode)
+	}
+	// Plain HTTP is not served.
+	if code, _ := get(t, http.DefaultClient, r.url+"/metrics"); code != http.StatusBadRequest {
+		t.Errorf("plain HTTP /metrics = %d, want 400", code)
+	}
+}
+
+func TestRunRejectsBadOptions(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "web.yml")
+	if err := os.WriteFile(bad, []byte("tls_server_config:\n  cert_file: missing.pem\n  key_file: missing.pem\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := sidecar.DefaultOptions()
+	base.NodePublicURL = "https://node.example.org"
+	base.WebListenAddress = []string{"127.0.0.1:0"}
+	for _, tc := range []struct {
+		name string
+		edit func(*sidecar.Options)
+		want string
+	}{
+		{"http public url", func(o *sidecar.Options) { o.NodePublicURL = "http://node.example.org" }, "scheme must be https"},
+		{"public url with path", func(o *sidecar.Options) { o.NodePublicURL = "https://node.example.org/room" }, "no path"},
+		{"negative drain timeout", func(o *sidecar.Options) { o.DrainTimeout = -time.Second }, "drain.timeout must be positive"},
+		{"timeout above interval", func(o *sidecar.Options) { o.ConsulCheckTimeout = time.Minute }, "must not exceed"},
+		{"empty service id", func(o *sidecar.Options) { o.ConsulServiceID = "" }, "consul.service-id"},
+		{"web config", func(o *sidecar.Options) { o.WebConfigFile = bad }, "web.config.file"},
+		{"half basic auth", func(o *sidecar.Options) { o.ConsulCheckBasicAuthUser = "u" }, "go together"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := base
+			tc.edit(&o)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			err := sidecar.Run(ctx, o)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Run = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
