@@ -67,28 +67,40 @@ func (e *statusError) Error() string { return fmt.Sprintf("status %d: %.200s", e
 
 // nodeView is one node as GET /api/v1/nodes shows it.
 type nodeView struct {
-	ID    string  `json:"id"`
-	State string  `json:"state"`
-	Load  float64 `json:"load"`
+	ID    string   `json:"id"`
+	State string   `json:"state"`
+	Load  *float64 `json:"load"` // null while unknown
+}
+
+// fleetView is the whole answer of GET /api/v1/nodes.
+type fleetView struct {
+	Degraded []string   `json:"degraded"`
+	Nodes    []nodeView `json:"nodes"`
+}
+
+func view(ctx context.Context, sel string) (fleetView, error) {
+	var out fleetView
+	code, b, err := get(ctx, sel+"/api/v1/nodes")
+	if err != nil {
+		return out, err
+	}
+	if code != http.StatusOK {
+		return out, &statusError{code, string(b)}
+	}
+	if err := json.Unmarshal(b, &out); err != nil {
+		return out, fmt.Errorf("nodes: %w: %.200s", err, b)
+	}
+	return out, nil
 }
 
 // nodes returns the selector's view of the fleet, by node ID.
 func nodes(ctx context.Context, sel string) (map[string]nodeView, error) {
-	code, b, err := get(ctx, sel+"/api/v1/nodes")
+	v, err := view(ctx, sel)
 	if err != nil {
 		return nil, err
 	}
-	if code != http.StatusOK {
-		return nil, &statusError{code, string(b)}
-	}
-	var out struct {
-		Nodes []nodeView `json:"nodes"`
-	}
-	if err := json.Unmarshal(b, &out); err != nil {
-		return nil, fmt.Errorf("nodes: %w: %.200s", err, b)
-	}
-	m := make(map[string]nodeView, len(out.Nodes))
-	for _, n := range out.Nodes {
+	m := make(map[string]nodeView, len(v.Nodes))
+	for _, n := range v.Nodes {
 		m[n.ID] = n
 	}
 	return m, nil

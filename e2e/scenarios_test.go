@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,12 +40,31 @@ func waitState(t *testing.T, f *fleet.Fleet, id, want string, timeout time.Durat
 	})
 }
 
-// waitAllEligible waits until every selector shows every node eligible.
-func waitAllEligible(t *testing.T, f *fleet.Fleet) {
+// waitSettled waits until every selector shows every node eligible with a
+// known load, and is not degraded: the state every fault starts from. The
+// first scrape lands about 5 s after Prometheus starts.
+func waitSettled(t *testing.T, f *fleet.Fleet) {
 	t.Helper()
-	for _, n := range f.Nodes {
-		waitState(t, f, n.ID, eligible, 30*time.Second)
-	}
+	waitFor(t, 60*time.Second, "fleet settled", func(ctx context.Context) error {
+		for _, s := range f.Selectors {
+			v, err := view(ctx, s.URL)
+			if err != nil {
+				return err
+			}
+			if len(v.Degraded) > 0 {
+				return fmt.Errorf("%s degraded: %v", s.Name, v.Degraded)
+			}
+			if len(v.Nodes) != len(f.Nodes) {
+				return fmt.Errorf("%s shows %d of %d nodes", s.Name, len(v.Nodes), len(f.Nodes))
+			}
+			for _, n := range v.Nodes {
+				if n.State != eligible || n.Load == nil {
+					return fmt.Errorf("%s: %s is %s with load %v", s.Name, n.ID, n.State, n.Load)
+				}
+			}
+		}
+		return nil
+	})
 }
 
 // newRooms places count fresh rooms (prefix-1, prefix-2, ...) alternately
@@ -79,7 +100,7 @@ func mustRoom(t *testing.T, sel, name string) string {
 // goes to the same node.
 func TestSpreadAndReplicasAgree(t *testing.T) {
 	f := startFleet(t, nil)
-	waitAllEligible(t, f)
+	waitSettled(t, f)
 	start := time.Now()
 	spread := newRooms(t, f, "spread", 12)
 	measured(t, "spread-12-rooms", time.Since(start))
@@ -106,7 +127,7 @@ func TestSpreadAndReplicasAgree(t *testing.T) {
 // new rooms.
 func TestLoadedNodeGetsNoNewRooms(t *testing.T) {
 	f := startFleet(t, nil)
-	waitAllEligible(t, f)
+	waitSettled(t, f)
 	hot := f.Nodes[0]
 	if err := hot.SetStress(context.Background(), 0.95); err != nil {
 		t.Fatal(err)
@@ -117,8 +138,8 @@ func TestLoadedNodeGetsNoNewRooms(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if l := ns[hot.ID].Load; l < 0.8 {
-				return fmt.Errorf("%s: %s load %.2f", s.Name, hot.ID, l)
+			if l := ns[hot.ID].Load; l == nil || *l < 0.8 {
+				return fmt.Errorf("%s: %s load %v", s.Name, hot.ID, l)
 			}
 		}
 		return nil
@@ -134,7 +155,7 @@ func TestLoadedNodeGetsNoNewRooms(t *testing.T) {
 // 0.5 s; its existing room stays bound; it deregisters once its meetings end.
 func TestDrain(t *testing.T) {
 	f := startFleet(t, nil)
-	waitAllEligible(t, f)
+	waitSettled(t, f)
 	sel := f.Selectors[0].URL
 	bound := mustRoom(t, sel, "drain-me")
 	n := f.Node(bound)
@@ -183,7 +204,7 @@ func TestDrain(t *testing.T) {
 // interval + 1 s.
 func TestKilledSidecar(t *testing.T) {
 	f := startFleet(t, nil)
-	waitAllEligible(t, f)
+	waitSettled(t, f)
 	n := f.Nodes[1]
 	if err := n.KillSidecar(); err != nil {
 		t.Fatal(err)
@@ -218,7 +239,7 @@ func notEligible(ctx context.Context, f *fleet.Fleet, id string) error {
 // comes back once the JVB answers again.
 func TestHungJVB(t *testing.T) {
 	f := startFleet(t, nil)
-	waitAllEligible(t, f)
+	waitSettled(t, f)
 	n := f.Nodes[0]
 	if err := n.SetFault(context.Background(), "hang"); err != nil {
 		t.Fatal(err)
@@ -238,7 +259,7 @@ func TestHungJVB(t *testing.T) {
 // back the sidecars re-register and the selectors recover, none restarted.
 func TestConsulDown(t *testing.T) {
 	f := startFleet(t, nil)
-	waitAllEligible(t, f)
+	waitSettled(t, f)
 	sel := f.Selectors[0].URL
 	before := mustRoom(t, sel, "through-outage")
 	if err := f.Consul.Stop(); err != nil {
@@ -246,30 +267,59 @@ func TestConsulDown(t *testing.T) {
 	}
 	stopped := time.Now()
 	staleness := testTiming().MaxStaleness
-	// Within the staleness limit users still get answers.
-	for time.Since(stopped) < staleness/2 {
-		if got := mustRoom(t, sel, "through-outage"); got != before {
+	// Within the staleness limit users still get answers: the fleet view
+	// from the last snapshot, and the node their room is bound to.
+	t.Run("snapshot-served-within-staleness", func(t *testing.T) {
+		for time.Since(stopped) < staleness/2 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			ns, err := nodes(ctx, sel)
+			cancel()
+			if err != nil {
+				t.Fatalf("%.1fs after Consul stopped: %v", time.Since(stopped).Seconds(), err)
+			}
+			if len(ns) != len(f.Nodes) {
+				t.Fatalf("%.1fs after Consul stopped the view has %d of %d nodes", time.Since(stopped).Seconds(), len(ns), len(f.Nodes))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	})
+	t.Run("bound-room-served-within-staleness", func(t *testing.T) {
+		if time.Since(stopped) > staleness-time.Second {
+			t.Fatal("too late to check: the staleness limit is near")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		got, err := room(ctx, sel, "through-outage")
+		if err != nil {
+			t.Fatalf("%.1fs after Consul stopped, the bound room gets %v", time.Since(stopped).Seconds(), err)
+		}
+		if got != before {
 			t.Fatalf("bound room moved from %s to %s while Consul was down", before, got)
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	took := waitFor(t, staleness+20*time.Second, "503 once the snapshot is stale", func(ctx context.Context) error {
+	})
+	waitFor(t, staleness+20*time.Second, "503 catalog_stale once the snapshot is stale", func(ctx context.Context) error {
 		for _, s := range f.Selectors {
-			code, err := status(ctx, s.URL+"/api/v1/rooms/stale-room")
+			code, body, err := get(ctx, s.URL+"/api/v1/rooms/stale-room")
 			if err != nil {
 				return err
 			}
-			if code != http.StatusServiceUnavailable {
-				return fmt.Errorf("%s: status %d", s.Name, code)
+			if code != http.StatusServiceUnavailable || !strings.Contains(string(body), `"catalog_stale"`) {
+				return fmt.Errorf("%s: status %d %.100s", s.Name, code, body)
 			}
 			if code, err := status(ctx, s.URL+"/-/ready"); err != nil || code == http.StatusOK {
 				return fmt.Errorf("%s: /-/ready %d %v", s.Name, code, err)
 			}
+			if code, err := status(ctx, s.URL+"/api/v1/nodes"); err != nil || code != http.StatusOK {
+				return fmt.Errorf("%s: /api/v1/nodes %d %v", s.Name, code, err)
+			}
 		}
 		return nil
 	})
+	took := time.Since(stopped)
 	measured(t, "consul-down-to-503", took)
-	if took < staleness-time.Second {
+	// The limit counts from the last answer of a blocking query, which may
+	// predate the stop by up to its wait time.
+	if took < staleness-2*time.Second {
 		t.Errorf("selectors gave up after %v, before the staleness limit %v", took, staleness)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -300,7 +350,7 @@ func TestConsulDown(t *testing.T) {
 // (metric + log), and recover when it is back.
 func TestPrometheusDown(t *testing.T) {
 	f := startFleet(t, nil)
-	waitAllEligible(t, f)
+	waitSettled(t, f)
 	if err := f.StopPrometheus(); err != nil {
 		t.Fatal(err)
 	}
@@ -326,6 +376,8 @@ func TestPrometheusDown(t *testing.T) {
 // load data.
 const degradedMetric = "ensemble_selector_degraded"
 
+// degraded checks that every selector says it is (or is not) degraded for
+// lack of load data, both on /metrics and in GET /api/v1/nodes.
 func degraded(ctx context.Context, f *fleet.Fleet, want bool) error {
 	for _, s := range f.Selectors {
 		v, err := metric(ctx, s.URL+"/metrics", degradedMetric, map[string]string{"reason": "load"})
@@ -335,6 +387,13 @@ func degraded(ctx context.Context, f *fleet.Fleet, want bool) error {
 		if (v > 0) != want {
 			return fmt.Errorf("%s: %s = %v", s.Name, degradedMetric, v)
 		}
+		fv, err := view(ctx, s.URL)
+		if err != nil {
+			return err
+		}
+		if slices.Contains(fv.Degraded, "load") != want {
+			return fmt.Errorf("%s: /api/v1/nodes degraded = %v", s.Name, fv.Degraded)
+		}
 	}
 	return nil
 }
@@ -343,7 +402,7 @@ func degraded(ctx context.Context, f *fleet.Fleet, want bool) error {
 // elected and the selectors and sidecars carry on.
 func TestConsulLeaderKilled(t *testing.T) {
 	f := startFleet(t, func(o *fleet.Options) { o.ConsulServers = 3 })
-	waitAllEligible(t, f)
+	waitSettled(t, f)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	leader, err := f.Cluster.Leader(ctx)
@@ -372,6 +431,6 @@ func TestConsulLeaderKilled(t *testing.T) {
 	if err := f.WaitPassing(ctx, len(f.Nodes)); err != nil {
 		t.Fatalf("sidecars lost their registration: %v", err)
 	}
-	waitAllEligible(t, f)
+	waitSettled(t, f)
 	measured(t, "consul-leader-killed-fleet-whole", time.Since(killed))
 }

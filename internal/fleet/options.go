@@ -30,6 +30,8 @@ type Options struct {
 	// (Debian's Prometheus has no Consul discovery; the selectors serve their
 	// Consul view as HTTP SD); its rule files are read relative to it.
 	PrometheusConfig string
+	// LoadQuery, if set, replaces the selectors' --prometheus.query.cpu.
+	LoadQuery string
 	// ConsulServers is 1 for a dev agent or 3 for a cluster of servers.
 	ConsulServers int
 	// Selectors is the number of selector replicas.
@@ -68,6 +70,13 @@ func DemoTiming() Timing {
 	}
 }
 
+// SharedMachineLoadQuery is the load query of a fleet whose nodes share one
+// machine. Their CPU busy ratios are all the machine's (and on a busy
+// machine all above the high-water mark), so the fleet measures each node by
+// its emulated videobridge's stress level instead, from the shipped
+// recording rules. A real fleet keeps the selector's default CPU query.
+const SharedMachineLoadQuery = `node:ensemble_jvb_stress_level:max`
+
 // DefaultOptions returns the demo's defaults.
 func DefaultOptions() Options {
 	return Options{
@@ -75,6 +84,7 @@ func DefaultOptions() Options {
 		Policy:           "p2c",
 		Load:             0.5,
 		PrometheusConfig: "deploy/prometheus/prometheus-http-sd.yml",
+		LoadQuery:        SharedMachineLoadQuery,
 		ConsulServers:    1,
 		Selectors:        2,
 		Timing:           DemoTiming(),

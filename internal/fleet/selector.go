@@ -46,6 +46,9 @@ func (f *Fleet) startSelector(ctx context.Context, i int) (*Selector, error) {
 		"--catalog.max-staleness=" + t.MaxStaleness.String(),
 		"--log.level=info",
 	}
+	if f.opts.LoadQuery != "" {
+		args = append(args, "--prometheus.query.cpu="+f.opts.LoadQuery)
+	}
 	p, err := startProcess(s.Name, filepath.Join(f.opts.BinDir, "ensemble-selector"), args,
 		[]string{"CONSUL_HTTP_ADDR=" + f.ConsulAddr()}, f.logPath(s.Name))
 	if err != nil {
