@@ -1,0 +1,44 @@
+package catalog
+
+import (
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+)
+
+func entries(n int) []*api.ServiceEntry {
+	out := make([]*api.ServiceEntry, n)
+	for i := range out {
+		id := fmt.Sprintf("node-%05d", i)
+		out[i] = &api.ServiceEntry{
+			Node: &api.Node{Node: id, Address: "10.0.0.1"},
+			Service: &api.AgentService{ID: id, Service: "jitsi", Address: "10.0.0.1", Port: 9100, Meta: map[string]string{
+				MetaPublicURL: "https://" + id + ".example.org", MetaRegion: "eu", MetaCapacity: "8", MetaSidecarPort: "9100",
+			}},
+			Checks: api.HealthChecks{
+				{CheckID: "serfHealth", Status: api.HealthPassing},
+				{CheckID: "service:" + id, Status: api.HealthPassing},
+			},
+		}
+	}
+	return out
+}
+
+// BenchmarkPublish measures turning one Consul answer into a snapshot (the work after each change).
+func BenchmarkPublish(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			es := entries(n)
+			w := &Watcher{opts: DefaultOptions(), logger: slog.New(slog.DiscardHandler)}
+			w.opts.Now = time.Now
+			b.ReportAllocs()
+			for b.Loop() {
+				w.current.Store(nil) // force a full build and swap each time
+				w.publish(es, 1)
+			}
+		})
+	}
+}
