@@ -143,7 +143,9 @@ func ValidatePublicURL(s string) error {
 	return nil
 }
 
-func (o *Options) validate() error {
+// Validate checks the options the way Run does, so a command can reject bad flags before
+// it starts anything.
+func (o *Options) Validate() error {
 	var errs []error
 	positive := func(name string, d time.Duration) {
 		if d <= 0 {

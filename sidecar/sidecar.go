@@ -47,7 +47,7 @@ func Run(ctx context.Context, o Options) error {
 			_ = l.Close()
 		}
 	}()
-	if err := o.validate(); err != nil {
+	if err := o.Validate(); err != nil {
 		return fmt.Errorf("invalid options: %w", err)
 	}
 	logger := o.Logger

@@ -7,30 +7,41 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/ensemble-jitsi/ensemble/exporter"
 	"github.com/ensemble-jitsi/ensemble/sidecar"
 )
 
 // Flag values that refuse bad input while kingpin parses, so the error names the flag.
 
-type positiveDuration struct{ p *time.Duration }
-
+// durationVar is exporter.PositiveDurationVar with the current value as default.
 func durationVar(fc *kingpin.FlagClause, p *time.Duration) {
-	fc.Default(p.String()).SetValue(&positiveDuration{p})
+	exporter.PositiveDurationVar(fc.Default(p.String()), p)
+	named(fc)
 }
 
-func (v *positiveDuration) Set(s string) error {
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return err
+// valueVar binds fc to v.
+func valueVar(fc *kingpin.FlagClause, v kingpin.Value) {
+	fc.SetValue(v)
+	named(fc)
+}
+
+// named makes the flag's parse errors name the flag; kingpin reports a value's error alone.
+func named(fc *kingpin.FlagClause) {
+	m := fc.Model()
+	fc.SetValue(namedValue{Value: m.Value, name: m.Name})
+}
+
+type namedValue struct {
+	kingpin.Value
+	name string
+}
+
+func (v namedValue) Set(s string) error {
+	if err := v.Value.Set(s); err != nil {
+		return fmt.Errorf("--%s: %w", v.name, err)
 	}
-	if d <= 0 {
-		return fmt.Errorf("must be a positive duration, got %v", d)
-	}
-	*v.p = d
 	return nil
 }
-
-func (v *positiveDuration) String() string { return v.p.String() }
 
 type publicURL struct{ p *string }
 
@@ -51,7 +62,7 @@ type intAtLeast struct {
 }
 
 func intVar(fc *kingpin.FlagClause, p *int, lo int) {
-	fc.Default(strconv.Itoa(*p)).SetValue(&intAtLeast{p, lo})
+	valueVar(fc.Default(strconv.Itoa(*p)), &intAtLeast{p, lo})
 }
 
 func (v *intAtLeast) Set(s string) error {

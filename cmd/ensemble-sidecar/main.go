@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/ensemble-jitsi/ensemble/exporter/builtin"
@@ -30,62 +31,32 @@ func main() {
 // runtime error, 2 on bad flags.
 func run(args []string, stderr io.Writer) int {
 	o := sidecar.DefaultOptions()
-	app := kingpin.New("ensemble-sidecar", "Per-node Jitsi sidecar: metrics, health, Consul registration, graceful drain. "+
-		"Consul is reached through CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN(_FILE) and the CONSUL_* TLS variables.").DefaultEnvars()
-	app.Version(version.Print("ensemble-sidecar"))
-	app.HelpFlag.Short('h')
-	app.UsageWriter(stderr)
-	app.ErrorWriter(stderr)
-
-	web := kingpinflag.AddFlags(app, o.WebListenAddress[0])
-	app.Flag("consul.service", "Consul service name of the node.").Default(o.ConsulService).StringVar(&o.ConsulService)
-	app.Flag("consul.service-id", "Stable Consul service ID of the node (default: host name).").Default(o.ConsulServiceID).StringVar(&o.ConsulServiceID)
-	durationVar(app.Flag("consul.check-interval", "Interval of the Consul HTTP check on /health."), &o.ConsulCheckInterval)
-	durationVar(app.Flag("consul.check-timeout", "Timeout of the Consul HTTP check; the probes get 3/4 of it."), &o.ConsulCheckTimeout)
-	intVar(app.Flag("consul.check-success-before-passing", "Consecutive successes before the check passes."), &o.ConsulCheckSuccessBeforePassing, 0)
-	intVar(app.Flag("consul.check-failures-before-critical", "Consecutive failures before the check is critical."), &o.ConsulCheckFailuresBeforeCritical, 0)
-	app.Flag("consul.check-tls-skip-verify", "Let the Consul check accept the listener's certificate unverified (self-signed TLS).").BoolVar(&o.ConsulCheckTLSSkipVerify)
-	app.Flag("consul.check-basic-auth-user", "User the Consul check authenticates as when the web config requires basic auth.").StringVar(&o.ConsulCheckBasicAuthUser)
-	app.Flag("consul.check-basic-auth-password-file", "File with that user's password (it is stored in the check definition).").StringVar(&o.ConsulCheckBasicAuthPasswordFile)
-	durationVar(app.Flag("consul.deregister-after", "Consul deregisters the node after its check is critical this long."), &o.ConsulDeregisterAfter)
-	durationVar(app.Flag("consul.resync-interval", "Interval between re-registrations."), &o.ConsulResyncInterval)
-	app.Flag("node.public-url", "https URL users are sent to (no path or query).").Required().SetValue(&publicURL{&o.NodePublicURL})
-	app.Flag("node.address", "Public address of the node (default: the Consul agent's).").StringVar(&o.NodeAddress)
-	app.Flag("node.region", "Region of the node.").StringVar(&o.NodeRegion)
-	app.Flag("node.tag", "Consul tag of the node (repeatable).").StringsVar(&o.NodeTag)
-	intVar(app.Flag("node.capacity", "Logical CPUs published as Meta capacity."), &o.NodeCapacity, 1)
-	app.Flag("health.jvb", "Require the bridge's /about/health to pass.").Default("true").BoolVar(&o.HealthJVB)
-	app.Flag("health.nginx", "Require nginx stub_status to answer.").Default("true").BoolVar(&o.HealthNginx)
-	app.Flag("health.cpu-threshold", "Fail /health while CPU busy ratio is above this (0 disables).").Default("0").SetValue(&ratio{&o.HealthCPUThreshold})
-	durationVar(app.Flag("drain.timeout", "Longest wait for meetings to end during a drain."), &o.DrainTimeout)
-	app.Flag("drain.jvb-graceful-shutdown", "Ask the bridge for graceful shutdown (or drain mode) when a drain starts.").BoolVar(&o.DrainJVBGracefulShutdown)
-	durationVar(app.Flag("drain.poll-interval", "How often a drain asks the bridge for its conferences."), &o.DrainPollInterval)
-	maxProcs := app.Flag("runtime.gomaxprocs", "GOMAXPROCS; one is plenty next to a busy bridge.").Default("1").Int()
-	exporterFlags := builtin.AddFlags(app)
-	logConfig := &promslog.Config{Writer: stderr}
-	promslogflag.AddFlags(app, logConfig)
-
-	if _, err := app.Parse(args); err != nil {
+	c := newCLI(&o, stderr)
+	if _, err := c.app.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "ensemble-sidecar: error: %v\n", err)
 		return 2
 	}
-	if *maxProcs > 0 {
-		runtime.GOMAXPROCS(*maxProcs)
+	if *c.maxProcs > 0 {
+		runtime.GOMAXPROCS(*c.maxProcs)
 	}
-	logger := promslog.New(logConfig)
+	logger := promslog.New(c.log)
 	o.Logger = logger
 	o.Version = version.Version
-	o.WebListenAddress = *web.WebListenAddresses
-	o.WebSystemdSocket = *web.WebSystemdSocket
-	o.WebConfigFile = *web.WebConfigFile
-	cfg := exporterFlags.Config()
+	o.WebListenAddress = *c.web.WebListenAddresses
+	o.WebSystemdSocket = *c.web.WebSystemdSocket
+	o.WebConfigFile = *c.web.WebConfigFile
+	cfg := c.exporter.Config()
 	o.CollectorJVBURL, o.CollectorNginxScrapeURI = cfg.JVB.URL, cfg.Nginx.URL
-	exp, err := exporterFlags.NewExporter(logger)
+	exp, err := c.exporter.NewExporter(logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "ensemble-sidecar: error: %v\n", err)
 		return 2
 	}
 	o.Exporter = exp
+	if err := o.Validate(); err != nil {
+		fmt.Fprintf(stderr, "ensemble-sidecar: error: %v\n", err)
+		return 2
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -120,4 +91,50 @@ func run(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// cli holds the parsed command line; flags that map onto sidecar.Options write into it.
+type cli struct {
+	app      *kingpin.Application
+	web      *web.FlagConfig
+	exporter *builtin.Flags
+	log      *promslog.Config
+	maxProcs *int
+}
+
+func newCLI(o *sidecar.Options, stderr io.Writer) *cli {
+	app := kingpin.New("ensemble-sidecar", "Per-node Jitsi sidecar: metrics, health, Consul registration, graceful drain. "+
+		"Consul is reached through CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN(_FILE) and the CONSUL_* TLS variables.").DefaultEnvars()
+	app.Version(version.Print("ensemble-sidecar"))
+	app.HelpFlag.Short('h')
+	app.UsageWriter(stderr)
+	app.ErrorWriter(stderr)
+	c := &cli{app: app, web: kingpinflag.AddFlags(app, o.WebListenAddress[0])}
+	app.Flag("consul.service", "Consul service name of the node.").Default(o.ConsulService).StringVar(&o.ConsulService)
+	app.Flag("consul.service-id", "Stable Consul service ID of the node (default: host name).").Default(o.ConsulServiceID).StringVar(&o.ConsulServiceID)
+	durationVar(app.Flag("consul.check-interval", "Interval of the Consul HTTP check on /health."), &o.ConsulCheckInterval)
+	durationVar(app.Flag("consul.check-timeout", "Timeout of the Consul HTTP check; the probes get half of it."), &o.ConsulCheckTimeout)
+	intVar(app.Flag("consul.check-success-before-passing", "Consecutive successes before the check passes."), &o.ConsulCheckSuccessBeforePassing, 0)
+	intVar(app.Flag("consul.check-failures-before-critical", "Consecutive failures before the check is critical."), &o.ConsulCheckFailuresBeforeCritical, 0)
+	app.Flag("consul.check-tls-skip-verify", "Let the Consul check accept the listener's certificate unverified (self-signed TLS).").BoolVar(&o.ConsulCheckTLSSkipVerify)
+	app.Flag("consul.check-basic-auth-user", "User the Consul check authenticates as when the web config requires basic auth.").StringVar(&o.ConsulCheckBasicAuthUser)
+	app.Flag("consul.check-basic-auth-password-file", "File with that user's password (it is stored in the check definition).").StringVar(&o.ConsulCheckBasicAuthPasswordFile)
+	durationVar(app.Flag("consul.deregister-after", "Consul deregisters the node after its check is critical this long."), &o.ConsulDeregisterAfter)
+	durationVar(app.Flag("consul.resync-interval", "Interval between re-registrations."), &o.ConsulResyncInterval)
+	valueVar(app.Flag("node.public-url", "https URL users are sent to (no path or query).").Required(), &publicURL{&o.NodePublicURL})
+	app.Flag("node.address", "Public address of the node (default: the Consul agent's).").StringVar(&o.NodeAddress)
+	app.Flag("node.region", "Region of the node.").StringVar(&o.NodeRegion)
+	app.Flag("node.tag", "Consul tag of the node (repeatable).").StringsVar(&o.NodeTag)
+	intVar(app.Flag("node.capacity", "Logical CPUs published as Meta capacity."), &o.NodeCapacity, 1)
+	app.Flag("health.jvb", "Require the bridge's /about/health to pass.").Default("true").BoolVar(&o.HealthJVB)
+	app.Flag("health.nginx", "Require nginx stub_status to answer.").Default("true").BoolVar(&o.HealthNginx)
+	valueVar(app.Flag("health.cpu-threshold", "Fail /health while CPU busy ratio is above this (0 disables).").Default("0"), &ratio{&o.HealthCPUThreshold})
+	durationVar(app.Flag("drain.timeout", "Longest wait for meetings to end during a drain."), &o.DrainTimeout)
+	app.Flag("drain.jvb-graceful-shutdown", "Ask the bridge for graceful shutdown (or drain mode) when a drain starts.").BoolVar(&o.DrainJVBGracefulShutdown)
+	durationVar(app.Flag("drain.poll-interval", "How often a drain asks the bridge for its conferences."), &o.DrainPollInterval)
+	c.maxProcs = app.Flag("runtime.gomaxprocs", "GOMAXPROCS; one is plenty next to a busy bridge.").Default("1").Int()
+	c.exporter = builtin.AddFlags(app)
+	c.log = &promslog.Config{Writer: stderr}
+	promslogflag.AddFlags(app, c.log)
+	return c
 }
