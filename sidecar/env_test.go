@@ -33,11 +33,11 @@ type env struct {
 	emuURL string
 }
 
-func newEnv(t *testing.T, co testenv.ConsulOptions) *env {
+func newEnv(t *testing.T, co testenv.ConsulOptions, eo jvbemu.Options) *env {
 	t.Helper()
 	e := &env{consul: testenv.StartConsul(t, co), nginx: testenv.StartNginx(t, testenv.NginxOptions{})}
 	e.client = e.consul.Client(t)
-	e.emu = jvbemu.New(jvbemu.Options{})
+	e.emu = jvbemu.New(eo)
 	srv := httptest.NewServer(e.emu)
 	t.Cleanup(srv.Close)
 	e.emuURL = srv.URL
@@ -137,6 +137,16 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// startPassing starts the sidecar and waits until Consul lists it as passing; the returned
+// watch continues from there.
+func (e *env) startPassing(t *testing.T, o sidecar.Options) (*running, *passingWatch) {
+	t.Helper()
+	r := start(t, o)
+	w := newPassingWatch(t, e.client, o.ConsulService)
+	w.until(t, o.ConsulServiceID, true, time.Now(), 10*time.Second)
+	return r, w
 }
 
 // passingIDs lists the IDs of the service's instances that pass all checks.

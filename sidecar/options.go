@@ -86,8 +86,8 @@ type Options struct {
 	DrainPollInterval time.Duration
 	// DrainProgressInterval is how often a drain logs its progress.
 	DrainProgressInterval time.Duration
-	// SkipWait ends the wait of a running drain when it receives or is closed
-	// (the second SIGTERM); Run's ctx being cancelled is the first.
+	// SkipWait, once it receives or is closed (the second SIGTERM; Run's ctx being cancelled is
+	// the first), ends the wait of the running drain and of any later one.
 	SkipWait <-chan struct{}
 
 	// Exporter supplies the node metrics served on /metrics; nil serves only the sidecar's own.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,13 +19,9 @@ import (
 )
 
 func TestRegistersPassingWithMeta(t *testing.T) {
-	e := newEnv(t, testenv.ConsulOptions{})
-	var logs syncBuffer
-	o := e.options("node-a", &logs)
-	r := start(t, o)
-
-	w := newPassingWatch(t, e.client, "jitsi")
-	w.until(t, "node-a", true, time.Now(), 10*time.Second)
+	e := newEnv(t, testenv.ConsulOptions{}, jvbemu.Options{})
+	o := e.options("node-a", &syncBuffer{})
+	r, _ := e.startPassing(t, o)
 	entries, _, err := e.client.Health().Service("jitsi", "", true, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -115,14 +110,12 @@ func getDrain(t *testing.T, r *running) sidecar.DrainStatus {
 // TestCrashVisibility uses the default check interval (2s) and timeout (1s), so the measured
 // times are those of a production node.
 func TestCrashVisibility(t *testing.T) {
-	e := newEnv(t, testenv.ConsulOptions{})
+	e := newEnv(t, testenv.ConsulOptions{}, jvbemu.Options{})
 	o := e.options("node-crash", &syncBuffer{})
 	d := sidecar.DefaultOptions()
 	o.ConsulCheckInterval, o.ConsulCheckTimeout = d.ConsulCheckInterval, d.ConsulCheckTimeout
 	o.ConsulCheckSuccessBeforePassing = 1
-	r := start(t, o)
-	w := newPassingWatch(t, e.client, "jitsi")
-	w.until(t, "node-crash", true, time.Now(), 10*time.Second)
+	r, w := e.startPassing(t, o)
 	bound := o.ConsulCheckInterval + time.Second
 
 	for _, tc := range []struct {
@@ -154,12 +147,10 @@ func TestCrashVisibility(t *testing.T) {
 }
 
 func TestDrainUntilMeetingsEnd(t *testing.T) {
-	e := newEnv(t, testenv.ConsulOptions{})
+	e := newEnv(t, testenv.ConsulOptions{}, jvbemu.Options{})
 	var logs syncBuffer
 	o := e.options("node-drain", &logs)
-	r := start(t, o)
-	w := newPassingWatch(t, e.client, "jitsi")
-	w.until(t, "node-drain", true, time.Now(), 10*time.Second)
+	r, w := e.startPassing(t, o)
 	conf := e.emu.StartConference(3)
 
 	from := time.Now()
@@ -203,11 +194,9 @@ func TestDrainUntilMeetingsEnd(t *testing.T) {
 }
 
 func TestDrainOverHTTPAndUndrain(t *testing.T) {
-	e := newEnv(t, testenv.ConsulOptions{})
+	e := newEnv(t, testenv.ConsulOptions{}, jvbemu.Options{})
 	o := e.options("node-http", &syncBuffer{})
-	r := start(t, o)
-	w := newPassingWatch(t, e.client, "jitsi")
-	w.until(t, "node-http", true, time.Now(), 10*time.Second)
+	r, w := e.startPassing(t, o)
 	conf := e.emu.StartConference(2)
 
 	from := time.Now()
@@ -264,11 +253,7 @@ func TestDrainTimeoutSkipAndBridgeModes(t *testing.T) {
 		{"drain-mode-fallback", time.Second, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, testenv.ConsulOptions{})
-			e.emu = jvbemu.New(jvbemu.Options{ShutdownDisabled: tc.shutdownDisabled})
-			srv := httptest.NewServer(e.emu)
-			t.Cleanup(srv.Close)
-			e.emuURL = srv.URL
+			e := newEnv(t, testenv.ConsulOptions{}, jvbemu.Options{ShutdownDisabled: tc.shutdownDisabled})
 			o := e.options("node-"+tc.name, &syncBuffer{})
 			o.DrainTimeout = tc.timeout
 			o.DrainJVBGracefulShutdown = true
@@ -303,7 +288,7 @@ func TestDrainTimeoutSkipAndBridgeModes(t *testing.T) {
 }
 
 func TestConsulRestartedEmpty(t *testing.T) {
-	e := newEnv(t, testenv.ConsulOptions{})
+	e := newEnv(t, testenv.ConsulOptions{}, jvbemu.Options{})
 	o := e.options("node-restart", &syncBuffer{})
 	r := start(t, o)
 	waitAgent(t, e.client, "node-restart", true, false, 10*time.Second)
@@ -350,7 +335,7 @@ func TestConsulRestartedEmpty(t *testing.T) {
 }
 
 func TestConsulDownAtStart(t *testing.T) {
-	e := newEnv(t, testenv.ConsulOptions{})
+	e := newEnv(t, testenv.ConsulOptions{}, jvbemu.Options{})
 	e.consul.Stop(t)
 	o := e.options("node-down", &syncBuffer{})
 	r := start(t, o)
@@ -378,7 +363,7 @@ func TestConsulDownAtStart(t *testing.T) {
 }
 
 func TestACL(t *testing.T) {
-	e := newEnv(t, testenv.ConsulOptions{ACLDefaultDeny: true})
+	e := newEnv(t, testenv.ConsulOptions{ACLDefaultDeny: true}, jvbemu.Options{})
 	if e.consul.Token == "" {
 		t.Fatal("the ACL agent has no management token")
 	}
@@ -413,7 +398,7 @@ func TestACL(t *testing.T) {
 // TestResyncWritesOnlyDifferences: resyncs leave an intact registration alone (a write
 // would restart the check timer) and repair one changed behind the sidecar's back.
 func TestResyncWritesOnlyDifferences(t *testing.T) {
-	e := newEnv(t, testenv.ConsulOptions{})
+	e := newEnv(t, testenv.ConsulOptions{}, jvbemu.Options{})
 	o := e.options("node-resync", &syncBuffer{})
 	o.ConsulResyncInterval = 400 * time.Millisecond
 	r := start(t, o)

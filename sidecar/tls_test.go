@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/ensemble-jitsi/ensemble/internal/jvbemu"
 	"github.com/ensemble-jitsi/ensemble/internal/testenv"
 	"github.com/ensemble-jitsi/ensemble/sidecar"
 )
@@ -66,7 +67,7 @@ func selfSigned(t *testing.T, dir string) *x509.Certificate {
 }
 
 func TestTLSAndBasicAuth(t *testing.T) {
-	e := newEnv(t, testenv.ConsulOptions{})
+	e := newEnv(t, testenv.ConsulOptions{}, jvbemu.Options{})
 	dir := t.TempDir()
 	cert := selfSigned(t, dir)
 	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
