@@ -32,8 +32,7 @@ type Node struct {
 	mu       sync.Mutex
 	sidecar  *process
 	starts   int
-	metrics  string // the sidecar's /metrics URL
-	stopping bool
+	sidecarURL string // http://ADDR of the current sidecar
 }
 
 var (
@@ -127,7 +126,7 @@ func (n *Node) StartSidecar(ctx context.Context) error {
 		return err
 	}
 	n.sidecar = p
-	n.metrics = "http://" + m[1] + "/metrics"
+	n.sidecarURL = "http://" + m[1]
 	return nil
 }
 
@@ -165,11 +164,24 @@ func (n *Node) SidecarDone() <-chan struct{} {
 	return c
 }
 
-// SidecarMetricsURL is the /metrics URL of the current sidecar.
-func (n *Node) SidecarMetricsURL() string {
+// SidecarURL is the base URL of the current sidecar (/metrics, /health, /drain).
+func (n *Node) SidecarURL() string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.metrics
+	return n.sidecarURL
+}
+
+// Drain asks the sidecar to drain the node through its API (POST /drain),
+// without stopping the sidecar.
+func (n *Node) Drain(ctx context.Context) error {
+	_, err := call(ctx, http.MethodPost, n.SidecarURL()+"/drain", nil, nil)
+	return err
+}
+
+// Undrain returns a drained node to service (POST /undrain).
+func (n *Node) Undrain(ctx context.Context) error {
+	_, err := call(ctx, http.MethodPost, n.SidecarURL()+"/undrain", nil, nil)
+	return err
 }
 
 func (n *Node) currentSidecar() *process {
@@ -221,10 +233,7 @@ func (n *Node) EndConference(ctx context.Context, id string) error {
 // stop ends the sidecar (skipping the drain wait with a second SIGTERM),
 // then the emulator and nginx.
 func (n *Node) stop() {
-	n.mu.Lock()
-	n.stopping = true
-	sc := n.sidecar
-	n.mu.Unlock()
+	sc := n.currentSidecar()
 	if sc != nil {
 		sc.stop(500*time.Millisecond, syscall.SIGTERM, syscall.SIGTERM)
 	}
