@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/url"
 	"os"
 	"runtime"
 	"time"
 
 	"github.com/hashicorp/consul/api"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ensemble-jitsi/ensemble/selector/catalog"
 )
 
 // Options configures Run. Field names mirror the command-line flags of ensemble-sidecar
@@ -123,24 +124,12 @@ func DefaultOptions() Options {
 	}
 }
 
-// ValidatePublicURL checks that s is an absolute https URL without path, query or fragment,
-// the form the selector redirects users to.
+// ValidatePublicURL checks that s is an absolute https URL without path, query or fragment.
+// It applies the selector's own rules, so a node the sidecar registers is one the selector
+// accepts.
 func ValidatePublicURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return fmt.Errorf("public URL %q: %w", s, err)
-	}
-	switch {
-	case u.Scheme != "https":
-		return fmt.Errorf("public URL %q: scheme must be https", s)
-	case u.Host == "" || u.Hostname() == "":
-		return fmt.Errorf("public URL %q: host missing", s)
-	case u.User != nil:
-		return fmt.Errorf("public URL %q: must not carry user info", s)
-	case u.Path != "" && u.Path != "/", u.RawQuery != "", u.ForceQuery, u.Fragment != "":
-		return fmt.Errorf("public URL %q: must have no path, query or fragment", s)
-	}
-	return nil
+	_, err := catalog.ParsePublicURL(s)
+	return err
 }
 
 // Validate checks the options the way Run does, so a command can reject bad flags before

@@ -157,7 +157,7 @@ func TestRunRejectsBadOptions(t *testing.T) {
 		want string
 	}{
 		{"http public url", func(o *sidecar.Options) { o.NodePublicURL = "http://node.example.org" }, "scheme must be https"},
-		{"public url with path", func(o *sidecar.Options) { o.NodePublicURL = "https://node.example.org/room" }, "no path"},
+		{"public url with path", func(o *sidecar.Options) { o.NodePublicURL = "https://node.example.org/room" }, "a path is not allowed"},
 		{"negative drain timeout", func(o *sidecar.Options) { o.DrainTimeout = -time.Second }, "drain.timeout must be positive"},
 		{"timeout above interval", func(o *sidecar.Options) { o.ConsulCheckTimeout = time.Minute }, "must not exceed"},
 		{"empty service id", func(o *sidecar.Options) { o.ConsulServiceID = "" }, "consul.service-id"},
