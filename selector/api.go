@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -32,11 +33,23 @@ type errorBody struct {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
+	b, err := json.Marshal(v)
+	if err != nil { // only our own types come here; none can fail
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(append(b, '\n'))
 }
+
+// Header values shared by every response (never modified), to save a slice per header per request.
+var (
+	jsonContentType = []string{"application/json; charset=utf-8"}
+	noStore         = []string{"no-store"}
+)
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	var b errorBody
@@ -54,42 +67,45 @@ type failure struct {
 // place resolves room to its node. The room URL is the node's validated public URL and the canonical
 // room name, which has only letters, digits, '-' and '_': nothing from the request reaches it otherwise.
 func (s *Selector) place(ctx context.Context, room string) (rooms.Result, *failure) {
-	policy := s.policy.Name()
 	if _, err := rooms.Normalize(room); err != nil {
-		s.metrics.decisions.WithLabelValues(policy, "invalid").Inc()
+		s.decided[outcomeInvalid].Inc()
 		return rooms.Result{}, &failure{http.StatusBadRequest, "invalid_room_name", err.Error()}
 	}
 	v := s.view.Load()
 	if v == nil || !s.catalogFresh() {
-		s.metrics.decisions.WithLabelValues(policy, "catalog_stale").Inc()
+		s.decided[outcomeCatalogStale].Inc()
 		return rooms.Result{}, &failure{http.StatusServiceUnavailable, "catalog_stale", "the fleet view is too old to place meetings"}
 	}
 	res, err := s.resolve(ctx, v.place, room)
 	switch {
 	case err == nil:
 	case errors.Is(err, rooms.ErrInvalidName):
-		s.metrics.decisions.WithLabelValues(policy, "invalid").Inc()
+		s.decided[outcomeInvalid].Inc()
 		return rooms.Result{}, &failure{http.StatusBadRequest, "invalid_room_name", err.Error()}
 	case errors.Is(err, placement.ErrNoNode):
-		s.metrics.decisions.WithLabelValues(policy, "no_node").Inc()
+		s.decided[outcomeNoNode].Inc()
 		return rooms.Result{}, &failure{http.StatusServiceUnavailable, "no_node", "no node can take a meeting now"}
 	default:
-		s.metrics.decisions.WithLabelValues(policy, "store_error").Inc()
+		s.decided[outcomeStoreError].Inc()
 		if s.sweeper != nil {
 			s.metrics.consulErrors.WithLabelValues("rooms").Inc()
 		}
 		s.logger.Warn("room lookup failed", "room", room, "err", err)
 		return rooms.Result{}, &failure{http.StatusServiceUnavailable, "store_unavailable", "the room binding store is unavailable"}
 	}
-	s.metrics.decisions.WithLabelValues(policy, string(res.Outcome)).Inc()
+	if c := s.decided[string(res.Outcome)]; c != nil {
+		c.Inc()
+	}
 	if res.Outcome == rooms.Created || res.Outcome == rooms.Rebound {
 		if i, ok := v.place.Index(res.Node.ID); ok {
 			score := v.place.Score(i)
 			if !math.IsNaN(score) {
-				s.metrics.decisionScore.WithLabelValues(policy).Observe(score)
+				s.score.Observe(score)
 			}
-			s.logger.Debug("room placed", "room", res.Room, "node", res.Node.ID, "outcome", res.Outcome, "policy", policy,
-				"score", score, "pending", v.place.Pending(i), "saturated", res.Saturated)
+			if s.logger.Enabled(ctx, slog.LevelDebug) {
+				s.logger.Debug("room placed", "room", res.Room, "node", res.Node.ID, "outcome", res.Outcome,
+					"policy", s.policy.Name(), "score", score, "pending", v.place.Pending(i), "saturated", res.Saturated)
+			}
 		}
 	}
 	return res, nil

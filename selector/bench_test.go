@@ -2,6 +2,8 @@ package selector
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"testing"
 	"time"
@@ -40,3 +42,37 @@ func BenchmarkPublishView(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRoomHandler measures GET /api/v1/rooms/{room} in process (router, middleware, binding,
+// placement, JSON), drawing rooms from 100,000 names as scripts/bench-selector.sh does.
+func BenchmarkRoomHandler(b *testing.B) {
+	s, _ := inProcess(b)
+	h := s.handler()
+	paths := make([]string, 100000)
+	for i := range paths {
+		paths[i] = fmt.Sprintf("/api/v1/rooms/room-%d", i)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		w := &discardWriter{h: http.Header{}}
+		i := 0
+		for pb.Next() {
+			i = (i + 7919) % len(paths)
+			r := httptest.NewRequest(http.MethodGet, paths[i], nil)
+			clear(w.h)
+			h.ServeHTTP(w, r)
+			if w.code != 0 && w.code != http.StatusOK {
+				b.Fatalf("status %d", w.code)
+			}
+		}
+	})
+}
+
+type discardWriter struct {
+	h    http.Header
+	code int
+}
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discardWriter) WriteHeader(code int)        { d.code = code }

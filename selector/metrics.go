@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ensemble-jitsi/ensemble/selector/placement"
+	"github.com/ensemble-jitsi/ensemble/selector/rooms"
 )
 
 const namespace = "ensemble_selector"
@@ -21,6 +22,20 @@ const (
 )
 
 var degradedReasons = []string{reasonConsul, reasonCatalogStale, reasonLoad}
+
+// Decision outcomes (label values of ensemble_selector_decisions_total): the rooms.Outcome values and the
+// failures.
+const (
+	outcomeInvalid      = "invalid"
+	outcomeCatalogStale = "catalog_stale"
+	outcomeNoNode       = "no_node"
+	outcomeStoreError   = "store_error"
+)
+
+var outcomes = []string{
+	string(rooms.Existing), string(rooms.Created), string(rooms.Joined), string(rooms.Rebound),
+	outcomeInvalid, outcomeCatalogStale, outcomeNoNode, outcomeStoreError,
+}
 
 // metrics are the selector's own instruments.
 type metrics struct {

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/exporter-toolkit/web"
 	"golang.org/x/time/rate"
 
@@ -59,8 +60,12 @@ type Selector struct {
 	counts  atomic.Pointer[map[string]int]
 	buildMu sync.Mutex // serialises rebuilds so a slow one cannot overwrite a newer one
 
-	degradedMu sync.Mutex
-	degraded   map[string]bool
+	// degraded holds one flag per reason; the map itself never changes after New, so reads need no lock.
+	degraded map[string]*atomic.Bool
+	// decided counts decisions by outcome for the configured policy, looked up once here rather than per
+	// request.
+	decided map[string]prometheus.Counter
+	score   prometheus.Observer
 }
 
 // New checks opts and builds a Selector without starting anything.
@@ -68,8 +73,15 @@ func New(opts Options) (*Selector, error) {
 	if err := opts.validate(); err != nil {
 		return nil, fmt.Errorf("selector options: %w", err)
 	}
-	s := &Selector{opts: opts, logger: opts.Logger, degraded: map[string]bool{}}
+	s := &Selector{opts: opts, logger: opts.Logger, degraded: map[string]*atomic.Bool{}, decided: map[string]prometheus.Counter{}}
 	s.metrics = newMetrics(opts.Registry, opts.Version)
+	for _, r := range degradedReasons {
+		s.degraded[r] = new(atomic.Bool)
+	}
+	for _, o := range outcomes {
+		s.decided[o] = s.metrics.decisions.WithLabelValues(opts.Policy, o)
+	}
+	s.score = s.metrics.decisionScore.WithLabelValues(opts.Policy)
 
 	var err error
 	if s.policy, err = placement.Builtin().Get(opts.Policy); err != nil {
@@ -327,11 +339,7 @@ func (s *Selector) publish(cat *catalog.Snapshot) {
 
 // setDegraded records a degraded state and logs once per transition.
 func (s *Selector) setDegraded(reason string, on bool, msg string, args ...any) {
-	s.degradedMu.Lock()
-	changed := s.degraded[reason] != on
-	s.degraded[reason] = on
-	s.degradedMu.Unlock()
-	if !changed {
+	if s.degraded[reason].Swap(on) == on {
 		return
 	}
 	s.metrics.degraded.WithLabelValues(reason).Set(b2f(on))
@@ -344,11 +352,9 @@ func (s *Selector) setDegraded(reason string, on bool, msg string, args ...any) 
 
 // degradedReasons returns the reasons currently in force.
 func (s *Selector) degradedNow() []string {
-	s.degradedMu.Lock()
-	defer s.degradedMu.Unlock()
 	out := []string{}
 	for _, r := range degradedReasons {
-		if s.degraded[r] {
+		if s.degraded[r].Load() {
 			out = append(out, r)
 		}
 	}

@@ -1,0 +1,83 @@
+// Command benchfleet sets up the world for scripts/bench-selector.sh: a real Consul dev agent with N
+// registered Jitsi nodes, and the baseline, a bare net/http handler returning a fixed room JSON. It
+// prints shell assignments (CONSUL_HTTP_ADDR=..., BARE_URL=...) once everything is up, then runs until
+// its standard input closes or it gets SIGTERM/SIGINT, and stops Consul.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+
+	"github.com/ensemble-jitsi/ensemble/internal/services"
+)
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	nodes := flag.Int("nodes", 1000, "Jitsi nodes to register in Consul.")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() { // the script closes our stdin (or dies) when done
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		stop()
+	}()
+
+	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	consul, err := services.StartConsul(startCtx, services.ConsulOptions{})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "benchfleet: %v\n", err)
+		return 1
+	}
+	defer func() { _ = consul.Close() }()
+	client, err := api.NewClient(consul.Config())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "benchfleet: %v\n", err)
+		return 1
+	}
+	for i := range *nodes {
+		id := fmt.Sprintf("node-%04d", i)
+		reg := &api.AgentServiceRegistration{
+			ID: id, Name: "jitsi", Address: "127.0.0.1", Port: 20000 + i,
+			Meta: map[string]string{"public_url": "https://" + id + ".example.org", "region": "bench", "capacity": "8",
+				"sidecar_port": fmt.Sprint(20000 + i), "version": "bench"},
+			// A TTL check set passing once: no health-check traffic during the run.
+			Check: &api.AgentServiceCheck{CheckID: "service:" + id, TTL: "24h", Status: api.HealthPassing},
+		}
+		if err := client.Agent().ServiceRegisterOpts(reg, api.ServiceRegisterOpts{}.WithContext(startCtx)); err != nil {
+			fmt.Fprintf(os.Stderr, "benchfleet: register %s: %v\n", id, err)
+			return 1
+		}
+	}
+
+	body := []byte(`{"room":"bench-room","node":"node-0001","url":"https://node-0001.example.org/bench-room"}` + "\n")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "benchfleet: %v\n", err)
+		return 1
+	}
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			_, _ = w.Write(body)
+		}),
+		ReadHeaderTimeout: 5 * time.Second,
+	}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+
+	fmt.Printf("CONSUL_HTTP_ADDR=%s\nBARE_URL=http://%s\nREADY=1\n", consul.HTTPAddr, ln.Addr())
+	<-ctx.Done()
+	return 0
+}
