@@ -50,7 +50,8 @@ func (e *env) options(id string, logs io.Writer) sidecar.Options {
 	o.ConsulServiceID = id
 	o.Consul = &api.Config{Address: e.consul.Addr}
 	o.ConsulCheckInterval = time.Second // Consul's minimum
-	o.ConsulCheckTimeout = 500 * time.Millisecond
+	// Probes get half of this; less would fail /health on a loaded machine.
+	o.ConsulCheckTimeout = time.Second
 	o.ConsulCheckSuccessBeforePassing = 1
 	o.ConsulResyncInterval = 2 * time.Second
 	o.ConsulRetryMin = 50 * time.Millisecond
@@ -165,6 +166,7 @@ type passingWatch struct {
 	service string
 	index   uint64
 	ids     []string
+	entries []*api.ServiceEntry // as last seen
 }
 
 func newPassingWatch(t *testing.T, c *api.Client, service string) *passingWatch {
@@ -174,7 +176,7 @@ func newPassingWatch(t *testing.T, c *api.Client, service string) *passingWatch 
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.index, w.ids = meta.LastIndex, passingIDs(entries)
+	w.index, w.ids, w.entries = meta.LastIndex, passingIDs(entries), entries
 	return w
 }
 
@@ -203,7 +205,7 @@ func (w *passingWatch) until(t *testing.T, id string, present bool, from time.Ti
 		} else {
 			w.index = meta.LastIndex
 		}
-		w.ids = passingIDs(entries)
+		w.ids, w.entries = passingIDs(entries), entries
 	}
 	return time.Since(from)
 }

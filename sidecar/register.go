@@ -14,6 +14,8 @@ import (
 
 	"github.com/hashicorp/consul/api"
 	"golang.org/x/time/rate"
+
+	"github.com/ensemble-jitsi/ensemble/selector/catalog"
 )
 
 // consulCallTimeout bounds every non-blocking Consul call, so a hung agent cannot stall a drain.
@@ -249,11 +251,11 @@ func newRegistration(o *Options, port int, checkURL string, header map[string][]
 		Port:    port,
 		Address: o.NodeAddress,
 		Meta: map[string]string{
-			"public_url":   o.NodePublicURL,
-			"region":       o.NodeRegion,
-			"capacity":     fmt.Sprint(o.NodeCapacity),
-			"sidecar_port": fmt.Sprint(port),
-			"version":      o.Version,
+			catalog.MetaPublicURL:   o.NodePublicURL,
+			catalog.MetaRegion:      o.NodeRegion,
+			catalog.MetaCapacity:    fmt.Sprint(o.NodeCapacity),
+			catalog.MetaSidecarPort: fmt.Sprint(port),
+			catalog.MetaVersion:     o.Version,
 		},
 		Check: &api.AgentServiceCheck{
 			CheckID:                        "service:" + o.ConsulServiceID,

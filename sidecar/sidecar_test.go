@@ -21,15 +21,11 @@ import (
 func TestRegistersPassingWithMeta(t *testing.T) {
 	e := newEnv(t, testenv.ConsulOptions{}, jvbemu.Options{})
 	o := e.options("node-a", &syncBuffer{})
-	r, _ := e.startPassing(t, o)
-	entries, _, err := e.client.Health().Service("jitsi", "", true, nil)
-	if err != nil {
-		t.Fatal(err)
+	r, w := e.startPassing(t, o)
+	if len(w.entries) != 1 {
+		t.Fatalf("want one passing entry, got %d", len(w.entries))
 	}
-	if len(entries) != 1 {
-		t.Fatalf("want one passing entry, got %d", len(entries))
-	}
-	svc := entries[0].Service
+	svc := w.entries[0].Service
 	port := strings.TrimPrefix(r.url, "http://127.0.0.1:")
 	want := map[string]string{
 		"public_url": "https://node-a.example.org", "region": "eu-test", "capacity": "4",
