@@ -47,7 +47,18 @@ func BenchmarkPublishView(b *testing.B) {
 // placement, JSON), drawing rooms from 100,000 names as scripts/bench-selector.sh does.
 func BenchmarkRoomHandler(b *testing.B) {
 	s, _ := inProcess(b)
-	h := s.handler()
+	b.Run("selector", func(b *testing.B) { benchHandler(b, s.handler()) })
+	// The baseline: the same requests answered by a bare handler with a fixed room JSON.
+	body := []byte(`{"room":"room-1","node":"a","url":"https://a.example.org/room-1"}` + "\n")
+	b.Run("bare", func(b *testing.B) {
+		benchHandler(b, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			_, _ = w.Write(body)
+		}))
+	})
+}
+
+func benchHandler(b *testing.B, h http.Handler) {
 	paths := make([]string, 100000)
 	for i := range paths {
 		paths[i] = fmt.Sprintf("/api/v1/rooms/room-%d", i)

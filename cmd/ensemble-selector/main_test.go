@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ensemble-jitsi/ensemble/internal/testenv"
+)
+
+// syncBuffer is a log sink the test can read while run writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestBadFlags(t *testing.T) {
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--selector.policy=fastest"}, 2, "enum value must be one of"},
+		{[]string{"--rooms.store=redis"}, 2, "enum value must be one of"},
+		{[]string{"--load.max-age=soon"}, 2, "invalid duration"},
+		{[]string{"--rooms.store=none", "--web.listen-address=127.0.0.1:0"}, 1, "needs --selector.policy=bounded-hash"},
+		{[]string{"--selector.high-water=0", "--web.listen-address=127.0.0.1:0"}, 1, "high-water"},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			var stderr syncBuffer
+			if code := run(c.args, &stderr); code != c.code || !strings.Contains(stderr.String(), c.want) {
+				t.Fatalf("exit %d, want %d; stderr %q should contain %q", code, c.code, stderr.String(), c.want)
+			}
+		})
+	}
+}
+
+// TestServeAndStop runs the command against a real Consul, waits for the logged listen address and
+// readiness, then stops it with SIGTERM.
+func TestServeAndStop(t *testing.T) {
+	consul := testenv.StartConsul(t, testenv.ConsulOptions{})
+	t.Setenv("CONSUL_HTTP_ADDR", consul.Addr)
+	var stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run([]string{"--web.listen-address=127.0.0.1:0", "--prometheus.url=http://127.0.0.1:1", "--log.level=info"}, &stderr)
+	}()
+	listening := regexp.MustCompile(`msg=listening address=(\S+)`)
+	var addr string
+	testenv.WaitFor(t, 10*time.Second, func() error {
+		m := listening.FindStringSubmatch(stderr.String())
+		if m == nil {
+			return fmt.Errorf("no listening line yet: %s", stderr.String())
+		}
+		addr = m[1]
+		return nil
+	})
+	testenv.WaitFor(t, 10*time.Second, func() error {
+		resp, err := http.Get("http://" + addr + "/-/ready")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("ready: %s", resp.Status)
+		}
+		return nil
+	})
+	// run's signal.NotifyContext has registered SIGTERM, so the signal stops run, not the test binary.
+	if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d after SIGTERM: %s", code, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not stop after SIGTERM")
+	}
+}
