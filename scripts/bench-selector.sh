@@ -5,15 +5,15 @@
 # latency (goal <= 5 ms) and the error count (goal 0).
 #
 # usage: scripts/bench-selector.sh [BIN_DIR]     (BIN_DIR holds ensemble-selector; default ./bin)
-# env:   BENCH_DURATION (10s) BENCH_THREADS (2) BENCH_CONNECTIONS (32) BENCH_NODES (1000) BENCH_ROUNDS (2)
+# env:   BENCH_DURATION (10s) BENCH_THREADS (1) BENCH_CONNECTIONS (8) BENCH_NODES (1000) BENCH_ROUNDS (2)
 #        BENCH_ROOMS (100000: room names drawn at random from this many, so lookups mix new and bound rooms)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BIN=${1:-bin}
 DURATION=${BENCH_DURATION:-10s}
-THREADS=${BENCH_THREADS:-2}
-CONNS=${BENCH_CONNECTIONS:-32}
+THREADS=${BENCH_THREADS:-1}
+CONNS=${BENCH_CONNECTIONS:-8}
 NODES=${BENCH_NODES:-1000}
 ROUNDS=${BENCH_ROUNDS:-2}
 ROOMS=${BENCH_ROOMS:-100000}

@@ -16,13 +16,7 @@ func TestDrainedNodeGetsNothingNew(t *testing.T) {
 	c := consul.Client(t)
 	in := start(t, testOptions(t, consul))
 	in.waitEligible(t, addNodes(t, c, 3))
-	var kept roomBody
-	for i := 0; kept.Node != "node-0"; i++ {
-		if i == 100 {
-			t.Fatal("no room landed on node-0 in 100 tries")
-		}
-		kept = in.newRoom(t)
-	}
+	kept := in.roomOn(t, "node-0")
 
 	start := time.Now()
 	if err := c.Agent().EnableServiceMaintenance("node-0", "drain for test"); err != nil {
@@ -50,13 +44,7 @@ func TestCrashedNodeGone(t *testing.T) {
 	nodes := addNodes(t, consul.Client(t), 3)
 	in := start(t, testOptions(t, consul))
 	in.waitEligible(t, nodes)
-	var bound roomBody
-	for i := 0; bound.Node != "node-2"; i++ {
-		if i == 100 {
-			t.Fatal("no room landed on node-2 in 100 tries")
-		}
-		bound = in.newRoom(t)
-	}
+	bound := in.roomOn(t, "node-2")
 
 	start := time.Now()
 	nodes[2].target.Close()
@@ -128,6 +116,18 @@ func TestConsulDown(t *testing.T) {
 	if v := in.metric(t, "ensemble_selector_degraded", map[string]string{"reason": "catalog_stale"}); v != 1 {
 		t.Fatalf("degraded{catalog_stale} = %v", v)
 	}
+}
+
+// roomOn starts new rooms until one lands on node id.
+func (in *instance) roomOn(t *testing.T, id string) roomBody {
+	t.Helper()
+	for range 100 {
+		if b := in.newRoom(t); b.Node == id {
+			return b
+		}
+	}
+	t.Fatalf("no new room landed on %s in 100 tries", id)
+	return roomBody{}
 }
 
 // spread returns max/mean of rooms per node over all nodes.
