@@ -124,12 +124,28 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 
+	servers, serveErr := serve(&o, listeners, handler, logger)
+	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	err = ctl.loop(ctx, work, serveErr)
+
+	sctx, scancel := context.WithTimeout(work, shutdownTimeout)
+	defer scancel()
+	for _, srv := range servers {
+		_ = srv.Shutdown(sctx)
+	}
+	return err
+}
+
+// serve serves handler on every listener through the exporter-toolkit, which adds TLS and
+// basic auth from the web config. Errors other than a shutdown arrive on the channel.
+func serve(o *Options, listeners []net.Listener, handler http.Handler, logger *slog.Logger) ([]*http.Server, <-chan error) {
 	webFlags := &web.FlagConfig{
 		WebListenAddresses: &o.WebListenAddress,
 		WebSystemdSocket:   &o.WebSystemdSocket,
 		WebConfigFile:      &o.WebConfigFile,
 	}
-	serveErr := make(chan error, len(listeners))
+	errs := make(chan error, len(listeners))
 	servers := make([]*http.Server, len(listeners))
 	for i, l := range listeners {
 		// One server per listener: web.Serve wraps server.Handler, which must not be
@@ -146,21 +162,11 @@ func Run(ctx context.Context, o Options) error {
 		servers[i] = srv
 		go func() {
 			if err := web.Serve(l, srv, webFlags, logger.With("component", "web")); !errors.Is(err, http.ErrServerClosed) {
-				serveErr <- err
+				errs <- err
 			}
 		}()
 	}
-
-	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	err = ctl.loop(ctx, work, serveErr)
-
-	sctx, scancel := context.WithTimeout(work, shutdownTimeout)
-	defer scancel()
-	for _, srv := range servers {
-		_ = srv.Shutdown(sctx)
-	}
-	return err
+	return servers, errs
 }
 
 // listen binds every listener before anything is served, so ":0" resolves to a known port.
