@@ -113,7 +113,12 @@ type boundExporter struct {
 	ctx context.Context
 }
 
-func (b boundExporter) Describe(ch chan<- *prometheus.Desc) { b.e.Describe(ch) }
+// Describe sends nothing: the bound Exporter lives on a registry made for
+// one request, where registering every Desc would cost more than the
+// scrape's own collection. Unchecked collectors are still checked for
+// consistent label sets while gathering; pedantic checks run in tests on
+// the Exporter itself.
+func (b boundExporter) Describe(chan<- *prometheus.Desc)    {}
 func (b boundExporter) Collect(ch chan<- prometheus.Metric) { b.e.CollectContext(b.ctx, ch) }
 
 type result struct {
@@ -168,7 +173,7 @@ func (e *Exporter) run(ctx context.Context, idx int, results chan<- result) {
 		defer close(mch)
 		errc <- e.collectors[idx].c.Update(ctx, mch)
 	}()
-	var ms []prometheus.Metric
+	ms := make([]prometheus.Metric, 0, 64)
 	for m := range mch {
 		ms = append(ms, m)
 	}

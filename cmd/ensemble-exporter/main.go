@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -35,6 +36,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	web := kingpinflag.AddFlags(app, ":9105")
 	metricsPath := app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 	maxRequests := app.Flag("web.max-requests", "Maximum concurrent scrapes (0 = no limit).").Default("10").Int()
+	maxProcs := app.Flag("runtime.gomaxprocs", "Maximum OS threads running Go code at once; 1 keeps the exporter off the bridge's cores.").
+		Default("1").Int()
 	logConfig := &promslog.Config{Writer: stderr}
 	promslogflag.AddFlags(app, logConfig)
 	collectors := builtin.AddFlags(app)
@@ -47,6 +50,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	logger := promslog.New(logConfig)
+	if *maxProcs > 0 {
+		runtime.GOMAXPROCS(*maxProcs)
+	}
 	if *web.WebSystemdSocket {
 		logger.Error("--web.systemd-socket is not supported; use --web.listen-address")
 		return 2

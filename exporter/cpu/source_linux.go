@@ -3,41 +3,41 @@ package cpu
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 
-	"github.com/prometheus/procfs"
+	"github.com/ensemble-jitsi/ensemble/exporter/internal/procfile"
 )
 
-type procSource struct{ fs procfs.FS }
-
-// NewSource returns the Linux Source reading /proc/stat and /proc/loadavg
-// under procPath.
-func NewSource(procPath string) (Source, error) {
-	fs, err := procfs.NewFS(procPath)
-	if err != nil {
-		return nil, fmt.Errorf("cpu: procfs %s: %w", procPath, err)
-	}
-	return procSource{fs: fs}, nil
+type procSource struct {
+	stat, loadavg string
+	files         procfile.Reader
 }
 
-func (p procSource) Read(_ context.Context, perCPU bool) (Sample, error) {
-	st, err := p.fs.Stat()
+// NewSource returns the Linux Source reading stat and loadavg under
+// procPath.
+func NewSource(procPath string) (Source, error) {
+	if fi, err := os.Stat(procPath); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("cpu: procfs %s is not a directory", procPath)
+	}
+	return &procSource{stat: filepath.Join(procPath, "stat"), loadavg: filepath.Join(procPath, "loadavg")}, nil
+}
+
+func (p *procSource) Read(_ context.Context, perCPU bool) (Sample, error) {
+	var s Sample
+	err := p.files.Read(p.stat, func(b []byte) (err error) {
+		s, err = ParseStat(b, perCPU)
+		return err
+	})
 	if err != nil {
 		return Sample{}, fmt.Errorf("cpu: reading stat: %w", err)
 	}
-	load, err := p.fs.LoadAvg()
+	err = p.files.Read(p.loadavg, func(b []byte) (err error) {
+		s.Load1, s.Load5, s.Load15, err = ParseLoadAvg(b)
+		return err
+	})
 	if err != nil {
 		return Sample{}, fmt.Errorf("cpu: reading loadavg: %w", err)
 	}
-	s := Sample{Total: times(st.CPUTotal), LogicalCPUs: len(st.CPU), Load1: load.Load1, Load5: load.Load5, Load15: load.Load15}
-	if perCPU {
-		s.PerCPU = make(map[int64]Times, len(st.CPU))
-		for n, c := range st.CPU {
-			s.PerCPU[n] = times(c)
-		}
-	}
 	return s, nil
-}
-
-func times(c procfs.CPUStat) Times {
-	return Times{User: c.User, Nice: c.Nice, System: c.System, Idle: c.Idle, Iowait: c.Iowait, IRQ: c.IRQ, SoftIRQ: c.SoftIRQ, Steal: c.Steal}
 }

@@ -60,7 +60,7 @@ func TestParseStats(t *testing.T) {
 		{file: "wrong-type.json", wantErr: `field "conferences" is a string, want a number`},
 		{file: "wrong-type-bool.json", wantErr: `field "drain" is a string, want a boolean`},
 		{file: "html-error.html", wantErr: "got HTML or XML instead of JSON"},
-		{file: "array.json", wantErr: "invalid JSON"},
+		{file: "array.json", wantErr: "not an object"},
 		{file: "null.json", wantErr: "not an object"},
 		{file: "truncated.json", wantErr: "invalid JSON"},
 	}

@@ -2,32 +2,34 @@ package memory
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
-	"github.com/prometheus/procfs"
+	"github.com/ensemble-jitsi/ensemble/exporter/internal/procfile"
 )
 
-type procSource struct{ fs procfs.FS }
+type procSource struct {
+	meminfo string
+	files   procfile.Reader
+}
 
 // NewSource returns the Linux Source reading meminfo under procPath.
 func NewSource(procPath string) (Source, error) {
-	fs, err := procfs.NewFS(procPath)
-	if err != nil {
-		return nil, fmt.Errorf("memory: procfs %s: %w", procPath, err)
+	if fi, err := os.Stat(procPath); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("memory: procfs %s is not a directory", procPath)
 	}
-	return procSource{fs: fs}, nil
+	return &procSource{meminfo: filepath.Join(procPath, "meminfo")}, nil
 }
 
-func (p procSource) Read(context.Context) (Sample, error) {
-	m, err := p.fs.Meminfo()
+func (p *procSource) Read(context.Context) (Sample, error) {
+	var s Sample
+	err := p.files.Read(p.meminfo, func(b []byte) (err error) {
+		s, err = ParseMeminfo(b)
+		return err
+	})
 	if err != nil {
 		return Sample{}, fmt.Errorf("memory: reading meminfo: %w", err)
 	}
-	if m.MemTotalBytes == nil || m.MemAvailableBytes == nil {
-		// MemAvailable appeared in Linux 3.14; without it "available"
-		// would have to be guessed.
-		return Sample{}, errors.New("memory: meminfo lacks MemTotal or MemAvailable")
-	}
-	return Sample{Total: *m.MemTotalBytes, Available: *m.MemAvailableBytes}, nil
+	return s, nil
 }

@@ -1,0 +1,115 @@
+//go:build unix
+
+package exporter_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/ensemble-jitsi/ensemble/exporter"
+	"github.com/ensemble-jitsi/ensemble/exporter/builtin"
+	"github.com/ensemble-jitsi/ensemble/internal/jvbemu"
+	"github.com/ensemble-jitsi/ensemble/internal/testenv"
+)
+
+// benchTargets starts a real nginx and a JVB emulator hosting three
+// conferences, as on a small production node.
+func benchTargets(b *testing.B) (stubStatusURL, jvbURL string) {
+	b.Helper()
+	n := testenv.StartNginx(b, testenv.NginxOptions{})
+	emu := jvbemu.New(jvbemu.Options{})
+	for _, size := range []int{6, 4, 2} {
+		emu.StartConference(size)
+	}
+	srv := httptest.NewServer(emu)
+	b.Cleanup(srv.Close)
+	return n.StubStatusURL, srv.URL
+}
+
+// BenchmarkScrape is one full scrape as Prometheus sees it: every built-in
+// collector (cpu, memory, network from /proc; nginx; JVB stats and health)
+// through the Exporter's handler, text encoding included.
+func BenchmarkScrape(b *testing.B) {
+	stub, jvb := benchTargets(b)
+	app := kingpin.New("bench", "")
+	flags := builtin.AddFlags(app)
+	if _, err := app.Parse([]string{"--collector.nginx.scrape-uri=" + stub, "--collector.jvb.url=" + jvb}); err != nil {
+		b.Fatal(err)
+	}
+	e, err := flags.NewExporter(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := e.Handler(exporter.HandlerOptions{})
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.Header.Set("Accept", "text/plain")
+	req.Header.Set(exporter.ScrapeTimeoutHeader, "10")
+	b.ReportAllocs()
+	cpu := startCPU(b)
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
+	cpu.report()
+}
+
+// BenchmarkFloor is the least any exporter of these sources must do per
+// scrape: read /proc/stat and GET stub_status and /colibri/stats over
+// kept-alive connections, without parsing or encoding anything.
+func BenchmarkFloor(b *testing.B) {
+	stub, jvb := benchTargets(b)
+	hc := builtin.NewHTTPClient()
+	get := func(url string) {
+		resp, err := hc.Get(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			b.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	b.ReportAllocs()
+	cpu := startCPU(b)
+	for b.Loop() {
+		if _, err := os.ReadFile("/proc/stat"); err != nil {
+			b.Fatal(err)
+		}
+		get(stub)
+		get(jvb + "/colibri/stats")
+	}
+	cpu.report()
+}
+
+// cpuMeter reports the process's CPU time (user + system) per iteration as
+// cpu-ns/op. On a shared machine wall time (ns/op) mostly measures waiting
+// for a core; CPU time is what a scrape costs the node. It includes the
+// in-process JVB emulator, the same in both benchmarks; nginx runs apart.
+type cpuMeter struct {
+	b     *testing.B
+	start time.Duration
+}
+
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func startCPU(b *testing.B) cpuMeter { return cpuMeter{b: b, start: processCPU(b)} }
+
+func (m cpuMeter) report() {
+	m.b.ReportMetric(float64(processCPU(m.b)-m.start)/float64(m.b.N), "cpu-ns/op")
+}
