@@ -4,6 +4,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -41,7 +42,8 @@ func run(args []string, stderr io.Writer) int {
 	}
 	logger := promslog.New(c.log)
 	o.Logger = logger
-	o.Version = version.Version
+	// Set with -ldflags "-X github.com/prometheus/common/version.Version=..."; the Meta needs a value.
+	o.Version = cmp.Or(version.Version, "devel")
 	o.WebListenAddress = *c.web.WebListenAddresses
 	o.WebSystemdSocket = *c.web.WebSystemdSocket
 	o.WebConfigFile = *c.web.WebConfigFile
