@@ -313,6 +313,17 @@ func TestConsulRestartedEmpty(t *testing.T) {
 		scrapes <- failed
 	}()
 
+	// Killed, as a crash would: the sidecar notices through its blocking watch.
+	if err := e.consul.Agent.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 5*time.Second, func() error {
+		_, body := get(t, http.DefaultClient, r.url+"/metrics")
+		if v, err := metricValue(body, "ensemble_sidecar_consul_registered"); err != nil || v != "0" {
+			return fmt.Errorf("registered = %q (%v) with the agent dead", v, err)
+		}
+		return nil
+	})
 	e.consul.Restart(t)
 	from := time.Now()
 	waitAgent(t, e.client, "node-restart", true, true, o.ConsulResyncInterval)
