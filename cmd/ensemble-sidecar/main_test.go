@@ -62,15 +62,29 @@ func TestBadFlags(t *testing.T) {
 }
 
 // TestSignals runs the command in this process: SIGTERM drains (maintenance, wait for the
-// meeting), a second SIGTERM ends the wait, and the exit code is 0.
+// meeting), a second SIGTERM ends the wait, and the exit code is 0. With ACLs the token comes
+// from CONSUL_HTTP_TOKEN_FILE, as the systemd unit passes it, and never shows in the logs.
 func TestSignals(t *testing.T) {
-	consul := testenv.StartConsul(t, testenv.ConsulOptions{})
+	for _, acl := range []bool{false, true} {
+		t.Run(fmt.Sprintf("acl=%v", acl), func(t *testing.T) { testSignals(t, acl) })
+	}
+}
+
+func testSignals(t *testing.T, acl bool) {
+	consul := testenv.StartConsul(t, testenv.ConsulOptions{ACLDefaultDeny: acl})
 	client := consul.Client(t)
 	nginx := testenv.StartNginx(t, testenv.NginxOptions{})
 	emu := jvbemu.New(jvbemu.Options{})
 	srv := httptest.NewServer(emu)
 	t.Cleanup(srv.Close)
 	t.Setenv("CONSUL_HTTP_ADDR", consul.Addr)
+	if acl {
+		tokenFile := filepath.Join(t.TempDir(), "token")
+		if err := os.WriteFile(tokenFile, []byte(consul.Token+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("CONSUL_HTTP_TOKEN_FILE", tokenFile)
+	}
 
 	var stderr syncBuffer
 	done := make(chan int, 1)
@@ -81,7 +95,7 @@ func TestSignals(t *testing.T) {
 			"--consul.check-success-before-passing=1",
 			"--node.public-url=https://node-cmd.example.org", "--node.address=127.0.0.1", "--node.region=test",
 			"--collector.jvb.url=" + srv.URL, "--collector.nginx.scrape-uri=" + nginx.StubStatusURL,
-			"--drain.poll-interval=100ms",
+			"--drain.poll-interval=100ms", "--log.level=debug",
 		}, &stderr)
 	}()
 	exited := false
@@ -168,6 +182,9 @@ func TestSignals(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "second signal") {
 		t.Errorf("no log of the second signal:\n%s", stderr.String())
+	}
+	if acl && strings.Contains(stderr.String(), consul.Token) {
+		t.Error("the ACL token appears in the logs")
 	}
 }
 
