@@ -11,11 +11,11 @@ import (
 )
 
 // testTiming makes faults visible within seconds, so the suite stays short on
-// two shared cores.
+// two shared cores. One second is the shortest check interval Consul runs.
 func testTiming() fleet.Timing {
 	return fleet.Timing{
-		CheckInterval:  500 * time.Millisecond,
-		CheckTimeout:   400 * time.Millisecond,
+		CheckInterval:  time.Second,
+		CheckTimeout:   800 * time.Millisecond,
 		ResyncInterval: time.Second,
 		DrainTimeout:   time.Minute,
 		ScrapeInterval: time.Second,

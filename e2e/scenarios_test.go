@@ -2,8 +2,13 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -176,7 +181,8 @@ func TestDrain(t *testing.T) {
 	}
 	for _, s := range f.Selectors {
 		if got := mustRoom(t, s.URL, "drain-me"); got != n.ID {
-			t.Errorf("%s moved the bound room drain-me from draining %s to %s", s.Name, n.ID, got)
+			ns, _ := nodes(context.Background(), s.URL)
+			t.Errorf("%s moved the bound room drain-me from draining %s to %s; it shows %s as %+v", s.Name, n.ID, got, n.ID, ns[n.ID])
 		}
 	}
 	select {
@@ -433,4 +439,67 @@ func TestConsulLeaderKilled(t *testing.T) {
 	}
 	waitSettled(t, f)
 	measured(t, "consul-leader-killed-fleet-whole", time.Since(killed))
+}
+
+// The demo's supervisor: its synthetic load makes meetings start on the
+// nodes the selectors name, and Stop leaves nothing listening, so a second
+// fleet starts at once.
+func TestDemoLoadAndCleanStop(t *testing.T) {
+	f := startFleet(t, func(o *fleet.Options) { o.Load = 5 })
+	took := waitFor(t, 60*time.Second, "meetings on at least two nodes", func(ctx context.Context) error {
+		busy := 0
+		for _, n := range f.Nodes {
+			var st struct {
+				Conferences []json.RawMessage `json:"conferences"`
+			}
+			code, b, err := get(ctx, n.EmulatorURL+"/emulator/state")
+			if err != nil {
+				return err
+			}
+			if code != http.StatusOK {
+				return fmt.Errorf("%s state: %d", n.ID, code)
+			}
+			if err := json.Unmarshal(b, &st); err != nil {
+				return fmt.Errorf("%s state: %w", n.ID, err)
+			}
+			if len(st.Conferences) > 0 {
+				busy++
+			}
+		}
+		if busy < 2 {
+			return fmt.Errorf("%d nodes have meetings", busy)
+		}
+		return nil
+	})
+	measured(t, "demo-load-meetings-on-two-nodes", took)
+
+	urls := []string{f.Selectors[0].URL, f.Selectors[1].URL, f.PrometheusURL(), "http://" + f.ConsulAddr()}
+	for _, n := range f.Nodes {
+		urls = append(urls, n.EmulatorURL, n.SidecarURL(), n.PublicURL)
+	}
+	dir := f.Dir()
+	start := time.Now()
+	f.Stop()
+	stopped := time.Since(start)
+	measured(t, "fleet-stop", stopped)
+	if stopped > 10*time.Second {
+		t.Errorf("stopping the fleet took %v", stopped)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("fleet directory %s left behind: %v", dir, err)
+	}
+	for _, raw := range urls {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", u.Port()), time.Second); err == nil {
+			conn.Close()
+			t.Errorf("%s still accepts connections after Stop", raw)
+		}
+	}
+	again := startFleet(t, func(o *fleet.Options) { o.Nodes = 1 })
+	if _, err := room(context.Background(), again.Selectors[0].URL, "second-run"); err != nil {
+		t.Errorf("second fleet: %v", err)
+	}
 }
