@@ -29,9 +29,9 @@ type Node struct {
 	nginx *services.Nginx
 	emu   *process
 
-	mu       sync.Mutex
-	sidecar  *process
-	starts   int
+	mu         sync.Mutex
+	sidecar    *process
+	starts     int
 	sidecarURL string // http://ADDR of the current sidecar
 }
 
