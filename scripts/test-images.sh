@@ -1,0 +1,298 @@
+#!/usr/bin/env bash
+# make test-images: proves that the packer templates and Ansible roles bake a working Jitsi node,
+# without a cloud account and without reaching Jitsi's servers.
+#
+#   1. lint       ansible-lint, --syntax-check per playbook, packer fmt -check / init / validate
+#   2. converge   packer build of the base and jitsi templates' CI source into debootstrap roots
+#                 (the real ansible provisioner over Ansible's chroot connection), then the same
+#                 builds again, which must report changed=0
+#   3. stand-ins  Jitsi's packages are built with equivs into a signed local apt repository that the
+#                 jitsi role's repository variables point at; the videobridge stand-in runs
+#                 ensemble-jvbemu as the bridge
+#   4. boot       systemd-nspawn boots the jitsi root; through nsenter on its PID 1 the system must be
+#                 running, the services active, the sidecar registered in Consul and exporting
+#                 ensemble_jvb_up 1 and ensemble_nginx_up 1
+#
+# Runs as root on the CI host. Everything it creates lives under one temporary directory (roots,
+# repository, keys, logs) and the cache directory; the trap stops the container and removes it all.
+# ENSEMBLE_IMAGES_KEEP=1 keeps the work directory for debugging.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/ensemble"
+suite=bookworm
+# What the converge needs on top of minbase: python3 for Ansible's modules, systemd to enable
+# units (and to boot), procps for sysctl, dbus for a clean boot.
+include=python3,python3-apt,systemd,systemd-sysv,procps,dbus
+
+die() { echo "test-images: $*" >&2; exit 1; }
+[[ $(id -u) == 0 ]] || die "needs root (debootstrap, chroot, systemd-nspawn)"
+for tool in ansible-lint ansible-playbook debootstrap systemd-nspawn nsenter equivs-build reprepro gpg curl go; do
+	command -v "$tool" >/dev/null || die "$tool missing: run scripts/install-deps.sh"
+done
+
+work=$(mktemp -d /tmp/ensemble-images.XXXXXX)
+nspawn_pid=""
+
+stop_container() {
+	[[ -n $nspawn_pid ]] && kill -0 "$nspawn_pid" 2>/dev/null || return 0
+	local init
+	init=$(pgrep -P "$nspawn_pid" | head -1 || true)
+	[[ -n $init ]] && nsenter -t "$init" -a systemctl poweroff >/dev/null 2>&1 || true
+	for _ in $(seq 100); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.2; done
+	if kill -0 "$nspawn_pid" 2>/dev/null; then
+		kill -TERM "$nspawn_pid" 2>/dev/null || true
+		sleep 2
+		kill -KILL "$nspawn_pid" 2>/dev/null || true
+	fi
+	wait "$nspawn_pid" 2>/dev/null || true
+	nspawn_pid=""
+}
+
+cleanup() {
+	local rc=$?
+	set +e
+	stop_container
+	# nspawn mounts in its own namespace; this only catches what leaked into the host's.
+	findmnt -rn -o TARGET | grep -F "$work/" | sort -r | while read -r m; do umount -l "$m"; done
+	if [[ ${ENSEMBLE_IMAGES_KEEP:-} == 1 ]]; then
+		echo "test-images: kept $work"
+	else
+		rm -rf --one-file-system "$work"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+timings=()
+step() { # step NAME FUNCTION: runs it, records its wall time
+	local name=$1 start
+	shift
+	echo "== $name"
+	start=$EPOCHREALTIME
+	"$@"
+	timings+=("$(awk -v n="$name" -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN{printf "%-12s %6.1f s", n, b - a}')")
+}
+
+# --- 1. lint ------------------------------------------------------------------------------------
+
+eval "$(bash "$repo/scripts/install-packer.sh" --env)"
+export PACKER PACKER_PLUGIN_PATH CHECKPOINT_DISABLE
+# Dummy credentials: validate only checks their shape, and CI never selects the Scaleway sources.
+export SCW_ACCESS_KEY=SCWXXXXXXXXXXXXXXXXX
+export SCW_SECRET_KEY=11111111-1111-1111-1111-111111111111
+export SCW_DEFAULT_PROJECT_ID=11111111-1111-1111-1111-111111111111
+
+lint() {
+	(cd "$repo/ansible" && ansible-lint --nocolor -q)
+	local p
+	for p in site base jitsi selector monitoring; do
+		(cd "$repo/ansible" && ansible-playbook --syntax-check "$p.yml" >/dev/null)
+	done
+	"$PACKER" fmt -check -diff "$repo/packer"
+	"$PACKER" init "$repo/packer" >/dev/null
+	"$PACKER" validate -var base_image=11111111-1111-1111-1111-111111111111 \
+		-var manifest="$work/manifest.json" "$repo/packer"
+}
+step lint lint
+
+# --- 2. converge --------------------------------------------------------------------------------
+
+build_binaries() {
+	mkdir -p "$work/bin"
+	(cd "$repo" && go build -trimpath -ldflags='-s -w' -o "$work/bin/" ./cmd/ensemble-sidecar ./cmd/ensemble-jvbemu)
+}
+step binaries build_binaries
+
+# A bookworm root from the host's Debian mirror, kept as a tarball keyed by suite, packages and
+# mirror: untarring takes seconds where debootstrap takes a minute or more.
+mirror=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+mirror=${mirror:-http://deb.debian.org/debian}
+root_key=$(printf '%s %s %s' "$suite" "$include" "$mirror" | sha256sum | cut -c1-12)
+root_tar="$cache/images/$suite-minbase-$root_key.tar"
+
+base_root="$work/base"
+jitsi_root="$work/jitsi"
+
+make_root() {
+	if [[ ! -s $root_tar ]]; then
+		mkdir -p "$cache/images" "$work/debootstrap"
+		debootstrap --variant=minbase --include="$include" "$suite" "$work/debootstrap" "$mirror" >"$work/debootstrap.log" 2>&1 ||
+			{ tail -20 "$work/debootstrap.log"; die "debootstrap failed"; }
+		tar -C "$work/debootstrap" -cf "$root_tar.tmp.$$" .
+		mv "$root_tar.tmp.$$" "$root_tar"
+		rm -rf --one-file-system "$work/debootstrap"
+	fi
+	mkdir -p "$base_root"
+	tar -C "$base_root" -xf "$root_tar"
+	# Keep package scripts from starting services: without systemd as PID 1, invoke-rc.d would
+	# fall back to init scripts and start nginx & co. in the host's network namespace. Removed
+	# before the boot test.
+	printf '#!/bin/sh\nexit 101\n' >"$base_root/usr/sbin/policy-rc.d"
+	chmod 0755 "$base_root/usr/sbin/policy-rc.d"
+}
+step root make_root
+
+# Secrets of this run only: a one-server Consul datacenter inside the image, with ACLs on.
+token=$(cat /proc/sys/kernel/random/uuid)
+cat >"$work/vars.yml" <<EOF
+base_consul_server: true
+base_consul_bootstrap_expect: 1
+base_consul_bind_addr: 127.0.0.1
+base_consul_retry_join: ["127.0.0.1"]
+base_consul_encrypt: "$(head -c32 /dev/urandom | base64)"
+base_consul_agent_token: "$token"
+base_consul_initial_management_token: "$token"
+jitsi_public_name: meet.ci.invalid
+jitsi_apt_key_url: file:///var/local/jitsi-standin/key.asc
+jitsi_apt_repository: "deb [signed-by=/etc/apt/keyrings/jitsi.asc] file:/var/local/jitsi-standin $suite main"
+jitsi_sidecar_consul_token: "$token"
+EOF
+
+# packer_build NAME ROOT LOG: the template's CI source into ROOT; prints the PLAY RECAP's changed=.
+packer_build() {
+	local name=$1 root=$2 log=$3
+	if ! (cd "$repo" && "$PACKER" build -color=false -only="$name.null.ci" \
+		-var ci_chroot="$root" -var ansible_vars_file="$work/vars.yml" \
+		-var sidecar_binary="$work/bin/ensemble-sidecar" -var manifest="$work/manifest.json" \
+		packer/) >"$log" 2>&1; then
+		grep -E 'fatal:|FAILED|Error' "$log" | tail -20 >&2
+		die "packer build $name failed (log: $log)"
+	fi
+	local recap
+	recap=$(grep -E "$name\.null\.ci: default +: ok=" "$log") || die "no PLAY RECAP in $log"
+	echo "   $recap" >&2
+	sed -E 's/.* changed=([0-9]+) .*/\1/' <<<"$recap"
+}
+
+converge_base() { packer_build base "$base_root" "$work/base.log" >/dev/null; }
+step base converge_base
+
+# --- 3. stand-in Jitsi packages -----------------------------------------------------------------
+
+# Built once per content of packer/ci/standin and the emulator binary.
+standin_repo() {
+	local src="$repo/packer/ci/standin" key debs
+	key=$(cat "$src"/* "$work/bin/ensemble-jvbemu" | sha256sum | cut -c1-12)
+	debs="$cache/images/standin-$key"
+	if [[ ! -d $debs ]]; then
+		mkdir -p "$work/equivs"
+		cp "$src"/* "$work/bin/ensemble-jvbemu" "$work/equivs/"
+		local ctl
+		for ctl in "$work"/equivs/*.ctl; do
+			# nostrip: the emulator is a Go binary, which dh_dwz cannot process.
+			(cd "$work/equivs" && DEB_BUILD_OPTIONS=nostrip equivs-build "$ctl" >"$ctl.log" 2>&1) ||
+				{ tail -20 "$ctl.log"; die "equivs-build $(basename "$ctl") failed"; }
+		done
+		mkdir -p "$debs.tmp.$$"
+		mv "$work"/equivs/*.deb "$debs.tmp.$$/"
+		rm -rf "$debs"
+		mv "$debs.tmp.$$" "$debs"
+	fi
+
+	# A signed repository, as Jitsi's is: a throwaway key, reprepro, the public key beside it.
+	export GNUPGHOME="$work/gnupg"
+	mkdir -m 0700 -p "$GNUPGHOME"
+	gpg --batch --quiet --passphrase '' --quick-gen-key 'Ensemble CI stand-ins <ci@ensemble.invalid>' ed25519 sign never 2>/dev/null
+	local fpr
+	fpr=$(gpg --batch --list-keys --with-colons | awk -F: '/^fpr/{print $10; exit}')
+	mkdir -p "$work/repo/conf"
+	printf 'Codename: %s\nComponents: main\nArchitectures: amd64\nSignWith: %s\n' "$suite" "$fpr" >"$work/repo/conf/distributions"
+	reprepro -b "$work/repo" --silent includedeb "$suite" "$debs"/*.deb
+	gpg --batch --armor --export "$fpr" >"$work/repo/key.asc"
+}
+step standin standin_repo
+
+# --- converge jitsi on a copy of the base root, then idempotence -------------------------------
+
+converge_jitsi() {
+	cp -a "$base_root" "$jitsi_root"
+	# The repository lives inside the root: apt there reads it through a file: URI.
+	mkdir -p "$jitsi_root/var/local/jitsi-standin"
+	cp -r "$work/repo/dists" "$work/repo/pool" "$work/repo/key.asc" "$jitsi_root/var/local/jitsi-standin/"
+	packer_build jitsi "$jitsi_root" "$work/jitsi.log" >/dev/null
+}
+step jitsi converge_jitsi
+
+idempotence() {
+	local changed
+	changed=$(packer_build base "$base_root" "$work/base-again.log")
+	[[ $changed == 0 ]] || die "base is not idempotent: changed=$changed on the second run (log: $work/base-again.log)"
+	changed=$(packer_build jitsi "$jitsi_root" "$work/jitsi-again.log")
+	[[ $changed == 0 ]] || die "jitsi is not idempotent: changed=$changed on the second run (log: $work/jitsi-again.log)"
+}
+step idempotent idempotence
+
+# --- 4. boot ------------------------------------------------------------------------------------
+
+in_container() { nsenter -t "$init" -a "$@"; }
+
+dump_container() {
+	in_container systemctl --failed --no-pager || true
+	in_container journalctl -b --no-pager -n 60 || true
+}
+
+boot() {
+	rm -f "$jitsi_root/usr/sbin/policy-rc.d"
+	# --private-network: only loopback, so nothing reaches outside and nftables may load its rules.
+	systemd-nspawn -q --register=no --keep-unit --private-network -D "$jitsi_root" -b \
+		</dev/null >"$work/boot.log" 2>&1 &
+	nspawn_pid=$!
+	init=""
+	for _ in $(seq 100); do
+		init=$(pgrep -P "$nspawn_pid" -x systemd | head -1 || true)
+		[[ -n $init ]] && break
+		kill -0 "$nspawn_pid" 2>/dev/null || { cat "$work/boot.log"; die "systemd-nspawn exited"; }
+		sleep 0.1
+	done
+	[[ -n $init ]] || die "no systemd in the container"
+	# systemctl answers once PID 1 has set up its private socket.
+	local state=""
+	for _ in $(seq 100); do
+		state=$(in_container systemctl is-system-running 2>/dev/null || true)
+		[[ -n $state ]] && break
+		sleep 0.1
+	done
+	state=$(timeout 120 nsenter -t "$init" -a systemctl is-system-running --wait || true)
+	echo "   system: $state"
+	[[ $state == running ]] || { dump_container; die "system is '$state', not running"; }
+
+	local unit
+	for unit in nftables nginx jitsi-videobridge2 consul ensemble-sidecar; do
+		in_container systemctl is-active --quiet "$unit" || { dump_container; die "$unit is not active"; }
+	done
+	echo "   active: nftables nginx jitsi-videobridge2 consul ensemble-sidecar"
+
+	# The scrape runs in the container's network namespace with the host's curl.
+	local metrics="" ok=""
+	for _ in $(seq 100); do
+		metrics=$(nsenter -t "$init" -n curl -sf --max-time 2 http://127.0.0.1:9105/metrics || true)
+		if grep -qx 'ensemble_jvb_up 1' <<<"$metrics" && grep -qx 'ensemble_nginx_up 1' <<<"$metrics"; then
+			ok=1
+			break
+		fi
+		sleep 0.2
+	done
+	[[ -n $ok ]] || { grep -E '^ensemble_(jvb|nginx)_up' <<<"$metrics" >&2 || true; in_container journalctl -u ensemble-sidecar --no-pager -n 30; die "sidecar does not report the bridge and nginx up"; }
+	echo "   metrics: ensemble_jvb_up 1, ensemble_nginx_up 1"
+
+	# The node is in the catalog with its check passing: the sidecar registered with its ACL token.
+	local passing=""
+	for _ in $(seq 100); do
+		passing=$(nsenter -t "$init" -n curl -sf --max-time 2 -H "X-Consul-Token: $token" \
+			'http://127.0.0.1:8500/v1/health/service/jitsi?passing' || true)
+		grep -q '"ServiceName":"jitsi"' <<<"$passing" && break
+		passing=""
+		sleep 0.2
+	done
+	[[ -n $passing ]] || { in_container journalctl -u ensemble-sidecar -u consul --no-pager -n 40; die "node not passing in Consul"; }
+	echo "   consul: jitsi service registered and passing"
+
+	stop_container
+}
+step boot boot
+
+echo "== timings"
+printf '   %s\n' "${timings[@]}"
+echo "test-images: ok"
