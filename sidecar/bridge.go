@@ -10,10 +10,10 @@ import (
 	"github.com/ensemble-jitsi/ensemble/exporter/nginx"
 )
 
-// jvbBridge adapts the exporter's JVB client to Bridge.
+// jvbBridge adapts the exporter's JVB client to videobridge.
 type jvbBridge struct{ c *jvb.Client }
 
-var _ Bridge = jvbBridge{}
+var _ videobridge = jvbBridge{}
 
 func (b jvbBridge) Load(ctx context.Context) (int, int, error) {
 	s, err := b.c.Stats(ctx)

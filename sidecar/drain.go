@@ -12,8 +12,8 @@ import (
 // bridgeCallTimeout bounds each call to the videobridge during a drain.
 const bridgeCallTimeout = 2 * time.Second
 
-// Bridge is the part of the videobridge's REST API a drain uses.
-type Bridge interface {
+// videobridge is the part of the videobridge's REST API a drain uses.
+type videobridge interface {
 	// Load returns the conferences and participants on the bridge.
 	Load(ctx context.Context) (conferences, participants int, err error)
 	// GracefulShutdown makes the bridge refuse new conferences and stop once empty.
@@ -73,7 +73,7 @@ type controller struct {
 	opts    *Options
 	logger  *slog.Logger
 	reg     *registrar
-	bridge  Bridge // nil when no bridge is configured
+	bridge  videobridge // nil when no bridge is configured
 	metrics *metrics
 
 	requests chan drainRequest
@@ -90,7 +90,7 @@ type controller struct {
 	nextProgress time.Time
 }
 
-func newController(o *Options, logger *slog.Logger, reg *registrar, bridge Bridge, m *metrics) *controller {
+func newController(o *Options, logger *slog.Logger, reg *registrar, bridge videobridge, m *metrics) *controller {
 	c := &controller{
 		opts: o, logger: logger, reg: reg, bridge: bridge, metrics: m,
 		requests: make(chan drainRequest),

@@ -94,7 +94,7 @@ func Run(ctx context.Context, o Options) error {
 	hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	var (
 		jc     *jvb.Client
-		bridge Bridge
+		bridge videobridge
 	)
 	if o.CollectorJVBURL != "" {
 		jc = jvb.NewClient(o.CollectorJVBURL, hc)
