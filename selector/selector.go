@@ -14,7 +14,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/exporter-toolkit/web"
-	"golang.org/x/time/rate"
 
 	"github.com/ensemble-jitsi/ensemble/selector/catalog"
 	"github.com/ensemble-jitsi/ensemble/selector/consulrooms"
@@ -108,7 +107,6 @@ func New(opts Options) (*Selector, error) {
 	// quarter of the staleness budget.
 	copts.WaitTime = min(max(opts.CatalogMaxStaleness/4, time.Second), 5*time.Minute)
 	copts.MaxBackoff = min(copts.MaxBackoff, max(opts.CatalogMaxStaleness/4, copts.MinBackoff))
-	copts.Rate = rate.Every(100 * time.Millisecond)
 	s.watcher, err = catalog.New(opts.Consul, copts, catalog.Hooks{
 		Error: func(error) {
 			s.metrics.consulErrors.WithLabelValues("watch").Inc()

@@ -3,15 +3,21 @@ package selector
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/hashicorp/consul/api"
 	"github.com/prometheus/client_golang/prometheus"
@@ -141,4 +147,53 @@ func FuzzRedirect(f *testing.F) {
 		}
 		t.Fatalf("GET %q Host %q redirected %d to %q", path, host, rec.Code, loc)
 	})
+}
+
+// The exporter-toolkit web config applies: with basic auth configured, requests without credentials are
+// refused.
+func TestWebConfigBasicAuth(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "web.yml")
+	if err := os.WriteFile(path, []byte("basic_auth_users:\n  ops: "+string(hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	consul := testenv.StartConsul(t, testenv.ConsulOptions{})
+	opts := testOptions(t, consul)
+	opts.WebConfigFile = path
+	addr := make(chan string, 1)
+	opts.OnListen = func(a []net.Addr) { addr <- a[0].String() }
+	opts.Registry = prometheus.NewRegistry()
+	s, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	url := "http://" + <-addr + "/-/healthy"
+	testenv.WaitFor(t, 5*time.Second, func() error {
+		resp, err := http.Get(url)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			return fmt.Errorf("without credentials: %s", resp.Status)
+		}
+		return nil
+	})
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.SetBasicAuth("ops", "s3cret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("with credentials: %s", resp.Status)
+	}
 }
