@@ -210,3 +210,26 @@ func TestSameRoomAcrossReplicas(t *testing.T) {
 		}
 	}
 }
+
+// Without a binding store, bounded-hash gives every replica the same answer for a room.
+func TestBoundedHashWithoutStore(t *testing.T) {
+	consul := testenv.StartConsul(t, testenv.ConsulOptions{})
+	nodes := addNodes(t, consul.Client(t), 4)
+	opts := testOptions(t, consul)
+	opts.RoomsStore, opts.Policy = StoreNone, "bounded-hash"
+	a, b := start(t, opts), start(t, opts)
+	a.waitEligible(t, nodes)
+	b.waitEligible(t, nodes)
+	used := map[string]bool{}
+	for i := range 40 {
+		room := fmt.Sprintf("hashed-%d", i)
+		ra, rb := a.room(t, room), b.room(t, room)
+		if ra != rb {
+			t.Fatalf("room %s: %+v vs %+v", room, ra, rb)
+		}
+		used[ra.Node] = true
+	}
+	if len(used) < 3 {
+		t.Fatalf("40 rooms hashed to only %d of 4 nodes", len(used))
+	}
+}
