@@ -7,6 +7,10 @@ BIN        ?= $(CURDIR)/bin
 FUZZTIME   ?= 30s
 BENCHTIME  ?= 1s
 GOTEST_FLAGS ?= -race -shuffle=on -timeout 20m
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS    := -X github.com/prometheus/common/version.Version=$(VERSION) \
+              -X github.com/prometheus/common/version.Revision=$(shell git rev-parse --short HEAD 2>/dev/null) \
+              -X github.com/prometheus/common/version.Branch=$(shell git rev-parse --abbrev-ref HEAD 2>/dev/null)
 export ENSEMBLE_CONSUL ?= $(CACHE)/consul-v1.16.3
 export PATH := $(CACHE)/bin:$(PATH)
 
@@ -23,7 +27,7 @@ deps: ## Install Debian packages, Consul and Go tools (idempotent).
 .PHONY: build
 build: ## Build every command into ./bin.
 	@mkdir -p $(BIN)
-	$(GO) build -trimpath -o $(BIN)/ ./cmd/...
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
 .PHONY: demo
 demo: ## Run a whole fleet on this machine (Consul, Prometheus, 5 nodes, 2 selectors) until Ctrl-C.

@@ -26,7 +26,7 @@ test_pkgs=(
 	nginx prometheus chromium fonts-dejavu-core wrk hyperfine
 	prometheus-node-exporter prometheus-nginx-exporter
 	ansible ansible-lint debootstrap systemd-container equivs reprepro
-	dpkg-dev nftables
+	dpkg-dev nftables systemd
 )
 
 as_root() {
