@@ -18,6 +18,7 @@ func testTiming() fleet.Timing {
 		CheckTimeout:   800 * time.Millisecond,
 		ResyncInterval: time.Second,
 		DrainTimeout:   time.Minute,
+		DrainPoll:      500 * time.Millisecond,
 		ScrapeInterval: time.Second,
 		PollInterval:   500 * time.Millisecond,
 		LoadMaxAge:     5 * time.Second,

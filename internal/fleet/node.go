@@ -113,6 +113,7 @@ func (n *Node) StartSidecar(ctx context.Context) error {
 		"--collector.jvb.url=" + n.EmulatorURL,
 		"--collector.nginx.scrape-uri=" + n.nginx.StubStatusURL,
 		"--drain.timeout=" + t.DrainTimeout.String(),
+		"--drain.poll-interval=" + t.DrainPoll.String(),
 		"--log.level=info",
 	}
 	p, err := startProcess(n.ID+" sidecar", filepath.Join(n.f.opts.BinDir, "ensemble-sidecar"), args,

@@ -50,6 +50,7 @@ type Timing struct {
 	CheckTimeout   time.Duration // sidecar --consul.check-timeout
 	ResyncInterval time.Duration // sidecar --consul.resync-interval
 	DrainTimeout   time.Duration // sidecar --drain.timeout
+	DrainPoll      time.Duration // sidecar --drain.poll-interval
 	ScrapeInterval time.Duration // Prometheus scrape and rule evaluation interval
 	PollInterval   time.Duration // selector --prometheus.interval
 	LoadMaxAge     time.Duration // selector --load.max-age
@@ -63,6 +64,7 @@ func DemoTiming() Timing {
 		CheckTimeout:   time.Second,
 		ResyncInterval: 10 * time.Second,
 		DrainTimeout:   2 * time.Minute,
+		DrainPoll:      2 * time.Second,
 		ScrapeInterval: 2 * time.Second,
 		PollInterval:   2 * time.Second,
 		LoadMaxAge:     15 * time.Second,
@@ -114,7 +116,7 @@ func (o *Options) validate() error {
 	t := o.Timing
 	for name, d := range map[string]time.Duration{
 		"check interval": t.CheckInterval, "check timeout": t.CheckTimeout, "resync interval": t.ResyncInterval,
-		"drain timeout": t.DrainTimeout, "scrape interval": t.ScrapeInterval, "poll interval": t.PollInterval,
+		"drain timeout": t.DrainTimeout, "drain poll": t.DrainPoll, "scrape interval": t.ScrapeInterval, "poll interval": t.PollInterval,
 		"load max age": t.LoadMaxAge, "max staleness": t.MaxStaleness,
 	} {
 		if d <= 0 {

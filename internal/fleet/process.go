@@ -92,10 +92,11 @@ func (p *process) stop(grace time.Duration, sigs ...syscall.Signal) {
 	for _, s := range sigs {
 		_ = p.signal(s)
 		if p.wait(grace) {
-			return
+			break
 		}
 	}
-	_ = p.signal(syscall.SIGKILL)
+	// Whatever the leader forked must not outlive it.
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 	<-p.done
 }
 
