@@ -7,6 +7,7 @@
 # usage: scripts/bench-selector.sh [BIN_DIR]     (BIN_DIR holds ensemble-selector; default ./bin)
 # env:   BENCH_DURATION (10s) BENCH_THREADS (1) BENCH_CONNECTIONS (8) BENCH_NODES (1000) BENCH_ROUNDS (2)
 #        BENCH_ROOMS (100000: room names drawn at random from this many, so lookups mix new and bound rooms)
+#        SELECTOR_ENV (e.g. "env GOGC=400": a command prefix for the selector, for experiments)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,7 +56,7 @@ BARE_URL=$(sed -n 's/^BARE_URL=//p' "$work/fleet.out")
 
 # Prometheus is deliberately absent (closed port): with no load data the selector places by pending
 # accounts, the same code path; the benchmark measures the HTTP + binding + placement cost.
-CONSUL_HTTP_ADDR=$CONSUL_HTTP_ADDR "$BIN/ensemble-selector" --web.listen-address=127.0.0.1:0 \
+CONSUL_HTTP_ADDR=$CONSUL_HTTP_ADDR ${SELECTOR_ENV:-} "$BIN/ensemble-selector" --web.listen-address=127.0.0.1:0 \
 	--prometheus.url=http://127.0.0.1:1 --rooms.store=memory --selector.policy=p2c --log.level=info \
 	>"$work/selector.log" 2>&1 &
 sel_pid=$!
@@ -73,35 +74,44 @@ function init(args) math.randomseed(os.time() * 1000 + (seed or 0)) end
 function request() return wrk.format("GET", "/api/v1/rooms/room-" .. math.random(1, $ROOMS)) end
 LUA
 
-# run NAME URL: one wrk run; appends "NAME rps p99_ms errors" to results.
+# cpu_ticks PID: user + system CPU time of a process, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+TICK=$(getconf CLK_TCK)
+
+# run NAME URL PID: one wrk run; appends "NAME rps p99_ms errors cpu_us_per_request" to results. The
+# server's CPU time per request is less sensitive to other load on the machine than requests/s.
 run() {
-	local out
+	local out before after
+	before=$(cpu_ticks "$3")
 	out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$work/rooms.lua" "$2")
+	after=$(cpu_ticks "$3")
 	echo "$out" >>"$work/wrk.log"
-	awk -v name="$1" '
+	awk -v name="$1" -v ticks=$((after - before)) -v hz="$TICK" '
+		/ requests in / { reqs = $1 }
 		/Requests\/sec:/ { rps = $2 }
 		$1 == "99%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
 			p99 = (u == "us") ? v / 1000 : (u == "s") ? v * 1000 : (u == "m") ? v * 60000 : v }
 		/Non-2xx or 3xx responses:/ { errs += $NF }
 		/Socket errors:/ { gsub(/,/, ""); errs += $4 + $6 + $8 + $10 }
-		END { printf "%s %s %.3f %d\n", name, rps, p99, errs }' <<<"$out" >>"$work/results"
+		END { printf "%s %s %.3f %d %.2f\n", name, rps, p99, errs, ticks / hz * 1e6 / reqs }' <<<"$out" >>"$work/results"
 }
 
 echo "bench-selector: $NODES nodes in Consul, wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS rounds, selector $SEL_URL vs bare $BARE_URL" >&2
 curl -sf "$SEL_URL/api/v1/rooms/warm-up" >/dev/null
 for _ in $(seq "$ROUNDS"); do
-	run selector "$SEL_URL"
-	run bare "$BARE_URL"
+	run selector "$SEL_URL" "$sel_pid"
+	run bare "$BARE_URL" "$fleet_pid"
 done
 
 awk -v nodes="$NODES" '
-	{ rps[$1] += $2; n[$1]++; if ($3 > p99[$1]) p99[$1] = $3; errs[$1] += $4 }
+	{ rps[$1] += $2; n[$1]++; if ($3 > p99[$1]) p99[$1] = $3; errs[$1] += $4; cpu[$1] += $5 }
 	END {
 		s = rps["selector"] / n["selector"]; b = rps["bare"] / n["bare"]
 		printf "| metric | selector | bare net/http | goal |\n|---|---|---|---|\n"
 		printf "| requests/s (mean of %d runs) | %.0f | %.0f | |\n", n["selector"], s, b
 		printf "| ratio selector/bare | %.2f | | >= 0.7 |\n", s / b
 		printf "| p99 latency, worst run (ms) | %.2f | %.2f | <= 5 |\n", p99["selector"], p99["bare"]
+		printf "| server CPU per request (us, mean) | %.1f | %.1f | |\n", cpu["selector"] / n["selector"], cpu["bare"] / n["bare"]
 		printf "| errors (non-2xx + socket) | %d | %d | 0 |\n", errs["selector"], errs["bare"]
 		ok = (s / b >= 0.7 && p99["selector"] <= 5 && errs["selector"] == 0)
 		printf "\nGoals %s (%d nodes in Consul).\n", ok ? "met" : "NOT met", nodes
