@@ -145,7 +145,41 @@ func (s *Selector) handleRoom(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, f)
 		return
 	}
-	writeJSON(w, http.StatusOK, bodyOf(res))
+	writeRoom(w, http.StatusOK, bodyOf(res))
+}
+
+// writeRoom writes a room answer without reflection: it is the selector's hottest response. Strings
+// that need JSON escaping (possible only in a node ID, which Consul allows to be almost anything) take
+// the general path.
+func writeRoom(w http.ResponseWriter, status int, b roomBody) {
+	if !plainJSON(b.Room) || !plainJSON(b.Node) || !plainJSON(b.URL) {
+		writeJSON(w, status, b)
+		return
+	}
+	buf := make([]byte, 0, 32+len(b.Room)+len(b.Node)+len(b.URL))
+	buf = append(buf, `{"room":"`...)
+	buf = append(buf, b.Room...)
+	buf = append(buf, `","node":"`...)
+	buf = append(buf, b.Node...)
+	buf = append(buf, `","url":"`...)
+	buf = append(buf, b.URL...)
+	buf = append(buf, "\"}\n"...)
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
+	w.WriteHeader(status)
+	_, _ = w.Write(buf)
+}
+
+// plainJSON reports whether s can be written between JSON quotes as is (encoding/json would also escape
+// <, > and &).
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // newNameAttempts bounds the draws of a fresh room name that is not in use yet.
@@ -166,7 +200,7 @@ func (s *Selector) handleNewRoom(w http.ResponseWriter, r *http.Request) {
 		// A new meeting must not land in somebody else's room: draw again if the name was taken.
 		if res.Outcome == rooms.Created {
 			w.Header().Set("Location", "/api/v1/rooms/"+res.Room)
-			writeJSON(w, http.StatusCreated, bodyOf(res))
+			writeRoom(w, http.StatusCreated, bodyOf(res))
 			return
 		}
 	}

@@ -75,7 +75,7 @@ func (s *Selector) secure(next http.Handler) http.Handler {
 		h["X-Content-Type-Options"] = nosniffHeader
 		h["Referrer-Policy"] = noReferrer
 		h["X-Frame-Options"] = denyFrameHeader
-		if r.Body != nil {
+		if r.Body != nil && r.Body != http.NoBody { // requests without a body need no limit (nor its allocation)
 			r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
 		}
 		next.ServeHTTP(w, r)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -195,5 +196,21 @@ func TestWebConfigBasicAuth(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("with credentials: %s", resp.Status)
+	}
+}
+
+// writeRoom's fast path writes exactly what encoding/json would.
+func TestWriteRoomMatchesEncodingJSON(t *testing.T) {
+	for _, node := range []string{"node-1", `we"ird`, `back\slash`, "<script>", "a&b", "ünïcode", "tab\there", ""} {
+		b := roomBody{Room: "standup", Node: node, URL: "https://meet.example.org:8443/standup"}
+		rec := httptest.NewRecorder()
+		writeRoom(rec, http.StatusOK, b)
+		want, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rec.Body.String(); got != string(want)+"\n" || rec.Header().Get("Content-Type") != "application/json; charset=utf-8" {
+			t.Errorf("node %q: got %q, want %q", node, got, want)
+		}
 	}
 }
