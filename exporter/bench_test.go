@@ -113,3 +113,25 @@ func startCPU(b *testing.B) cpuMeter { return cpuMeter{b: b, start: processCPU(b
 func (m cpuMeter) report() {
 	m.b.ReportMetric(float64(processCPU(m.b)-m.start)/float64(m.b.N), "cpu-ns/op")
 }
+
+// BenchmarkProgramMetrics is what the exporter's own metrics cost per
+// scrape: build info alone, and with the Go runtime and process collectors
+// (--web.exporter-metrics), which read several /proc/self files each time.
+func BenchmarkProgramMetrics(b *testing.B) {
+	e := exporter.New(nil, exporter.Options{})
+	for _, tt := range []struct {
+		name    string
+		runtime bool
+	}{{"build-info", false}, {"runtime", true}} {
+		b.Run(tt.name, func(b *testing.B) {
+			h := e.Handler(exporter.HandlerOptions{Extra: exporter.NewProgramRegistry("bench", tt.runtime)})
+			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+			b.ReportAllocs()
+			cpu := startCPU(b)
+			for b.Loop() {
+				h.ServeHTTP(httptest.NewRecorder(), req)
+			}
+			cpu.report()
+		})
+	}
+}

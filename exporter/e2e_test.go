@@ -183,7 +183,8 @@ func TestEndToEnd(t *testing.T) {
 		"--path.procfs="+procfsFixture(t),
 		"--collector.nginx.scrape-uri="+nginx.StubStatusURL,
 		"--collector.jvb.url="+jvbURL,
-		"--collector.network.device-exclude=lo|veth.*")
+		"--collector.network.device-exclude=lo|veth.*",
+		"--web.exporter-metrics")
 	body := get(t, base+"/metrics")
 
 	// Present before filtering, though its values are volatile.

@@ -167,7 +167,7 @@ func (e *Exporter) run(ctx context.Context, idx int, results chan<- result) {
 	begin := time.Now()
 	// The collector writes into a private channel so that, if it is
 	// abandoned, late sends land here and never on the registry's channel.
-	mch := make(chan prometheus.Metric, 32)
+	mch := make(chan prometheus.Metric, 64)
 	errc := make(chan error, 1)
 	go func() {
 		defer close(mch)

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 )
 
 // ScrapeTimeoutHeader is the header in which Prometheus sends its scrape timeout.
@@ -16,9 +16,11 @@ const ScrapeTimeoutHeader = "X-Prometheus-Scrape-Timeout-Seconds"
 
 // HandlerOptions configure Handler.
 type HandlerOptions struct {
-	// Gatherer adds the program's own metrics (build info, Go runtime,
-	// process) to every response; nil adds nothing.
-	Gatherer prometheus.Gatherer
+	// Extra adds the program's own metrics (build info, Go runtime,
+	// process; see NewProgramRegistry) to every response; nil adds nothing.
+	// It is collected in the same pass as the Exporter: merging a second
+	// registry's Gather would double the per-scrape allocations.
+	Extra prometheus.Collector
 	// Logger receives encoding errors; nil discards them.
 	Logger *slog.Logger
 	// Timeout bounds a scrape without the Prometheus header; zero means the
@@ -32,10 +34,14 @@ type HandlerOptions struct {
 	MaxRequestsInFlight int
 }
 
-// Handler serves the Exporter's metrics (plus opts.Gatherer's) in the
-// Prometheus text or protobuf formats. Each request's collectors are bounded
-// by the scrape timeout Prometheus sends in ScrapeTimeoutHeader, so a hung
-// source costs its own metrics and never the whole scrape.
+// Handler serves the Exporter's metrics (plus opts.Extra's) in the
+// format the scraper asks for. Each request's collectors are bounded by the
+// scrape timeout Prometheus sends in ScrapeTimeoutHeader, so a hung source
+// costs its own metrics and never the whole scrape. A failing collector
+// yields a partial reply (its success meta-metric says so), never a 500.
+//
+// Replies are not compressed: a scrape is a few kilobytes on the node's own
+// network, and gzip would cost more CPU than the rest of the scrape.
 func (e *Exporter) Handler(opts HandlerOptions) http.Handler {
 	logger := opts.Logger
 	if logger == nil {
@@ -43,10 +49,6 @@ func (e *Exporter) Handler(opts HandlerOptions) http.Handler {
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = e.timeout
-	}
-	hopts := promhttp.HandlerOpts{
-		ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelError),
-		ErrorHandling: promhttp.ContinueOnError,
 	}
 	var inflight chan struct{}
 	if opts.MaxRequestsInFlight > 0 {
@@ -68,11 +70,26 @@ func (e *Exporter) Handler(opts HandlerOptions) http.Handler {
 		// Collect, which has no context parameter.
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(e.WithContext(ctx))
-		var g prometheus.Gatherer = reg
-		if opts.Gatherer != nil {
-			g = prometheus.Gatherers{opts.Gatherer, reg}
+		if opts.Extra != nil {
+			reg.MustRegister(unchecked{opts.Extra})
 		}
-		promhttp.HandlerFor(g, hopts).ServeHTTP(w, r)
+		mfs, err := reg.Gather()
+		if err != nil {
+			logger.Error("inconsistent metrics; serving the consistent ones", "err", err)
+			if len(mfs) == 0 {
+				http.Error(w, "gathering metrics failed: "+err.Error(), http.StatusInternalServerError)
+				return
+			}
+		}
+		format := expfmt.NegotiateAccept(r.Header, expfmt.FmtText, expfmt.FmtProtoDelim)
+		w.Header().Set("Content-Type", string(format))
+		enc := expfmt.NewEncoder(w, format)
+		for _, mf := range mfs {
+			if err := enc.Encode(mf); err != nil {
+				logger.Debug("writing metrics", "err", err) // the scraper went away
+				return
+			}
+		}
 	})
 }
 
@@ -92,3 +109,9 @@ func ScrapeContext(r *http.Request, fallback, offset time.Duration) (context.Con
 	}
 	return context.WithTimeout(r.Context(), timeout)
 }
+
+// unchecked registers a collector without its descriptors, which a
+// registry made for one request has no use for.
+type unchecked struct{ prometheus.Collector }
+
+func (unchecked) Describe(chan<- *prometheus.Desc) {}

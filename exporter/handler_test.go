@@ -69,7 +69,7 @@ func TestHandlerHonoursScrapeTimeoutHeader(t *testing.T) {
 		Options{Timeout: time.Hour}) // only the header can end the hung scrape
 	extra := prometheus.NewRegistry()
 	extra.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "program_up", Help: "1."}, func() float64 { return 1 }))
-	srv := httptest.NewServer(e.Handler(HandlerOptions{Gatherer: extra}))
+	srv := httptest.NewServer(e.Handler(HandlerOptions{Extra: extra}))
 	defer srv.Close()
 
 	code, body := scrape(t, srv.URL, "0.3")

@@ -16,8 +16,8 @@ import (
 // RunOptions configure Run.
 type RunOptions struct {
 	Exporter *Exporter
-	// Gatherer adds the program's own metrics (see NewProgramRegistry).
-	Gatherer prometheus.Gatherer
+	// Extra adds the program's own metrics (see NewProgramRegistry).
+	Extra prometheus.Collector
 	// Addresses to listen on, e.g. "127.0.0.1:0"; each is bound before
 	// serving, so the chosen port is known and logged.
 	Addresses []string
@@ -51,7 +51,7 @@ func Run(ctx context.Context, opts RunOptions) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(opts.MetricsPath, opts.Exporter.Handler(HandlerOptions{
-		Gatherer: opts.Gatherer, Logger: logger, MaxRequestsInFlight: opts.MaxRequestsInFlight,
+		Extra: opts.Extra, Logger: logger, MaxRequestsInFlight: opts.MaxRequestsInFlight,
 	}))
 	if opts.MetricsPath != "/" {
 		landing, err := web.NewLandingPage(web.LandingConfig{

@@ -36,6 +36,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	web := kingpinflag.AddFlags(app, ":9105")
 	metricsPath := app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 	maxRequests := app.Flag("web.max-requests", "Maximum concurrent scrapes (0 = no limit).").Default("10").Int()
+	runtimeMetrics := app.Flag("web.exporter-metrics", "Also export the exporter's own go_* and process_* metrics (they cost more CPU per scrape than the collectors).").
+		Default("false").Bool()
 	maxProcs := app.Flag("runtime.gomaxprocs", "Maximum OS threads running Go code at once; 1 keeps the exporter off the bridge's cores.").
 		Default("1").Int()
 	logConfig := &promslog.Config{Writer: stderr}
@@ -67,7 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	err = exporter.Run(ctx, exporter.RunOptions{
 		Exporter:            exp,
-		Gatherer:            exporter.NewProgramRegistry(program),
+		Extra:               exporter.NewProgramRegistry(program, *runtimeMetrics),
 		Addresses:           *web.WebListenAddresses,
 		WebConfigFile:       *web.WebConfigFile,
 		MetricsPath:         *metricsPath,

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Compare the per-node exporter stack a Jitsi operator runs today with Ensemble's single exporter, in one
+# run, against the same real nginx:
+#   theirs: Debian's prometheus-node-exporter (collectors cpu, loadavg, meminfo, netdev only)
+#           + prometheus-nginx-exporter
+#   ours:   one ensemble-exporter doing all of that plus the JVB collector (against the JVB emulator)
+# Each exporter is scraped N times (sequentially, over one kept-alive connection, as Prometheus does).
+# CPU is utime+stime from /proc/PID/stat, RSS is VmRSS from /proc/PID/status after the scrapes.
+# Prints seconds of CPU per 1,000 scrapes and RSS for each process, then ours / theirs combined
+# (goals: CPU <= 0.35, RSS <= 0.5).
+#
+# usage: scripts/bench-exporters.sh              env: BENCH_SCRAPES (2000, at most 20000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+N=${BENCH_SCRAPES:-2000}
+if ! [[ $N =~ ^[0-9]+$ ]] || ((N < 100 || N > 20000)); then
+	echo "bench-exporters: BENCH_SCRAPES must be 100..20000" >&2
+	exit 2
+fi
+for tool in nginx prometheus-node-exporter prometheus-nginx-exporter curl go python3; do
+	command -v "$tool" >/dev/null || { echo "bench-exporters: $tool not found (run scripts/install-deps.sh)" >&2; exit 1; }
+done
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# wait_for CMD...: poll for up to 30 s.
+wait_for() {
+	for _ in $(seq 150); do
+		if "$@" >/dev/null 2>&1; then return 0; fi
+		sleep 0.2
+	done
+	echo "bench-exporters: timed out waiting for: $*" >&2
+	return 1
+}
+
+echo "building ensemble-exporter and ensemble-jvbemu..." >&2
+go build -o "$work/ensemble-exporter" ./cmd/ensemble-exporter
+go build -o "$work/ensemble-jvbemu" ./cmd/ensemble-jvbemu
+
+# nginx with stub_status on a free port.
+nginx_port=$(free_port)
+mkdir -p "$work/nginx/tmp" "$work/nginx/html"
+cat >"$work/nginx/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+pid $work/nginx/nginx.pid;
+error_log stderr warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/tmp/body;
+  proxy_temp_path $work/nginx/tmp/proxy;
+  fastcgi_temp_path $work/nginx/tmp/fastcgi;
+  uwsgi_temp_path $work/nginx/tmp/uwsgi;
+  scgi_temp_path $work/nginx/tmp/scgi;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    root $work/nginx/html;
+    location = /nginx_status { stub_status; allow 127.0.0.1; deny all; }
+  }
+}
+EOF
+nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" 2>"$work/nginx.log" &
+pids+=($!)
+stub="http://127.0.0.1:$nginx_port/nginx_status"
+wait_for curl -sf "$stub"
+
+# The JVB emulator with three conferences (6, 4 and 2 endpoints).
+"$work/ensemble-jvbemu" --web.listen-address=127.0.0.1:0 --conference=6 --conference=4 --conference=2 \
+	>"$work/jvbemu.out" 2>"$work/jvbemu.log" &
+pids+=($!)
+wait_for grep -q '^listening on http://' "$work/jvbemu.out"
+jvb=$(sed -n 's/^listening on \(http:[^ ]*\).*/\1/p' "$work/jvbemu.out" | head -1)
+
+node_port=$(free_port)
+prometheus-node-exporter --collector.disable-defaults --collector.cpu --collector.loadavg \
+	--collector.meminfo --collector.netdev --web.listen-address="127.0.0.1:$node_port" 2>"$work/node.log" &
+node_pid=$!
+pids+=($node_pid)
+nginxexp_port=$(free_port)
+prometheus-nginx-exporter -nginx.scrape-uri="$stub" -web.listen-address="127.0.0.1:$nginxexp_port" \
+	2>"$work/nginxexp.log" &
+nginxexp_pid=$!
+pids+=($nginxexp_pid)
+"$work/ensemble-exporter" --web.listen-address=127.0.0.1:0 --collector.nginx.scrape-uri="$stub" \
+	--collector.jvb.url="$jvb" 2>"$work/ours.log" &
+ours_pid=$!
+pids+=($ours_pid)
+wait_for grep -q 'msg=listening address=' "$work/ours.log"
+ours_url="http://$(sed -n 's/.*msg=listening address=\([^ ]*\).*/\1/p' "$work/ours.log" | head -1)/metrics"
+node_url="http://127.0.0.1:$node_port/metrics"
+nginxexp_url="http://127.0.0.1:$nginxexp_port/metrics"
+wait_for curl -sf "$node_url"
+wait_for curl -sf "$nginxexp_url"
+
+# Each exporter must actually be reading its sources, or the comparison means nothing.
+curl -sf "$ours_url" | grep -q '^ensemble_jvb_up 1' || { echo "bench-exporters: our JVB collector is not up" >&2; exit 1; }
+curl -sf "$ours_url" | grep -q '^ensemble_nginx_up 1' || { echo "bench-exporters: our nginx collector is not up" >&2; exit 1; }
+curl -sf "$nginxexp_url" | grep -q '^nginx_up 1' || { echo "bench-exporters: nginx-exporter is not up" >&2; exit 1; }
+curl -sf "$node_url" | grep -q '^node_load1 ' || { echo "bench-exporters: node-exporter has no load average" >&2; exit 1; }
+
+# cpu_ticks PID: utime + stime (fields 14 and 15 of /proc/PID/stat; the command name may hold spaces).
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# scrape URL COUNT: COUNT sequential GETs over one connection, with Prometheus's timeout header.
+scrape() {
+	local args=() i
+	for ((i = 0; i < $2; i++)); do args+=("$1"); done
+	curl -sf -H 'X-Prometheus-Scrape-Timeout-Seconds: 10' -H 'Accept: text/plain;version=0.0.4' \
+		-o /dev/null "${args[@]}" >/dev/null
+}
+
+hz=$(getconf CLK_TCK)
+declare -A cpu rss
+for name in node nginxexp ours; do
+	case $name in
+	node) pid=$node_pid url=$node_url ;;
+	nginxexp) pid=$nginxexp_pid url=$nginxexp_url ;;
+	ours) pid=$ours_pid url=$ours_url ;;
+	esac
+	scrape "$url" 50 # warm up: connections, caches, first GC cycles
+	before=$(cpu_ticks "$pid")
+	scrape "$url" "$N"
+	after=$(cpu_ticks "$pid")
+	cpu[$name]=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$N" 'BEGIN {printf "%.3f", t / hz * 1000 / n}')
+	rss[$name]=$(rss_kib "$pid")
+done
+
+theirs_cpu=$(awk -v a="${cpu[node]}" -v b="${cpu[nginxexp]}" 'BEGIN {printf "%.3f", a + b}')
+theirs_rss=$((rss[node] + rss[nginxexp]))
+cpu_ratio=$(awk -v o="${cpu[ours]}" -v t="$theirs_cpu" 'BEGIN {printf "%.2f", (t > 0 ? o / t : 0)}')
+rss_ratio=$(awk -v o="${rss[ours]}" -v t="$theirs_rss" 'BEGIN {printf "%.2f", o / t}')
+
+cat <<EOF
+exporter comparison, $N scrapes each, $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ)
+
+| process | CPU s / 1,000 scrapes | RSS MiB |
+|---|---:|---:|
+| prometheus-node-exporter $(prometheus-node-exporter --version 2>&1 | sed -n 's/.*version \([^ ]*\).*/\1/p' | head -1) (cpu, loadavg, meminfo, netdev) | ${cpu[node]} | $(awk -v k="${rss[node]}" 'BEGIN {printf "%.1f", k / 1024}') |
+| prometheus-nginx-exporter | ${cpu[nginxexp]} | $(awk -v k="${rss[nginxexp]}" 'BEGIN {printf "%.1f", k / 1024}') |
+| theirs combined | $theirs_cpu | $(awk -v k="$theirs_rss" 'BEGIN {printf "%.1f", k / 1024}') |
+| ensemble-exporter (cpu, memory, network, nginx, jvb) | ${cpu[ours]} | $(awk -v k="${rss[ours]}" 'BEGIN {printf "%.1f", k / 1024}') |
+
+ours / theirs: CPU $cpu_ratio (goal <= 0.35), RSS $rss_ratio (goal <= 0.5)
+EOF
