@@ -14,14 +14,14 @@ func (MostFreeCPU) Pick(s *Snapshot, _ string, _ Rand) (Choice, error) {
 	if len(s.eligible) == 0 {
 		return Choice{}, ErrNoNode
 	}
-	// eligible is sorted by reported load, ties by ID.
-	return Choice{Index: int(s.eligible[0]), Saturated: len(s.below) == 0}, nil
+	// sorted is by reported load, ties by ID.
+	return Choice{Index: int(s.sorted()[0]), Saturated: len(s.below) == 0}, nil
 }
 
 // LeastLoaded picks the eligible node with the lowest corrected score (Jicofo's rule). The pending
 // correction is what stops it herding. It scans the eligible nodes in order of reported load and
 // stops at the first one that cannot beat the best so far, so it costs O(nodes within a few rooms'
-// cost of the minimum), O(n) in the worst case.
+// cost of the minimum), O(n) in the worst case, plus one O(n log n) sort per snapshot.
 type LeastLoaded struct{}
 
 // Name implements Policy.
@@ -43,7 +43,7 @@ func (P2C) Name() string { return "p2c" }
 
 // p2cDraws bounds the resampling when a sampled node's pending assignments pushed it over the
 // high-water mark; after that the policy falls back to a full scan.
-const p2cDraws = 4
+const p2cDraws = 16
 
 // Pick implements Policy.
 func (P2C) Pick(s *Snapshot, _ string, r Rand) (Choice, error) {
@@ -86,9 +86,9 @@ func (BoundedHash) Pick(s *Snapshot, room string, _ Rand) (Choice, error) {
 	limit := min((1+s.fleet.cfg.Epsilon)*s.mean, s.fleet.cfg.HighWater)
 	h := hashString(room)
 	best, bestHash := -1, uint64(0)
-	for _, i := range s.below { // sorted by load: stop at the cap
+	for _, i := range s.below {
 		if s.load[i] > limit {
-			break
+			continue
 		}
 		if v := mix(h ^ s.hash[i]); best < 0 || v > bestHash {
 			best, bestHash = int(i), v
