@@ -1,0 +1,245 @@
+// Command ensemble-sim replays a day of meetings on a simulated Jitsi fleet against the
+// selector's real placement policies and room bindings, under delayed load data, and prints how
+// each policy loaded the fleet (table, CSV or JSON; optionally a PNG of per-node load).
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/ensemble-jitsi/ensemble/selector/placement"
+	"github.com/ensemble-jitsi/ensemble/sim"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// cli is the parsed command line beyond what maps straight onto sim.Options.
+type cli struct {
+	trace, output, format, plotFile string
+	plotPolicies                    []string
+	crash, drain, progress          bool
+}
+
+func newApp(o *sim.Options, c *cli, stderr io.Writer) *kingpin.Application {
+	app := kingpin.New("ensemble-sim", "Replay a day of meetings against the selector's placement policies and compare them.").DefaultEnvars()
+	app.HelpFlag.Short('h')
+	app.UsageWriter(stderr)
+	app.ErrorWriter(stderr)
+	dur := func(name, help string, d *time.Duration) {
+		app.Flag(name, help).Default(d.String()).DurationVar(d)
+	}
+	num := func(name, help string, f *float64) {
+		app.Flag(name, help).Default(fmt.Sprint(*f)).Float64Var(f)
+	}
+	app.Flag("seed", "Random seed; the same seed and flags give the same results.").Default(fmt.Sprint(o.Seed)).Uint64Var(&o.Seed)
+	app.Flag("nodes", "Number of nodes.").Default(fmt.Sprint(o.Nodes)).IntVar(&o.Nodes)
+	num("node.vcpus", "Logical CPUs per node.", &o.VCPUs)
+	num("cost.conference", "CPUs per meeting.", &o.Cost.PerConference)
+	num("cost.participant", "CPUs per participant.", &o.Cost.PerParticipant)
+	num("cost.stream", "CPUs per forwarded stream (sender to receiver).", &o.Cost.PerStream)
+	app.Flag("cost.last-n", "Streams each participant receives at most.").Default(fmt.Sprint(o.Cost.LastN)).IntVar(&o.Cost.LastN)
+	num("ceiling", "CPU demand ratio at which a node fails new participants.", &o.Ceiling)
+	dur("day", "Length of the simulated day.", &o.Day)
+	num("meetings", "Meetings per day at --load 1 (the original service: about 1,700).", &o.Rooms)
+	num("load", "Arrival-rate factor.", &o.Load)
+	num("mean-load", "If set, choose --load so the busiest hour's mean CPU demand is this ratio (e.g. 0.8).", &o.MeanLoad)
+	num("size.alpha", "Meeting sizes follow P(n) ∝ n^-alpha.", &o.SizeAlpha)
+	app.Flag("size.max", "Largest meeting.").Default(fmt.Sprint(o.MaxSize)).IntVar(&o.MaxSize)
+	dur("duration.median", "Median meeting duration (log-normal).", &o.DurationMedian)
+	num("duration.sigma", "Sigma of the log-normal meeting duration.", &o.DurationSigma)
+	dur("join.spread", "Participants join uniformly over this first part of the meeting.", &o.JoinSpread)
+	num("join.late", "Fraction of participants joining at any time during the meeting.", &o.LateJoin)
+	app.Flag("trace", "CSV of room,join,leave (seconds or RFC 3339) replacing the generator.").StringVar(&c.trace)
+	dur("view.scrape-interval", "Prometheus scrape interval.", &o.Scrape)
+	dur("view.rate-window", "rate() window of the CPU query.", &o.RateWindow)
+	dur("view.poll-interval", "Selector's load refresh interval.", &o.Poll)
+	app.Flag("view.zero-delay", "Give the selector the true load at every decision (ideal reference).").BoolVar(&o.ZeroDelay)
+	app.Flag("crash", "Crash the busiest node at --crash.at.").Default("true").BoolVar(&c.crash)
+	dur("crash.at", "When the busiest node crashes.", &o.CrashAt)
+	dur("crash.detect", "Time until the crashed node is marked gone.", &o.CrashDetect)
+	dur("crash.reconnect", "Its participants come back uniformly over this.", &o.Reconnect)
+	app.Flag("drain", "Drain the busiest node at --drain.at.").Default("true").BoolVar(&c.drain)
+	dur("drain.at", "When the busiest node is put in maintenance.", &o.DrainAt)
+	all := o.Policies
+	o.Policies = nil // kingpin appends the defaults
+	app.Flag("policy", "Policy to simulate (repeatable; default: all).").Default(all...).EnumsVar(&o.Policies, placement.Builtin().Names()...)
+	num("selector.high-water", "High-water mark of the corrected score.", &o.Placement.HighWater)
+	dur("load.max-age", "Load data older than this is unknown.", &o.Placement.MaxAge)
+	dur("selector.pending-window", "How long an assignment counts in a node's pending account.", &o.Placement.Window)
+	num("selector.room-cost", "CPUs one new room is expected to add (pending correction).", &o.Placement.Cost)
+	num("selector.epsilon", "bounded-hash load slack.", &o.Placement.Epsilon)
+	dur("rooms.ttl", "Idle expiry of a room binding.", &o.RoomsTTL)
+	app.Flag("selector.replicas", "Selector instances behind a load balancer (own pending accounts, shared bindings).").
+		Default(fmt.Sprint(o.Replicas)).IntVar(&o.Replicas)
+	app.Flag("output.format", "table, csv or json.").Default("table").EnumVar(&c.format, "table", "csv", "json")
+	app.Flag("output.file", "Write the results here instead of stdout.").StringVar(&c.output)
+	app.Flag("plot.file", "Write a PNG of per-node load over the day here.").StringVar(&c.plotFile)
+	app.Flag("plot.policy", "Policies side by side in the PNG (repeatable).").Default("most-free-cpu", placement.DefaultPolicy).
+		EnumsVar(&c.plotPolicies, placement.Builtin().Names()...)
+	app.Flag("progress", "Show a progress bar on stderr.").Default("true").BoolVar(&c.progress)
+	app.Flag("parallel", "Policies simulated at once (0: all).").Default("0").IntVar(&o.Parallel)
+	return app
+}
+
+// run parses args, simulates and writes the results; it returns 0, 1 on a failed run, 2 on bad
+// flags or input.
+func run(args []string, stdout, stderr io.Writer) int {
+	o := sim.DefaultOptions()
+	var c cli
+	app := newApp(&o, &c, stderr)
+	if _, err := app.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "ensemble-sim: error: %v\n", err)
+		return 2
+	}
+	if !c.crash {
+		o.CrashAt = -1
+	}
+	if !c.drain {
+		o.DrainAt = -1
+	}
+	if c.trace != "" {
+		f, err := os.Open(c.trace)
+		if err != nil {
+			fmt.Fprintf(stderr, "ensemble-sim: error: %v\n", err)
+			return 2
+		}
+		o.Trace, err = sim.ParseTrace(f)
+		f.Close()
+		if err != nil {
+			fmt.Fprintf(stderr, "ensemble-sim: error: %s: %v\n", c.trace, err)
+			return 2
+		}
+	}
+	if c.plotFile != "" {
+		for _, p := range c.plotPolicies {
+			if !contains(o.Policies, p) {
+				o.Policies = append(o.Policies, p)
+			}
+		}
+		o.Series = true
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var bar *progressBar
+	if c.progress {
+		bar = newProgressBar(stderr)
+		o.Progress = bar.set
+		defer bar.stop()
+	}
+	rep, err := sim.Run(ctx, o)
+	if bar != nil {
+		bar.stop()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "ensemble-sim: error: %v\n", err)
+		if strings.HasPrefix(err.Error(), "scenario:") {
+			return 2
+		}
+		return 1
+	}
+
+	var out bytes.Buffer
+	switch c.format {
+	case "csv":
+		err = rep.WriteCSV(&out)
+	case "json":
+		err = rep.WriteJSON(&out)
+	default:
+		err = rep.WriteTable(&out)
+	}
+	if err == nil {
+		err = write(c.output, stdout, out.Bytes())
+	}
+	if err == nil && c.plotFile != "" {
+		var png bytes.Buffer
+		if err = rep.WritePNG(&png, c.plotPolicies...); err == nil {
+			err = os.WriteFile(c.plotFile, png.Bytes(), 0o644)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "ensemble-sim: error: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func write(path string, stdout io.Writer, b []byte) error {
+	if path == "" || path == "-" {
+		_, err := stdout.Write(b)
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// progressBar redraws one line on stderr at most five times a second.
+type progressBar struct {
+	w           io.Writer
+	done, total atomic.Int64
+	quit        chan struct{}
+	finished    chan struct{}
+	stopped     atomic.Bool
+}
+
+func newProgressBar(w io.Writer) *progressBar {
+	b := &progressBar{w: w, quit: make(chan struct{}), finished: make(chan struct{})}
+	go b.loop()
+	return b
+}
+
+func (b *progressBar) set(done, total int64) { b.done.Store(done); b.total.Store(total) }
+
+func (b *progressBar) loop() {
+	defer close(b.finished)
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	start := time.Now()
+	draw := func() {
+		done, total := b.done.Load(), b.total.Load()
+		if total == 0 {
+			return
+		}
+		const width = 40
+		filled := int(width * done / total)
+		fmt.Fprintf(b.w, "\r[%s%s] %3d%% %d/%d joins %s", strings.Repeat("#", filled), strings.Repeat(".", width-filled),
+			100*done/total, done, total, time.Since(start).Round(time.Second))
+	}
+	for {
+		select {
+		case <-b.quit:
+			draw()
+			fmt.Fprintln(b.w)
+			return
+		case <-t.C:
+			draw()
+		}
+	}
+}
+
+func (b *progressBar) stop() {
+	if b.stopped.CompareAndSwap(false, true) {
+		close(b.quit)
+		<-b.finished
+	}
+}

@@ -1,0 +1,172 @@
+// Package sim replays a day of meetings against the selector's real placement policies and room
+// bindings (selector/placement, selector/rooms) under delayed load data, and measures how each
+// policy loads the fleet. It is deterministic for a given seed.
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ensemble-jitsi/ensemble/selector/placement"
+)
+
+// Options describes a scenario. Field names mirror ensemble-sim's flags; DefaultOptions documents
+// where each default comes from.
+type Options struct {
+	Seed uint64
+
+	// Fleet.
+	Nodes int
+	VCPUs float64 // logical CPUs per node
+	Cost  Cost
+	// Ceiling is the CPU demand (as a ratio of the node's CPUs) at which quality collapses: a node
+	// at or above it fails every new participant.
+	Ceiling float64
+
+	// Workload (ignored when Trace is set).
+	Day            time.Duration // simulated working day
+	Rooms          float64       // meetings per day at Load 1
+	Load           float64       // arrival-rate factor
+	MeanLoad       float64       // if > 0, choose Load so the busiest hour's mean fleet CPU demand is this ratio
+	SizeAlpha      float64       // meeting sizes follow P(n) ∝ n^-SizeAlpha on [2, MaxSize]
+	MaxSize        int
+	DurationMedian time.Duration // meeting durations are log-normal with this median ...
+	DurationSigma  float64       // ... and this σ of the underlying normal
+	JoinSpread     time.Duration // participants join uniformly over the first JoinSpread
+	LateJoin       float64       // fraction of participants who instead join at a uniform time in the meeting
+	Trace          []Participant // if set, replaces the generator
+
+	// The selector's view of load: Prometheus scrapes every Scrape, rate() over RateWindow, the
+	// selector polls every Poll. ZeroDelay gives the selector the true load at every decision.
+	Scrape, RateWindow, Poll time.Duration
+	ZeroDelay                bool
+
+	// Events (a negative time disables one).
+	CrashAt     time.Duration // the busiest node crashes
+	CrashDetect time.Duration // until its health check marks it gone
+	Reconnect   time.Duration // its participants come back uniformly over this after detection
+	DrainAt     time.Duration // the busiest remaining node is put in maintenance
+
+	// Selector.
+	Policies  []string
+	Placement placement.Config
+	RoomsTTL  time.Duration
+	// Replicas is the number of selector instances behind a load balancer: each request goes to a
+	// random one; each keeps its own pending accounts; they share the binding store.
+	Replicas int
+
+	// Series keeps every node's load each minute (for the plot).
+	Series bool
+	// Parallel is how many policies run at once (0 = one per policy).
+	Parallel int
+	// Progress, if set, is called now and then with the work done and the total, from any goroutine.
+	Progress func(done, total int64)
+}
+
+// Cost is the CPU a meeting takes on its node, in logical CPUs:
+// PerConference + n·PerParticipant + n·min(n-1, LastN)·PerStream for n participants present.
+type Cost struct {
+	PerConference  float64
+	PerParticipant float64
+	PerStream      float64 // per forwarded stream (one sender to one receiver)
+	LastN          int     // streams each receiver gets at most
+}
+
+// Of returns the CPUs a meeting of n present participants takes.
+func (c Cost) Of(n int) float64 {
+	if n <= 0 {
+		return 0
+	}
+	return c.PerConference + float64(n)*c.PerParticipant + float64(n*min(n-1, c.LastN))*c.PerStream
+}
+
+// DefaultOptions returns the default scenario: the original service's scale (100 nodes × 4 vCPUs,
+// about 1,700 meetings and 800 concurrent participants at the peak of an 8-hour day), a
+// production-like data delay, a crash and a drain mid-day, and every built-in policy.
+func DefaultOptions() Options {
+	return Options{
+		Seed:           1,
+		Nodes:          100,
+		VCPUs:          4,
+		Cost:           Cost{PerConference: 0.01, PerParticipant: 0.02, PerStream: 0.002, LastN: 20},
+		Ceiling:        1.0,
+		Day:            8 * time.Hour,
+		Rooms:          1700,
+		Load:           1,
+		SizeAlpha:      2.5,
+		MaxSize:        100,
+		DurationMedian: 30 * time.Minute,
+		DurationSigma:  0.6,
+		JoinSpread:     3 * time.Minute,
+		LateJoin:       0.05,
+		Scrape:         5 * time.Second,
+		RateWindow:     30 * time.Second,
+		Poll:           5 * time.Second,
+		CrashAt:        4*time.Hour + 10*time.Minute,
+		CrashDetect:    5 * time.Second,
+		Reconnect:      30 * time.Second,
+		DrainAt:        5 * time.Hour,
+		Policies:       placement.Builtin().Names(),
+		Placement:      placement.DefaultConfig(),
+		RoomsTTL:       12 * time.Hour,
+		Replicas:       1,
+	}
+}
+
+func (o Options) validate() error {
+	var errs []error
+	pos := func(name string, v float64) {
+		if !(v > 0) {
+			errs = append(errs, fmt.Errorf("%s must be positive, got %v", name, v))
+		}
+	}
+	if o.Nodes < 1 || o.Nodes > 1_000_000 {
+		errs = append(errs, fmt.Errorf("nodes must be in [1, 1e6], got %d", o.Nodes))
+	}
+	pos("vcpus", o.VCPUs)
+	pos("ceiling", o.Ceiling)
+	if o.Cost.PerConference < 0 || o.Cost.PerParticipant < 0 || o.Cost.PerStream < 0 || o.Cost.LastN < 0 {
+		errs = append(errs, fmt.Errorf("costs must not be negative: %+v", o.Cost))
+	}
+	pos("day", o.Day.Hours())
+	if o.Trace == nil {
+		pos("rooms per day", o.Rooms)
+		pos("load", o.Load)
+		pos("size alpha", o.SizeAlpha)
+		pos("duration median", o.DurationMedian.Seconds())
+		if o.MaxSize < 2 || o.MaxSize > 10_000 {
+			errs = append(errs, fmt.Errorf("max meeting size must be in [2, 10000], got %d", o.MaxSize))
+		}
+		if o.DurationSigma < 0 || o.JoinSpread < 0 || o.LateJoin < 0 || o.LateJoin > 1 || o.MeanLoad < 0 {
+			errs = append(errs, errors.New("duration sigma, join spread, mean load must not be negative and late-join must be in [0, 1]"))
+		}
+	}
+	if !o.ZeroDelay {
+		pos("scrape interval", o.Scrape.Seconds())
+		pos("poll interval", o.Poll.Seconds())
+		if o.RateWindow < 2*o.Scrape {
+			errs = append(errs, fmt.Errorf("rate window %v must hold at least two scrapes (scrape %v)", o.RateWindow, o.Scrape))
+		}
+	}
+	if o.CrashDetect < 0 || o.Reconnect < 0 {
+		errs = append(errs, errors.New("crash detection and reconnect times must not be negative"))
+	}
+	pos("rooms TTL", o.RoomsTTL.Seconds())
+	if o.Replicas < 1 || o.Replicas > 64 {
+		errs = append(errs, fmt.Errorf("selector replicas must be in [1, 64], got %d", o.Replicas))
+	}
+	if len(o.Policies) == 0 {
+		errs = append(errs, errors.New("no policy to simulate"))
+	}
+	reg := placement.Builtin()
+	for _, p := range o.Policies {
+		if _, err := reg.Get(p); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := o.Placement.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,542 @@
+package sim
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	"github.com/ensemble-jitsi/ensemble/selector/placement"
+	"github.com/ensemble-jitsi/ensemble/selector/rooms"
+)
+
+// run is one policy's replay of the workload.
+type run struct {
+	o        Options
+	w        *workload
+	policy   placement.Policy
+	replicas []replica
+	rnd      *rand.Rand
+	base     time.Time
+	now      int64 // simulated nanoseconds since the start of the day
+	horizon  int64
+
+	nodes   []node
+	ids     []string
+	urls    []string
+	byID    map[string]int32
+	buf     []placement.Node
+	dirty   bool // zero-delay mode: demand changed since the snapshots
+	rooms   []room
+	present []int32 // node of each participant, -1 when not connected
+	events  eventHeap
+	seq     uint64
+
+	scrapes   []scrape // ring of the last scrapes, oldest first
+	crashed   int32    // -1 until the crash
+	detectAt  int64
+	hist      histogram
+	minuteAvg []float64
+	res       Result
+
+	done          *atomic.Int64
+	total         int64
+	sinceProgress int64
+}
+
+// replica is one selector instance: its own pending accounts and snapshot; all replicas share
+// the binding store, as with --rooms.store=consul.
+type replica struct {
+	fleet    *placement.Fleet
+	resolver *rooms.Resolver
+	snap     *placement.Snapshot
+}
+
+type node struct {
+	demand float64 // CPUs asked for by the meetings present
+	last   int64   // time of the last demand change
+	busy   float64 // ∫ busy ratio dt in seconds (what the CPU counter shows)
+	over   int64   // time spent with demand above 90 % of the CPUs
+	alive  bool
+	state  placement.State
+}
+
+// room tracks where a room's participants are; placements maps node → participants present.
+type room struct {
+	placements []nodeCount
+	started    bool
+	split      bool
+	moved      bool
+	onCrashed  bool
+}
+
+type nodeCount struct {
+	node  int32
+	count int32
+}
+
+type scrape struct {
+	t    int64
+	busy []float64 // counter per node; NaN when the scrape failed
+}
+
+func newRun(o Options, w *workload, p placement.Policy, done *atomic.Int64, total int64) (*run, error) {
+	r := &run{
+		o: o, w: w, policy: p, rnd: policySeed(o.Seed, p.Name()),
+		base:    time.Date(2026, 3, 23, 9, 0, 0, 0, time.UTC),
+		horizon: int64(o.Day),
+		nodes:   make([]node, o.Nodes),
+		ids:     make([]string, o.Nodes),
+		urls:    make([]string, o.Nodes),
+		byID:    make(map[string]int32, o.Nodes),
+		buf:     make([]placement.Node, o.Nodes),
+		rooms:   make([]room, len(w.rooms)),
+		present: make([]int32, len(w.parts)),
+		crashed: -1,
+		done:    done, total: total,
+		res: Result{Policy: p.Name()},
+	}
+	clock := func() time.Time { return r.base.Add(time.Duration(r.now)) }
+	store, err := rooms.NewMemory(o.RoomsTTL, clock)
+	if err != nil {
+		return nil, err
+	}
+	r.replicas = make([]replica, o.Replicas)
+	for i := range r.replicas {
+		rp := &r.replicas[i]
+		if rp.fleet, err = placement.NewFleet(o.Placement, clock); err != nil {
+			return nil, err
+		}
+		rp.resolver, err = rooms.NewResolver(rooms.ResolverOptions{
+			Store: store, Policy: p, Now: clock, TouchEvery: rooms.DefaultTouchEvery,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	width := len(fmt.Sprint(o.Nodes))
+	for i := range r.nodes {
+		r.nodes[i] = node{alive: true}
+		r.ids[i] = fmt.Sprintf("node-%0*d", width, i+1)
+		r.urls[i] = "https://" + r.ids[i] + ".sim.invalid"
+		r.byID[r.ids[i]] = int32(i)
+	}
+	for i := range r.present {
+		r.present[i] = -1
+	}
+	if !o.ZeroDelay {
+		slots := int(o.RateWindow/o.Scrape) + 2
+		r.scrapes = make([]scrape, 0, slots)
+	}
+	r.rebuild()
+	return r, nil
+}
+
+// change moves node k's demand by delta CPUs at the current time, integrating what came before.
+func (r *run) change(k int32, delta float64) {
+	r.advance(k)
+	n := &r.nodes[k]
+	n.demand = max(0, n.demand+delta)
+	if ratio := n.demand / r.o.VCPUs; ratio > r.res.PeakNodeLoad {
+		r.res.PeakNodeLoad = ratio
+	}
+	r.dirty = true
+}
+
+// advance integrates node k's busy counter and time over 90 % up to now.
+func (r *run) advance(k int32) {
+	n := &r.nodes[k]
+	dt := r.now - n.last
+	if dt <= 0 {
+		return
+	}
+	ratio := n.demand / r.o.VCPUs
+	n.busy += min(ratio, 1) * float64(dt) / float64(time.Second)
+	if ratio > 0.9 {
+		n.over += dt
+	}
+	n.last = r.now
+}
+
+// loadView returns what the selector knows of node k's load now and how old it is.
+func (r *run) loadView(k int) (float64, time.Duration) {
+	if r.o.ZeroDelay {
+		if !r.nodes[k].alive {
+			return math.NaN(), 0
+		}
+		return min(r.nodes[k].demand/r.o.VCPUs, 1), 0
+	}
+	// Prometheus: rate() over the scrapes inside the window ending at the last scrape before now.
+	if len(r.scrapes) < 2 {
+		return math.NaN(), 0
+	}
+	last := r.scrapes[len(r.scrapes)-1]
+	first := last
+	for _, s := range r.scrapes {
+		if s.t >= r.now-int64(r.o.RateWindow) && !math.IsNaN(s.busy[k]) {
+			first = s
+			break
+		}
+	}
+	if first.t == last.t || math.IsNaN(last.busy[k]) {
+		return math.NaN(), 0
+	}
+	rate := (last.busy[k] - first.busy[k]) / (float64(last.t-first.t) / float64(time.Second))
+	return rate, time.Duration(r.now - last.t)
+}
+
+// rebuild gives every selector replica a new snapshot, as their catalog/load refresh does.
+func (r *run) rebuild() {
+	for k := range r.nodes {
+		load, age := r.loadView(k)
+		r.buf[k] = placement.Node{
+			ID: r.ids[k], URL: r.urls[k], Capacity: r.o.VCPUs,
+			Load: load, Stress: math.NaN(), Age: age, State: r.nodes[k].state,
+		}
+	}
+	for i := range r.replicas {
+		r.replicas[i].snap = r.replicas[i].fleet.Snapshot(r.buf)
+	}
+	r.dirty = false
+}
+
+func (r *run) doScrape() {
+	s := scrape{t: r.now}
+	if len(r.scrapes) == cap(r.scrapes) { // reuse the oldest slot's slice
+		s.busy = r.scrapes[0].busy
+		copy(r.scrapes, r.scrapes[1:])
+		r.scrapes = r.scrapes[:len(r.scrapes)-1]
+	} else {
+		s.busy = make([]float64, len(r.nodes))
+	}
+	for k := range r.nodes {
+		if !r.nodes[k].alive {
+			s.busy[k] = math.NaN()
+			continue
+		}
+		r.advance(int32(k))
+		s.busy[k] = r.nodes[k].busy
+	}
+	r.scrapes = append(r.scrapes, s)
+}
+
+func (r *run) push(t int64, kind eventKind, p int32) {
+	r.seq++
+	heap.Push(&r.events, event{t: t, seq: r.seq, kind: kind, part: p})
+}
+
+// join asks the selector for participant p's room and connects them, or turns them away.
+func (r *run) join(ctx context.Context, p int32) error {
+	pt := r.w.parts[p]
+	rm := &r.rooms[pt.room]
+	first := !rm.started
+	rm.started = true
+	if r.o.ZeroDelay && r.dirty {
+		r.rebuild()
+	}
+	rp := &r.replicas[0]
+	if len(r.replicas) > 1 { // the load balancer in front of the selectors
+		rp = &r.replicas[r.rnd.IntN(len(r.replicas))]
+	}
+	res, err := rp.resolver.Resolve(ctx, rp.snap, r.w.rooms[pt.room], r.rnd)
+	if errors.Is(err, placement.ErrNoNode) {
+		r.refuse(first)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s: resolve %s: %w", r.policy.Name(), r.w.rooms[pt.room], err)
+	}
+	if res.Saturated {
+		r.res.SaturatedDecisions++
+	}
+	if res.Outcome == rooms.Rebound && rm.onCrashed && !rm.moved {
+		rm.moved = true
+		r.res.RoomsMovedByCrash++
+	}
+	k := r.byID[res.Node.ID]
+	n := &r.nodes[k]
+	if !n.alive {
+		// The selector still lists the crashed node: the join fails and the client retries once
+		// the node is marked gone.
+		r.res.JoinsRefused++
+		if t := max(r.now, r.detectAt) + r.jitter(); t < int64(pt.leave) {
+			r.push(t, evRejoin, p)
+		}
+		return nil
+	}
+	if n.demand/r.o.VCPUs >= r.o.Ceiling {
+		r.refuse(first)
+		return nil
+	}
+	idx := -1
+	for i, nc := range rm.placements {
+		if nc.node == k {
+			idx = i
+		} else if nc.count > 0 && !rm.split {
+			rm.split = true
+			r.res.RoomsSplit++
+		}
+	}
+	if idx < 0 {
+		rm.placements = append(rm.placements, nodeCount{node: k})
+		idx = len(rm.placements) - 1
+	}
+	c := int(rm.placements[idx].count)
+	r.change(k, r.o.Cost.Of(c+1)-r.o.Cost.Of(c))
+	rm.placements[idx].count++
+	r.present[p] = k
+	r.push(int64(pt.leave), evLeave, p)
+	return nil
+}
+
+func (r *run) refuse(first bool) {
+	r.res.JoinsRefused++
+	if first {
+		r.res.MeetingsRefused++
+	}
+}
+
+func (r *run) jitter() int64 {
+	if r.o.Reconnect <= 0 {
+		return 0
+	}
+	return r.rnd.Int64N(int64(r.o.Reconnect))
+}
+
+// disconnect removes participant p from its node.
+func (r *run) disconnect(p int32) {
+	k := r.present[p]
+	if k < 0 {
+		return
+	}
+	r.present[p] = -1
+	rm := &r.rooms[r.w.parts[p].room]
+	for i := range rm.placements {
+		if nc := &rm.placements[i]; nc.node == k {
+			c := int(nc.count)
+			if r.nodes[k].alive {
+				r.change(k, r.o.Cost.Of(c-1)-r.o.Cost.Of(c))
+			}
+			nc.count--
+			return
+		}
+	}
+}
+
+// busiest returns the alive node with the highest demand that is not draining.
+func (r *run) busiest() int32 {
+	best := int32(-1)
+	for k := range r.nodes {
+		n := r.nodes[k]
+		if n.alive && n.state == placement.Eligible && (best < 0 || n.demand > r.nodes[best].demand) {
+			best = int32(k)
+		}
+	}
+	return best
+}
+
+func (r *run) crash() {
+	k := r.busiest()
+	if k < 0 {
+		return
+	}
+	r.advance(k)
+	r.crashed = k
+	r.nodes[k].alive = false
+	r.nodes[k].demand = 0
+	r.detectAt = r.now + int64(r.o.CrashDetect)
+	for p, at := range r.present {
+		if at != k {
+			continue
+		}
+		pt := r.w.parts[p]
+		r.rooms[pt.room].onCrashed = true
+		r.disconnect(int32(p))
+		if t := r.detectAt + r.jitter(); t < int64(pt.leave) {
+			r.push(t, evRejoin, int32(p))
+		}
+	}
+	r.dirty = true
+}
+
+func (r *run) sample() {
+	sum, alive := 0.0, 0
+	var row []float32
+	if r.o.Series {
+		row = make([]float32, len(r.nodes))
+	}
+	for k := range r.nodes {
+		n := r.nodes[k]
+		ratio := n.demand / r.o.VCPUs
+		if row != nil {
+			row[k] = float32(ratio)
+		}
+		if !n.alive {
+			continue
+		}
+		alive++
+		sum += ratio
+		r.hist.add(ratio)
+	}
+	if alive > 0 {
+		r.minuteAvg = append(r.minuteAvg, sum/float64(alive))
+	}
+	if row != nil {
+		r.res.Series = append(r.res.Series, row)
+	}
+}
+
+// run replays the day and returns the policy's result.
+func (r *run) run(ctx context.Context) (Result, error) {
+	const never = math.MaxInt64
+	at := func(d time.Duration) int64 {
+		if d < 0 {
+			return never
+		}
+		return int64(d)
+	}
+	nextScrape, nextPoll := int64(never), int64(never)
+	if !r.o.ZeroDelay {
+		nextScrape, nextPoll = 0, int64(r.o.Poll)
+	}
+	nextSample := int64(0)
+	crashAt, drainAt := at(r.o.CrashAt), at(r.o.DrainAt)
+	detectPending := false
+	j := 0 // next participant to join
+	for steps := 0; ; steps++ {
+		if steps%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return Result{}, err
+			}
+		}
+		// The next event of each kind; ties go in this order: departures, data and catalog
+		// updates, samples, arrivals.
+		t := int64(never)
+		if len(r.events) > 0 && r.events[0].kind == evLeave {
+			t = r.events[0].t
+		}
+		detect := int64(never)
+		if detectPending {
+			detect = r.detectAt
+		}
+		tJoin := int64(never)
+		if j < len(r.w.parts) {
+			tJoin = int64(r.w.parts[j].join)
+		}
+		if len(r.events) > 0 && r.events[0].kind == evRejoin {
+			tJoin = min(tJoin, r.events[0].t)
+		}
+		next := min(t, nextScrape, nextPoll, detect, crashAt, drainAt, nextSample, tJoin)
+		if next >= r.horizon {
+			break
+		}
+		r.now = next
+		switch next {
+		case t:
+			r.disconnect(heap.Pop(&r.events).(event).part)
+		case nextScrape:
+			r.doScrape()
+			nextScrape += int64(r.o.Scrape)
+		case nextPoll:
+			r.rebuild()
+			nextPoll += int64(r.o.Poll)
+		case detect:
+			r.nodes[r.crashed].state = placement.Gone
+			detectPending = false
+			r.rebuild()
+		case crashAt:
+			r.crash()
+			crashAt = never
+			detectPending = r.crashed >= 0
+			if r.o.ZeroDelay {
+				r.rebuild()
+			}
+		case drainAt:
+			if k := r.busiest(); k >= 0 {
+				r.nodes[k].state = placement.Draining
+			}
+			drainAt = never
+			r.rebuild()
+		case nextSample:
+			r.sample()
+			nextSample += int64(time.Minute)
+		case tJoin:
+			var p int32
+			if j < len(r.w.parts) && int64(r.w.parts[j].join) == tJoin {
+				p = int32(j)
+				j++
+				r.progress()
+			} else {
+				p = heap.Pop(&r.events).(event).part
+			}
+			if err := r.join(ctx, p); err != nil {
+				return Result{}, err
+			}
+		}
+	}
+	r.now = r.horizon
+	var over int64
+	for k := range r.nodes {
+		if r.nodes[k].alive {
+			r.advance(int32(k))
+		}
+		over += r.nodes[k].over
+	}
+	r.res.NodeMinutesOver90 = time.Duration(over).Minutes()
+	r.res.P99NodeLoad = r.hist.quantile(0.99)
+	hour := maxHourMean(r.minuteAvg)
+	if hour > 0 {
+		r.res.PeakOverMean = r.res.PeakNodeLoad / hour
+	}
+	// Participants who would join after the end of the day are done too.
+	if d := r.done.Add(r.sinceProgress + int64(len(r.w.parts)-j)); r.o.Progress != nil {
+		r.o.Progress(d, r.total)
+	}
+	return r.res, nil
+}
+
+func (r *run) progress() {
+	r.sinceProgress++
+	if r.sinceProgress == 1024 {
+		d := r.done.Add(r.sinceProgress)
+		r.sinceProgress = 0
+		if r.o.Progress != nil {
+			r.o.Progress(d, r.total)
+		}
+	}
+}
+
+// histogram counts node load samples in 0.001-wide bins up to 4 (beyond: the last bin).
+type histogram struct {
+	bins [4001]int64
+	n    int64
+}
+
+func (h *histogram) add(v float64) {
+	i := int(v * 1000)
+	i = max(0, min(i, len(h.bins)-1))
+	h.bins[i]++
+	h.n++
+}
+
+func (h *histogram) quantile(q float64) float64 {
+	if h.n == 0 {
+		return 0
+	}
+	rank := int64(math.Ceil(q * float64(h.n)))
+	var c int64
+	for i, b := range h.bins {
+		c += b
+		if c >= rank {
+			return float64(i) / 1000
+		}
+	}
+	return float64(len(h.bins)-1) / 1000
+}
