@@ -84,30 +84,43 @@ jvb=$(sed -n 's/^listening on \(http:[^ ]*\).*/\1/p' "$work/jvbemu.out" | head -
 
 node_port=$(free_port)
 prometheus-node-exporter --collector.disable-defaults --collector.cpu --collector.loadavg \
-	--collector.meminfo --collector.netdev --web.listen-address="127.0.0.1:$node_port" 2>"$work/node.log" &
+	--collector.meminfo --collector.netdev --web.listen-address="127.0.0.1:$node_port" >"$work/node.log" 2>&1 &
 node_pid=$!
 pids+=($node_pid)
 nginxexp_port=$(free_port)
 prometheus-nginx-exporter -nginx.scrape-uri="$stub" -web.listen-address="127.0.0.1:$nginxexp_port" \
-	2>"$work/nginxexp.log" &
+	>"$work/nginxexp.log" 2>&1 &
 nginxexp_pid=$!
 pids+=($nginxexp_pid)
-"$work/ensemble-exporter" --web.listen-address=127.0.0.1:0 --collector.nginx.scrape-uri="$stub" \
-	--collector.jvb.url="$jvb" 2>"$work/ours.log" &
-ours_pid=$!
-pids+=($ours_pid)
-wait_for grep -q 'msg=listening address=' "$work/ours.log"
-ours_url="http://$(sed -n 's/.*msg=listening address=\([^ ]*\).*/\1/p' "$work/ours.log" | head -1)/metrics"
+# start_ours VAR ARGS...: start our exporter with ARGS; sets ${VAR}_pid and ${VAR}_url.
+start_ours() {
+	local var=$1 log="$work/$1.log"
+	shift
+	"$work/ensemble-exporter" --web.listen-address=127.0.0.1:0 --collector.nginx.scrape-uri="$stub" \
+		--collector.jvb.url="$jvb" "$@" 2>"$log" &
+	pids+=($!)
+	printf -v "${var}_pid" %s "$!"
+	wait_for grep -q 'msg=listening address=' "$log"
+	printf -v "${var}_url" %s "http://$(sed -n 's/.*msg=listening address=\([^ ]*\).*/\1/p' "$log" | head -1)/metrics"
+}
+start_ours ours
+start_ours ours_rt --web.exporter-metrics
 node_url="http://127.0.0.1:$node_port/metrics"
 nginxexp_url="http://127.0.0.1:$nginxexp_port/metrics"
 wait_for curl -sf "$node_url"
 wait_for curl -sf "$nginxexp_url"
 
 # Each exporter must actually be reading its sources, or the comparison means nothing.
-curl -sf "$ours_url" | grep -q '^ensemble_jvb_up 1' || { echo "bench-exporters: our JVB collector is not up" >&2; exit 1; }
-curl -sf "$ours_url" | grep -q '^ensemble_nginx_up 1' || { echo "bench-exporters: our nginx collector is not up" >&2; exit 1; }
-curl -sf "$nginxexp_url" | grep -q '^nginx_up 1' || { echo "bench-exporters: nginx-exporter is not up" >&2; exit 1; }
-curl -sf "$node_url" | grep -q '^node_load1 ' || { echo "bench-exporters: node-exporter has no load average" >&2; exit 1; }
+# (Bodies go through variables: with pipefail, `curl | grep -q` fails when grep stops reading early.)
+expect() { # URL REGEX WHAT
+	local body
+	body=$(curl -sf "$1") || { echo "bench-exporters: $3: GET $1 failed" >&2; exit 1; }
+	grep -q "$2" <<<"$body" || { echo "bench-exporters: $3 (no line matching $2 in $1)" >&2; exit 1; }
+}
+expect "$ours_url" '^ensemble_jvb_up 1' "our JVB collector is not up"
+expect "$ours_url" '^ensemble_nginx_up 1' "our nginx collector is not up"
+expect "$nginxexp_url" '^nginx_up 1' "nginx-exporter is not up"
+expect "$node_url" '^node_load1 ' "node-exporter has no load average"
 
 # cpu_ticks PID: utime + stime (fields 14 and 15 of /proc/PID/stat; the command name may hold spaces).
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
@@ -123,11 +136,12 @@ scrape() {
 
 hz=$(getconf CLK_TCK)
 declare -A cpu rss
-for name in node nginxexp ours; do
+for name in node nginxexp ours ours_rt; do
 	case $name in
 	node) pid=$node_pid url=$node_url ;;
 	nginxexp) pid=$nginxexp_pid url=$nginxexp_url ;;
 	ours) pid=$ours_pid url=$ours_url ;;
+	ours_rt) pid=$ours_rt_pid url=$ours_rt_url ;;
 	esac
 	scrape "$url" 50 # warm up: connections, caches, first GC cycles
 	before=$(cpu_ticks "$pid")
@@ -151,6 +165,7 @@ exporter comparison, $N scrapes each, $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ)
 | prometheus-nginx-exporter | ${cpu[nginxexp]} | $(awk -v k="${rss[nginxexp]}" 'BEGIN {printf "%.1f", k / 1024}') |
 | theirs combined | $theirs_cpu | $(awk -v k="$theirs_rss" 'BEGIN {printf "%.1f", k / 1024}') |
 | ensemble-exporter (cpu, memory, network, nginx, jvb) | ${cpu[ours]} | $(awk -v k="${rss[ours]}" 'BEGIN {printf "%.1f", k / 1024}') |
+| ensemble-exporter --web.exporter-metrics (adds go_*, process_*; not in the ratio) | ${cpu[ours_rt]} | $(awk -v k="${rss[ours_rt]}" 'BEGIN {printf "%.1f", k / 1024}') |
 
 ours / theirs: CPU $cpu_ratio (goal <= 0.35), RSS $rss_ratio (goal <= 0.5)
 EOF
