@@ -20,6 +20,13 @@ build {
     extra_arguments  = concat(local.ansible_args, source.type == "null" ? local.ci_ansible_args : [])
   }
 
+  # Per-instance identity must not be baked into the image: SSH host keys (the base role's
+  # ssh.service drop-in regenerates them at boot), the machine ID and Consul's node ID and data.
+  provisioner "shell" {
+    only   = ["scaleway.base"]
+    inline = local.image_cleanup
+  }
+
   post-processor "manifest" {
     output     = local.manifest
     strip_path = true

@@ -74,6 +74,13 @@ locals {
   playbooks = "${path.root}/../ansible"
   manifest  = abspath(var.manifest) == var.manifest ? var.manifest : "${path.root}/${var.manifest}"
 
+  image_cleanup = [
+    "systemctl stop ensemble-sidecar.service consul.service || true",
+    "rm -rf /var/lib/consul/*",
+    "rm -f /etc/ssh/ssh_host_*",
+    "truncate -s 0 /etc/machine-id",
+  ]
+
   # The same playbook arguments for the cloud build and the CI chroot build.
   ansible_env = ["ANSIBLE_CONFIG=${local.playbooks}/ansible.cfg", "ANSIBLE_NOCOLOR=1"]
   ansible_args = concat(

@@ -27,6 +27,8 @@ include=python3,python3-apt,systemd,systemd-sysv,procps,dbus
 
 die() { echo "test-images: $*" >&2; exit 1; }
 [[ $(id -u) == 0 ]] || die "needs root (debootstrap, chroot, systemd-nspawn)"
+consul_bin="$cache/consul-v1.16.3"
+[[ -x $consul_bin ]] || die "$consul_bin missing: run scripts/install-deps.sh"
 for tool in ansible-lint ansible-playbook debootstrap systemd-nspawn nsenter equivs-build reprepro gpg curl go; do
 	command -v "$tool" >/dev/null || die "$tool missing: run scripts/install-deps.sh"
 done
@@ -155,7 +157,8 @@ packer_build() {
 	local name=$1 root=$2 log=$3
 	if ! (cd "$repo" && "$PACKER" build -color=false -only="$name.null.ci" \
 		-var ci_chroot="$root" -var ansible_vars_file="$work/vars.yml" \
-		-var sidecar_binary="$work/bin/ensemble-sidecar" -var manifest="$work/manifest.json" \
+		-var consul_binary="$consul_bin" -var sidecar_binary="$work/bin/ensemble-sidecar" \
+		-var manifest="$work/manifest.json" \
 		packer/) >"$log" 2>&1; then
 		grep -E 'fatal:|FAILED|Error' "$log" | tail -20 >&2
 		die "packer build $name failed (log: $log)"
@@ -196,7 +199,7 @@ standin_repo() {
 	mkdir -m 0700 -p "$GNUPGHOME"
 	gpg --batch --quiet --passphrase '' --quick-gen-key 'Ensemble CI stand-ins <ci@ensemble.invalid>' ed25519 sign never 2>/dev/null
 	local fpr
-	fpr=$(gpg --batch --list-keys --with-colons | awk -F: '/^fpr/{print $10; exit}')
+	fpr=$(gpg --batch --list-keys --with-colons 2>/dev/null | awk -F: '/^fpr/{print $10; exit}')
 	mkdir -p "$work/repo/conf"
 	printf 'Codename: %s\nComponents: main\nArchitectures: amd64\nSignWith: %s\n' "$suite" "$fpr" >"$work/repo/conf/distributions"
 	reprepro -b "$work/repo" --silent includedeb "$suite" "$debs"/*.deb
@@ -235,6 +238,10 @@ dump_container() {
 
 boot() {
 	rm -f "$jitsi_root/usr/sbin/policy-rc.d"
+	# What the Scaleway builds strip from an image (packer's image_cleanup): the instance must
+	# recreate its host keys and machine ID.
+	rm -f "$jitsi_root"/etc/ssh/ssh_host_*
+	truncate -s 0 "$jitsi_root/etc/machine-id"
 	# --private-network: only loopback, so nothing reaches outside and nftables may load its rules.
 	systemd-nspawn -q --register=no --keep-unit --private-network -D "$jitsi_root" -b \
 		</dev/null >"$work/boot.log" 2>&1 &
@@ -259,10 +266,14 @@ boot() {
 	[[ $state == running ]] || { dump_container; die "system is '$state', not running"; }
 
 	local unit
-	for unit in nftables nginx jitsi-videobridge2 consul ensemble-sidecar; do
+	for unit in nftables ssh nginx jitsi-videobridge2 consul ensemble-sidecar; do
 		in_container systemctl is-active --quiet "$unit" || { dump_container; die "$unit is not active"; }
 	done
-	echo "   active: nftables nginx jitsi-videobridge2 consul ensemble-sidecar"
+	echo "   active: nftables ssh nginx jitsi-videobridge2 consul ensemble-sidecar"
+	# The jitsi role's rule file made it into the loaded ruleset.
+	local rules
+	rules=$(in_container nft list chain inet filter input)
+	grep -q 'udp dport 10000 accept' <<<"$rules" || { echo "$rules"; die "the jitsi ports are not in the loaded firewall"; }
 
 	# The scrape runs in the container's network namespace with the host's curl.
 	local metrics="" ok=""
