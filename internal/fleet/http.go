@@ -18,13 +18,13 @@ const maxBody = 1 << 20
 var httpClient = &http.Client{Timeout: 5 * time.Second}
 
 // call sends in (if not nil) as JSON and decodes a 2xx JSON answer into out
-// (if not nil). It returns the status code.
-func call(ctx context.Context, method, url string, in, out any) (int, error) {
+// (if not nil).
+func call(ctx context.Context, method, url string, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return 0, fmt.Errorf("%s %s: encode: %w", method, url, err)
+			return fmt.Errorf("%s %s: encode: %w", method, url, err)
 		}
 		body = bytes.NewReader(b)
 	}
@@ -32,7 +32,7 @@ func call(ctx context.Context, method, url string, in, out any) (int, error) {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, url, body)
 	if err != nil {
-		return 0, fmt.Errorf("%s %s: %w", method, url, err)
+		return fmt.Errorf("%s %s: %w", method, url, err)
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -40,22 +40,22 @@ func call(ctx context.Context, method, url string, in, out any) (int, error) {
 	req.Header.Set("Accept", "application/json")
 	resp, err := httpClient.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("%s %s: %w", method, url, err)
+		return fmt.Errorf("%s %s: %w", method, url, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return resp.StatusCode, fmt.Errorf("%s %s: read: %w", method, url, err)
+		return fmt.Errorf("%s %s: read: %w", method, url, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return resp.StatusCode, fmt.Errorf("%s %s: status %d: %.200s", method, url, resp.StatusCode, b)
+		return fmt.Errorf("%s %s: status %d: %.200s", method, url, resp.StatusCode, b)
 	}
 	if out != nil {
 		if err := json.Unmarshal(b, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("%s %s: decode %.200q: %w", method, url, b, err)
+			return fmt.Errorf("%s %s: decode %.200q: %w", method, url, b, err)
 		}
 	}
-	return resp.StatusCode, nil
+	return nil
 }
 
 // poll calls cond every interval until it succeeds or ctx ends; the error

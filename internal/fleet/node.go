@@ -175,14 +175,12 @@ func (n *Node) SidecarURL() string {
 // Drain asks the sidecar to drain the node through its API (POST /drain),
 // without stopping the sidecar.
 func (n *Node) Drain(ctx context.Context) error {
-	_, err := call(ctx, http.MethodPost, n.SidecarURL()+"/drain", nil, nil)
-	return err
+	return call(ctx, http.MethodPost, n.SidecarURL()+"/drain", nil, nil)
 }
 
 // Undrain returns a drained node to service (POST /undrain).
 func (n *Node) Undrain(ctx context.Context) error {
-	_, err := call(ctx, http.MethodPost, n.SidecarURL()+"/undrain", nil, nil)
-	return err
+	return call(ctx, http.MethodPost, n.SidecarURL()+"/undrain", nil, nil)
 }
 
 func (n *Node) currentSidecar() *process {
@@ -194,21 +192,13 @@ func (n *Node) currentSidecar() *process {
 // SetFault sets the emulator's fault mode: "none", "hang", "slow", "error500",
 // "garbage", "huge" or "rest-disabled" (see internal/jvbemu).
 func (n *Node) SetFault(ctx context.Context, fault string) error {
-	_, err := call(ctx, http.MethodPost, n.EmulatorURL+"/emulator/fault", map[string]string{"fault": fault}, nil)
-	return err
+	return call(ctx, http.MethodPost, n.EmulatorURL+"/emulator/fault", map[string]string{"fault": fault}, nil)
 }
 
 // SetStress overrides the emulator's stress level; a negative value returns
 // to the computed one.
 func (n *Node) SetStress(ctx context.Context, stress float64) error {
-	_, err := call(ctx, http.MethodPost, n.EmulatorURL+"/emulator/stress", map[string]float64{"stress": stress}, nil)
-	return err
-}
-
-// SetHealth sets the code the emulator's /about/health answers with.
-func (n *Node) SetHealth(ctx context.Context, code int, msg string) error {
-	_, err := call(ctx, http.MethodPost, n.EmulatorURL+"/emulator/health", map[string]any{"code": code, "message": msg}, nil)
-	return err
+	return call(ctx, http.MethodPost, n.EmulatorURL+"/emulator/stress", map[string]float64{"stress": stress}, nil)
 }
 
 // StartConference starts a meeting of size participants on the emulator.
@@ -216,7 +206,7 @@ func (n *Node) StartConference(ctx context.Context, size int) (string, error) {
 	var out struct {
 		ID string `json:"id"`
 	}
-	if _, err := call(ctx, http.MethodPost, n.EmulatorURL+"/emulator/conferences", map[string]int{"size": size}, &out); err != nil {
+	if err := call(ctx, http.MethodPost, n.EmulatorURL+"/emulator/conferences", map[string]int{"size": size}, &out); err != nil {
 		return "", err
 	}
 	if out.ID == "" {
@@ -227,8 +217,7 @@ func (n *Node) StartConference(ctx context.Context, size int) (string, error) {
 
 // EndConference ends a meeting started with StartConference.
 func (n *Node) EndConference(ctx context.Context, id string) error {
-	_, err := call(ctx, http.MethodDelete, n.EmulatorURL+"/emulator/conferences/"+id, nil, nil)
-	return err
+	return call(ctx, http.MethodDelete, n.EmulatorURL+"/emulator/conferences/"+id, nil, nil)
 }
 
 // stop ends the sidecar (skipping the drain wait with a second SIGTERM),

@@ -18,7 +18,7 @@ func TestPromFront(t *testing.T) {
 	url := "http://" + fr.addr
 	get := func() (string, error) {
 		var out struct{ Name string }
-		_, err := call(context.Background(), http.MethodGet, url, nil, &out)
+		err := call(context.Background(), http.MethodGet, url, nil, &out)
 		return out.Name, err
 	}
 	backend := func(name string) *httptest.Server {

@@ -65,8 +65,7 @@ func (f *Fleet) startSelector(ctx context.Context, i int) (*Selector, error) {
 		if p.exited() {
 			return fmt.Errorf("%s exited; last output:\n%s", s.Name, p.out.tail())
 		}
-		_, err := call(ctx, http.MethodGet, s.URL+"/-/ready", nil, nil)
-		return err
+		return call(ctx, http.MethodGet, s.URL+"/-/ready", nil, nil)
 	}); err != nil {
 		s.stop()
 		return nil, err
@@ -88,6 +87,6 @@ type Placement struct {
 // Room asks the selector where room goes.
 func (s *Selector) Room(ctx context.Context, room string) (Placement, error) {
 	var p Placement
-	_, err := call(ctx, http.MethodGet, s.URL+"/api/v1/rooms/"+room, nil, &p)
+	err := call(ctx, http.MethodGet, s.URL+"/api/v1/rooms/"+room, nil, &p)
 	return p, err
 }
