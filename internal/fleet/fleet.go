@@ -26,7 +26,8 @@ type Fleet struct {
 	Consul *services.Consul
 	// Cluster is set when the fleet runs three Consul servers.
 	Cluster *services.ConsulCluster
-	// Prometheus scrapes the sidecars through Consul service discovery.
+	// Prometheus scrapes the sidecars it discovers through the selectors'
+	// HTTP service discovery; nil while stopped (StopPrometheus).
 	Prometheus *services.Prometheus
 	// Nodes are the emulated Jitsi servers, node-1 first.
 	Nodes []*Node
@@ -81,7 +82,7 @@ func Start(ctx context.Context, opts Options) (_ *Fleet, err error) {
 	if err := f.step(fmt.Sprintf("%d nodes", opts.Nodes), f.startNodes, ctx); err != nil {
 		return nil, err
 	}
-	if err := f.step("nodes passing in consul", func(ctx context.Context) error {
+	if err := f.step("consul registration of every node", func(ctx context.Context) error {
 		return f.WaitPassing(ctx, len(f.Nodes))
 	}, ctx); err != nil {
 		return nil, err
