@@ -95,11 +95,9 @@ func startExporter(t testing.TB, bin string, args ...string) string {
 		cmd.Wait()
 	})
 	addr := make(chan string, 1)
-	var logs bytes.Buffer
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			logs.WriteString(sc.Text() + "\n")
 			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
 				select {
 				case addr <- m[1]:
@@ -161,7 +159,13 @@ func startEmulator(t testing.TB) (*jvbemu.Emulator, string) {
 
 func get(t testing.TB, url string) []byte {
 	t.Helper()
-	resp, err := http.Get(url)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

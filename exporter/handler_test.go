@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -42,7 +43,9 @@ func TestScrapeContext(t *testing.T) {
 
 func scrape(t *testing.T, url, timeoutHeader string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +107,9 @@ func TestHandlerMaxRequestsInFlight(t *testing.T) {
 
 	first := make(chan int, 1)
 	go func() {
-		req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
 		req.Header.Set(ScrapeTimeoutHeader, "1")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

@@ -1,6 +1,7 @@
 package builtin
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -80,7 +81,9 @@ func scrapeAll(t *testing.T, args ...string) string {
 	}
 	srv := httptest.NewServer(e.Handler(exporter.HandlerOptions{}))
 	defer srv.Close()
-	req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
