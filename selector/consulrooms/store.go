@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -42,9 +43,18 @@ func DefaultOptions() Options {
 }
 
 // Store is a rooms.Store in Consul KV.
+//
+// It keeps a copy of every binding it has read or written. While Consul answers, the copy is only written;
+// when Consul fails, Get answers from it, so meetings already bound keep their node through an outage
+// (new rooms cannot be bound safely without Consul and fail with rooms.ErrStore). After a failure, Consul
+// is left alone for one Timeout: a hung Consul would otherwise cost every lookup a full timeout.
 type Store struct {
 	kv   *api.KV
 	opts Options
+
+	mu     sync.Mutex
+	cache  map[string]rooms.Binding
+	downAt time.Time // last Consul failure; zero while Consul answers
 }
 
 var _ rooms.Store = (*Store)(nil)
@@ -60,8 +70,50 @@ func New(client *api.Client, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Store{kv: client.KV(), opts: opts}, nil
+	return &Store{kv: client.KV(), opts: opts, cache: map[string]rooms.Binding{}}, nil
 }
+
+// remember records the binding in force for a room (or its absence) after Consul answered.
+func (s *Store) remember(room string, b rooms.Binding, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.downAt = time.Time{}
+	if ok {
+		s.cache[room] = b
+	} else {
+		delete(s.cache, room)
+	}
+}
+
+// failed records a Consul failure and returns err.
+func (s *Store) failed(err error) error {
+	s.mu.Lock()
+	s.downAt = s.opts.Now()
+	s.mu.Unlock()
+	return err
+}
+
+// down reports whether Consul failed less than one Timeout ago.
+func (s *Store) down() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.downAt.IsZero() && s.opts.Now().Sub(s.downAt) < s.opts.Timeout
+}
+
+// cached returns the copy of a room's binding, if it has not expired.
+func (s *Store) cached(room string) (rooms.Binding, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.cache[room]
+	if ok && s.expired(b) {
+		delete(s.cache, room)
+		return rooms.Binding{}, false
+	}
+	return b, ok
+}
+
+// errDown is returned without asking Consul while it is considered down.
+var errDown = errors.New("consul failed less than one timeout ago")
 
 // value is what a key holds.
 type value struct {
@@ -97,26 +149,42 @@ func (s *Store) current(ctx context.Context, room string) (rooms.Binding, bool, 
 	key := s.key(room)
 	p, _, err := s.kv.Get(key, (&api.QueryOptions{}).WithContext(ctx))
 	if err != nil {
-		return rooms.Binding{}, false, storeErr("get", key, err)
+		return rooms.Binding{}, false, s.failed(storeErr("get", key, err))
 	}
 	if p == nil {
+		s.remember(room, rooms.Binding{}, false)
 		return rooms.Binding{}, false, nil
 	}
 	b, derr := s.decode(room, p)
 	if derr == nil && !s.expired(b) {
+		s.remember(room, b, true)
 		return b, true, nil
 	}
 	if _, _, err := s.kv.DeleteCAS(&api.KVPair{Key: key, ModifyIndex: p.ModifyIndex}, (&api.WriteOptions{}).WithContext(ctx)); err != nil {
-		return rooms.Binding{}, false, storeErr("delete expired", key, err)
+		return rooms.Binding{}, false, s.failed(storeErr("delete expired", key, err))
 	}
+	s.remember(room, rooms.Binding{}, false)
 	return rooms.Binding{}, false, nil
 }
 
-// Get implements rooms.Store.
+// Get implements rooms.Store. When Consul fails it answers from the copy of the bindings.
 func (s *Store) Get(ctx context.Context, room string) (rooms.Binding, bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
-	defer cancel()
-	return s.current(ctx, room)
+	if !s.down() {
+		ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+		defer cancel()
+		b, ok, err := s.current(ctx, room)
+		if err == nil {
+			return b, ok, nil
+		}
+		if b, ok := s.cached(room); ok {
+			return b, true, nil
+		}
+		return rooms.Binding{}, false, err
+	}
+	if b, ok := s.cached(room); ok {
+		return b, true, nil
+	}
+	return rooms.Binding{}, false, storeErr("get", s.key(room), errDown)
 }
 
 // casAttempts bounds the retries when the key changes between a read and a check-and-set.
@@ -124,6 +192,9 @@ const casAttempts = 4
 
 // Bind implements rooms.Store.
 func (s *Store) Bind(ctx context.Context, room, node string) (rooms.Binding, bool, error) {
+	if s.down() {
+		return rooms.Binding{}, false, storeErr("create", s.key(room), errDown)
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
 	return s.bind(ctx, room, node)
@@ -134,7 +205,7 @@ func (s *Store) bind(ctx context.Context, room, node string) (rooms.Binding, boo
 	for range casAttempts {
 		ok, _, err := s.kv.CAS(&api.KVPair{Key: key, Value: s.encode(node, s.opts.Now()), ModifyIndex: 0}, (&api.WriteOptions{}).WithContext(ctx))
 		if err != nil {
-			return rooms.Binding{}, false, storeErr("create", key, err)
+			return rooms.Binding{}, false, s.failed(storeErr("create", key, err))
 		}
 		if ok {
 			return s.created(ctx, room, node)
@@ -157,7 +228,7 @@ func (s *Store) created(ctx context.Context, room, node string) (rooms.Binding, 
 	key := s.key(room)
 	p, _, err := s.kv.Get(key, (&api.QueryOptions{}).WithContext(ctx))
 	if err != nil {
-		return rooms.Binding{}, false, storeErr("read back", key, err)
+		return rooms.Binding{}, false, s.failed(storeErr("read back", key, err))
 	}
 	if p == nil {
 		return rooms.Binding{}, false, storeErr("read back", key, errors.New("binding vanished after its creation"))
@@ -166,11 +237,15 @@ func (s *Store) created(ctx context.Context, room, node string) (rooms.Binding, 
 	if err != nil {
 		return rooms.Binding{}, false, storeErr("read back", key, err)
 	}
+	s.remember(room, b, true)
 	return b, b.Node == node, nil
 }
 
 // Rebind implements rooms.Store.
 func (s *Store) Rebind(ctx context.Context, old rooms.Binding, node string) (rooms.Binding, bool, error) {
+	if s.down() {
+		return rooms.Binding{}, false, storeErr("rebind", s.key(old.Room), errDown)
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
 	if old.Version == 0 {
@@ -179,7 +254,7 @@ func (s *Store) Rebind(ctx context.Context, old rooms.Binding, node string) (roo
 	key := s.key(old.Room)
 	ok, _, err := s.kv.CAS(&api.KVPair{Key: key, Value: s.encode(node, s.opts.Now()), ModifyIndex: old.Version}, (&api.WriteOptions{}).WithContext(ctx))
 	if err != nil {
-		return rooms.Binding{}, false, storeErr("rebind", key, err)
+		return rooms.Binding{}, false, s.failed(storeErr("rebind", key, err))
 	}
 	if ok {
 		return s.created(ctx, old.Room, node)
@@ -195,7 +270,12 @@ func (s *Store) Rebind(ctx context.Context, old rooms.Binding, node string) (roo
 }
 
 // Touch implements rooms.Store. The caller (rooms.Resolver) rate-limits touches, since each is a write.
+// While Consul is down the copy is touched instead, so lookups do not retry the write on every request.
 func (s *Store) Touch(ctx context.Context, room string) error {
+	if s.down() {
+		s.touchCached(room)
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
 	b, live, err := s.current(ctx, room)
@@ -205,9 +285,19 @@ func (s *Store) Touch(ctx context.Context, room string) error {
 	key := s.key(room)
 	// A failed check-and-set means another replica touched or rebound it meanwhile: nothing to do.
 	if _, _, err := s.kv.CAS(&api.KVPair{Key: key, Value: s.encode(b.Node, s.opts.Now()), ModifyIndex: b.Version}, (&api.WriteOptions{}).WithContext(ctx)); err != nil {
-		return storeErr("touch", key, err)
+		s.touchCached(room)
+		return s.failed(storeErr("touch", key, err))
 	}
 	return nil
+}
+
+func (s *Store) touchCached(room string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b, ok := s.cache[room]; ok {
+		b.LastUsed = s.opts.Now()
+		s.cache[room] = b
+	}
 }
 
 // Delete implements rooms.Store.
@@ -216,8 +306,9 @@ func (s *Store) Delete(ctx context.Context, room string) error {
 	defer cancel()
 	key := s.key(room)
 	if _, err := s.kv.Delete(key, (&api.WriteOptions{}).WithContext(ctx)); err != nil {
-		return storeErr("delete", key, err)
+		return s.failed(storeErr("delete", key, err))
 	}
+	s.remember(room, rooms.Binding{}, false)
 	return nil
 }
 
@@ -228,8 +319,9 @@ func (s *Store) Sweep(ctx context.Context) (map[string]int, error) {
 	defer cancel()
 	pairs, _, err := s.kv.List(s.opts.Prefix, (&api.QueryOptions{}).WithContext(ctx))
 	if err != nil {
-		return nil, storeErr("list", s.opts.Prefix, err)
+		return nil, s.failed(storeErr("list", s.opts.Prefix, err))
 	}
+	s.pruneCache()
 	perNode := map[string]int{}
 	var errs []error
 	for _, p := range pairs {
@@ -243,6 +335,17 @@ func (s *Store) Sweep(ctx context.Context) (map[string]int, error) {
 		}
 	}
 	return perNode, errors.Join(errs...)
+}
+
+// pruneCache drops expired bindings from the copy.
+func (s *Store) pruneCache() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for room, b := range s.cache {
+		if s.expired(b) {
+			delete(s.cache, room)
+		}
+	}
 }
 
 // RunSweeper calls Sweep every interval until ctx ends, passing each result to report.

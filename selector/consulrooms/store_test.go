@@ -142,7 +142,12 @@ func TestLifecycle(t *testing.T) {
 		t.Fatal("Delete left the binding")
 	}
 
-	// Consul down: every call fails with rooms.ErrStore, within the timeout.
+	// Consul down: bindings read before are still answered from the copy; anything else fails with
+	// rooms.ErrStore, within the timeout.
+	kept, _, err := s.Bind(ctx, "kept-room", "k")
+	if err != nil {
+		t.Fatal(err)
+	}
 	consul.Stop(t)
 	start := time.Now()
 	_, _, err = s.Bind(ctx, "calm-otter", "a")
@@ -151,6 +156,19 @@ func TestLifecycle(t *testing.T) {
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("Bind with Consul down took %v", d)
+	}
+	if got, ok, err := s.Get(ctx, "kept-room"); err != nil || !ok || got != kept {
+		t.Fatalf("Get of a known room with Consul down = %+v, %v, %v; want %+v", got, ok, err, kept)
+	}
+	if err := s.Touch(ctx, "kept-room"); err != nil {
+		t.Fatalf("Touch with Consul down: %v", err)
+	}
+	if _, _, err := s.Get(ctx, "never-seen"); !errors.Is(err, rooms.ErrStore) {
+		t.Fatalf("Get of an unknown room with Consul down: %v, want ErrStore", err)
+	}
+	clk.add(11 * time.Minute) // the copy expires like the bindings
+	if _, ok, _ := s.Get(ctx, "kept-room"); ok {
+		t.Fatal("an expired copy was answered")
 	}
 }
 
