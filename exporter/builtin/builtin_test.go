@@ -53,6 +53,16 @@ func TestFlagsConfig(t *testing.T) {
 	}
 }
 
+func TestNewExporterReportsBadProcfs(t *testing.T) {
+	f, err := parse(t, "--path.procfs=/nonexistent/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.NewExporter(nil); err == nil || !strings.Contains(err.Error(), "collector cpu: cpu: procfs /nonexistent/proc") {
+		t.Errorf("err = %v, want it to name the collector and the path", err)
+	}
+}
+
 func TestFlagsRejectBadValues(t *testing.T) {
 	for _, args := range [][]string{
 		{"--collector.jvb.url=127.0.0.1:8080"},
