@@ -65,7 +65,7 @@ func TestExporterIsolatesFailures(t *testing.T) {
 		"broken": collectorFunc(func(context.Context, chan<- prometheus.Metric) error { return errors.New("boom") }),
 		"empty":  collectorFunc(func(context.Context, chan<- prometheus.Metric) error { return ErrNoData }),
 		"hung":   hung(returned),
-	}, Options{Timeout: 200 * time.Millisecond})
+	}, Options{Timeout: time.Second})
 
 	want := `
 # HELP ensemble_scrape_collector_success Whether a collector succeeded during the last scrape (1) or failed, timed out or had no data (0).

@@ -75,7 +75,7 @@ func TestHandlerHonoursScrapeTimeoutHeader(t *testing.T) {
 	srv := httptest.NewServer(e.Handler(HandlerOptions{Extra: extra}))
 	defer srv.Close()
 
-	code, body := scrape(t, srv.URL, "0.3")
+	code, body := scrape(t, srv.URL, "1.5")
 	if code != http.StatusOK {
 		t.Fatalf("status %d: %s", code, body)
 	}

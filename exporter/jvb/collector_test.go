@@ -144,7 +144,11 @@ func TestCollectorFaults(t *testing.T) {
 			emu, url := startEmulator(t, jvbemu.Options{})
 			emu.StartConference(4)
 			emu.SetFault(tt.fault)
-			c := New(NewClient(url, nil), 300*time.Millisecond, nil)
+			timeout := 10 * time.Second // generous: -race on a loaded machine reads 1 MiB slowly
+			if tt.fault == jvbemu.Hang {
+				timeout = 300 * time.Millisecond
+			}
+			c := New(NewClient(url, nil), timeout, nil)
 			got, err := sentNames(t, c)
 			if err == nil {
 				t.Fatal("no error")
