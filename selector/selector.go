@@ -202,10 +202,16 @@ func (s *Selector) Run(ctx context.Context) error {
 		})
 	}
 
-	srv := s.server()
+	// One server per listener: exporter-toolkit's Serve wraps the server's handler in place, which two
+	// listeners sharing one server would race on.
 	flags := &web.FlagConfig{WebListenAddresses: &s.opts.ListenAddresses, WebSystemdSocket: new(bool), WebConfigFile: &s.opts.WebConfigFile}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- web.ServeMultiple(listeners, srv, flags, s.logger) }()
+	handler := s.handler()
+	servers := make([]*http.Server, len(listeners))
+	serveErr := make(chan error, len(listeners))
+	for i, l := range listeners {
+		servers[i] = s.server(handler)
+		go func() { serveErr <- web.Serve(l, servers[i], flags, s.logger) }()
+	}
 	var err error
 	select {
 	case <-ctx.Done():
@@ -215,7 +221,9 @@ func (s *Selector) Run(ctx context.Context) error {
 	cancel()
 	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer stop()
-	_ = srv.Shutdown(shutdownCtx)
+	for _, srv := range servers {
+		_ = srv.Shutdown(shutdownCtx)
+	}
 	wg.Wait()
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err

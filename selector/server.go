@@ -19,10 +19,10 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 // retryAfter is what 503 answers ask clients to wait, in seconds.
 const retryAfter = "5"
 
-// server returns the HTTP server with the selector's routes, timeouts and limits.
-func (s *Selector) server() *http.Server {
+// server returns an HTTP server for handler with the selector's timeouts and limits.
+func (s *Selector) server(handler http.Handler) *http.Server {
 	return &http.Server{
-		Handler:           s.handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
 		ReadTimeout:       s.opts.ReadTimeout,
 		WriteTimeout:      s.opts.WriteTimeout,

@@ -150,8 +150,8 @@ func FuzzRedirect(f *testing.F) {
 	})
 }
 
-// The exporter-toolkit web config applies: with basic auth configured, requests without credentials are
-// refused.
+// The exporter-toolkit web config applies on every listener: with basic auth configured, requests without
+// credentials are refused.
 func TestWebConfigBasicAuth(t *testing.T) {
 	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
 	if err != nil {
@@ -164,8 +164,9 @@ func TestWebConfigBasicAuth(t *testing.T) {
 	consul := testenv.StartConsul(t, testenv.ConsulOptions{})
 	opts := testOptions(t, consul)
 	opts.WebConfigFile = path
-	addr := make(chan string, 1)
-	opts.OnListen = func(a []net.Addr) { addr <- a[0].String() }
+	opts.ListenAddresses = []string{"127.0.0.1:0", "127.0.0.1:0"}
+	addrs := make(chan []net.Addr, 1)
+	opts.OnListen = func(a []net.Addr) { addrs <- a }
 	opts.Registry = prometheus.NewRegistry()
 	s, err := New(opts)
 	if err != nil {
@@ -175,27 +176,29 @@ func TestWebConfigBasicAuth(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	url := "http://" + <-addr + "/-/healthy"
-	testenv.WaitFor(t, 5*time.Second, func() error {
-		resp, err := http.Get(url)
+	for _, a := range <-addrs {
+		url := "http://" + a.String() + "/-/healthy"
+		testenv.WaitFor(t, 5*time.Second, func() error {
+			resp, err := http.Get(url)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				return fmt.Errorf("%s without credentials: %s", url, resp.Status)
+			}
+			return nil
+		})
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.SetBasicAuth("ops", "s3cret")
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusUnauthorized {
-			return fmt.Errorf("without credentials: %s", resp.Status)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s with credentials: %s", url, resp.Status)
 		}
-		return nil
-	})
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	req.SetBasicAuth("ops", "s3cret")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("with credentials: %s", resp.Status)
 	}
 }
 
