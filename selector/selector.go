@@ -54,10 +54,12 @@ type Selector struct {
 	// contact is when Consul last answered (the watcher's; tests may replace it).
 	contact func() time.Time
 
-	view    atomic.Pointer[view]
-	loaded  atomic.Pointer[loadState]
-	counts  atomic.Pointer[map[string]int]
-	buildMu sync.Mutex // serialises rebuilds so a slow one cannot overwrite a newer one
+	view   atomic.Pointer[view]
+	loaded atomic.Pointer[loadState]
+	counts atomic.Pointer[map[string]int]
+	// newNodes wakes the load poller early (capacity 1).
+	newNodes chan struct{}
+	buildMu  sync.Mutex // serialises rebuilds so a slow one cannot overwrite a newer one
 
 	// degraded holds one flag per reason; the map itself never changes after New, so reads need no lock.
 	degraded map[string]*atomic.Bool
@@ -72,7 +74,8 @@ func New(opts Options) (*Selector, error) {
 	if err := opts.validate(); err != nil {
 		return nil, fmt.Errorf("selector options: %w", err)
 	}
-	s := &Selector{opts: opts, logger: opts.Logger, degraded: map[string]*atomic.Bool{}, decided: map[string]prometheus.Counter{}}
+	s := &Selector{opts: opts, logger: opts.Logger, degraded: map[string]*atomic.Bool{}, decided: map[string]prometheus.Counter{},
+		newNodes: make(chan struct{}, 1)}
 	s.metrics = newMetrics(opts.Registry, opts.Version)
 	for _, r := range degradedReasons {
 		s.degraded[r] = new(atomic.Bool)
@@ -117,7 +120,10 @@ func New(opts Options) (*Selector, error) {
 			s.setDegraded(reasonConsul, false, "")
 		},
 		Ignored: func(string, error) { s.metrics.ignored.Inc() },
-		Changed: func(*catalog.Snapshot) { s.rebuild() },
+		Changed: func(c *catalog.Snapshot) {
+			s.rebuild()
+			s.noticeNodes(c)
+		},
 	}, opts.Logger.With("component", "catalog"))
 	if err != nil {
 		return nil, err
@@ -258,6 +264,25 @@ func (s *Selector) pollLoad(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-s.newNodes:
+		}
+	}
+}
+
+// noticeNodes wakes the load poller when the catalog has a node without any load data (at start, or a
+// node that just joined), instead of leaving it out of placement until the next interval.
+func (s *Selector) noticeNodes(cat *catalog.Snapshot) {
+	var samples map[string]load.Sample
+	if st := s.loaded.Load(); st != nil {
+		samples = st.samples
+	}
+	for _, n := range cat.Nodes {
+		if _, ok := samples[n.ID]; !ok && n.State != placement.Gone {
+			select {
+			case s.newNodes <- struct{}{}:
+			default: // a wake-up is already pending
+			}
+			return
 		}
 	}
 }
