@@ -50,6 +50,8 @@ type Collector struct {
 	up, healthy, info *prometheus.Desc
 	numbers           []*prometheus.Desc // parallel to fields
 	bools             []*prometheus.Desc // parallel to boolFields
+	// numberIdx and boolIdx locate fields and boolFields in Stats.
+	numberIdx, boolIdx []int
 }
 
 var _ exporter.Collector = (*Collector)(nil)
@@ -72,9 +74,11 @@ func New(client *Client, timeout time.Duration, logger *slog.Logger) *Collector 
 	}
 	for _, f := range fields {
 		c.numbers = append(c.numbers, d(f.name, f.help))
+		c.numberIdx = append(c.numberIdx, knownIndex[f.key])
 	}
 	for _, f := range boolFields {
 		c.bools = append(c.bools, d(f.name, f.help))
+		c.boolIdx = append(c.boolIdx, knownIndex[f.key])
 	}
 	return c
 }
@@ -128,7 +132,7 @@ func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) err
 	c.restDisabledLogged.Store(false)
 	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1)
 	for i, f := range fields {
-		v, ok := stats.Number(f.key)
+		v, ok := stats.value(c.numberIdx[i])
 		if !ok {
 			continue
 		}
@@ -141,20 +145,13 @@ func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) err
 		}
 		ch <- prometheus.MustNewConstMetric(c.numbers[i], t, v)
 	}
-	for i, f := range boolFields {
-		if v, ok := stats.Bool(f.key); ok {
-			ch <- prometheus.MustNewConstMetric(c.bools[i], prometheus.GaugeValue, boolValue(v))
+	for i := range boolFields {
+		if v, ok := stats.value(c.boolIdx[i]); ok {
+			ch <- prometheus.MustNewConstMetric(c.bools[i], prometheus.GaugeValue, v)
 		}
 	}
 	if v, ok := stats.Text("version"); ok {
 		ch <- prometheus.MustNewConstMetric(c.info, prometheus.GaugeValue, 1, v)
 	}
 	return nil
-}
-
-func boolValue(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
 }

@@ -62,11 +62,11 @@ func FuzzStats(f *testing.F) {
 			var got any
 			var ok bool
 			switch k.kind {
-			case Number:
+			case kindNumber:
 				got, ok = s.Number(k.key)
-			case Bool:
+			case kindBool:
 				got, ok = s.Bool(k.key)
-			case Text:
+			case kindText:
 				got, ok = s.Text(k.key)
 			}
 			if ok != inJSON || (ok && got != v) {

@@ -12,55 +12,48 @@ import (
 	"unicode/utf8"
 )
 
-// Kind is the JSON type a known stats field must have.
-type Kind uint8
+// kind is the JSON type a known stats field must have.
+type kind uint8
 
-// Field kinds.
 const (
-	Number Kind = iota + 1
-	Bool
-	Text
+	kindNumber kind = iota + 1
+	kindBool
+	kindText
 )
 
-func (k Kind) String() string {
+func (k kind) String() string {
 	switch k {
-	case Number:
+	case kindNumber:
 		return "number"
-	case Bool:
+	case kindBool:
 		return "boolean"
-	case Text:
+	case kindText:
 		return "string"
 	}
 	return "unknown"
+}
+
+// knownField is a stats key whose type is checked and value kept.
+type knownField struct {
+	key  string
+	kind kind
 }
 
 // known lists the fields whose type is checked and whose values are kept.
 // Every other key is skipped whatever its type: the bridge adds and drops
 // fields between releases (old ones even sent conference_sizes as the
 // string "[]").
-var known = func() []struct {
-	key  string
-	kind Kind
-} {
-	var ks []struct {
-		key  string
-		kind Kind
-	}
-	add := func(key string, kind Kind) {
-		ks = append(ks, struct {
-			key  string
-			kind Kind
-		}{key, kind})
-	}
+var known = func() []knownField {
+	var ks []knownField
 	for _, f := range fields {
-		add(f.key, Number)
+		ks = append(ks, knownField{f.key, kindNumber})
 	}
-	add("participants", Number)
+	ks = append(ks, knownField{"participants", kindNumber})
 	for _, f := range boolFields {
-		add(f.key, Bool)
+		ks = append(ks, knownField{f.key, kindBool})
 	}
 	for _, k := range []string{"version", "current_timestamp", "region", "release", "relay_id"} {
-		add(k, Text)
+		ks = append(ks, knownField{k, kindText})
 	}
 	return ks
 }()
@@ -124,7 +117,7 @@ func ParseStats(body []byte) (*Stats, error) {
 // Number returns a numeric field and whether it was present.
 func (s *Stats) Number(key string) (float64, bool) {
 	i, ok := knownIndex[key]
-	if !ok || known[i].kind != Number || !s.present[i] {
+	if !ok || known[i].kind != kindNumber || !s.present[i] {
 		return 0, false
 	}
 	return s.numbers[i], true
@@ -133,7 +126,7 @@ func (s *Stats) Number(key string) (float64, bool) {
 // Bool returns a boolean field and whether it was present.
 func (s *Stats) Bool(key string) (bool, bool) {
 	i, ok := knownIndex[key]
-	if !ok || known[i].kind != Bool || !s.present[i] {
+	if !ok || known[i].kind != kindBool || !s.present[i] {
 		return false, false
 	}
 	return s.numbers[i] == 1, true
@@ -142,11 +135,14 @@ func (s *Stats) Bool(key string) (bool, bool) {
 // Text returns a string field and whether it was present.
 func (s *Stats) Text(key string) (string, bool) {
 	i, ok := knownIndex[key]
-	if !ok || known[i].kind != Text || !s.present[i] {
+	if !ok || known[i].kind != kindText || !s.present[i] {
 		return "", false
 	}
 	return s.texts[i], true
 }
+
+// value returns the number or boolean (as 0/1) at index i of known.
+func (s *Stats) value(i int) (float64, bool) { return s.numbers[i], s.present[i] }
 
 // LocalEndpoints returns the endpoints hosted on this bridge (not relayed
 // from another one): what a graceful drain waits for to reach zero. It uses
@@ -323,7 +319,7 @@ func (p *scanner) value(s *Stats, idx int) error {
 	if p.pos >= len(p.b) {
 		return p.errorf("unexpected end of input")
 	}
-	want := Kind(0)
+	want := kind(0)
 	var key string
 	if idx >= 0 {
 		want, key = known[idx].kind, known[idx].key
@@ -340,7 +336,7 @@ func (p *scanner) value(s *Stats, idx int) error {
 		if err != nil {
 			return err
 		}
-		if want != Text {
+		if want != kindText {
 			return mismatch("a string")
 		}
 		if escaped || !utf8.Valid(raw) {
@@ -375,7 +371,7 @@ func (p *scanner) value(s *Stats, idx int) error {
 			s.present[idx] = false // null reads as absent
 			return nil
 		}
-		if want != Bool {
+		if want != kindBool {
 			return mismatch("a boolean")
 		}
 		s.present[idx] = true
@@ -391,7 +387,7 @@ func (p *scanner) value(s *Stats, idx int) error {
 		if want == 0 {
 			return nil
 		}
-		if want != Number {
+		if want != kindNumber {
 			return mismatch("a number")
 		}
 		v, err := parseNumber(tok)
