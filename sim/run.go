@@ -540,3 +540,37 @@ func (h *histogram) quantile(q float64) float64 {
 	}
 	return float64(len(h.bins)-1) / 1000
 }
+
+// eventKind tells a queued participant event apart: a departure, or a reconnection after the
+// crash. Queued events at the same time run in the order they were queued.
+type eventKind uint8
+
+const (
+	evLeave eventKind = iota
+	evRejoin
+)
+
+type event struct {
+	t    int64
+	seq  uint64
+	kind eventKind
+	part int32
+}
+
+type eventHeap []event
+
+func (h eventHeap) Len() int { return len(h) }
+func (h eventHeap) Less(i, j int) bool {
+	if h[i].t != h[j].t {
+		return h[i].t < h[j].t
+	}
+	return h[i].seq < h[j].seq
+}
+func (h eventHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *eventHeap) Push(x any)   { *h = append(*h, x.(event)) }
+func (h *eventHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return e
+}

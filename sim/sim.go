@@ -208,37 +208,3 @@ func policySeed(seed uint64, name string) *rand.Rand {
 	io.WriteString(h, name)
 	return rand.New(rand.NewPCG(seed, h.Sum64()))
 }
-
-// eventKind orders simultaneous events: departures before the data and catalog updates they
-// influence, and those before arrivals.
-type eventKind uint8
-
-const (
-	evLeave eventKind = iota
-	evRejoin
-)
-
-type event struct {
-	t    int64
-	seq  uint64
-	kind eventKind
-	part int32
-}
-
-type eventHeap []event
-
-func (h eventHeap) Len() int { return len(h) }
-func (h eventHeap) Less(i, j int) bool {
-	if h[i].t != h[j].t {
-		return h[i].t < h[j].t
-	}
-	return h[i].seq < h[j].seq
-}
-func (h eventHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *eventHeap) Push(x any)   { *h = append(*h, x.(event)) }
-func (h *eventHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return e
-}

@@ -3,6 +3,7 @@ package rooms
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // MaxNameLen is the longest room name accepted. Jitsi has no firm limit below XMPP's 1023-byte
@@ -24,20 +25,22 @@ func Normalize(name string) (string, error) {
 	if len(name) > MaxNameLen {
 		return "", fmt.Errorf("%w: %d bytes, at most %d", ErrInvalidName, len(name), MaxNameLen)
 	}
-	b := make([]byte, len(name))
+	upper := false
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		switch {
 		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
 		case 'A' <= c && c <= 'Z':
-			c += 'a' - 'A'
+			upper = true
 		case (c == '-' || c == '_') && i > 0:
 		default:
 			return "", fmt.Errorf("%w: character %q at %d (allowed: letters, digits, '-' and '_' after the first)", ErrInvalidName, name[i:i+1], i)
 		}
-		b[i] = c
 	}
-	canon := string(b)
+	canon := name // already canonical: no copy on the selector's hot path
+	if upper {
+		canon = strings.ToLower(name)
+	}
 	if reserved(canon) {
 		return "", fmt.Errorf("%w: %q is reserved", ErrInvalidName, canon)
 	}
