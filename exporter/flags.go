@@ -18,8 +18,10 @@ type Flags struct {
 }
 
 // AddFlags adds, in node_exporter's style, --collector.NAME (and kingpin's
-// --no-collector.NAME) for every Spec in reg, and --collector.disable-defaults,
-// to app. Call app.DefaultEnvars() first to give every flag an env var.
+// --no-collector.NAME) for every Spec in reg, --collector.disable-defaults
+// and --collector.timeout (the bound of Exporter.Collect and of scrapes
+// without Prometheus's timeout header) to app. Call app.DefaultEnvars()
+// first to give every flag an env var.
 func AddFlags(app *kingpin.Application, reg *Registry) *Flags {
 	f := &Flags{reg: reg, switches: map[string]*collectorSwitch{}}
 	f.disableDefaults = app.Flag("collector.disable-defaults",
