@@ -51,6 +51,12 @@ variable "ansible_vars_file" {
   description = "YAML file of role variables (Consul key and tokens, public name...), passed as -e @file."
 }
 
+variable "ansible_vault_password_file" {
+  type        = string
+  default     = ""
+  description = "Password file for an ansible-vault encrypted ansible_vars_file."
+}
+
 variable "manifest" {
   type        = string
   default     = "manifest.json"
@@ -75,7 +81,6 @@ locals {
   manifest  = abspath(var.manifest) == var.manifest ? var.manifest : "${path.root}/${var.manifest}"
 
   image_cleanup = [
-    "systemctl stop ensemble-sidecar.service consul.service || true",
     "rm -rf /var/lib/consul/*",
     "rm -f /etc/ssh/ssh_host_*",
     "truncate -s 0 /etc/machine-id",
@@ -84,7 +89,10 @@ locals {
   # The same playbook arguments for the cloud build and the CI chroot build.
   ansible_env = ["ANSIBLE_CONFIG=${local.playbooks}/ansible.cfg", "ANSIBLE_NOCOLOR=1"]
   ansible_args = concat(
+    # Baking an image: enable the agent and the sidecar but leave them to the instances' boot.
+    ["-e", "base_consul_state=stopped", "-e", "jitsi_sidecar_state=stopped"],
     var.ansible_vars_file == "" ? [] : ["-e", "@${var.ansible_vars_file}"],
+    var.ansible_vault_password_file == "" ? [] : ["--vault-password-file", var.ansible_vault_password_file],
     var.consul_binary == "" ? [] : ["-e", "base_consul_binary_src=${var.consul_binary}"],
     var.sidecar_binary == "" ? [] : ["-e", "jitsi_sidecar_binary_src=${var.sidecar_binary}"],
   )
