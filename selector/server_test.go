@@ -99,7 +99,7 @@ func inProcess(t testing.TB) (*Selector, []string) {
 	}
 	s.contact = time.Now
 	urls := []string{"https://a.example.org", "https://b.example.org:8443", "https://[::1]:4443"}
-	cat := &catalog.Snapshot{Index: 1, Changed: time.Now()}
+	cat := &catalog.Snapshot{Index: 1}
 	for i, u := range urls {
 		cat.Nodes = append(cat.Nodes, catalog.Node{ID: string(rune('a' + i)), PublicURL: u, State: placement.Eligible, Capacity: 4})
 	}

@@ -1,9 +1,7 @@
 package catalog
 
 import (
-	"slices"
 	"sort"
-	"time"
 
 	"github.com/ensemble-jitsi/ensemble/selector/placement"
 )
@@ -15,8 +13,6 @@ type Snapshot struct {
 	Nodes []Node
 	// Index is Consul's X-Consul-Index of the result.
 	Index uint64
-	// Changed is when this view was built.
-	Changed time.Time
 }
 
 // Node returns the node with the given ID.
@@ -44,5 +40,3 @@ func (s *Snapshot) Count(st placement.State) int {
 	}
 	return n
 }
-
-func sameNodes(a, b []Node) bool { return slices.Equal(a, b) }

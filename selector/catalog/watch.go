@@ -182,7 +182,7 @@ func (w *Watcher) publish(entries []*api.ServiceEntry, index uint64) {
 	slices.SortFunc(nodes, func(a, b Node) int { return strings.Compare(a.ID, b.ID) })
 	nodes = slices.CompactFunc(nodes, func(a, b Node) bool { return a.ID == b.ID })
 	old := w.current.Load()
-	if old != nil && sameNodes(old.Nodes, nodes) {
+	if old != nil && slices.Equal(old.Nodes, nodes) {
 		return
 	}
 	for _, s := range skipped {
@@ -191,7 +191,7 @@ func (w *Watcher) publish(entries []*api.ServiceEntry, index uint64) {
 			w.hooks.Ignored(s.id, s.err)
 		}
 	}
-	snap := &Snapshot{Nodes: nodes, Index: index, Changed: w.opts.Now()}
+	snap := &Snapshot{Nodes: nodes, Index: index}
 	w.current.Store(snap)
 	if w.hooks.Changed != nil {
 		w.hooks.Changed(snap)
