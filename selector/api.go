@@ -90,7 +90,9 @@ func (s *Selector) place(ctx context.Context, room string) (rooms.Result, *failu
 		if s.sweeper != nil {
 			s.metrics.consulErrors.WithLabelValues("rooms").Inc()
 		}
-		s.logger.Warn("room lookup failed", "room", room, "err", err)
+		if s.storeWarn.Allow() { // an outage fails every new room: one line per interval is enough
+			s.logger.Warn("room lookup failed", "room", room, "err", err)
+		}
 		return rooms.Result{}, &failure{http.StatusServiceUnavailable, "store_unavailable", "the room binding store is unavailable"}
 	}
 	if c := s.decided[string(res.Outcome)]; c != nil {

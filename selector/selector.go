@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/exporter-toolkit/web"
+	"golang.org/x/time/rate"
 
 	"github.com/ensemble-jitsi/ensemble/selector/catalog"
 	"github.com/ensemble-jitsi/ensemble/selector/consulrooms"
@@ -59,7 +60,9 @@ type Selector struct {
 	counts atomic.Pointer[map[string]int]
 	// newNodes wakes the load poller early (capacity 1).
 	newNodes chan struct{}
-	buildMu  sync.Mutex // serialises rebuilds so a slow one cannot overwrite a newer one
+	// storeWarn limits the log lines about binding-store failures.
+	storeWarn *rate.Limiter
+	buildMu   sync.Mutex // serialises rebuilds so a slow one cannot overwrite a newer one
 
 	// degraded holds one flag per reason; the map itself never changes after New, so reads need no lock.
 	degraded map[string]*atomic.Bool
@@ -75,7 +78,7 @@ func New(opts Options) (*Selector, error) {
 		return nil, fmt.Errorf("selector options: %w", err)
 	}
 	s := &Selector{opts: opts, logger: opts.Logger, degraded: map[string]*atomic.Bool{}, decided: map[string]prometheus.Counter{},
-		newNodes: make(chan struct{}, 1)}
+		newNodes: make(chan struct{}, 1), storeWarn: rate.NewLimiter(rate.Every(10*time.Second), 1)}
 	s.metrics = newMetrics(opts.Registry, opts.Version)
 	for _, r := range degradedReasons {
 		s.degraded[r] = new(atomic.Bool)
