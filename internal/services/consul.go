@@ -94,7 +94,7 @@ type Consul struct {
 	readyPeers   int // cluster size to wait for; 0 for a dev agent
 
 	mu   sync.Mutex
-	proc *process
+	proc *Process
 }
 
 // StartConsul starts a dev agent (in-memory state, single server) on free
@@ -173,19 +173,18 @@ func newConsul(opts ConsulOptions, ports []int, dirPrefix string) (*Consul, erro
 }
 
 func (c *Consul) start(ctx context.Context) error {
-	p, err := startProcess("consul "+c.NodeName, c.bin, c.args, c.LogPath)
+	rctx, cancel := context.WithTimeout(ctx, c.readyTimeout)
+	defer cancel()
+	p, err := StartProcess(rctx, ProcessSpec{
+		Name: "consul " + c.NodeName, Path: c.bin, Args: c.args, Dir: c.Dir, LogPath: c.LogPath,
+		Ready: func(ctx context.Context, p *Process) error { return p.Poll(ctx, 25*time.Millisecond, c.ready) },
+	})
 	if err != nil {
 		return err
 	}
 	c.mu.Lock()
 	c.proc = p
 	c.mu.Unlock()
-	rctx, cancel := context.WithTimeout(ctx, c.readyTimeout)
-	defer cancel()
-	if err := p.waitReady(rctx, 25*time.Millisecond, c.ready); err != nil {
-		_ = p.stop(syscall.SIGKILL, time.Second)
-		return err
-	}
 	return nil
 }
 
@@ -255,8 +254,7 @@ func (c *Consul) Running() bool {
 	if c.proc == nil {
 		return false
 	}
-	done, _ := c.proc.exited()
-	return !done
+	return c.proc.Running()
 }
 
 // Stop shuts the agent down with SIGTERM and kills it after 10 s. The exit
@@ -277,7 +275,7 @@ func (c *Consul) halt(sig syscall.Signal, grace time.Duration) error {
 	if p == nil {
 		return nil
 	}
-	return p.stop(sig, grace)
+	return p.Stop(grace, sig)
 }
 
 // Restart stops the agent if it runs and starts it again on the same ports.

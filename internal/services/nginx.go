@@ -37,7 +37,7 @@ type Nginx struct {
 	// LogPath collects nginx's stderr, which is also its error log.
 	LogPath string
 
-	proc *process
+	proc *Process
 }
 
 var nginxConf = template.Must(template.New("nginx.conf").Parse(`daemon off;
@@ -127,37 +127,36 @@ func (n *Nginx) start(ctx context.Context, bin string, opts NginxOptions) error 
 	if err := os.WriteFile(confPath, conf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("nginx config: %w", err)
 	}
+	n.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
+	n.StubStatusURL = n.URL + "/nginx_status"
+	rctx, cancel := context.WithTimeout(ctx, opts.ReadyTimeout)
+	defer cancel()
 	// -e keeps nginx from opening /var/log/nginx/error.log before it reads
 	// our config.
-	p, err := startProcess("nginx", bin, []string{"-p", n.Dir, "-e", "stderr", "-c", confPath}, n.LogPath)
+	n.proc, err = StartProcess(rctx, ProcessSpec{
+		Name: "nginx", Path: bin, Args: []string{"-p", n.Dir, "-e", "stderr", "-c", confPath},
+		Dir: n.Dir, LogPath: n.LogPath,
+		Ready: func(ctx context.Context, p *Process) error { return p.Poll(ctx, 20*time.Millisecond, n.ready) },
+	})
+	return err
+}
+
+// ready checks that stub_status answers, which the sidecar's collector needs.
+func (n *Nginx) ready(ctx context.Context) error {
+	code, body, err := fetch(ctx, http.DefaultClient, http.MethodGet, n.StubStatusURL, nil, "")
 	if err != nil {
 		return err
 	}
-	n.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
-	n.StubStatusURL = n.URL + "/nginx_status"
-	n.proc = p
-	rctx, cancel := context.WithTimeout(ctx, opts.ReadyTimeout)
-	defer cancel()
-	err = p.waitReady(rctx, 20*time.Millisecond, func(ctx context.Context) error {
-		code, body, err := fetch(ctx, http.DefaultClient, http.MethodGet, n.StubStatusURL, nil, "")
-		if err != nil {
-			return err
-		}
-		if code != http.StatusOK || !bytes.HasPrefix(body, []byte("Active connections:")) {
-			return fmt.Errorf("stub_status: status %d, body %.80q", code, body)
-		}
-		return nil
-	})
-	if err != nil {
-		_ = p.stop(syscall.SIGKILL, time.Second)
+	if code != http.StatusOK || !bytes.HasPrefix(body, []byte("Active connections:")) {
+		return fmt.Errorf("stub_status: status %d, body %.80q", code, body)
 	}
-	return err
+	return nil
 }
 
 // Stop shuts nginx down gracefully (QUIT), kills it after 5 s, and removes
 // its directory.
 func (n *Nginx) Stop() error {
-	err := n.proc.stop(syscall.SIGQUIT, 5*time.Second)
+	err := n.proc.Stop(5*time.Second, syscall.SIGQUIT)
 	if rmErr := os.RemoveAll(n.Dir); err == nil && rmErr != nil {
 		err = fmt.Errorf("nginx: remove %s: %w", n.Dir, rmErr)
 	}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -35,7 +36,12 @@ type Prometheus struct {
 	// LogPath collects the server's output.
 	LogPath string
 
-	proc *process
+	bin          string
+	args         []string
+	readyTimeout time.Duration
+
+	mu   sync.Mutex
+	proc *Process
 }
 
 // StartPrometheus starts Prometheus on a free port with the lifecycle API
@@ -58,8 +64,11 @@ func StartPrometheus(ctx context.Context, opts PrometheusOptions) (*Prometheus, 
 		if err != nil {
 			return fmt.Errorf("prometheus: %w", err)
 		}
-		p = &Prometheus{Dir: dir, LogPath: filepath.Join(dir, "prometheus.log")}
-		if err = p.start(ctx, bin, opts); err != nil {
+		p = &Prometheus{Dir: dir, LogPath: filepath.Join(dir, "prometheus.log"), bin: bin, readyTimeout: opts.ReadyTimeout}
+		if err = p.configure(opts.ConfigYAML); err == nil {
+			err = p.start(ctx)
+		}
+		if err != nil {
 			log := tailFile(p.LogPath, 8<<10)
 			os.RemoveAll(dir)
 			if bindClash(log) {
@@ -75,44 +84,54 @@ func StartPrometheus(ctx context.Context, opts PrometheusOptions) (*Prometheus, 
 	return p, nil
 }
 
-func (p *Prometheus) start(ctx context.Context, bin string, opts PrometheusOptions) error {
+// configure picks the port and writes prometheus.yml; both stay the same
+// across restarts.
+func (p *Prometheus) configure(configYAML string) error {
 	port, err := FreePort()
 	if err != nil {
 		return err
 	}
 	conf := filepath.Join(p.Dir, "prometheus.yml")
-	if err := os.WriteFile(conf, []byte(opts.ConfigYAML), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(configYAML), 0o644); err != nil {
 		return fmt.Errorf("prometheus config: %w", err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	proc, err := startProcess("prometheus", bin, []string{
+	p.URL = "http://" + addr
+	p.args = []string{
 		"--config.file=" + conf,
 		"--storage.tsdb.path=" + filepath.Join(p.Dir, "data"),
 		"--web.listen-address=" + addr,
 		"--web.enable-lifecycle",
 		"--log.level=info",
-	}, p.LogPath)
+	}
+	return nil
+}
+
+func (p *Prometheus) start(ctx context.Context) error {
+	rctx, cancel := context.WithTimeout(ctx, p.readyTimeout)
+	defer cancel()
+	proc, err := StartProcess(rctx, ProcessSpec{
+		Name: "prometheus", Path: p.bin, Args: p.args, Dir: p.Dir, LogPath: p.LogPath,
+		Ready: func(ctx context.Context, proc *Process) error { return proc.Poll(ctx, 25*time.Millisecond, p.ready) },
+	})
 	if err != nil {
 		return err
 	}
-	p.URL = "http://" + addr
+	p.mu.Lock()
 	p.proc = proc
-	rctx, cancel := context.WithTimeout(ctx, opts.ReadyTimeout)
-	defer cancel()
-	err = proc.waitReady(rctx, 25*time.Millisecond, func(ctx context.Context) error {
-		code, body, err := fetch(ctx, http.DefaultClient, http.MethodGet, p.URL+"/-/ready", nil, "")
-		if err != nil {
-			return err
-		}
-		if code != http.StatusOK {
-			return fmt.Errorf("/-/ready: %d %.100s", code, body)
-		}
-		return nil
-	})
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *Prometheus) ready(ctx context.Context) error {
+	code, body, err := fetch(ctx, http.DefaultClient, http.MethodGet, p.URL+"/-/ready", nil, "")
 	if err != nil {
-		_ = proc.stop(syscall.SIGKILL, time.Second)
+		return err
 	}
-	return err
+	if code != http.StatusOK {
+		return fmt.Errorf("/-/ready: %d %.100s", code, body)
+	}
+	return nil
 }
 
 // Reload replaces prometheus.yml with configYAML and asks the server to
@@ -205,10 +224,41 @@ func (p *Prometheus) WaitForSample(ctx context.Context, query string) ([]Sample,
 	}
 }
 
-// Stop shuts Prometheus down (SIGTERM, SIGKILL after 10 s) and removes its
-// directory.
+// Running reports whether the server process is alive.
+func (p *Prometheus) Running() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.proc != nil && p.proc.Running()
+}
+
+// Stop shuts Prometheus down (SIGTERM, SIGKILL after 10 s) and keeps its
+// directory for Restart.
 func (p *Prometheus) Stop() error {
-	err := p.proc.stop(syscall.SIGTERM, 10*time.Second)
+	p.mu.Lock()
+	proc := p.proc
+	p.mu.Unlock()
+	if proc == nil {
+		return nil
+	}
+	return proc.Stop(10*time.Second, syscall.SIGTERM)
+}
+
+// Restart stops the server if it runs and starts it again on the same port
+// with the same configuration and TSDB, as a restarted server would come
+// back.
+func (p *Prometheus) Restart(ctx context.Context) error {
+	if err := p.Stop(); err != nil {
+		return err
+	}
+	if err := p.start(ctx); err != nil {
+		return fmt.Errorf("prometheus restart: %w\nprometheus log:\n%s", err, tailFile(p.LogPath, 8<<10))
+	}
+	return nil
+}
+
+// Close stops the server and removes its directory.
+func (p *Prometheus) Close() error {
+	err := p.Stop()
 	if rmErr := os.RemoveAll(p.Dir); err == nil && rmErr != nil {
 		err = fmt.Errorf("prometheus: %w", rmErr)
 	}

@@ -62,7 +62,7 @@ func TestNginxStopLeavesNoProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pgid := n.proc.cmd.Process.Pid
+	pgid := n.proc.PID()
 	resp, err := http.Get(n.URL + "/")
 	if err != nil {
 		t.Fatal(err)

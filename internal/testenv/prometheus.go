@@ -26,8 +26,19 @@ func StartPrometheus(t testing.TB, configYAML string) *Prometheus {
 	if err != nil {
 		t.Fatalf("start prometheus: %v", err)
 	}
-	cleanup(t, "prometheus", p.Log, p.Stop)
+	cleanup(t, "prometheus", p.Log, p.Close)
 	return &Prometheus{URL: p.URL, Server: p}
+}
+
+// Restart stops the server and starts it again on the same URL with its
+// TSDB kept.
+func (p *Prometheus) Restart(t testing.TB) {
+	t.Helper()
+	ctx, cancel := startContext(t)
+	defer cancel()
+	if err := p.Server.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Query runs an instant query and fails the test on error.

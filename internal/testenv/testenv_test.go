@@ -138,6 +138,24 @@ scrape_configs:
 	if _, err := p.Server.Query(t.Context(), "sum(("); err == nil {
 		t.Fatal("a malformed query must be an error")
 	}
+
+	// A restart keeps the URL and the TSDB: the samples scraped so far are
+	// still there before the first new scrape.
+	before := p.Query(t, "count_over_time(demo_requests_total[10m])")
+	if err := p.Server.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if p.Server.Running() {
+		t.Fatal("running after Stop")
+	}
+	if _, err := p.Server.Query(t.Context(), "up"); err == nil {
+		t.Fatal("a stopped server answered")
+	}
+	p.Restart(t)
+	after := p.Query(t, "count_over_time(demo_requests_total[10m])")
+	if len(before) != 1 || len(after) != 1 || after[0].Value < before[0].Value {
+		t.Fatalf("samples before restart %+v, after %+v", before, after)
+	}
 }
 
 func TestChromiumPath(t *testing.T) {
