@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -27,7 +28,8 @@ type Fleet struct {
 	// Cluster is set when the fleet runs three Consul servers.
 	Cluster *services.ConsulCluster
 	// Prometheus scrapes the sidecars it discovers through the selectors'
-	// HTTP service discovery; nil while stopped (StopPrometheus).
+	// HTTP service discovery; not running between StopPrometheus and
+	// StartPrometheus.
 	Prometheus *services.Prometheus
 	// Nodes are the emulated Jitsi servers, node-1 first.
 	Nodes []*Node
@@ -38,7 +40,6 @@ type Fleet struct {
 	dir       string
 	ownDir    bool
 	cert, key string
-	front     *promFront
 	load      *loadGen
 }
 
@@ -87,15 +88,13 @@ func Start(ctx context.Context, opts Options) (_ *Fleet, err error) {
 	}, ctx); err != nil {
 		return nil, err
 	}
-	// Prometheus's URL is fixed before the selectors start; Prometheus itself
-	// starts after them because it discovers its targets through them.
-	if f.front, err = newPromFront(); err != nil {
+	if err := f.step("prometheus", f.startPrometheus, ctx); err != nil {
 		return nil, err
 	}
 	if err := f.step(fmt.Sprintf("%d selectors", opts.Selectors), f.startSelectors, ctx); err != nil {
 		return nil, err
 	}
-	if err := f.step("prometheus", f.startPrometheus, ctx); err != nil {
+	if err := f.step("prometheus service discovery", f.configurePrometheus, ctx); err != nil {
 		return nil, err
 	}
 	if opts.Load > 0 {
@@ -117,7 +116,24 @@ func (f *Fleet) step(name string, fn func(context.Context) error, ctx context.Co
 	return nil
 }
 
-func (f *Fleet) logPath(name string) string { return filepath.Join(f.dir, name+".log") }
+// startChild starts one of the fleet's binaries with its output in
+// logName.log, and waits for the line matching listening, whose first
+// submatch (the address it bound to port 0) it returns.
+func (f *Fleet) startChild(ctx context.Context, name, bin, logName string, args, env []string, listening *regexp.Regexp) (*services.Process, string, error) {
+	var addr string
+	p, err := services.StartProcess(ctx, services.ProcessSpec{
+		Name: name, Path: filepath.Join(f.opts.BinDir, bin), Args: args, Env: env,
+		LogPath: filepath.Join(f.dir, logName+".log"),
+		Ready: func(ctx context.Context, p *services.Process) error {
+			m, err := p.WaitLine(ctx, listening)
+			if m != nil {
+				addr = m[1]
+			}
+			return err
+		},
+	})
+	return p, addr, err
+}
 
 // Dir is the directory with the fleet's configs and logs.
 func (f *Fleet) Dir() string { return f.dir }
@@ -280,22 +296,25 @@ func (f *Fleet) Stop() {
 func (f *Fleet) LogTails() map[string]string {
 	out := map[string]string{}
 	for _, n := range f.Nodes {
-		out[n.ID+" emulator"] = n.emu.out.tail()
+		out[n.ID+" emulator"] = n.emu.Tail()
 		if p := n.currentSidecar(); p != nil {
-			out[n.ID+" sidecar"] = p.out.tail()
+			out[n.ID+" sidecar"] = p.Tail()
 		}
 	}
 	for _, s := range f.Selectors {
-		out[s.Name] = s.proc.out.tail()
+		out[s.Name] = s.proc.Tail()
 	}
 	if f.Prometheus != nil {
-		out["prometheus"] = lastLines(f.Prometheus.Log(), tailLines)
+		out["prometheus"] = lastLines(f.Prometheus.Log(), logTailLines)
 	}
 	if f.Consul != nil {
-		out["consul"] = lastLines(f.Consul.Log(), tailLines)
+		out["consul"] = lastLines(f.Consul.Log(), logTailLines)
 	}
 	return out
 }
+
+// logTailLines matches the lines services.Process.Tail keeps.
+const logTailLines = 20
 
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")

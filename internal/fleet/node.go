@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -27,10 +26,10 @@ type Node struct {
 
 	f     *Fleet
 	nginx *services.Nginx
-	emu   *process
+	emu   *services.Process
 
 	mu         sync.Mutex
-	sidecar    *process
+	sidecar    *services.Process
 	starts     int
 	sidecarURL string // http://ADDR of the current sidecar
 }
@@ -44,17 +43,13 @@ var (
 func (f *Fleet) startNode(ctx context.Context, i int) (*Node, error) {
 	n := &Node{ID: fmt.Sprintf("node-%d", i), f: f}
 	var err error
-	n.emu, err = startProcess(n.ID+" emulator", filepath.Join(f.opts.BinDir, "ensemble-jvbemu"),
-		[]string{"--web.listen-address=127.0.0.1:0"}, nil, f.logPath(n.ID+"-jvbemu"))
+	var url string
+	n.emu, url, err = f.startChild(ctx, n.ID+" emulator", "ensemble-jvbemu", n.ID+"-jvbemu",
+		[]string{"--web.listen-address=127.0.0.1:0"}, nil, emulatorListening)
 	if err != nil {
 		return nil, err
 	}
-	m, err := n.emu.waitLine(ctx, emulatorListening)
-	if err != nil {
-		n.stop()
-		return nil, err
-	}
-	n.EmulatorURL = strings.TrimRight(m[1], "/")
+	n.EmulatorURL = strings.TrimRight(url, "/")
 
 	tlsPort, err := services.FreePort()
 	if err != nil {
@@ -95,7 +90,7 @@ func publicServer(id string, port int, cert, key string) string {
 func (n *Node) StartSidecar(ctx context.Context) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.sidecar != nil && !n.sidecar.exited() {
+	if n.sidecar != nil && n.sidecar.Running() {
 		return fmt.Errorf("%s: sidecar is already running", n.ID)
 	}
 	t := n.f.opts.Timing
@@ -116,18 +111,13 @@ func (n *Node) StartSidecar(ctx context.Context) error {
 		"--drain.poll-interval=" + t.DrainPoll.String(),
 		"--log.level=info",
 	}
-	p, err := startProcess(n.ID+" sidecar", filepath.Join(n.f.opts.BinDir, "ensemble-sidecar"), args,
-		[]string{"CONSUL_HTTP_ADDR=" + n.f.ConsulAddr()}, n.f.logPath(fmt.Sprintf("%s-sidecar-%d", n.ID, n.starts)))
+	p, addr, err := n.f.startChild(ctx, n.ID+" sidecar", "ensemble-sidecar", fmt.Sprintf("%s-sidecar-%d", n.ID, n.starts),
+		args, []string{"CONSUL_HTTP_ADDR=" + n.f.ConsulAddr()}, slogListening)
 	if err != nil {
-		return err
-	}
-	m, err := p.waitLine(ctx, slogListening)
-	if err != nil {
-		p.stop(time.Second, syscall.SIGTERM, syscall.SIGTERM)
 		return err
 	}
 	n.sidecar = p
-	n.sidecarURL = "http://" + m[1]
+	n.sidecarURL = "http://" + addr
 	return nil
 }
 
@@ -138,11 +128,7 @@ func (n *Node) KillSidecar() error {
 	if p == nil {
 		return fmt.Errorf("%s: no sidecar", n.ID)
 	}
-	if err := p.signal(syscall.SIGKILL); err != nil {
-		return err
-	}
-	<-p.done
-	return nil
+	return p.Kill()
 }
 
 // DrainSidecar sends SIGTERM to the sidecar, which drains the node: no new
@@ -152,13 +138,13 @@ func (n *Node) DrainSidecar() error {
 	if p == nil {
 		return fmt.Errorf("%s: no sidecar", n.ID)
 	}
-	return p.signal(syscall.SIGTERM)
+	return p.Signal(syscall.SIGTERM)
 }
 
 // SidecarDone is closed when the current sidecar process has exited.
 func (n *Node) SidecarDone() <-chan struct{} {
 	if p := n.currentSidecar(); p != nil {
-		return p.done
+		return p.Done()
 	}
 	c := make(chan struct{})
 	close(c)
@@ -183,7 +169,7 @@ func (n *Node) Undrain(ctx context.Context) error {
 	return call(ctx, http.MethodPost, n.SidecarURL()+"/undrain", nil, nil)
 }
 
-func (n *Node) currentSidecar() *process {
+func (n *Node) currentSidecar() *services.Process {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.sidecar
@@ -225,10 +211,10 @@ func (n *Node) EndConference(ctx context.Context, id string) error {
 func (n *Node) stop() {
 	sc := n.currentSidecar()
 	if sc != nil {
-		sc.stop(500*time.Millisecond, syscall.SIGTERM, syscall.SIGTERM)
+		_ = sc.Stop(500*time.Millisecond, syscall.SIGTERM, syscall.SIGTERM)
 	}
 	if n.emu != nil {
-		n.emu.stop(2*time.Second, syscall.SIGTERM)
+		_ = n.emu.Stop(2*time.Second, syscall.SIGTERM)
 	}
 	if n.nginx != nil {
 		if err := n.nginx.Stop(); err != nil {
@@ -241,7 +227,7 @@ func (n *Node) stop() {
 // "kill this" hints.
 func (n *Node) SidecarPID() int {
 	if p := n.currentSidecar(); p != nil {
-		return p.cmd.Process.Pid
+		return p.PID()
 	}
 	return 0
 }

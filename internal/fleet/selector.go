@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/ensemble-jitsi/ensemble/internal/services"
 )
 
 // Selector is one ensemble-selector replica.
@@ -16,7 +17,7 @@ type Selector struct {
 	// URL is http://127.0.0.1:PORT.
 	URL string
 
-	proc *process
+	proc *services.Process
 }
 
 func (f *Fleet) startSelectors(ctx context.Context) error {
@@ -49,22 +50,13 @@ func (f *Fleet) startSelector(ctx context.Context, i int) (*Selector, error) {
 	if f.opts.LoadQuery != "" {
 		args = append(args, "--prometheus.query.cpu="+f.opts.LoadQuery)
 	}
-	p, err := startProcess(s.Name, filepath.Join(f.opts.BinDir, "ensemble-selector"), args,
-		[]string{"CONSUL_HTTP_ADDR=" + f.ConsulAddr()}, f.logPath(s.Name))
+	p, addr, err := f.startChild(ctx, s.Name, "ensemble-selector", s.Name, args,
+		[]string{"CONSUL_HTTP_ADDR=" + f.ConsulAddr()}, slogListening)
 	if err != nil {
 		return nil, err
 	}
-	s.proc = p
-	m, err := p.waitLine(ctx, slogListening)
-	if err != nil {
-		s.stop()
-		return nil, err
-	}
-	s.URL = "http://" + m[1]
-	if err := poll(ctx, 50*time.Millisecond, func(ctx context.Context) error {
-		if p.exited() {
-			return fmt.Errorf("%s exited; last output:\n%s", s.Name, p.out.tail())
-		}
+	s.proc, s.URL = p, "http://"+addr
+	if err := p.Poll(ctx, 50*time.Millisecond, func(ctx context.Context) error {
 		return call(ctx, http.MethodGet, s.URL+"/-/ready", nil, nil)
 	}); err != nil {
 		s.stop()
@@ -74,7 +66,7 @@ func (f *Fleet) startSelector(ctx context.Context, i int) (*Selector, error) {
 }
 
 func (s *Selector) stop() {
-	s.proc.stop(3*time.Second, syscall.SIGTERM)
+	_ = s.proc.Stop(3*time.Second, syscall.SIGTERM)
 }
 
 // Placement is the selector's answer for a room.
