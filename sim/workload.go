@@ -29,26 +29,25 @@ const curveSteps = 4096
 
 // generate draws a day of meetings: arrivals from a non-homogeneous Poisson process following
 // curve, heavy-tailed sizes, log-normal durations, participants joining over the first minutes (a
-// few later). It returns the participants sorted by join time.
+// few later). It returns the workload indexed for replay.
 //
 // Arrivals use time rescaling: the i-th point S_i of a unit-rate Poisson process arrives when the
 // cumulative expected count Rooms·load·Λ(t/Day) reaches S_i. Meeting attributes come from a
 // second stream drawn in meeting order. So raising load keeps every meeting (same size, duration
 // and joins), brings it earlier and adds new ones: the offered demand grows smoothly with load,
 // which is what MeanLoad's calibration relies on.
-func generate(o Options, load float64, seed uint64) []Participant {
+func generate(o Options, load float64, seed uint64) *workload {
 	arrivals := rand.New(rand.NewPCG(seed, 0x617272697661))
 	attrs := rand.New(rand.NewPCG(seed, 0x6d656574696e67))
 	inv := inverseCumulative()
 	day := o.Day.Seconds()
 	perDay := o.Rooms * load
 	sizes := sizeTable(o.SizeAlpha, o.MaxSize)
-	var out []Participant
-	meeting := 0
+	w := &workload{}
 	for s := arrivals.ExpFloat64(); s < perDay; s += arrivals.ExpFloat64() {
 		start := day * inv(s/perDay)
-		meeting++
-		room := fmt.Sprintf("m%07d", meeting)
+		room := int32(len(w.rooms))
+		w.rooms = append(w.rooms, fmt.Sprintf("m%07d", room+1))
 		n := 2 + searchCDF(sizes, attrs.Float64())
 		dur := o.DurationMedian.Seconds() * math.Exp(o.DurationSigma*attrs.NormFloat64())
 		for k := range n {
@@ -60,15 +59,11 @@ func generate(o Options, load float64, seed uint64) []Participant {
 			default: // short meetings compress the spread so nobody joins after the end
 				join += min(o.JoinSpread.Seconds(), 0.9*dur) * u
 			}
-			out = append(out, Participant{Room: room, Join: seconds(join), Leave: seconds(start + dur)})
+			w.parts = append(w.parts, part{room: room, join: seconds(join), leave: seconds(start + dur)})
 		}
 	}
-	// Participants equal in all three fields are interchangeable, so an unstable sort is
-	// deterministic enough, and much faster than a stable one on millions of entries.
-	slices.SortFunc(out, func(a, b Participant) int {
-		return cmp.Or(cmp.Compare(a.Join, b.Join), cmp.Compare(a.Room, b.Room), cmp.Compare(a.Leave, b.Leave))
-	})
-	return out
+	slices.SortFunc(w.parts, byJoin)
+	return w
 }
 
 // inverseCumulative returns Λ⁻¹ for the normalised cumulative arrival curve Λ(x) = ∫₀ˣ curve / ∫₀¹
@@ -128,7 +123,7 @@ type part struct {
 	join, leave time.Duration
 }
 
-// newWorkload checks and indexes participants (from the generator or a trace).
+// newWorkload checks and indexes participants from a trace.
 func newWorkload(ps []Participant) (*workload, error) {
 	w := &workload{parts: make([]part, len(ps))}
 	index := map[string]int32{}
@@ -144,8 +139,13 @@ func newWorkload(ps []Participant) (*workload, error) {
 		}
 		w.parts[i] = part{room: r, join: p.Join, leave: p.Leave}
 	}
-	slices.SortFunc(w.parts, func(a, b part) int {
-		return cmp.Or(cmp.Compare(a.join, b.join), cmp.Compare(a.room, b.room), cmp.Compare(a.leave, b.leave))
-	})
+	slices.SortFunc(w.parts, byJoin)
 	return w, nil
+}
+
+// byJoin orders participants for replay. Participants equal in all three fields are
+// interchangeable, so an unstable sort is deterministic enough, and much faster than a stable
+// one on millions of entries.
+func byJoin(a, b part) int {
+	return cmp.Or(cmp.Compare(a.join, b.join), cmp.Compare(a.room, b.room), cmp.Compare(a.leave, b.leave))
 }
