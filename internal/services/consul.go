@@ -11,8 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -73,7 +71,10 @@ type ConsulPorts struct {
 }
 
 // Consul is a running agent: a dev agent from StartConsul, or one server of
-// a ConsulCluster.
+// a ConsulCluster. Stop, Kill, Restart, Close, Running and Log manage its
+// process; after Restart a dev agent comes back empty (no services, KV or
+// tokens other than the management token), and a cluster server keeps its
+// data directory and rejoins.
 type Consul struct {
 	// HTTPAddr is 127.0.0.1:PORT of the HTTP API (CONSUL_HTTP_ADDR).
 	HTTPAddr string
@@ -88,13 +89,8 @@ type Consul struct {
 	// LogPath collects the agent's output.
 	LogPath string
 
-	bin          string
-	args         []string
-	readyTimeout time.Duration
-	readyPeers   int // cluster size to wait for; 0 for a dev agent
-
-	mu   sync.Mutex
-	proc *Process
+	readyPeers int // cluster size to wait for; 0 for a dev agent
+	server
 }
 
 // StartConsul starts a dev agent (in-memory state, single server) on free
@@ -113,7 +109,7 @@ func StartConsul(ctx context.Context, opts ConsulOptions) (*Consul, error) {
 		}
 		c.args = append(c.args, "-dev")
 		if err = c.start(ctx); err != nil {
-			err = c.failed(err)
+			err = c.server.failed(err)
 		}
 		return err
 	})
@@ -136,16 +132,16 @@ func newConsul(opts ConsulOptions, ports []int, dirPrefix string) (*Consul, erro
 		return nil, fmt.Errorf("consul: %w", err)
 	}
 	c := &Consul{
-		Ports:        ConsulPorts{HTTP: ports[0], Server: ports[1], SerfLAN: ports[2], SerfWAN: ports[3]},
-		NodeName:     opts.NodeName,
-		Dir:          dir,
-		LogPath:      filepath.Join(dir, "consul.log"),
-		bin:          bin,
-		readyTimeout: opts.ReadyTimeout,
+		Ports:    ConsulPorts{HTTP: ports[0], Server: ports[1], SerfLAN: ports[2], SerfWAN: ports[3]},
+		NodeName: opts.NodeName,
+		Dir:      dir,
+		LogPath:  filepath.Join(dir, "consul.log"),
 	}
 	if c.NodeName == "" {
 		c.NodeName = "ensemble-" + strconv.Itoa(c.Ports.HTTP)
 	}
+	c.server = server{name: "consul " + c.NodeName, bin: bin, dir: dir, logPath: c.LogPath,
+		readyTimeout: opts.ReadyTimeout, check: c.ready}
 	if c.readyTimeout <= 0 {
 		c.readyTimeout = 30 * time.Second
 	}
@@ -170,22 +166,6 @@ func newConsul(opts ConsulOptions, ports []int, dirPrefix string) (*Consul, erro
 			`enable_token_persistence = false tokens { initial_management = %q agent = %q } }`, c.Token, c.Token))
 	}
 	return c, nil
-}
-
-func (c *Consul) start(ctx context.Context) error {
-	rctx, cancel := context.WithTimeout(ctx, c.readyTimeout)
-	defer cancel()
-	p, err := StartProcess(rctx, ProcessSpec{
-		Name: "consul " + c.NodeName, Path: c.bin, Args: c.args, Dir: c.Dir, LogPath: c.LogPath,
-		Ready: func(ctx context.Context, p *Process) error { return p.Poll(ctx, 25*time.Millisecond, c.ready) },
-	})
-	if err != nil {
-		return err
-	}
-	c.mu.Lock()
-	c.proc = p
-	c.mu.Unlock()
-	return nil
 }
 
 // ready checks that a leader is known, that a cluster has all its peers and
@@ -245,72 +225,6 @@ func (c *Consul) Config() *api.Config {
 	cfg.Scheme = "http"
 	cfg.Token = c.Token
 	return cfg
-}
-
-// Running reports whether the agent process is alive.
-func (c *Consul) Running() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.proc == nil {
-		return false
-	}
-	return c.proc.Running()
-}
-
-// Stop shuts the agent down with SIGTERM and kills it after 10 s. The exit
-// status 1 Consul reports after SIGTERM is not an error.
-func (c *Consul) Stop() error {
-	return c.halt(syscall.SIGTERM, 10*time.Second)
-}
-
-// Kill ends the agent with SIGKILL, as a crash would.
-func (c *Consul) Kill() error {
-	return c.halt(syscall.SIGKILL, 5*time.Second)
-}
-
-func (c *Consul) halt(sig syscall.Signal, grace time.Duration) error {
-	c.mu.Lock()
-	p := c.proc
-	c.mu.Unlock()
-	if p == nil {
-		return nil
-	}
-	return p.Stop(grace, sig)
-}
-
-// Restart stops the agent if it runs and starts it again on the same ports.
-// A dev agent comes back empty (no services, KV or tokens other than the
-// management token); a cluster server keeps its data directory and rejoins.
-func (c *Consul) Restart(ctx context.Context) error {
-	if err := c.Stop(); err != nil {
-		return err
-	}
-	if err := c.start(ctx); err != nil {
-		return fmt.Errorf("restart: %w\nconsul log:\n%s", err, tailFile(c.LogPath, 8<<10))
-	}
-	return nil
-}
-
-// Close stops the agent and removes its directory.
-func (c *Consul) Close() error {
-	err := c.Stop()
-	if rmErr := os.RemoveAll(c.Dir); err == nil && rmErr != nil {
-		err = fmt.Errorf("consul: %w", rmErr)
-	}
-	return err
-}
-
-// Log returns the tail of the agent's output.
-func (c *Consul) Log() string { return tailFile(c.LogPath, 64<<10) }
-
-// failed wraps a start error with the log and removes the directory.
-func (c *Consul) failed(err error) error {
-	log := tailFile(c.LogPath, 8<<10)
-	os.RemoveAll(c.Dir)
-	if bindClash(log) {
-		return fmt.Errorf("%w: %w", err, errBindClash)
-	}
-	return fmt.Errorf("%w\nconsul log:\n%s", err, log)
 }
 
 // errBindClash marks a start that lost a race for a port.

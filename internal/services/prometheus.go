@@ -12,8 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 )
 
@@ -28,6 +26,8 @@ type PrometheusOptions struct {
 }
 
 // Prometheus is a running server with its TSDB in a temporary directory.
+// Stop, Kill, Restart, Close, Running and Log manage its process; Restart
+// keeps the port, the configuration and the TSDB.
 type Prometheus struct {
 	// URL is http://127.0.0.1:PORT.
 	URL string
@@ -36,12 +36,7 @@ type Prometheus struct {
 	// LogPath collects the server's output.
 	LogPath string
 
-	bin          string
-	args         []string
-	readyTimeout time.Duration
-
-	mu   sync.Mutex
-	proc *Process
+	server
 }
 
 // StartPrometheus starts Prometheus on a free port with the lifecycle API
@@ -64,17 +59,14 @@ func StartPrometheus(ctx context.Context, opts PrometheusOptions) (*Prometheus, 
 		if err != nil {
 			return fmt.Errorf("prometheus: %w", err)
 		}
-		p = &Prometheus{Dir: dir, LogPath: filepath.Join(dir, "prometheus.log"), bin: bin, readyTimeout: opts.ReadyTimeout}
+		p = &Prometheus{Dir: dir, LogPath: filepath.Join(dir, "prometheus.log")}
+		p.server = server{name: "prometheus", bin: bin, dir: dir, logPath: p.LogPath,
+			readyTimeout: opts.ReadyTimeout, check: p.ready}
 		if err = p.configure(opts.ConfigYAML); err == nil {
 			err = p.start(ctx)
 		}
 		if err != nil {
-			log := tailFile(p.LogPath, 8<<10)
-			os.RemoveAll(dir)
-			if bindClash(log) {
-				return fmt.Errorf("%w: %w", err, errBindClash)
-			}
-			return fmt.Errorf("%w\nprometheus log:\n%s", err, log)
+			return p.failed(err)
 		}
 		return nil
 	})
@@ -104,22 +96,6 @@ func (p *Prometheus) configure(configYAML string) error {
 		"--web.enable-lifecycle",
 		"--log.level=info",
 	}
-	return nil
-}
-
-func (p *Prometheus) start(ctx context.Context) error {
-	rctx, cancel := context.WithTimeout(ctx, p.readyTimeout)
-	defer cancel()
-	proc, err := StartProcess(rctx, ProcessSpec{
-		Name: "prometheus", Path: p.bin, Args: p.args, Dir: p.Dir, LogPath: p.LogPath,
-		Ready: func(ctx context.Context, proc *Process) error { return proc.Poll(ctx, 25*time.Millisecond, p.ready) },
-	})
-	if err != nil {
-		return err
-	}
-	p.mu.Lock()
-	p.proc = proc
-	p.mu.Unlock()
 	return nil
 }
 
@@ -223,47 +199,3 @@ func (p *Prometheus) WaitForSample(ctx context.Context, query string) ([]Sample,
 		}
 	}
 }
-
-// Running reports whether the server process is alive.
-func (p *Prometheus) Running() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.proc != nil && p.proc.Running()
-}
-
-// Stop shuts Prometheus down (SIGTERM, SIGKILL after 10 s) and keeps its
-// directory for Restart.
-func (p *Prometheus) Stop() error {
-	p.mu.Lock()
-	proc := p.proc
-	p.mu.Unlock()
-	if proc == nil {
-		return nil
-	}
-	return proc.Stop(10*time.Second, syscall.SIGTERM)
-}
-
-// Restart stops the server if it runs and starts it again on the same port
-// with the same configuration and TSDB, as a restarted server would come
-// back.
-func (p *Prometheus) Restart(ctx context.Context) error {
-	if err := p.Stop(); err != nil {
-		return err
-	}
-	if err := p.start(ctx); err != nil {
-		return fmt.Errorf("prometheus restart: %w\nprometheus log:\n%s", err, tailFile(p.LogPath, 8<<10))
-	}
-	return nil
-}
-
-// Close stops the server and removes its directory.
-func (p *Prometheus) Close() error {
-	err := p.Stop()
-	if rmErr := os.RemoveAll(p.Dir); err == nil && rmErr != nil {
-		err = fmt.Errorf("prometheus: %w", rmErr)
-	}
-	return err
-}
-
-// Log returns the tail of the server's output.
-func (p *Prometheus) Log() string { return tailFile(p.LogPath, 64<<10) }
