@@ -260,7 +260,12 @@ func (f *Fleet) Stop() {
 	var wg sync.WaitGroup
 	for _, s := range f.Selectors {
 		wg.Add(1)
-		go func() { defer wg.Done(); s.stop() }()
+		go func() {
+			defer wg.Done()
+			if err := s.stop(); err != nil {
+				f.opts.Logger.Warn("stop selector", "selector", s.Name, "err", err)
+			}
+		}()
 	}
 	wg.Wait()
 	f.Selectors = nil

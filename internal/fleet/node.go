@@ -42,8 +42,10 @@ var (
 
 func (f *Fleet) startNode(ctx context.Context, i int) (*Node, error) {
 	n := &Node{ID: fmt.Sprintf("node-%d", i), f: f}
-	var err error
-	var url string
+	var (
+		url string
+		err error
+	)
 	n.emu, url, err = f.startChild(ctx, n.ID+" emulator", "ensemble-jvbemu", n.ID+"-jvbemu",
 		[]string{"--web.listen-address=127.0.0.1:0"}, nil, emulatorListening)
 	if err != nil {
@@ -209,12 +211,15 @@ func (n *Node) EndConference(ctx context.Context, id string) error {
 // stop ends the sidecar (skipping the drain wait with a second SIGTERM),
 // then the emulator and nginx.
 func (n *Node) stop() {
-	sc := n.currentSidecar()
-	if sc != nil {
-		_ = sc.Stop(500*time.Millisecond, syscall.SIGTERM, syscall.SIGTERM)
+	if sc := n.currentSidecar(); sc != nil {
+		if err := sc.Stop(500*time.Millisecond, syscall.SIGTERM, syscall.SIGTERM); err != nil {
+			n.f.opts.Logger.Warn("stop sidecar", "node", n.ID, "err", err)
+		}
 	}
 	if n.emu != nil {
-		_ = n.emu.Stop(2*time.Second, syscall.SIGTERM)
+		if err := n.emu.Stop(2*time.Second, syscall.SIGTERM); err != nil {
+			n.f.opts.Logger.Warn("stop emulator", "node", n.ID, "err", err)
+		}
 	}
 	if n.nginx != nil {
 		if err := n.nginx.Stop(); err != nil {

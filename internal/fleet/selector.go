@@ -59,14 +59,14 @@ func (f *Fleet) startSelector(ctx context.Context, i int) (*Selector, error) {
 	if err := p.Poll(ctx, 50*time.Millisecond, func(ctx context.Context) error {
 		return call(ctx, http.MethodGet, s.URL+"/-/ready", nil, nil)
 	}); err != nil {
-		s.stop()
+		_ = s.stop() // the readiness error says more
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Selector) stop() {
-	_ = s.proc.Stop(3*time.Second, syscall.SIGTERM)
+func (s *Selector) stop() error {
+	return s.proc.Stop(3*time.Second, syscall.SIGTERM)
 }
 
 // Placement is the selector's answer for a room.

@@ -109,7 +109,7 @@ func StartConsul(ctx context.Context, opts ConsulOptions) (*Consul, error) {
 		}
 		c.args = append(c.args, "-dev")
 		if err = c.start(ctx); err != nil {
-			err = c.server.failed(err)
+			err = c.failed(err)
 		}
 		return err
 	})
