@@ -61,7 +61,7 @@ func newApp(o *sim.Options, c *cli, stderr io.Writer) *kingpin.Application {
 	num("duration.sigma", "Sigma of the log-normal meeting duration.", &o.DurationSigma)
 	dur("join.spread", "Participants join uniformly over this first part of the meeting.", &o.JoinSpread)
 	num("join.late", "Fraction of participants joining at any time during the meeting.", &o.LateJoin)
-	app.Flag("trace", "CSV of room,join,leave (seconds or RFC 3339) replacing the generator.").StringVar(&c.trace)
+	app.Flag("trace", "CSV of room,join,leave (seconds or RFC 3339) replacing the generator (the workload flags are then ignored).").StringVar(&c.trace)
 	dur("view.scrape-interval", "Prometheus scrape interval.", &o.Scrape)
 	dur("view.rate-window", "rate() window of the CPU query.", &o.RateWindow)
 	dur("view.poll-interval", "Selector's load refresh interval.", &o.Poll)
