@@ -94,13 +94,14 @@ async function refreshFleet() {
       cell(tr, fmt(n.stress, 2), "num");
       cell(tr, String(n.endpoints), "num");
       cell(tr, String(n.pending), "num");
+      cell(tr, n.rooms === null ? "—" : String(n.rooms), "num");
       cell(tr, n.age_seconds === null ? "unknown" : fmt(n.age_seconds, 1) + " s", "num");
       return tr;
     });
     if (rows.length === 0) {
       const tr = document.createElement("tr");
       const td = document.createElement("td");
-      td.colSpan = 8;
+      td.colSpan = 9;
       td.textContent = "No nodes registered.";
       tr.appendChild(td);
       rows.push(tr);
