@@ -102,25 +102,6 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 	e.CollectContext(ctx, ch)
 }
 
-// WithContext returns a prometheus.Collector whose scrapes are bounded by
-// ctx, for registering on a per-request registry.
-func (e *Exporter) WithContext(ctx context.Context) prometheus.Collector {
-	return boundExporter{e: e, ctx: ctx}
-}
-
-type boundExporter struct {
-	e   *Exporter
-	ctx context.Context
-}
-
-// Describe sends nothing: the bound Exporter lives on a registry made for
-// one request, where registering every Desc would cost more than the
-// scrape's own collection. Unchecked collectors are still checked for
-// consistent label sets while gathering; pedantic checks run in tests on
-// the Exporter itself.
-func (b boundExporter) Describe(chan<- *prometheus.Desc)    {}
-func (b boundExporter) Collect(ch chan<- prometheus.Metric) { b.e.CollectContext(b.ctx, ch) }
-
 type result struct {
 	idx      int
 	metrics  []prometheus.Metric
@@ -136,6 +117,12 @@ type result struct {
 // half-read source into the result), and its ctx is cancelled so it can
 // return. CollectContext itself returns at the deadline at the latest.
 func (e *Exporter) CollectContext(ctx context.Context, ch chan<- prometheus.Metric) {
+	e.collect(ctx, func(m prometheus.Metric) { ch <- m })
+}
+
+// collect is CollectContext handing each metric to emit, which runs on the
+// caller's goroutine.
+func (e *Exporter) collect(ctx context.Context, emit func(prometheus.Metric)) {
 	ctx, cancel := context.WithCancel(ctx)
 	// Cancelling on return tells abandoned collectors to stop.
 	defer cancel()
@@ -150,12 +137,12 @@ func (e *Exporter) CollectContext(ctx context.Context, ch chan<- prometheus.Metr
 		select {
 		case r := <-results:
 			done[r.idx] = true
-			e.report(ch, e.collectors[r.idx], r)
+			e.report(emit, e.collectors[r.idx], r)
 		case <-ctx.Done():
 			elapsed := time.Since(start)
 			for i, nc := range e.collectors {
 				if !done[i] {
-					e.report(ch, nc, result{idx: i, err: context.Cause(ctx), duration: elapsed, abandoned: true})
+					e.report(emit, nc, result{idx: i, err: context.Cause(ctx), duration: elapsed, abandoned: true})
 				}
 			}
 			return
@@ -180,7 +167,7 @@ func (e *Exporter) run(ctx context.Context, idx int, results chan<- result) {
 	results <- result{idx: idx, metrics: ms, err: <-errc, duration: time.Since(begin)}
 }
 
-func (e *Exporter) report(ch chan<- prometheus.Metric, nc namedCollector, r result) {
+func (e *Exporter) report(emit func(prometheus.Metric), nc namedCollector, r result) {
 	success := 1.0
 	switch {
 	case r.err == nil:
@@ -195,8 +182,8 @@ func (e *Exporter) report(ch chan<- prometheus.Metric, nc namedCollector, r resu
 		nc.logger.Warn("collector failed", "duration_seconds", r.duration.Seconds(), "err", r.err)
 	}
 	for _, m := range r.metrics {
-		ch <- m
+		emit(m)
 	}
-	ch <- prometheus.MustNewConstMetric(e.duration, prometheus.GaugeValue, r.duration.Seconds(), nc.name)
-	ch <- prometheus.MustNewConstMetric(e.success, prometheus.GaugeValue, success, nc.name)
+	emit(prometheus.MustNewConstMetric(e.duration, prometheus.GaugeValue, r.duration.Seconds(), nc.name))
+	emit(prometheus.MustNewConstMetric(e.success, prometheus.GaugeValue, success, nc.name))
 }

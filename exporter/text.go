@@ -1,0 +1,299 @@
+package exporter
+
+import (
+	"bytes"
+	"cmp"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// maxTextFamilies bounds the Descs the text writer remembers. Built-in
+// collectors make their Descs once; a collector making new ones on every
+// scrape would otherwise grow the cache without end, so past this many the
+// scrape takes the registry path.
+const maxTextFamilies = 4096
+
+// textFamily is what the text writer knows of one Desc, learnt once from
+// the first metric seen with it.
+type textFamily struct {
+	name string
+	// header is "# HELP …\n# TYPE …\n" exactly as expfmt writes it.
+	header []byte
+	typ    dto.MetricType
+}
+
+// textWriter writes the text exposition format (0.0.4) of plain gauges,
+// counters and untyped metrics without the registry: no conversion to
+// metric families, no consistency hashing, one pooled buffer. Its output is
+// byte for byte what Registry.Gather plus expfmt's text encoder give for the
+// same metrics (TestTextWriterMatchesRegistry). Anything it cannot write that
+// way — histograms, summaries, names needing UTF-8 quoting, inconsistent
+// families — makes write return false and the caller takes the registry path,
+// which also reports what is wrong.
+type textWriter struct {
+	mu       sync.RWMutex
+	families map[*prometheus.Desc]*textFamily // nil entry: the Desc needs the registry path
+	scratch  sync.Pool                        // *textScratch
+}
+
+type textSample struct {
+	fam    *textFamily
+	labels []*dto.LabelPair
+	value  float64
+	ts     *int64
+}
+
+type textScratch struct {
+	samples []textSample
+	buf     bytes.Buffer
+	metric  dto.Metric
+}
+
+func newTextWriter() *textWriter {
+	return &textWriter{
+		families: map[*prometheus.Desc]*textFamily{},
+		scratch:  sync.Pool{New: func() any { return new(textScratch) }},
+	}
+}
+
+// write encodes ms, merged with the already gathered families extra (sorted
+// by name, as Gather returns them), and passes the bytes to send. It returns
+// false, having sent nothing, when ms or extra need the registry path.
+func (tw *textWriter) write(ms []prometheus.Metric, extra []*dto.MetricFamily, send func([]byte)) bool {
+	s := tw.scratch.Get().(*textScratch)
+	defer func() {
+		clear(s.samples) // drop references to this scrape's labels
+		s.samples = s.samples[:0]
+		if s.buf.Cap() <= 1<<20 {
+			tw.scratch.Put(s)
+		}
+	}()
+	for _, m := range ms {
+		s.metric.Reset()
+		if err := m.Write(&s.metric); err != nil {
+			return false
+		}
+		fam := tw.family(m.Desc(), m)
+		if fam == nil {
+			return false
+		}
+		v, ok := value(&s.metric, fam.typ)
+		if !ok {
+			return false
+		}
+		for _, lp := range s.metric.Label {
+			if !utf8.ValidString(lp.GetValue()) {
+				return false
+			}
+		}
+		s.samples = append(s.samples, textSample{fam: fam, labels: s.metric.Label, value: v, ts: s.metric.TimestampMs})
+	}
+	slices.SortFunc(s.samples, compareSamples)
+	s.buf.Reset()
+	var last *textFamily
+	for i := range s.samples {
+		smp := &s.samples[i]
+		if i > 0 && compareSeries(s.samples[i-1], *smp) == 0 {
+			return false // a series collected twice: the registry reports it
+		}
+		if last == nil || smp.fam.name != last.name {
+			for len(extra) > 0 && extra[0].GetName() < smp.fam.name {
+				if _, err := expfmt.MetricFamilyToText(&s.buf, extra[0]); err != nil {
+					return false
+				}
+				extra = extra[1:]
+			}
+			if len(extra) > 0 && extra[0].GetName() == smp.fam.name {
+				return false // one family from two sources: the registry merges or rejects it
+			}
+			s.buf.Write(smp.fam.header)
+		} else if smp.fam != last && (smp.fam.typ != last.typ || !bytes.Equal(smp.fam.header, last.header)) {
+			return false // two Descs of one name that disagree
+		}
+		last = smp.fam
+		writeSample(&s.buf, smp)
+	}
+	for _, mf := range extra {
+		if _, err := expfmt.MetricFamilyToText(&s.buf, mf); err != nil {
+			return false
+		}
+	}
+	send(s.buf.Bytes())
+	return true
+}
+
+// family returns what is known of d, learning it from m the first time.
+func (tw *textWriter) family(d *prometheus.Desc, m prometheus.Metric) *textFamily {
+	tw.mu.RLock()
+	fam, known := tw.families[d]
+	tw.mu.RUnlock()
+	if known {
+		return fam
+	}
+	fam = learnFamily(m)
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	if len(tw.families) >= maxTextFamilies {
+		return nil
+	}
+	tw.families[d] = fam
+	return fam
+}
+
+// learnFamily gathers m alone through a registry, so the registry checks
+// it and expfmt writes its header; nil means m needs the registry path.
+func learnFamily(m prometheus.Metric) *textFamily {
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(replay{m}); err != nil {
+		return nil
+	}
+	mfs, err := reg.Gather()
+	if err != nil || len(mfs) != 1 || len(mfs[0].Metric) != 1 {
+		return nil
+	}
+	mf := mfs[0]
+	switch mf.GetType() {
+	case dto.MetricType_COUNTER, dto.MetricType_GAUGE, dto.MetricType_UNTYPED:
+	default:
+		return nil
+	}
+	if !model.LegacyValidation.IsValidMetricName(mf.GetName()) {
+		return nil
+	}
+	for _, lp := range mf.Metric[0].Label {
+		if !model.LabelName(lp.GetName()).IsValidLegacy() {
+			return nil
+		}
+	}
+	var b bytes.Buffer
+	if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
+		return nil
+	}
+	// The header is every line before the sample line.
+	text := b.Bytes()
+	end := 0
+	for end < len(text) && text[end] == '#' {
+		nl := bytes.IndexByte(text[end:], '\n')
+		if nl < 0 {
+			return nil
+		}
+		end += nl + 1
+	}
+	return &textFamily{name: mf.GetName(), header: bytes.Clone(text[:end]), typ: mf.GetType()}
+}
+
+func value(m *dto.Metric, typ dto.MetricType) (float64, bool) {
+	switch {
+	case typ == dto.MetricType_GAUGE && m.Gauge != nil:
+		return m.Gauge.GetValue(), true
+	case typ == dto.MetricType_COUNTER && m.Counter != nil:
+		return m.Counter.GetValue(), true
+	case typ == dto.MetricType_UNTYPED && m.Untyped != nil:
+		return m.Untyped.GetValue(), true
+	}
+	return 0, false
+}
+
+// compareSamples orders as the registry does: by family name, then by label
+// values in order, then by timestamp with none last.
+func compareSamples(a, b textSample) int {
+	if c := compareSeries(a, b); c != 0 {
+		return c
+	}
+	switch {
+	case a.ts == nil && b.ts == nil:
+		return 0
+	case a.ts == nil:
+		return 1
+	case b.ts == nil:
+		return -1
+	}
+	return cmp.Compare(*a.ts, *b.ts)
+}
+
+// compareSeries orders by family name, then by label values in order.
+func compareSeries(a, b textSample) int {
+	if c := strings.Compare(a.fam.name, b.fam.name); c != 0 {
+		return c
+	}
+	for i, lp := range a.labels {
+		if i >= len(b.labels) {
+			return 1
+		}
+		if c := strings.Compare(lp.GetValue(), b.labels[i].GetValue()); c != 0 {
+			return c
+		}
+	}
+	return cmp.Compare(len(a.labels), len(b.labels))
+}
+
+var labelValueEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
+
+func writeSample(b *bytes.Buffer, s *textSample) {
+	b.WriteString(s.fam.name)
+	for i, lp := range s.labels {
+		if i == 0 {
+			b.WriteByte('{')
+		} else {
+			b.WriteByte(',')
+		}
+		b.WriteString(lp.GetName())
+		b.WriteString(`="`)
+		if v := lp.GetValue(); strings.ContainsAny(v, "\\\n\"") {
+			_, _ = labelValueEscaper.WriteString(b, v)
+		} else {
+			b.WriteString(v)
+		}
+		b.WriteByte('"')
+	}
+	if len(s.labels) > 0 {
+		b.WriteByte('}')
+	}
+	b.WriteByte(' ')
+	writeFloat(b, s.value)
+	if s.ts != nil {
+		b.WriteByte(' ')
+		b.Write(strconv.AppendInt(b.AvailableBuffer(), *s.ts, 10))
+	}
+	b.WriteByte('\n')
+}
+
+// writeFloat spells f as expfmt does.
+func writeFloat(b *bytes.Buffer, f float64) {
+	switch {
+	case f == 1:
+		b.WriteByte('1')
+	case f == 0:
+		b.WriteByte('0')
+	case f == -1:
+		b.WriteString("-1")
+	case math.IsNaN(f):
+		b.WriteString("NaN")
+	case math.IsInf(f, +1):
+		b.WriteString("+Inf")
+	case math.IsInf(f, -1):
+		b.WriteString("-Inf")
+	default:
+		b.Write(strconv.AppendFloat(b.AvailableBuffer(), f, 'g', -1, 64))
+	}
+}
+
+// replay is an unchecked collector sending metrics already collected.
+type replay []prometheus.Metric
+
+func (replay) Describe(chan<- *prometheus.Desc) {}
+
+func (r replay) Collect(ch chan<- prometheus.Metric) {
+	for _, m := range r {
+		ch <- m
+	}
+}
