@@ -9,10 +9,7 @@ import (
 	"github.com/ensemble-jitsi/ensemble/exporter/internal/procfile"
 )
 
-type procSource struct {
-	stat, loadavg string
-	files         procfile.Reader
-}
+type procSource struct{ stat, loadavg *procfile.File }
 
 // NewSource returns the Linux Source reading stat and loadavg under
 // procPath.
@@ -20,19 +17,22 @@ func NewSource(procPath string) (Source, error) {
 	if fi, err := os.Stat(procPath); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("cpu: procfs %s is not a directory", procPath)
 	}
-	return &procSource{stat: filepath.Join(procPath, "stat"), loadavg: filepath.Join(procPath, "loadavg")}, nil
+	return &procSource{
+		stat:    procfile.NewFile(filepath.Join(procPath, "stat")),
+		loadavg: procfile.NewFile(filepath.Join(procPath, "loadavg")),
+	}, nil
 }
 
 func (p *procSource) Read(_ context.Context, perCPU bool) (Sample, error) {
 	var s Sample
-	err := p.files.Read(p.stat, func(b []byte) (err error) {
+	err := p.stat.Read(func(b []byte) (err error) {
 		s, err = ParseStat(b, perCPU)
 		return err
 	})
 	if err != nil {
 		return Sample{}, fmt.Errorf("cpu: reading stat: %w", err)
 	}
-	err = p.files.Read(p.loadavg, func(b []byte) (err error) {
+	err = p.loadavg.Read(func(b []byte) (err error) {
 		s.Load1, s.Load5, s.Load15, err = ParseLoadAvg(b)
 		return err
 	})

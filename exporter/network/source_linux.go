@@ -3,29 +3,30 @@ package network
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 
-	"github.com/prometheus/procfs"
+	"github.com/ensemble-jitsi/ensemble/exporter/internal/procfile"
 )
 
-type procSource struct{ fs procfs.FS }
+type procSource struct{ netdev *procfile.File }
 
 // NewSource returns the Linux Source reading net/dev under procPath.
 func NewSource(procPath string) (Source, error) {
-	fs, err := procfs.NewFS(procPath)
-	if err != nil {
-		return nil, fmt.Errorf("network: procfs %s: %w", procPath, err)
+	if fi, err := os.Stat(procPath); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("network: procfs %s is not a directory", procPath)
 	}
-	return procSource{fs: fs}, nil
+	return procSource{netdev: procfile.NewFile(filepath.Join(procPath, "net", "dev"))}, nil
 }
 
 func (p procSource) Read(context.Context) ([]Device, error) {
-	nd, err := p.fs.NetDev()
+	var devs []Device
+	err := p.netdev.Read(func(b []byte) (err error) {
+		devs, err = ParseNetDev(b)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("network: reading net/dev: %w", err)
-	}
-	devs := make([]Device, 0, len(nd))
-	for name, l := range nd {
-		devs = append(devs, Device{Name: name, ReceiveBytes: l.RxBytes, ReceivePackets: l.RxPackets, TransmitBytes: l.TxBytes, TransmitPackets: l.TxPackets})
 	}
 	return devs, nil
 }

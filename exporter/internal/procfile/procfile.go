@@ -1,5 +1,5 @@
-// Package procfile reads small kernel text files (/proc/stat, meminfo)
-// into pooled buffers, so a scrape does not allocate a fresh one per file.
+// Package procfile reads small kernel text files (/proc/stat, meminfo,
+// net/dev) again and again, one scrape at a time, with a reused buffer.
 package procfile
 
 import (
@@ -12,44 +12,68 @@ import (
 // maxSize bounds a file; /proc/stat on a 256-CPU host is about 100 KiB.
 const maxSize = 4 << 20
 
-// Reader reads files with reused buffers. The zero value is ready; it is
-// safe for concurrent use.
-type Reader struct {
-	pool sync.Pool
+// File reads one file through a descriptor kept open between reads: a proc
+// file generates its contents afresh on a read from offset 0, so a scrape
+// costs two pread calls instead of open, fstat, read, read and close. A
+// failed read closes the descriptor and the next read opens the file
+// again. File is safe for concurrent use; reads are serialised, so a file
+// read in several chunks is never interleaved with another read.
+type File struct {
+	path string
+
+	mu  sync.Mutex
+	f   *os.File
+	buf []byte
 }
 
-// Read reads the file at path and calls parse with its contents, which are
+// NewFile returns a File for path; the file is opened on the first Read.
+func NewFile(path string) *File { return &File{path: path} }
+
+// Path returns the file's path.
+func (f *File) Path() string { return f.path }
+
+// Read reads the whole file and calls parse with its contents, which are
 // only valid during the call.
-func (r *Reader) Read(path string, parse func([]byte) error) error {
-	bp, _ := r.pool.Get().(*[]byte)
-	if bp == nil {
-		b := make([]byte, 0, 8<<10)
-		bp = &b
+func (f *File) Read(parse func([]byte) error) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.f == nil {
+		fd, err := os.Open(f.path)
+		if err != nil {
+			return err
+		}
+		f.f = fd
+		if f.buf == nil {
+			f.buf = make([]byte, 0, 8<<10)
+		}
 	}
-	defer r.pool.Put(bp)
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
 	// procfs files report size 0, so read until EOF, growing as needed.
-	b := (*bp)[:0]
+	b := f.buf[:0]
 	for {
 		if len(b) == cap(b) {
 			if len(b) >= maxSize {
-				return fmt.Errorf("%s: larger than %d bytes", path, maxSize)
+				f.reset()
+				return fmt.Errorf("%s: larger than %d bytes", f.path, maxSize)
 			}
 			b = append(b, 0)[:len(b)]
 		}
-		n, err := f.Read(b[len(b):cap(b)])
+		n, err := f.f.ReadAt(b[len(b):cap(b)], int64(len(b)))
 		b = b[:len(b)+n]
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+			f.reset()
+			return fmt.Errorf("%s: %w", f.path, err)
 		}
 	}
-	*bp = b
+	f.buf = b
 	return parse(b)
+}
+
+// reset drops the descriptor so that the next Read opens the file again
+// (it may have been replaced, or the error may pass).
+func (f *File) reset() {
+	_ = f.f.Close()
+	f.f = nil
 }
