@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/ensemble-jitsi/ensemble/exporter"
 )
 
 // maxReasonLen caps the drain reason a caller may set; it ends up in Consul and the logs.
@@ -16,17 +18,14 @@ const maxReasonLen = 200
 
 // routes builds the one handler every listener serves.
 func routes(o *Options, logger *slog.Logger, own *prometheus.Registry, ctl *controller, health http.Handler) (http.Handler, error) {
-	gatherers := prometheus.Gatherers{own}
-	if o.Exporter != nil {
-		node := prometheus.NewRegistry()
-		if err := node.Register(o.Exporter); err != nil {
-			return nil, err
-		}
-		gatherers = append(gatherers, node)
+	node := o.Exporter
+	if node == nil {
+		node = exporter.New(nil, exporter.Options{})
 	}
-	metricsHandler := promhttp.InstrumentMetricHandler(own, promhttp.HandlerFor(gatherers, promhttp.HandlerOpts{
-		ErrorLog:            slog.NewLogLogger(logger.Handler(), slog.LevelError),
-		ErrorHandling:       promhttp.ContinueOnError,
+	// The sidecar's own registry rides along as an extra gatherer.
+	metricsHandler := promhttp.InstrumentMetricHandler(own, node.Handler(exporter.HandlerOptions{
+		Gatherer:            own,
+		Logger:              logger,
 		MaxRequestsInFlight: 4,
 	}))
 	landing, err := web.NewLandingPage(web.LandingConfig{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/ensemble-jitsi/ensemble/exporter"
 )
 
 func TestMetricsLint(t *testing.T) {
@@ -145,6 +148,49 @@ func TestHealthURL(t *testing.T) {
 		}
 		if got := healthURL(a, tc.tls); got != tc.want {
 			t.Errorf("healthURL(%s, %v) = %s, want %s", tc.addr, tc.tls, got, tc.want)
+		}
+	}
+}
+
+// hungCollector blocks until its scrape's deadline.
+type hungCollector struct{}
+
+func (hungCollector) Update(ctx context.Context, _ chan<- prometheus.Metric) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// /metrics honours Prometheus's scrape timeout: a hung node collector costs
+// its own metrics, and the sidecar's metrics still come.
+func TestMetricsHonourScrapeTimeout(t *testing.T) {
+	own := prometheus.NewRegistry()
+	newMetrics(own).registered.Set(1)
+	node := exporter.New(map[string]exporter.Collector{"hung": hungCollector{}}, exporter.Options{Timeout: time.Hour})
+	h, err := routes(&Options{Exporter: node}, slog.New(slog.DiscardHandler), own, nil, http.NotFoundHandler())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.Header.Set(exporter.ScrapeTimeoutHeader, "0.5")
+	w := httptest.NewRecorder()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.ServeHTTP(w, req)
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no reply: the scrape timeout header was ignored")
+	}
+	body := w.Body.String()
+	for _, want := range []string{
+		`ensemble_scrape_collector_success{collector="hung"} 0`,
+		"ensemble_sidecar_consul_registered 1",
+		`promhttp_metric_handler_requests_total{code="200"} 0`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("missing %q in:\n%s", want, body)
 		}
 	}
 }

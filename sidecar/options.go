@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
-	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ensemble-jitsi/ensemble/exporter"
 	"github.com/ensemble-jitsi/ensemble/selector/catalog"
 )
 
@@ -91,8 +91,9 @@ type Options struct {
 	// the first), ends the wait of the running drain and of any later one.
 	SkipWait <-chan struct{}
 
-	// Exporter supplies the node metrics served on /metrics; nil serves only the sidecar's own.
-	Exporter prometheus.Collector
+	// Exporter supplies the node metrics served on /metrics, through its own handler so that
+	// Prometheus's scrape timeout bounds the collectors; nil serves only the sidecar's own.
+	Exporter *exporter.Exporter
 	// Version is published as Meta version and on the landing page.
 	Version string
 	// Logger receives all logs; nil discards them.
