@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -58,15 +59,26 @@ func TestRoomAPI(t *testing.T) {
 	if fleet.Policy != "p2c" || !fleet.Fresh || len(fleet.Nodes) != 3 || fleet.CatalogIndex == 0 {
 		t.Fatalf("nodes = %+v", fleet)
 	}
-	pending := 0
+	pending, bound := 0, map[string]int{}
 	for _, nb := range fleet.Nodes {
 		pending += nb.Pending
-		if nb.URL != urls[nb.ID] || nb.Capacity != 4 || nb.Region != "test" {
+		if nb.URL != urls[nb.ID] || nb.Capacity != 4 || nb.Region != "test" || nb.Rooms == nil {
 			t.Fatalf("node %+v", nb)
 		}
+		bound[nb.ID] = *nb.Rooms
 	}
 	if pending != 2 {
 		t.Fatalf("pending rooms %d, want 2 (two new rooms)", pending)
+	}
+	// The memory store counts its bindings per node: weekly-sync and the new room.
+	want := map[string]int{}
+	for _, id := range []string{nodes[0].id, nodes[1].id, nodes[2].id} {
+		want[id] = 0
+	}
+	want[b.Node]++
+	want[n.Node]++
+	if !maps.Equal(bound, want) {
+		t.Fatalf("rooms per node %v, want %v", bound, want)
 	}
 
 	// The page, its files and security headers.

@@ -24,6 +24,12 @@ const (
 	StoreNone   = "none"
 )
 
+// DefaultRoomsTTL is --rooms.ttl's default: longer than any meeting, since a binding expires while
+// its meeting goes on if nobody asks for the room meanwhile (the simulator split 6.5 % of rooms
+// with 10 minutes). The memory store grows with the rooms used within one TTL, about 150 bytes a
+// room (135 measured with 17-character names): a day of 100,000 meetings holds some 15 MB.
+const DefaultRoomsTTL = 24 * time.Hour
+
 // Options configures Run. Field names mirror the command-line flags.
 type Options struct {
 	// ListenAddresses are the HTTP listen addresses (--web.listen-address); "127.0.0.1:0" works.
@@ -59,7 +65,10 @@ type Options struct {
 	// RoomsStore is memory, consul or none (--rooms.store). none keeps no bindings: only bounded-hash
 	// then gives every replica the same answer, so other policies are refused with it.
 	RoomsStore string
-	// RoomsTTL is the idle time after which a binding expires (--rooms.ttl).
+	// RoomsTTL is the idle time after which a binding expires (--rooms.ttl). A binding is refreshed
+	// only when somebody asks for its room, so a meeting that nobody joins for longer than the TTL
+	// loses its binding and a late joiner may land on another node: the TTL must exceed the longest
+	// meeting. It only bounds how long forgotten rooms are kept.
 	RoomsTTL time.Duration
 	// RoomsPrefix is the Consul KV folder of the bindings (--rooms.consul-prefix).
 	RoomsPrefix string
@@ -94,7 +103,7 @@ func DefaultOptions() Options {
 		Policy:              placement.DefaultPolicy,
 		Placement:           placement.DefaultConfig(),
 		RoomsStore:          StoreMemory,
-		RoomsTTL:            10 * time.Minute,
+		RoomsTTL:            DefaultRoomsTTL,
 		RoomsPrefix:         "ensemble/rooms/",
 		ReadHeaderTimeout:   5 * time.Second,
 		ReadTimeout:         10 * time.Second,

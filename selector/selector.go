@@ -49,6 +49,7 @@ type Selector struct {
 	fleet    *placement.Fleet
 	policy   placement.Policy
 	store    rooms.Store // nil with --rooms.store=none
+	mem      *rooms.Memory
 	sweeper  *consulrooms.Store
 	resolver *rooms.Resolver
 
@@ -135,9 +136,10 @@ func New(opts Options) (*Selector, error) {
 
 	switch opts.RoomsStore {
 	case StoreMemory:
-		if s.store, err = rooms.NewMemory(opts.RoomsTTL, opts.Now); err != nil {
+		if s.mem, err = rooms.NewMemory(opts.RoomsTTL, opts.Now); err != nil {
 			return nil, err
 		}
+		s.store = s.mem
 	case StoreConsul:
 		o := consulrooms.DefaultOptions()
 		o.Prefix, o.TTL, o.Now = opts.RoomsPrefix, opts.RoomsTTL, opts.Now
@@ -204,11 +206,17 @@ func (s *Selector) Run(ctx context.Context) error {
 	wg.Go(func() { _ = s.watcher.Run(ctx) })
 	wg.Go(func() { s.pollLoad(ctx) })
 	wg.Go(func() { s.watchStaleness(ctx) })
-	if s.sweeper != nil {
+	// Sweeps drop expired bindings and count the live ones per node for /api/v1/nodes; at most a minute
+	// apart so the counts stay current with a TTL of hours.
+	sweepEvery := min(max(s.opts.RoomsTTL/10, time.Second), time.Minute)
+	switch {
+	case s.sweeper != nil:
 		wg.Go(func() {
-			s.sweeper.RunSweeper(ctx, max(s.opts.RoomsTTL/10, time.Second), func(m map[string]int) { s.counts.Store(&m) },
+			s.sweeper.RunSweeper(ctx, sweepEvery, func(m map[string]int) { s.counts.Store(&m) },
 				s.logger.With("component", "rooms"))
 		})
+	case s.mem != nil:
+		wg.Go(func() { s.sweepMemory(ctx, sweepEvery) })
 	}
 
 	// One server per listener: exporter-toolkit's Serve wraps the server's handler in place, which two
@@ -395,7 +403,26 @@ func (s *Selector) degradedNow() []string {
 	return out
 }
 
+// sweepMemory drops the memory store's expired bindings every interval, so that the per-node counts
+// include no expired bindings for long.
+func (s *Selector) sweepMemory(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.mem.Sweep()
+		}
+	}
+}
+
+// roomCounts returns the bindings per node, or nil without a store.
 func (s *Selector) roomCounts() map[string]int {
+	if s.mem != nil {
+		return s.mem.Counts()
+	}
 	if m := s.counts.Load(); m != nil {
 		return *m
 	}

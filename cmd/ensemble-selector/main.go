@@ -69,7 +69,7 @@ func run(args []string, stderr io.Writer) int {
 		Default(fmt.Sprint(opts.Placement.Epsilon)).Float64Var(&opts.Placement.Epsilon)
 	app.Flag("rooms.store", "Room bindings: memory (one replica), consul (KV, several replicas) or none (bounded-hash only).").
 		Default(opts.RoomsStore).EnumVar(&opts.RoomsStore, selector.StoreMemory, selector.StoreConsul, selector.StoreNone)
-	app.Flag("rooms.ttl", "A room binding expires after this long without a lookup.").
+	app.Flag("rooms.ttl", "A room binding expires after this long without a lookup. Keep it longer than the longest meeting: lookups happen only when people join, so a shorter TTL can expire a running meeting's binding and send a late joiner to another node.").
 		Default(opts.RoomsTTL.String()).DurationVar(&opts.RoomsTTL)
 	app.Flag("rooms.consul-prefix", "Consul KV folder of the room bindings.").
 		Default(opts.RoomsPrefix).StringVar(&opts.RoomsPrefix)

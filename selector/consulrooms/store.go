@@ -39,7 +39,7 @@ type Options struct {
 
 // DefaultOptions returns the selector's settings.
 func DefaultOptions() Options {
-	return Options{Prefix: "ensemble/rooms/", TTL: 10 * time.Minute, Timeout: 2 * time.Second}
+	return Options{Prefix: "ensemble/rooms/", TTL: 24 * time.Hour, Timeout: 2 * time.Second}
 }
 
 // Store is a rooms.Store in Consul KV.

@@ -24,7 +24,7 @@ func (c *clock) add(d time.Duration) { c.ns.Add(int64(d)) }
 func newStore(t *testing.T, c *api.Client, clk *clock) *Store {
 	t.Helper()
 	opts := DefaultOptions()
-	opts.Now = clk.now
+	opts.Now, opts.TTL = clk.now, 10*time.Minute
 	s, err := New(c, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -3,17 +3,21 @@ package rooms
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 )
 
-// Memory is a Store for a single selector replica: a map with idle expiry.
+// Memory is a Store for a single selector replica: a map with idle expiry. Its size is bounded by the
+// rooms used within one TTL: expired bindings are dropped when looked up, when the map has doubled
+// since the last sweep, and by Sweep.
 type Memory struct {
 	ttl time.Duration
 	now func() time.Time
 
 	mu        sync.Mutex
 	m         map[string]memEntry
+	perNode   map[string]int // bindings held per node, kept with m so Counts costs O(nodes)
 	version   uint64
 	nextSweep int
 }
@@ -36,14 +40,32 @@ func NewMemory(ttl time.Duration, now func() time.Time) (*Memory, error) {
 	if now == nil {
 		return nil, fmt.Errorf("rooms: nil clock")
 	}
-	return &Memory{ttl: ttl, now: now, m: map[string]memEntry{}, nextSweep: minSweep}, nil
+	return &Memory{ttl: ttl, now: now, m: map[string]memEntry{}, perNode: map[string]int{}, nextSweep: minSweep}, nil
+}
+
+// drop deletes the room's entry e. m.mu is held.
+func (m *Memory) drop(room string, e memEntry) {
+	delete(m.m, room)
+	if m.perNode[e.node]--; m.perNode[e.node] <= 0 {
+		delete(m.perNode, e.node)
+	}
+}
+
+// sweep drops every binding expired at t. m.mu is held.
+func (m *Memory) sweep(t time.Time) {
+	for r, e := range m.m {
+		if t.Sub(e.lastUsed) >= m.ttl {
+			m.drop(r, e)
+		}
+	}
+	m.nextSweep = max(2*len(m.m), minSweep)
 }
 
 // live returns the room's entry if it has not expired at t, dropping it if it has. m.mu is held.
 func (m *Memory) live(room string, t time.Time) (memEntry, bool) {
 	e, ok := m.m[room]
 	if ok && t.Sub(e.lastUsed) >= m.ttl {
-		delete(m.m, room)
+		m.drop(room, e)
 		return memEntry{}, false
 	}
 	return e, ok
@@ -52,16 +74,15 @@ func (m *Memory) live(room string, t time.Time) (memEntry, bool) {
 // put writes a new version of the room's binding. m.mu is held.
 func (m *Memory) put(room, node string, t time.Time) Binding {
 	m.version++
+	if old, ok := m.m[room]; ok {
+		m.drop(room, old)
+	}
 	m.m[room] = memEntry{node: node, version: m.version, lastUsed: t}
+	m.perNode[node]++
 	// Expired rooms that nobody asks for again are swept whenever the map has doubled since the
 	// last sweep, so memory stays proportional to the live rooms at O(1) amortised cost.
 	if len(m.m) >= m.nextSweep {
-		for r, e := range m.m {
-			if t.Sub(e.lastUsed) >= m.ttl {
-				delete(m.m, r)
-			}
-		}
-		m.nextSweep = max(2*len(m.m), minSweep)
+		m.sweep(t)
 	}
 	return Binding{Room: room, Node: node, Version: m.version, LastUsed: t}
 }
@@ -118,9 +139,28 @@ func (m *Memory) Touch(_ context.Context, room string) error {
 // Delete implements Store.
 func (m *Memory) Delete(_ context.Context, room string) error {
 	m.mu.Lock()
-	delete(m.m, room)
+	if e, ok := m.m[room]; ok {
+		m.drop(room, e)
+	}
 	m.mu.Unlock()
 	return nil
+}
+
+// Sweep drops every expired binding and returns the number of live ones per node, like the Consul
+// store's Sweep. It holds the lock for one pass over the map (about 30 ms per million bindings), so
+// the selector runs it at most once a minute.
+func (m *Memory) Sweep() map[string]int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sweep(m.now())
+	return maps.Clone(m.perNode)
+}
+
+// Counts returns the number of bindings per node, including expired ones not yet swept.
+func (m *Memory) Counts() map[string]int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return maps.Clone(m.perNode)
 }
 
 // Len returns the number of bindings held, including expired ones not yet swept.

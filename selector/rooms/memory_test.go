@@ -3,6 +3,7 @@ package rooms
 import (
 	"context"
 	"fmt"
+	"maps"
 	"testing"
 	"time"
 )
@@ -108,6 +109,41 @@ func TestMemory(t *testing.T) {
 			if m.Len() > 2*3000+minSweep {
 				t.Fatalf("%d bindings held for 3000 live rooms", m.Len())
 			}
+			if got := m.Counts()["a"]; got != m.Len() {
+				t.Fatalf("count %d for %d bindings held", got, m.Len())
+			}
+			if got := m.Sweep(); len(got) != 0 || m.Len() != 0 {
+				t.Fatalf("after a sweep past every TTL: counts %v, %d bindings held", got, m.Len())
+			}
+		}},
+		{"counts follow binds, rebinds, expiry and deletes", func(t *testing.T, m *Memory, c *clock) {
+			want := func(sweep bool, w map[string]int) {
+				t.Helper()
+				got := m.Counts()
+				if sweep {
+					got = m.Sweep()
+				}
+				if !maps.Equal(got, w) {
+					t.Fatalf("counts = %v, want %v", got, w)
+				}
+			}
+			ra, _, _ := m.Bind(ctx, "r1", "a")
+			m.Bind(ctx, "r2", "a")
+			m.Bind(ctx, "r3", "b")
+			m.Bind(ctx, "r3", "a") // already bound: no change
+			want(false, map[string]int{"a": 2, "b": 1})
+			m.Rebind(ctx, ra, "b")
+			want(false, map[string]int{"a": 1, "b": 2})
+			_ = m.Delete(ctx, "r3")
+			_ = m.Delete(ctx, "unbound")
+			want(false, map[string]int{"a": 1, "b": 1})
+			c.advance(ttl / 2)
+			_ = m.Touch(ctx, "r2")
+			c.advance(ttl / 2)
+			want(true, map[string]int{"a": 1}) // r1 (on b) expired, r2 was touched
+			c.advance(ttl)
+			m.Bind(ctx, "r2", "b") // expired on a, bound again on b
+			want(false, map[string]int{"b": 1})
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
