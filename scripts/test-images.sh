@@ -9,9 +9,12 @@
 #   3. stand-ins  Jitsi's packages are built with equivs into a signed local apt repository that the
 #                 jitsi role's repository variables point at; the videobridge stand-in runs
 #                 ensemble-jvbemu as the bridge
+#   control       selector.yml and monitoring.yml converge (twice, changed=0) into another copy of
+#                 the base root: the control host
 #   4. boot       systemd-nspawn boots the jitsi root; through nsenter on its PID 1 the system must be
 #                 running, the services active, the sidecar registered in Consul and exporting
-#                 ensemble_jvb_up 1 and ensemble_nginx_up 1
+#                 ensemble_jvb_up 1 and ensemble_nginx_up 1; then the control root, whose selector
+#                 must answer through nginx with TLS and whose Prometheus must be ready
 #
 # Runs as root on the CI host. Everything it creates lives under one temporary directory (roots,
 # repository, keys, logs) and the cache directory; the trap stops the container and removes it all.
@@ -29,7 +32,7 @@ die() { echo "test-images: $*" >&2; exit 1; }
 [[ $(id -u) == 0 ]] || die "needs root (debootstrap, chroot, systemd-nspawn)"
 consul_bin="$cache/consul-v1.16.3"
 [[ -x $consul_bin ]] || die "$consul_bin missing: run scripts/install-deps.sh"
-for tool in ansible-lint ansible-playbook debootstrap systemd-nspawn nsenter equivs-build reprepro gpg curl go; do
+for tool in ansible-lint ansible-playbook debootstrap systemd-nspawn nsenter equivs-build reprepro gpg openssl curl go; do
 	command -v "$tool" >/dev/null || die "$tool missing: run scripts/install-deps.sh"
 done
 
@@ -114,6 +117,19 @@ mirror=${mirror:-http://deb.debian.org/debian}
 root_key=$(printf '%s %s %s' "$suite" "$include" "$mirror" | sha256sum | cut -c1-12)
 root_tar="$cache/images/$suite-minbase-$root_key.tar"
 
+# Packages the converges download, kept between runs (hard links: same file system, no copies).
+apt_cache="$cache/images/apt-archives"
+
+# apt_cache_in ROOT / apt_cache_out ROOT: seed a root's apt archive from the cache and keep
+# what it downloaded. apt never rewrites a .deb in place, so sharing the inodes is safe.
+apt_cache_in() {
+	mkdir -p "$apt_cache" "$1/var/cache/apt/archives"
+	find "$apt_cache" -maxdepth 1 -name '*.deb' -exec cp -l -f -t "$1/var/cache/apt/archives/" {} +
+}
+apt_cache_out() {
+	find "$1/var/cache/apt/archives" -maxdepth 1 -name '*.deb' -exec cp -l -n -t "$apt_cache/" {} +
+}
+
 base_root="$work/base"
 jitsi_root="$work/jitsi"
 
@@ -169,7 +185,11 @@ packer_build() {
 	sed -E 's/.* changed=([0-9]+) .*/\1/' <<<"$recap"
 }
 
-converge_base() { packer_build base "$base_root" "$work/base.log" >/dev/null; }
+converge_base() {
+	apt_cache_in "$base_root"
+	packer_build base "$base_root" "$work/base.log" >/dev/null
+	apt_cache_out "$base_root"
+}
 step base converge_base
 
 # --- 3. stand-in Jitsi packages -----------------------------------------------------------------
@@ -214,7 +234,9 @@ converge_jitsi() {
 	# The repository lives inside the root: apt there reads it through a file: URI.
 	mkdir -p "$jitsi_root/var/local/jitsi-standin"
 	cp -r "$work/repo/dists" "$work/repo/pool" "$work/repo/key.asc" "$jitsi_root/var/local/jitsi-standin/"
+	apt_cache_in "$jitsi_root"
 	packer_build jitsi "$jitsi_root" "$work/jitsi.log" >/dev/null
+	apt_cache_out "$jitsi_root"
 }
 step jitsi converge_jitsi
 
@@ -227,6 +249,43 @@ idempotence() {
 }
 step idempotent idempotence
 
+# --- control host: selector and monitoring roles on another copy of the base root ------------
+
+control_root="$work/control"
+
+control_playbooks() { # LOG: runs selector.yml and monitoring.yml; prints the summed changed=
+	local log=$1
+	if ! (cd "$repo/ansible" && ansible-playbook -i "$work/control.ini" -e @"$work/vars.yml" \
+		selector.yml monitoring.yml) >"$log" 2>&1; then
+		grep -E 'fatal:|FAILED|ERROR' "$log" | tail -20 >&2
+		die "control playbooks failed (log: $log)"
+	fi
+	grep -E '^control +: ok=' "$log" | sed -E 's/.* changed=([0-9]+) .*/\1/' | awk '{n += $1} END {print n + 0}'
+}
+
+converge_control() {
+	cp -a "$base_root" "$control_root"
+	(cd "$repo" && go build -trimpath -ldflags='-s -w' -o "$work/bin/" ./cmd/ensemble-selector)
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=selector.ci.invalid \
+		-addext subjectAltName=DNS:selector.ci.invalid -keyout "$work/selector.key" -out "$work/selector.crt" 2>/dev/null
+	printf '[selector]\ncontrol\n[monitoring]\ncontrol\n[all:vars]\nansible_connection=community.general.chroot\nansible_host=%s\n' \
+		"$control_root" >"$work/control.ini"
+	{
+		echo "selector_public_name: selector.ci.invalid"
+		echo "selector_tls_certificate_src: $work/selector.crt"
+		echo "selector_tls_key_src: $work/selector.key"
+		echo "selector_binary_src: $work/bin/ensemble-selector"
+		echo "selector_consul_token: \"$token\""
+	} >>"$work/vars.yml"
+	apt_cache_in "$control_root"
+	control_playbooks "$work/control.log" >/dev/null
+	apt_cache_out "$control_root"
+	local changed
+	changed=$(control_playbooks "$work/control-again.log")
+	[[ $changed == 0 ]] || die "selector/monitoring are not idempotent: changed=$changed on the second run (log: $work/control-again.log)"
+}
+step control converge_control
+
 # --- 4. boot ------------------------------------------------------------------------------------
 
 in_container() { nsenter -t "$init" -a "$@"; }
@@ -236,73 +295,105 @@ dump_container() {
 	in_container journalctl -b --no-pager -n 60 || true
 }
 
-boot() {
-	rm -f "$jitsi_root/usr/sbin/policy-rc.d"
+# poll TRIES COMMAND...: runs COMMAND every 0.2 s until it succeeds.
+poll() {
+	local tries=$1
+	shift
+	for _ in $(seq "$tries"); do
+		"$@" && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# start_container ROOT: boots ROOT as an instance boots the image and waits until systemd reports
+# the system running; sets nspawn_pid and init (the container's PID 1).
+start_container() {
+	local root=$1
+	rm -f "$root/usr/sbin/policy-rc.d"
 	# What the Scaleway builds strip from an image (packer's image_cleanup): the instance must
 	# recreate its host keys and machine ID.
-	rm -f "$jitsi_root"/etc/ssh/ssh_host_*
-	truncate -s 0 "$jitsi_root/etc/machine-id"
+	rm -f "$root"/etc/ssh/ssh_host_*
+	truncate -s 0 "$root/etc/machine-id"
 	# --private-network: only loopback, so nothing reaches outside and nftables may load its rules.
-	systemd-nspawn -q --register=no --keep-unit --private-network -D "$jitsi_root" -b \
-		</dev/null >"$work/boot.log" 2>&1 &
+	systemd-nspawn -q --register=no --keep-unit --private-network -D "$root" -b \
+		</dev/null >"$root.boot.log" 2>&1 &
 	nspawn_pid=$!
 	init=""
 	for _ in $(seq 100); do
 		init=$(pgrep -P "$nspawn_pid" -x systemd | head -1 || true)
 		[[ -n $init ]] && break
-		kill -0 "$nspawn_pid" 2>/dev/null || { cat "$work/boot.log"; die "systemd-nspawn exited"; }
+		kill -0 "$nspawn_pid" 2>/dev/null || { cat "$root.boot.log"; die "systemd-nspawn exited"; }
 		sleep 0.1
 	done
 	[[ -n $init ]] || die "no systemd in the container"
 	# systemctl answers once PID 1 has set up its private socket.
-	local state=""
-	for _ in $(seq 100); do
-		state=$(in_container systemctl is-system-running 2>/dev/null || true)
-		[[ -n $state ]] && break
-		sleep 0.1
-	done
+	poll 50 in_container systemctl is-system-running >/dev/null 2>&1 || true
+	local state
 	state=$(timeout 120 nsenter -t "$init" -a systemctl is-system-running --wait || true)
 	echo "   system: $state"
 	[[ $state == running ]] || { dump_container; die "system is '$state', not running"; }
+}
 
+require_active() {
 	local unit
-	for unit in nftables ssh nginx jitsi-videobridge2 consul ensemble-sidecar; do
+	for unit in "$@"; do
 		in_container systemctl is-active --quiet "$unit" || { dump_container; die "$unit is not active"; }
 	done
-	echo "   active: nftables ssh nginx jitsi-videobridge2 consul ensemble-sidecar"
+	echo "   active: $*"
+}
+
+# The HTTP checks run in the container's network namespace with the host's curl.
+sidecar_reports_up() {
+	local metrics
+	metrics=$(nsenter -t "$init" -n curl -sf --max-time 2 http://127.0.0.1:9105/metrics) &&
+		grep -qx 'ensemble_jvb_up 1' <<<"$metrics" && grep -qx 'ensemble_nginx_up 1' <<<"$metrics"
+}
+
+node_passing() {
+	local body
+	body=$(nsenter -t "$init" -n curl -sf --max-time 2 -H "X-Consul-Token: $token" \
+		'http://127.0.0.1:8500/v1/health/service/jitsi?passing') && grep -q '"ServiceName":"jitsi"' <<<"$body"
+}
+
+boot_jitsi() {
+	start_container "$jitsi_root"
+	require_active nftables ssh nginx jitsi-videobridge2 consul ensemble-sidecar
 	# The jitsi role's rule file made it into the loaded ruleset.
 	local rules
 	rules=$(in_container nft list chain inet filter input)
 	grep -q 'udp dport 10000 accept' <<<"$rules" || { echo "$rules"; die "the jitsi ports are not in the loaded firewall"; }
-
-	# The scrape runs in the container's network namespace with the host's curl.
-	local metrics="" ok=""
-	for _ in $(seq 100); do
-		metrics=$(nsenter -t "$init" -n curl -sf --max-time 2 http://127.0.0.1:9105/metrics || true)
-		if grep -qx 'ensemble_jvb_up 1' <<<"$metrics" && grep -qx 'ensemble_nginx_up 1' <<<"$metrics"; then
-			ok=1
-			break
-		fi
-		sleep 0.2
-	done
-	[[ -n $ok ]] || { grep -E '^ensemble_(jvb|nginx)_up' <<<"$metrics" >&2 || true; in_container journalctl -u ensemble-sidecar --no-pager -n 30; die "sidecar does not report the bridge and nginx up"; }
+	poll 100 sidecar_reports_up ||
+		{ in_container journalctl -u ensemble-sidecar --no-pager -n 30; die "sidecar does not report the bridge and nginx up"; }
 	echo "   metrics: ensemble_jvb_up 1, ensemble_nginx_up 1"
-
-	# The node is in the catalog with its check passing: the sidecar registered with its ACL token.
-	local passing=""
-	for _ in $(seq 100); do
-		passing=$(nsenter -t "$init" -n curl -sf --max-time 2 -H "X-Consul-Token: $token" \
-			'http://127.0.0.1:8500/v1/health/service/jitsi?passing' || true)
-		grep -q '"ServiceName":"jitsi"' <<<"$passing" && break
-		passing=""
-		sleep 0.2
-	done
-	[[ -n $passing ]] || { in_container journalctl -u ensemble-sidecar -u consul --no-pager -n 40; die "node not passing in Consul"; }
+	# The sidecar registered with its ACL token and Consul's check of it passes.
+	poll 100 node_passing ||
+		{ in_container journalctl -u ensemble-sidecar -u consul --no-pager -n 40; die "node not passing in Consul"; }
 	echo "   consul: jitsi service registered and passing"
-
 	stop_container
 }
-step boot boot
+step boot-jitsi boot_jitsi
+
+selector_healthy() {
+	nsenter -t "$init" -n curl -sf --max-time 2 --cacert "$work/selector.crt" \
+		--resolve selector.ci.invalid:443:127.0.0.1 https://selector.ci.invalid/-/healthy >/dev/null
+}
+
+prometheus_ready() {
+	nsenter -t "$init" -n curl -sf --max-time 2 http://127.0.0.1:9090/-/ready >/dev/null
+}
+
+boot_control() {
+	start_container "$control_root"
+	require_active nftables ssh nginx consul ensemble-selector prometheus
+	poll 100 selector_healthy ||
+		{ in_container journalctl -u ensemble-selector -u nginx --no-pager -n 30; die "selector not healthy through nginx with TLS"; }
+	echo "   selector: /-/healthy through nginx with TLS"
+	poll 100 prometheus_ready || { in_container journalctl -u prometheus --no-pager -n 30; die "prometheus not ready"; }
+	echo "   prometheus: ready"
+	stop_container
+}
+step boot-control boot_control
 
 echo "== timings"
 printf '   %s\n' "${timings[@]}"
