@@ -26,6 +26,9 @@ const maxTextFamilies = 4096
 // the first metric seen with it.
 type textFamily struct {
 	name string
+	// rank orders families by name (equal names, equal ranks), so sorting
+	// a scrape compares integers; guarded by textWriter.mu.
+	rank int
 	// header is "# HELP …\n# TYPE …\n" exactly as expfmt writes it.
 	header []byte
 	typ    dto.MetricType
@@ -97,14 +100,13 @@ func (tw *textWriter) write(ms []prometheus.Metric, extra []*dto.MetricFamily, s
 		}
 		s.samples = append(s.samples, textSample{fam: fam, labels: s.metric.Label, value: v, ts: s.metric.TimestampMs})
 	}
-	slices.SortFunc(s.samples, compareSamples)
+	if !tw.sort(s.samples) {
+		return false // a series collected twice: the registry reports it
+	}
 	s.buf.Reset()
 	var last *textFamily
 	for i := range s.samples {
 		smp := &s.samples[i]
-		if i > 0 && compareSeries(s.samples[i-1], *smp) == 0 {
-			return false // a series collected twice: the registry reports it
-		}
 		if last == nil || smp.fam.name != last.name {
 			for len(extra) > 0 && extra[0].GetName() < smp.fam.name {
 				if _, err := expfmt.MetricFamilyToText(&s.buf, extra[0]); err != nil {
@@ -131,6 +133,20 @@ func (tw *textWriter) write(ms []prometheus.Metric, extra []*dto.MetricFamily, s
 	return true
 }
 
+// sort sorts samples as the registry does and reports whether every
+// series is unique.
+func (tw *textWriter) sort(samples []textSample) bool {
+	tw.mu.RLock() // ranks stay put meanwhile
+	defer tw.mu.RUnlock()
+	slices.SortFunc(samples, compareSamples)
+	for i := 1; i < len(samples); i++ {
+		if compareSeries(samples[i-1], samples[i]) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // family returns what is known of d, learning it from m the first time.
 func (tw *textWriter) family(d *prometheus.Desc, m prometheus.Metric) *textFamily {
 	tw.mu.RLock()
@@ -146,7 +162,27 @@ func (tw *textWriter) family(d *prometheus.Desc, m prometheus.Metric) *textFamil
 		return nil
 	}
 	tw.families[d] = fam
+	if fam != nil {
+		tw.rank()
+	}
 	return fam
+}
+
+// rank numbers the known families in name order; the caller holds mu.
+func (tw *textWriter) rank() {
+	fams := make([]*textFamily, 0, len(tw.families))
+	for _, f := range tw.families {
+		if f != nil {
+			fams = append(fams, f)
+		}
+	}
+	slices.SortFunc(fams, func(a, b *textFamily) int { return strings.Compare(a.name, b.name) })
+	for i, f := range fams {
+		f.rank = i
+		if i > 0 && f.name == fams[i-1].name {
+			f.rank = fams[i-1].rank
+		}
+	}
 }
 
 // learnFamily gathers m alone through a registry, so the registry checks
@@ -222,7 +258,7 @@ func compareSamples(a, b textSample) int {
 
 // compareSeries orders by family name, then by label values in order.
 func compareSeries(a, b textSample) int {
-	if c := strings.Compare(a.fam.name, b.fam.name); c != 0 {
+	if c := cmp.Compare(a.fam.rank, b.fam.rank); c != 0 {
 		return c
 	}
 	for i, lp := range a.labels {
