@@ -9,11 +9,19 @@
 # Prints seconds of CPU per 1,000 scrapes and RSS for each process, then ours / theirs combined
 # (goals: CPU <= 0.35, RSS <= 0.5).
 #
-# usage: scripts/bench-exporters.sh              env: BENCH_SCRAPES (2000, at most 20000)
+# BENCH_BASELINE=path/to/ensemble-exporter adds a row for another build of ours (say, the previous commit's),
+# scraped in the same run, and prints its ratios too, so a change is measured against its baseline.
+#
+# usage: scripts/bench-exporters.sh              env: BENCH_SCRAPES (2000, at most 20000), BENCH_BASELINE
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 N=${BENCH_SCRAPES:-2000}
+baseline=${BENCH_BASELINE:-}
+if [[ -n $baseline && ! -x $baseline ]]; then
+	echo "bench-exporters: BENCH_BASELINE=$baseline is not an executable" >&2
+	exit 2
+fi
 if ! [[ $N =~ ^[0-9]+$ ]] || ((N < 100 || N > 20000)); then
 	echo "bench-exporters: BENCH_SCRAPES must be 100..20000" >&2
 	exit 2
@@ -94,9 +102,10 @@ nginxexp_pid=$!
 pids+=($nginxexp_pid)
 # start_ours VAR ARGS...: start our exporter with ARGS; sets ${VAR}_pid and ${VAR}_url.
 start_ours() {
-	local var=$1 log="$work/$1.log"
+	local var=$1 log="$work/$1.log" bin="$work/ensemble-exporter"
 	shift
-	"$work/ensemble-exporter" --web.listen-address=127.0.0.1:0 --collector.nginx.scrape-uri="$stub" \
+	if [[ $var == base ]]; then bin=$baseline; fi
+	"$bin" --web.listen-address=127.0.0.1:0 --collector.nginx.scrape-uri="$stub" \
 		--collector.jvb.url="$jvb" "$@" 2>"$log" &
 	pids+=($!)
 	printf -v "${var}_pid" %s "$!"
@@ -105,6 +114,11 @@ start_ours() {
 }
 start_ours ours
 start_ours ours_rt --web.exporter-metrics
+names=(node nginxexp ours ours_rt)
+if [[ -n $baseline ]]; then
+	start_ours base
+	names+=(base)
+fi
 node_url="http://127.0.0.1:$node_port/metrics"
 nginxexp_url="http://127.0.0.1:$nginxexp_port/metrics"
 wait_for curl -sf "$node_url"
@@ -119,6 +133,7 @@ expect() { # URL REGEX WHAT
 }
 expect "$ours_url" '^ensemble_jvb_up 1' "our JVB collector is not up"
 expect "$ours_url" '^ensemble_nginx_up 1' "our nginx collector is not up"
+if [[ -n $baseline ]]; then expect "$base_url" '^ensemble_jvb_up 1' "the baseline's JVB collector is not up"; fi
 expect "$nginxexp_url" '^nginx_up 1' "nginx-exporter is not up"
 expect "$node_url" '^node_load1 ' "node-exporter has no load average"
 
@@ -136,12 +151,13 @@ scrape() {
 
 hz=$(getconf CLK_TCK)
 declare -A cpu rss
-for name in node nginxexp ours ours_rt; do
+for name in "${names[@]}"; do
 	case $name in
 	node) pid=$node_pid url=$node_url ;;
 	nginxexp) pid=$nginxexp_pid url=$nginxexp_url ;;
 	ours) pid=$ours_pid url=$ours_url ;;
 	ours_rt) pid=$ours_rt_pid url=$ours_rt_url ;;
+	base) pid=$base_pid url=$base_url ;;
 	esac
 	scrape "$url" 50 # warm up: connections, caches, first GC cycles
 	before=$(cpu_ticks "$pid")
@@ -169,3 +185,9 @@ exporter comparison, $N scrapes each, $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ)
 
 ours / theirs: CPU $cpu_ratio (goal <= 0.35), RSS $rss_ratio (goal <= 0.5)
 EOF
+if [[ -n $baseline ]]; then
+	awk -v o="${cpu[base]}" -v t="$theirs_cpu" -v r="${rss[base]}" -v tr="$theirs_rss" -v c="${cpu[ours]}" -v b="$baseline" 'BEGIN {
+		printf "baseline %s: CPU %.3f s / 1,000 scrapes, RSS %.1f MiB; baseline / theirs: CPU %.2f, RSS %.2f; ours / baseline: CPU %.2f\n",
+			b, o, r / 1024, (t > 0 ? o / t : 0), r / tr, (o > 0 ? c / o : 0)
+	}'
+fi
