@@ -32,8 +32,8 @@ type Exporter struct {
 	// sends them all and a pedantic registry can verify each scrape.
 	checked  bool
 	timeout  time.Duration
-	duration *prometheus.Desc
-	success  *prometheus.Desc
+	duration *Desc
+	success  *Desc
 }
 
 type namedCollector struct {
@@ -52,11 +52,11 @@ func New(collectors map[string]Collector, opts Options) *Exporter {
 	}
 	e := &Exporter{
 		timeout: opts.Timeout,
-		duration: prometheus.NewDesc("ensemble_scrape_collector_duration_seconds",
-			"Time a collector took during the last scrape.", []string{"collector"}, nil),
-		success: prometheus.NewDesc("ensemble_scrape_collector_success",
+		duration: NewDesc("ensemble_scrape_collector_duration_seconds",
+			"Time a collector took during the last scrape.", []string{"collector"}),
+		success: NewDesc("ensemble_scrape_collector_success",
 			"Whether a collector succeeded during the last scrape (1) or failed, timed out or had no data (0).",
-			[]string{"collector"}, nil),
+			[]string{"collector"}),
 	}
 	if e.timeout <= 0 {
 		e.timeout = DefaultTimeout
@@ -88,8 +88,8 @@ func (e *Exporter) Describe(ch chan<- *prometheus.Desc) {
 	if !e.checked {
 		return
 	}
-	ch <- e.duration
-	ch <- e.success
+	ch <- e.duration.Prometheus()
+	ch <- e.success.Prometheus()
 	for _, nc := range e.collectors {
 		nc.c.(describer).Describe(ch)
 	}
@@ -184,6 +184,6 @@ func (e *Exporter) report(emit func(prometheus.Metric), nc namedCollector, r res
 	for _, m := range r.metrics {
 		emit(m)
 	}
-	emit(prometheus.MustNewConstMetric(e.duration, prometheus.GaugeValue, r.duration.Seconds(), nc.name))
-	emit(prometheus.MustNewConstMetric(e.success, prometheus.GaugeValue, success, nc.name))
+	emit(NewMetric(e.duration, prometheus.GaugeValue, r.duration.Seconds(), nc.name))
+	emit(NewMetric(e.success, prometheus.GaugeValue, success, nc.name))
 }

@@ -32,6 +32,8 @@ type textFamily struct {
 	// header is "# HELP …\n# TYPE …\n" exactly as expfmt writes it.
 	header []byte
 	typ    dto.MetricType
+	// labelNames are the names of the labels, in the order written.
+	labelNames []string
 }
 
 // textWriter writes the text exposition format (0.0.4) of plain gauges,
@@ -48,11 +50,28 @@ type textWriter struct {
 	scratch  sync.Pool                        // *textScratch
 }
 
+// textSample is one sample to write; its labels are either pairs (from a
+// dto.Metric) or values (from NewMetric, named by fam.labelNames).
 type textSample struct {
 	fam    *textFamily
-	labels []*dto.LabelPair
+	pairs  []*dto.LabelPair
+	values []string
 	value  float64
 	ts     *int64
+}
+
+func (s *textSample) numLabels() int {
+	if s.pairs != nil {
+		return len(s.pairs)
+	}
+	return len(s.values)
+}
+
+func (s *textSample) label(i int) (name, value string) {
+	if s.pairs != nil {
+		return s.pairs[i].GetName(), s.pairs[i].GetValue()
+	}
+	return s.fam.labelNames[i], s.values[i]
 }
 
 type textScratch struct {
@@ -81,6 +100,21 @@ func (tw *textWriter) write(ms []prometheus.Metric, extra []*dto.MetricFamily, s
 		}
 	}()
 	for _, m := range ms {
+		if smp, ok := m.(*sample); ok && smp.d.direct {
+			// Made by NewMetric: no protobuf message needed.
+			fam := tw.family(smp.d.desc, m)
+			typ, ok := dtoType(smp.t)
+			if fam == nil || !ok || fam.typ != typ || len(smp.values) != len(fam.labelNames) {
+				return false
+			}
+			for _, v := range smp.values {
+				if !utf8.ValidString(v) {
+					return false
+				}
+			}
+			s.samples = append(s.samples, textSample{fam: fam, values: smp.values, value: smp.v})
+			continue
+		}
 		s.metric.Reset()
 		if err := m.Write(&s.metric); err != nil {
 			return false
@@ -98,7 +132,7 @@ func (tw *textWriter) write(ms []prometheus.Metric, extra []*dto.MetricFamily, s
 				return false
 			}
 		}
-		s.samples = append(s.samples, textSample{fam: fam, labels: s.metric.Label, value: v, ts: s.metric.TimestampMs})
+		s.samples = append(s.samples, textSample{fam: fam, pairs: s.metric.Label, value: v, ts: s.metric.TimestampMs})
 	}
 	if !tw.sort(s.samples) {
 		return false // a series collected twice: the registry reports it
@@ -155,7 +189,10 @@ func (tw *textWriter) family(d *prometheus.Desc, m prometheus.Metric) *textFamil
 	if known {
 		return fam
 	}
-	fam = learnFamily(m)
+	fam, keep := learnFamily(m)
+	if !keep {
+		return nil
+	}
 	tw.mu.Lock()
 	defer tw.mu.Unlock()
 	if len(tw.families) >= maxTextFamilies {
@@ -186,33 +223,35 @@ func (tw *textWriter) rank() {
 }
 
 // learnFamily gathers m alone through a registry, so the registry checks
-// it and expfmt writes its header; nil means m needs the registry path.
-func learnFamily(m prometheus.Metric) *textFamily {
+// it and expfmt writes its header. A nil family means the Desc needs the
+// registry path; keep is false when that may be m's fault alone (a bad
+// label value, say), so the next metric of the Desc is tried afresh.
+func learnFamily(m prometheus.Metric) (fam *textFamily, keep bool) {
 	reg := prometheus.NewRegistry()
-	if err := reg.Register(replay{m}); err != nil {
-		return nil
-	}
+	reg.MustRegister(replay{m}) // unchecked: cannot fail
 	mfs, err := reg.Gather()
 	if err != nil || len(mfs) != 1 || len(mfs[0].Metric) != 1 {
-		return nil
+		return nil, false
 	}
 	mf := mfs[0]
 	switch mf.GetType() {
 	case dto.MetricType_COUNTER, dto.MetricType_GAUGE, dto.MetricType_UNTYPED:
 	default:
-		return nil
+		return nil, true
 	}
 	if !model.LegacyValidation.IsValidMetricName(mf.GetName()) {
-		return nil
+		return nil, true
 	}
+	var names []string
 	for _, lp := range mf.Metric[0].Label {
 		if !model.LabelName(lp.GetName()).IsValidLegacy() {
-			return nil
+			return nil, true
 		}
+		names = append(names, lp.GetName())
 	}
 	var b bytes.Buffer
 	if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
-		return nil
+		return nil, true
 	}
 	// The header is every line before the sample line.
 	text := b.Bytes()
@@ -220,11 +259,11 @@ func learnFamily(m prometheus.Metric) *textFamily {
 	for end < len(text) && text[end] == '#' {
 		nl := bytes.IndexByte(text[end:], '\n')
 		if nl < 0 {
-			return nil
+			return nil, true
 		}
 		end += nl + 1
 	}
-	return &textFamily{name: mf.GetName(), header: bytes.Clone(text[:end]), typ: mf.GetType()}
+	return &textFamily{name: mf.GetName(), header: bytes.Clone(text[:end]), typ: mf.GetType(), labelNames: names}, true
 }
 
 func value(m *dto.Metric, typ dto.MetricType) (float64, bool) {
@@ -261,37 +300,39 @@ func compareSeries(a, b textSample) int {
 	if c := cmp.Compare(a.fam.rank, b.fam.rank); c != 0 {
 		return c
 	}
-	for i, lp := range a.labels {
-		if i >= len(b.labels) {
-			return 1
-		}
-		if c := strings.Compare(lp.GetValue(), b.labels[i].GetValue()); c != 0 {
+	na, nb := a.numLabels(), b.numLabels()
+	for i := range min(na, nb) {
+		_, va := a.label(i)
+		_, vb := b.label(i)
+		if c := strings.Compare(va, vb); c != 0 {
 			return c
 		}
 	}
-	return cmp.Compare(len(a.labels), len(b.labels))
+	return cmp.Compare(na, nb)
 }
 
 var labelValueEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
 
 func writeSample(b *bytes.Buffer, s *textSample) {
 	b.WriteString(s.fam.name)
-	for i, lp := range s.labels {
+	n := s.numLabels()
+	for i := range n {
+		name, v := s.label(i)
 		if i == 0 {
 			b.WriteByte('{')
 		} else {
 			b.WriteByte(',')
 		}
-		b.WriteString(lp.GetName())
+		b.WriteString(name)
 		b.WriteString(`="`)
-		if v := lp.GetValue(); strings.ContainsAny(v, "\\\n\"") {
+		if strings.ContainsAny(v, "\\\n\"") {
 			_, _ = labelValueEscaper.WriteString(b, v)
 		} else {
 			b.WriteString(v)
 		}
 		b.WriteByte('"')
 	}
-	if len(s.labels) > 0 {
+	if n > 0 {
 		b.WriteByte('}')
 	}
 	b.WriteByte(' ')

@@ -18,8 +18,9 @@ import (
 )
 
 // metricsFromText turns an exposition file into const metrics, one Desc per
-// family, in reverse order so the writer has to sort them.
-func metricsFromText(t *testing.T, path string) []prometheus.Metric {
+// family, in reverse order so the writer has to sort them. With own, they
+// are made by NewMetric where they can be (no timestamps).
+func metricsFromText(t *testing.T, path string, own bool) []prometheus.Metric {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -37,21 +38,24 @@ func metricsFromText(t *testing.T, path string) []prometheus.Metric {
 		for _, lp := range mf.Metric[0].Label {
 			names = append(names, lp.GetName())
 		}
-		d := prometheus.NewDesc(mf.GetName(), mf.GetHelp(), names, nil)
+		d := NewDesc(mf.GetName(), mf.GetHelp(), names)
 		for _, m := range mf.Metric {
 			var values []string
 			for _, lp := range m.Label {
 				values = append(values, lp.GetValue())
 			}
-			var cm prometheus.Metric
+			vt, v := prometheus.UntypedValue, m.GetUntyped().GetValue()
 			switch mf.GetType() {
 			case dto.MetricType_COUNTER:
-				cm = prometheus.MustNewConstMetric(d, prometheus.CounterValue, m.GetCounter().GetValue(), values...)
+				vt, v = prometheus.CounterValue, m.GetCounter().GetValue()
 			case dto.MetricType_GAUGE:
-				cm = prometheus.MustNewConstMetric(d, prometheus.GaugeValue, m.GetGauge().GetValue(), values...)
-			default:
-				cm = prometheus.MustNewConstMetric(d, prometheus.UntypedValue, m.GetUntyped().GetValue(), values...)
+				vt, v = prometheus.GaugeValue, m.GetGauge().GetValue()
 			}
+			if own && m.TimestampMs == nil {
+				ms = append(ms, NewMetric(d, vt, v, values...))
+				continue
+			}
+			cm := prometheus.MustNewConstMetric(d.Prometheus(), vt, v, values...)
 			if m.TimestampMs != nil {
 				cm = prometheus.NewMetricWithTimestamp(model.Time(m.GetTimestampMs()).Time(), cm)
 			}
@@ -111,9 +115,10 @@ func TestTextWriterMatchesRegistry(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no test inputs: %v", err)
 	}
-	var all []prometheus.Metric
+	var all, allOwn []prometheus.Metric
 	for _, file := range files {
-		all = append(all, metricsFromText(t, file)...)
+		all = append(all, metricsFromText(t, file, false)...)
+		allOwn = append(allOwn, metricsFromText(t, file, true)...)
 	}
 	// The sidecar's case: another registry's families merged in, sorted
 	// among the collected ones.
@@ -126,9 +131,16 @@ func TestTextWriterMatchesRegistry(t *testing.T) {
 		ms    []prometheus.Metric
 		extra prometheus.Gatherer
 	}
-	tests := []tc{{name: "all", ms: all}, {name: "all+gatherer", ms: all, extra: other}, {name: "gatherer only", extra: other}}
+	tests := []tc{
+		{name: "all", ms: all},
+		{name: "all by NewMetric", ms: allOwn},
+		{name: "both kinds mixed", ms: append(slices.Clone(all[:len(all)/2]), allOwn[len(allOwn)/2:]...)},
+		{name: "all+gatherer", ms: allOwn, extra: other},
+		{name: "gatherer only", extra: other},
+	}
 	for _, file := range files {
-		tests = append(tests, tc{name: filepath.Base(file), ms: metricsFromText(t, file)})
+		tests = append(tests, tc{name: filepath.Base(file), ms: metricsFromText(t, file, false)})
+		tests = append(tests, tc{name: filepath.Base(file) + " by NewMetric", ms: metricsFromText(t, file, true)})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -171,6 +183,8 @@ func TestTextWriterDefersToRegistry(t *testing.T) {
 		extra prometheus.Gatherer
 	}{
 		{name: "histogram", ms: []prometheus.Metric{hist}},
+		{name: "NewMetric, label values missing", ms: []prometheus.Metric{NewMetric(NewDesc("few", "Few.", []string{"a", "b"}), prometheus.GaugeValue, 1, "x")}},
+		{name: "NewMetric, histogram value type", ms: []prometheus.Metric{NewMetric(NewDesc("nope", "Nope.", nil), prometheus.ValueType(99), 1)}},
 		{name: "series twice", ms: []prometheus.Metric{
 			prometheus.MustNewConstMetric(dup, prometheus.GaugeValue, 1, "a"),
 			prometheus.MustNewConstMetric(dup, prometheus.GaugeValue, 2, "a"),

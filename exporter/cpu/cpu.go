@@ -61,7 +61,7 @@ type Source interface {
 type Collector struct {
 	src                        Source
 	perCPU                     bool
-	seconds, cpus, l1, l5, l15 *prometheus.Desc
+	seconds, cpus, l1, l5, l15 *exporter.Desc
 }
 
 var _ exporter.Collector = (*Collector)(nil)
@@ -84,18 +84,18 @@ func NewWithSource(src Source, perCPU bool) *Collector {
 	return &Collector{
 		src:     src,
 		perCPU:  perCPU,
-		seconds: prometheus.NewDesc("ensemble_cpu_seconds_total", "CPU time spent in each mode, summed over logical CPUs unless per-CPU is on.", labels, nil),
-		cpus:    prometheus.NewDesc("ensemble_cpu_logical_cpus", "Logical CPUs (hardware threads) online.", nil, nil),
-		l1:      prometheus.NewDesc("ensemble_cpu_load1", "1-minute load average.", nil, nil),
-		l5:      prometheus.NewDesc("ensemble_cpu_load5", "5-minute load average.", nil, nil),
-		l15:     prometheus.NewDesc("ensemble_cpu_load15", "15-minute load average.", nil, nil),
+		seconds: exporter.NewDesc("ensemble_cpu_seconds_total", "CPU time spent in each mode, summed over logical CPUs unless per-CPU is on.", labels),
+		cpus:    exporter.NewDesc("ensemble_cpu_logical_cpus", "Logical CPUs (hardware threads) online.", nil),
+		l1:      exporter.NewDesc("ensemble_cpu_load1", "1-minute load average.", nil),
+		l5:      exporter.NewDesc("ensemble_cpu_load5", "5-minute load average.", nil),
+		l15:     exporter.NewDesc("ensemble_cpu_load15", "15-minute load average.", nil),
 	}
 }
 
 // Describe sends every Desc the Collector uses.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.seconds, c.cpus, c.l1, c.l5, c.l15} {
-		ch <- d
+	for _, d := range []*exporter.Desc{c.seconds, c.cpus, c.l1, c.l5, c.l15} {
+		ch <- d.Prometheus()
 	}
 }
 
@@ -113,10 +113,10 @@ func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) err
 	} else {
 		c.sendTimes(ch, s.Total, "")
 	}
-	ch <- prometheus.MustNewConstMetric(c.cpus, prometheus.GaugeValue, float64(s.LogicalCPUs))
-	ch <- prometheus.MustNewConstMetric(c.l1, prometheus.GaugeValue, s.Load1)
-	ch <- prometheus.MustNewConstMetric(c.l5, prometheus.GaugeValue, s.Load5)
-	ch <- prometheus.MustNewConstMetric(c.l15, prometheus.GaugeValue, s.Load15)
+	ch <- exporter.NewMetric(c.cpus, prometheus.GaugeValue, float64(s.LogicalCPUs))
+	ch <- exporter.NewMetric(c.l1, prometheus.GaugeValue, s.Load1)
+	ch <- exporter.NewMetric(c.l5, prometheus.GaugeValue, s.Load5)
+	ch <- exporter.NewMetric(c.l15, prometheus.GaugeValue, s.Load15)
 	return nil
 }
 
@@ -130,9 +130,9 @@ func (c *Collector) sendTimes(ch chan<- prometheus.Metric, t Times, cpu string) 
 	}
 	for _, m := range modes {
 		if c.perCPU {
-			ch <- prometheus.MustNewConstMetric(c.seconds, prometheus.CounterValue, m.v, cpu, m.name)
+			ch <- exporter.NewMetric(c.seconds, prometheus.CounterValue, m.v, cpu, m.name)
 		} else {
-			ch <- prometheus.MustNewConstMetric(c.seconds, prometheus.CounterValue, m.v, m.name)
+			ch <- exporter.NewMetric(c.seconds, prometheus.CounterValue, m.v, m.name)
 		}
 	}
 }

@@ -47,9 +47,9 @@ type Collector struct {
 	// until the bridge answers again.
 	restDisabledLogged atomic.Bool
 
-	up, healthy, info *prometheus.Desc
-	numbers           []*prometheus.Desc // parallel to fields
-	bools             []*prometheus.Desc // parallel to boolFields
+	up, healthy, info *exporter.Desc
+	numbers           []*exporter.Desc // parallel to fields
+	bools             []*exporter.Desc // parallel to boolFields
 	// numberIdx and boolIdx locate fields and boolFields in Stats.
 	numberIdx, boolIdx []int
 }
@@ -61,8 +61,8 @@ func New(client *Client, timeout time.Duration, logger *slog.Logger) *Collector 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	d := func(name, help string, labels ...string) *prometheus.Desc {
-		return prometheus.NewDesc("ensemble_jvb_"+name, help, labels, nil)
+	d := func(name, help string, labels ...string) *exporter.Desc {
+		return exporter.NewDesc("ensemble_jvb_"+name, help, labels)
 	}
 	c := &Collector{
 		client:  client,
@@ -85,14 +85,14 @@ func New(client *Client, timeout time.Duration, logger *slog.Logger) *Collector 
 
 // Describe sends every Desc the Collector uses.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.up
-	ch <- c.healthy
-	ch <- c.info
+	ch <- c.up.Prometheus()
+	ch <- c.healthy.Prometheus()
+	ch <- c.info.Prometheus()
 	for _, d := range c.numbers {
-		ch <- d
+		ch <- d.Prometheus()
 	}
 	for _, d := range c.bools {
-		ch <- d
+		ch <- d.Prometheus()
 	}
 }
 
@@ -110,16 +110,16 @@ func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) err
 	var unhealthy *UnhealthyError
 	switch {
 	case herr == nil:
-		ch <- prometheus.MustNewConstMetric(c.healthy, prometheus.GaugeValue, 1)
+		ch <- exporter.NewMetric(c.healthy, prometheus.GaugeValue, 1)
 	case errors.As(herr, &unhealthy):
-		ch <- prometheus.MustNewConstMetric(c.healthy, prometheus.GaugeValue, 0)
+		ch <- exporter.NewMetric(c.healthy, prometheus.GaugeValue, 0)
 	default:
 		// Unknown health is not "unhealthy": leave the metric out.
 		c.logger.Debug("health check failed", "err", herr)
 	}
 
 	if err != nil {
-		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
+		ch <- exporter.NewMetric(c.up, prometheus.GaugeValue, 0)
 		if errors.Is(err, ErrRESTDisabled) {
 			if !c.restDisabledLogged.Swap(true) {
 				c.logger.Warn("JVB REST stats are disabled (404 from /colibri/stats); set videobridge.apis.rest.enabled=true in jvb.conf to enable them",
@@ -130,7 +130,7 @@ func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) err
 		return err
 	}
 	c.restDisabledLogged.Store(false)
-	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1)
+	ch <- exporter.NewMetric(c.up, prometheus.GaugeValue, 1)
 	for i, f := range fields {
 		v, ok := stats.value(c.numberIdx[i])
 		if !ok {
@@ -143,15 +143,15 @@ func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) err
 		if f.counter {
 			t = prometheus.CounterValue
 		}
-		ch <- prometheus.MustNewConstMetric(c.numbers[i], t, v)
+		ch <- exporter.NewMetric(c.numbers[i], t, v)
 	}
 	for i := range boolFields {
 		if v, ok := stats.value(c.boolIdx[i]); ok {
-			ch <- prometheus.MustNewConstMetric(c.bools[i], prometheus.GaugeValue, v)
+			ch <- exporter.NewMetric(c.bools[i], prometheus.GaugeValue, v)
 		}
 	}
 	if v, ok := stats.Text("version"); ok {
-		ch <- prometheus.MustNewConstMetric(c.info, prometheus.GaugeValue, 1, v)
+		ch <- exporter.NewMetric(c.info, prometheus.GaugeValue, 1, v)
 	}
 	return nil
 }

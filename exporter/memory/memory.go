@@ -37,7 +37,7 @@ type Source interface {
 // Collector exports a Source's samples as ensemble_memory_* metrics.
 type Collector struct {
 	src              Source
-	total, available *prometheus.Desc
+	total, available *exporter.Desc
 }
 
 var _ exporter.Collector = (*Collector)(nil)
@@ -55,15 +55,15 @@ func New(cfg Config) (*Collector, error) {
 func NewWithSource(src Source) *Collector {
 	return &Collector{
 		src:       src,
-		total:     prometheus.NewDesc("ensemble_memory_total_bytes", "Usable physical memory in bytes.", nil, nil),
-		available: prometheus.NewDesc("ensemble_memory_available_bytes", "Memory available for new work without swapping, in bytes.", nil, nil),
+		total:     exporter.NewDesc("ensemble_memory_total_bytes", "Usable physical memory in bytes.", nil),
+		available: exporter.NewDesc("ensemble_memory_available_bytes", "Memory available for new work without swapping, in bytes.", nil),
 	}
 }
 
 // Describe sends every Desc the Collector uses.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.total
-	ch <- c.available
+	ch <- c.total.Prometheus()
+	ch <- c.available.Prometheus()
 }
 
 // Update reads one Sample.
@@ -72,7 +72,7 @@ func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) err
 	if err != nil {
 		return err
 	}
-	ch <- prometheus.MustNewConstMetric(c.total, prometheus.GaugeValue, float64(s.Total))
-	ch <- prometheus.MustNewConstMetric(c.available, prometheus.GaugeValue, float64(s.Available))
+	ch <- exporter.NewMetric(c.total, prometheus.GaugeValue, float64(s.Total))
+	ch <- exporter.NewMetric(c.available, prometheus.GaugeValue, float64(s.Available))
 	return nil
 }

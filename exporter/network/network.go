@@ -56,7 +56,7 @@ type Source interface {
 type Collector struct {
 	src                              Source
 	include, exclude                 *regexp.Regexp
-	rxBytes, rxPkts, txBytes, txPkts *prometheus.Desc
+	rxBytes, rxPkts, txBytes, txPkts *exporter.Desc
 }
 
 var _ exporter.Collector = (*Collector)(nil)
@@ -73,8 +73,8 @@ func New(cfg Config) (*Collector, error) {
 // NewWithSource returns a Collector reading src, filtering devices by
 // include and exclude (either may be nil).
 func NewWithSource(src Source, include, exclude *regexp.Regexp) *Collector {
-	d := func(name, help string) *prometheus.Desc {
-		return prometheus.NewDesc("ensemble_network_"+name, help, []string{"device"}, nil)
+	d := func(name, help string) *exporter.Desc {
+		return exporter.NewDesc("ensemble_network_"+name, help, []string{"device"})
 	}
 	return &Collector{
 		src:     src,
@@ -89,8 +89,8 @@ func NewWithSource(src Source, include, exclude *regexp.Regexp) *Collector {
 
 // Describe sends every Desc the Collector uses.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.rxBytes, c.rxPkts, c.txBytes, c.txPkts} {
-		ch <- d
+	for _, d := range []*exporter.Desc{c.rxBytes, c.rxPkts, c.txBytes, c.txPkts} {
+		ch <- d.Prometheus()
 	}
 }
 
@@ -106,10 +106,10 @@ func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) err
 			continue
 		}
 		sent++
-		ch <- prometheus.MustNewConstMetric(c.rxBytes, prometheus.CounterValue, float64(d.ReceiveBytes), d.Name)
-		ch <- prometheus.MustNewConstMetric(c.rxPkts, prometheus.CounterValue, float64(d.ReceivePackets), d.Name)
-		ch <- prometheus.MustNewConstMetric(c.txBytes, prometheus.CounterValue, float64(d.TransmitBytes), d.Name)
-		ch <- prometheus.MustNewConstMetric(c.txPkts, prometheus.CounterValue, float64(d.TransmitPackets), d.Name)
+		ch <- exporter.NewMetric(c.rxBytes, prometheus.CounterValue, float64(d.ReceiveBytes), d.Name)
+		ch <- exporter.NewMetric(c.rxPkts, prometheus.CounterValue, float64(d.ReceivePackets), d.Name)
+		ch <- exporter.NewMetric(c.txBytes, prometheus.CounterValue, float64(d.TransmitBytes), d.Name)
+		ch <- exporter.NewMetric(c.txPkts, prometheus.CounterValue, float64(d.TransmitPackets), d.Name)
 	}
 	if sent == 0 {
 		return exporter.ErrNoData

@@ -40,15 +40,15 @@ type Collector struct {
 	client  *Client
 	timeout time.Duration
 
-	up, active, reading, writing, waiting, accepted, handled, requests *prometheus.Desc
+	up, active, reading, writing, waiting, accepted, handled, requests *exporter.Desc
 }
 
 var _ exporter.Collector = (*Collector)(nil)
 
 // New returns a Collector reading client, each read bounded by timeout.
 func New(client *Client, timeout time.Duration) *Collector {
-	d := func(name, help string) *prometheus.Desc {
-		return prometheus.NewDesc("ensemble_nginx_"+name, help, nil, nil)
+	d := func(name, help string) *exporter.Desc {
+		return exporter.NewDesc("ensemble_nginx_"+name, help, nil)
 	}
 	return &Collector{
 		client:   client,
@@ -66,8 +66,8 @@ func New(client *Client, timeout time.Duration) *Collector {
 
 // Describe sends every Desc the Collector uses.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.active, c.reading, c.writing, c.waiting, c.accepted, c.handled, c.requests} {
-		ch <- d
+	for _, d := range []*exporter.Desc{c.up, c.active, c.reading, c.writing, c.waiting, c.accepted, c.handled, c.requests} {
+		ch <- d.Prometheus()
 	}
 }
 
@@ -79,15 +79,15 @@ func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) err
 	defer cancel()
 	s, err := c.client.StubStatus(ctx)
 	if err != nil {
-		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
+		ch <- exporter.NewMetric(c.up, prometheus.GaugeValue, 0)
 		return err
 	}
-	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1)
-	gauge := func(d *prometheus.Desc, v uint64) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v))
+	ch <- exporter.NewMetric(c.up, prometheus.GaugeValue, 1)
+	gauge := func(d *exporter.Desc, v uint64) {
+		ch <- exporter.NewMetric(d, prometheus.GaugeValue, float64(v))
 	}
-	counter := func(d *prometheus.Desc, v uint64) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
+	counter := func(d *exporter.Desc, v uint64) {
+		ch <- exporter.NewMetric(d, prometheus.CounterValue, float64(v))
 	}
 	gauge(c.active, s.Active)
 	gauge(c.reading, s.Reading)
