@@ -54,6 +54,9 @@ type Options struct {
 	Queries            load.Queries
 	// LoadTimeout bounds one read of the load source (--load.timeout).
 	LoadTimeout time.Duration
+	// LoadScore is how a node's sample becomes the load placement compares (--load.score): max (of the
+	// CPU busy ratio and the JVB stress level), cpu or stress.
+	LoadScore string
 
 	// Policy is the placement policy (--selector.policy).
 	Policy string
@@ -100,6 +103,7 @@ func DefaultOptions() Options {
 		PrometheusInterval:  5 * time.Second,
 		Queries:             load.DefaultQueries(),
 		LoadTimeout:         3 * time.Second,
+		LoadScore:           load.ScoreMax,
 		Policy:              placement.DefaultPolicy,
 		Placement:           placement.DefaultConfig(),
 		RoomsStore:          StoreMemory,
@@ -129,6 +133,9 @@ func (o Options) validate() error {
 	}
 	if o.PrometheusInterval <= 0 || o.LoadTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("load interval (%v) and timeout (%v) must be positive", o.PrometheusInterval, o.LoadTimeout))
+	}
+	if _, err := load.NewScorer(o.LoadScore); err != nil {
+		errs = append(errs, err)
 	}
 	if err := o.Placement.Validate(); err != nil {
 		errs = append(errs, err)

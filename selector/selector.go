@@ -46,6 +46,7 @@ type Selector struct {
 	metrics  *metrics
 	watcher  *catalog.Watcher
 	source   load.Source
+	scorer   load.Scorer
 	fleet    *placement.Fleet
 	policy   placement.Policy
 	store    rooms.Store // nil with --rooms.store=none
@@ -94,6 +95,9 @@ func New(opts Options) (*Selector, error) {
 		return nil, err
 	}
 	if s.fleet, err = placement.NewFleet(opts.Placement, opts.Now); err != nil {
+		return nil, err
+	}
+	if s.scorer, err = load.NewScorer(opts.LoadScore); err != nil {
 		return nil, err
 	}
 	s.source, err = load.Builtin().New(opts.LoadSource, load.Config{
@@ -205,7 +209,11 @@ func (s *Selector) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = s.watcher.Run(ctx) })
 	wg.Go(func() { s.pollLoad(ctx) })
-	wg.Go(func() { s.watchStaleness(ctx) })
+	// Flip the catalog_stale state when Consul has been silent too long, so the metric and the log line do
+	// not wait for the next request.
+	wg.Go(func() {
+		every(ctx, max(s.opts.CatalogMaxStaleness/10, 100*time.Millisecond), func() { s.catalogFresh() })
+	})
 	// Sweeps drop expired bindings and count the live ones per node for /api/v1/nodes; at most a minute
 	// apart so the counts stay current with a TTL of hours.
 	sweepEvery := min(max(s.opts.RoomsTTL/10, time.Second), time.Minute)
@@ -216,7 +224,7 @@ func (s *Selector) Run(ctx context.Context) error {
 				s.logger.With("component", "rooms"))
 		})
 	case s.mem != nil:
-		wg.Go(func() { s.sweepMemory(ctx, sweepEvery) })
+		wg.Go(func() { every(ctx, sweepEvery, func() { s.mem.Sweep() }) })
 	}
 
 	// One server per listener: exporter-toolkit's Serve wraps the server's handler in place, which two
@@ -298,17 +306,16 @@ func (s *Selector) noticeNodes(cat *catalog.Snapshot) {
 	}
 }
 
-// watchStaleness flips the catalog_stale state when Consul has been silent too long, so the metric and the
-// log line do not wait for the next request.
-func (s *Selector) watchStaleness(ctx context.Context) {
-	t := time.NewTicker(max(s.opts.CatalogMaxStaleness/10, 100*time.Millisecond))
+// every calls f every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, f func()) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.catalogFresh()
+			f()
 		}
 	}
 }
@@ -349,7 +356,7 @@ func (s *Selector) publish(cat *catalog.Snapshot) {
 			Load: math.NaN(), Stress: math.NaN(), Age: unknownAge,
 		}
 		if smp, ok := samples[c.ID]; ok && !smp.At.IsZero() {
-			n.Load, n.Stress, n.Age = smp.CPU, smp.Stress, now.Sub(smp.At)
+			n.Load, n.Stress, n.Age = s.scorer(smp), smp.Stress, now.Sub(smp.At)
 			if e := smp.Endpoints; e >= 0 && e < math.MaxInt32 {
 				n.Endpoints = int(e)
 			}
@@ -401,21 +408,6 @@ func (s *Selector) degradedNow() []string {
 		}
 	}
 	return out
-}
-
-// sweepMemory drops the memory store's expired bindings every interval, so that the per-node counts
-// include no expired bindings for long.
-func (s *Selector) sweepMemory(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.mem.Sweep()
-		}
-	}
 }
 
 // roomCounts returns the bindings per node, or nil without a store.

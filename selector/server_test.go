@@ -87,12 +87,19 @@ func TestBodyLimit(t *testing.T) {
 // and no load data (placement by pending accounts), and Consul counts as just contacted.
 func inProcess(t testing.TB) (*Selector, []string) {
 	t.Helper()
+	return inProcessWith(t, func(*Options) {})
+}
+
+// inProcessWith is inProcess with options changed by mod.
+func inProcessWith(t testing.TB, mod func(*Options)) (*Selector, []string) {
+	t.Helper()
 	c, err := api.NewClient(&api.Config{Address: "127.0.0.1:1"}) // never called: nothing is Run
 	if err != nil {
 		t.Fatal(err)
 	}
 	opts := DefaultOptions()
 	opts.Consul, opts.Logger, opts.Registry, opts.Now = c, testLoggerTB(t), prometheus.NewRegistry(), time.Now
+	mod(&opts)
 	s, err := New(opts)
 	if err != nil {
 		t.Fatal(err)

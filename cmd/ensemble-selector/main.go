@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/ensemble-jitsi/ensemble/selector"
+	"github.com/ensemble-jitsi/ensemble/selector/load"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -43,6 +44,8 @@ func run(args []string, stderr io.Writer) int {
 		Default(opts.LoadSource).EnumVar(&opts.LoadSource, "prometheus", "direct")
 	app.Flag("load.max-age", "Load data older than this is unknown.").
 		Default(opts.Placement.MaxAge.String()).DurationVar(&opts.Placement.MaxAge)
+	app.Flag("load.score", "What placement compares: max (the more constrained of the CPU busy ratio and the videobridge stress level), cpu or stress.").
+		Default(opts.LoadScore).EnumVar(&opts.LoadScore, load.ScoreNames()...)
 	app.Flag("load.timeout", "Deadline of one read of the load source.").
 		Default(opts.LoadTimeout.String()).DurationVar(&opts.LoadTimeout)
 	app.Flag("prometheus.url", "Prometheus server of the prometheus load source.").

@@ -39,10 +39,11 @@ type Node struct {
 	// into the busy-ratio units of Load. Zero or less means unknown and counts as one CPU, which
 	// over-estimates a new room's share and so errs towards spreading.
 	Capacity float64
-	// Load is the CPU busy ratio (0..1, above 1 when the run queue is over-committed); NaN when unknown.
+	// Load is the figure placement compares with the high-water mark, about 0..1 (above 1 when
+	// over-committed); NaN when unknown. The selector sets it from --load.score: by default the larger
+	// of the CPU busy ratio and the JVB stress level.
 	Load float64
-	// Stress is the JVB's own stress level (NaN when unknown). Policies do not use it yet; it is
-	// carried for the fleet view.
+	// Stress is the JVB's own stress level (NaN when unknown), carried for the fleet view.
 	Stress    float64
 	Endpoints int
 	// Age is how old the load data was when the snapshot was built.
