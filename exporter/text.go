@@ -47,6 +47,7 @@ type textFamily struct {
 type textWriter struct {
 	mu       sync.RWMutex
 	families map[*prometheus.Desc]*textFamily // nil entry: the Desc needs the registry path
+	ranks    int                              // distinct family names
 	scratch  sync.Pool                        // *textScratch
 }
 
@@ -75,7 +76,8 @@ func (s *textSample) label(i int) (name, value string) {
 }
 
 type textScratch struct {
-	samples []textSample
+	samples, sorted []textSample
+	counts          []int
 	buf     bytes.Buffer
 	metric  dto.Metric
 }
@@ -94,7 +96,8 @@ func (tw *textWriter) write(ms []prometheus.Metric, extra []*dto.MetricFamily, s
 	s := tw.scratch.Get().(*textScratch)
 	defer func() {
 		clear(s.samples) // drop references to this scrape's labels
-		s.samples = s.samples[:0]
+		clear(s.sorted)
+		s.samples, s.sorted = s.samples[:0], s.sorted[:0]
 		if s.buf.Cap() <= 1<<20 {
 			tw.scratch.Put(s)
 		}
@@ -134,7 +137,7 @@ func (tw *textWriter) write(ms []prometheus.Metric, extra []*dto.MetricFamily, s
 		}
 		s.samples = append(s.samples, textSample{fam: fam, pairs: s.metric.Label, value: v, ts: s.metric.TimestampMs})
 	}
-	if !tw.sort(s.samples) {
+	if !tw.sort(s) {
 		return false // a series collected twice: the registry reports it
 	}
 	s.buf.Reset()
@@ -167,14 +170,38 @@ func (tw *textWriter) write(ms []prometheus.Metric, extra []*dto.MetricFamily, s
 	return true
 }
 
-// sort sorts samples as the registry does and reports whether every
-// series is unique.
-func (tw *textWriter) sort(samples []textSample) bool {
+// sort sorts s.samples as the registry does and reports whether every
+// series is unique. Most families have one sample or a few, so it places
+// the samples by family rank (a counting sort) and then sorts each
+// family's samples by their labels.
+func (tw *textWriter) sort(s *textScratch) bool {
 	tw.mu.RLock() // ranks stay put meanwhile
 	defer tw.mu.RUnlock()
-	slices.SortFunc(samples, compareSamples)
-	for i := 1; i < len(samples); i++ {
-		if compareSeries(samples[i-1], samples[i]) == 0 {
+	starts := slices.Grow(s.counts[:0], tw.ranks+1)[:tw.ranks+1]
+	clear(starts)
+	for i := range s.samples {
+		starts[s.samples[i].fam.rank+1]++
+	}
+	for r := 1; r < len(starts); r++ {
+		starts[r] += starts[r-1]
+	}
+	sorted := slices.Grow(s.sorted[:0], len(s.samples))[:len(s.samples)]
+	for _, smp := range s.samples {
+		sorted[starts[smp.fam.rank]] = smp
+		starts[smp.fam.rank]++
+	}
+	// Now starts[r] is where rank r ends.
+	begin := 0
+	for _, end := range starts[:tw.ranks] {
+		if end-begin > 1 {
+			slices.SortFunc(sorted[begin:end], compareSamples)
+		}
+		begin = end
+	}
+	clear(s.samples)
+	s.samples, s.sorted, s.counts = sorted, s.samples, starts
+	for i := 1; i < len(s.samples); i++ {
+		if compareSeries(s.samples[i-1], s.samples[i]) == 0 {
 			return false
 		}
 	}
@@ -214,11 +241,14 @@ func (tw *textWriter) rank() {
 		}
 	}
 	slices.SortFunc(fams, func(a, b *textFamily) int { return strings.Compare(a.name, b.name) })
+	tw.ranks = 0
 	for i, f := range fams {
-		f.rank = i
 		if i > 0 && f.name == fams[i-1].name {
 			f.rank = fams[i-1].rank
+			continue
 		}
+		f.rank = tw.ranks
+		tw.ranks++
 	}
 }
 
