@@ -30,8 +30,8 @@ type Options struct {
 	// (Debian's Prometheus has no Consul discovery; the selectors serve their
 	// Consul view as HTTP SD); its rule files are read relative to it.
 	PrometheusConfig string
-	// LoadQuery, if set, replaces the selectors' --prometheus.query.cpu.
-	LoadQuery string
+	// LoadScore is the selectors' --load.score.
+	LoadScore string
 	// ConsulServers is 1 for a dev agent or 3 for a cluster of servers.
 	ConsulServers int
 	// Selectors is the number of selector replicas.
@@ -72,12 +72,12 @@ func DemoTiming() Timing {
 	}
 }
 
-// SharedMachineLoadQuery is the load query of a fleet whose nodes share one
+// SharedMachineLoadScore is the load score of a fleet whose nodes share one
 // machine. Their CPU busy ratios are all the machine's (and on a busy
 // machine all above the high-water mark), so the fleet measures each node by
-// its emulated videobridge's stress level instead, from the shipped
-// recording rules. A real fleet keeps the selector's default CPU query.
-const SharedMachineLoadQuery = `node:ensemble_jvb_stress_level:max`
+// its emulated videobridge's stress level alone. A real fleet keeps the
+// selector's default, the larger of CPU and stress.
+const SharedMachineLoadScore = "stress"
 
 // DefaultOptions returns the demo's defaults.
 func DefaultOptions() Options {
@@ -86,7 +86,7 @@ func DefaultOptions() Options {
 		Policy:           "p2c",
 		Load:             0.5,
 		PrometheusConfig: "deploy/prometheus/prometheus-http-sd.yml",
-		LoadQuery:        SharedMachineLoadQuery,
+		LoadScore:        SharedMachineLoadScore,
 		ConsulServers:    1,
 		Selectors:        2,
 		Timing:           DemoTiming(),

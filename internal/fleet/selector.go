@@ -47,8 +47,8 @@ func (f *Fleet) startSelector(ctx context.Context, i int) (*Selector, error) {
 		"--catalog.max-staleness=" + t.MaxStaleness.String(),
 		"--log.level=info",
 	}
-	if f.opts.LoadQuery != "" {
-		args = append(args, "--prometheus.query.cpu="+f.opts.LoadQuery)
+	if f.opts.LoadScore != "" {
+		args = append(args, "--load.score="+f.opts.LoadScore)
 	}
 	p, addr, err := f.startChild(ctx, s.Name, "ensemble-selector", s.Name, args,
 		[]string{"CONSUL_HTTP_ADDR=" + f.ConsulAddr()}, slogListening)
