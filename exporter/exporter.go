@@ -34,6 +34,7 @@ type Exporter struct {
 	timeout  time.Duration
 	duration *Desc
 	success  *Desc
+	workers  workers
 }
 
 type namedCollector struct {
@@ -52,6 +53,7 @@ func New(collectors map[string]Collector, opts Options) *Exporter {
 	}
 	e := &Exporter{
 		timeout: opts.Timeout,
+		workers: newWorkers(),
 		duration: NewDesc("ensemble_scrape_collector_duration_seconds",
 			"Time a collector took during the last scrape.", []string{"collector"}),
 		success: NewDesc("ensemble_scrape_collector_success",
@@ -130,7 +132,7 @@ func (e *Exporter) collect(ctx context.Context, emit func(prometheus.Metric)) {
 	// Buffered so late collectors can always deliver and exit.
 	results := make(chan result, len(e.collectors))
 	for i := range e.collectors {
-		go e.run(ctx, i, results)
+		e.workers.run(func() { e.run(ctx, i, results) })
 	}
 	done := make([]bool, len(e.collectors))
 	for pending := len(e.collectors); pending > 0; pending-- {
@@ -156,10 +158,10 @@ func (e *Exporter) run(ctx context.Context, idx int, results chan<- result) {
 	// abandoned, late sends land here and never on the registry's channel.
 	mch := make(chan prometheus.Metric, 64)
 	errc := make(chan error, 1)
-	go func() {
+	e.workers.run(func() {
 		defer close(mch)
 		errc <- e.collectors[idx].c.Update(ctx, mch)
-	}()
+	})
 	ms := make([]prometheus.Metric, 0, 64)
 	for m := range mch {
 		ms = append(ms, m)

@@ -78,8 +78,8 @@ func (s *textSample) label(i int) (name, value string) {
 type textScratch struct {
 	samples, sorted []textSample
 	counts          []int
-	buf     bytes.Buffer
-	metric  dto.Metric
+	buf             bytes.Buffer
+	metric          dto.Metric
 }
 
 func newTextWriter() *textWriter {
