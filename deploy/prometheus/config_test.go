@@ -3,6 +3,7 @@
 package prometheus
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,6 +43,7 @@ type scrapeConfig struct {
 	JobName  string           `yaml:"job_name"`
 	Consul   []map[string]any `yaml:"consul_sd_configs"`
 	HTTP     []map[string]any `yaml:"http_sd_configs"`
+	File     []map[string]any `yaml:"file_sd_configs"`
 	Relabel  []map[string]any `yaml:"relabel_configs"`
 	Interval string           `yaml:"scrape_interval"`
 }
@@ -99,10 +101,14 @@ func TestCheckConfigConsul(t *testing.T) {
 		t.Fatal("no relabelling sets node from __meta_consul_service_id (the selector joins on it)")
 	}
 
-	swapped := strings.Replace(string(raw), "consul_sd_configs:\n      - server: 127.0.0.1:8500\n        services: [jitsi]",
-		"http_sd_configs:\n      - url: http://127.0.0.1:8500/", 1)
-	if swapped == string(raw) {
-		t.Fatal("the consul_sd_configs block changed shape; update this test")
+	swapped := string(raw)
+	for _, service := range []string{"jitsi", "ensemble-selector"} {
+		before := swapped
+		swapped = strings.Replace(swapped, "consul_sd_configs:\n      - server: 127.0.0.1:8500\n        services: ["+service+"]",
+			"http_sd_configs:\n      - url: http://127.0.0.1:8500/", 1)
+		if swapped == before {
+			t.Fatalf("the consul_sd_configs block of %s changed shape; update this test", service)
+		}
 	}
 	dir := t.TempDir()
 	if err := os.Mkdir(filepath.Join(dir, "rules"), 0o755); err != nil {
@@ -119,4 +125,46 @@ func TestCheckConfigConsul(t *testing.T) {
 		t.Fatal(err)
 	}
 	promtool(t, "check", "config", filepath.Join(dir, "prometheus.yml"))
+}
+
+// TestSelectorJob: the selector alerts select job="ensemble-selector", so both configurations must scrape
+// the selectors under that name: prometheus.yml through Consul, prometheus-http-sd.yml through the file
+// list it ships, which must be valid file_sd JSON.
+func TestSelectorJob(t *testing.T) {
+	alerts, err := os.ReadFile("rules/alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const job = "ensemble-selector"
+	if !strings.Contains(string(alerts), `ensemble_selector_degraded{job="`+job+`"`) {
+		t.Fatalf("rules/alerts.yml no longer selects job %q; update this test and the scrape jobs", job)
+	}
+	find := func(path string) scrapeConfig {
+		c, _ := load(t, path)
+		for _, s := range c.Scrape {
+			if s.JobName == job {
+				return s
+			}
+		}
+		t.Fatalf("%s has no %s job", path, job)
+		return scrapeConfig{}
+	}
+	if j := find("prometheus.yml"); len(j.Consul) != 1 || !reflect.DeepEqual(j.Consul[0]["services"], []any{job}) {
+		t.Fatalf("prometheus.yml %s job discovers %v, want the Consul service %s", job, j.Consul, job)
+	}
+	j := find("prometheus-http-sd.yml")
+	if len(j.File) != 1 || !reflect.DeepEqual(j.File[0]["files"], []any{job + ".json"}) {
+		t.Fatalf("prometheus-http-sd.yml %s job discovers %v, want file_sd of %s.json", job, j.File, job)
+	}
+	raw, err := os.ReadFile(job + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var groups []struct {
+		Targets []string          `json:"targets"`
+		Labels  map[string]string `json:"labels"`
+	}
+	if err := json.Unmarshal(raw, &groups); err != nil || len(groups) == 0 || len(groups[0].Targets) == 0 {
+		t.Fatalf("%s.json is not a file_sd target list: %v, %+v", job, err, groups)
+	}
 }

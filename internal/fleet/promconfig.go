@@ -13,12 +13,13 @@ import (
 
 // adaptPrometheusConfig rewrites the shipped prometheus-http-sd.yml for this
 // fleet: its HTTP service discovery asks the fleet's selector (sdHost, as
-// host:port) for targets, the intervals follow Timing, and rule files become
-// absolute paths (Prometheus resolves them relative to the config file, which
-// the fleet writes elsewhere). Everything else, relabelling and recording
+// host:port) for targets, its file discovery of the selectors reads
+// selectorsFile, the intervals follow Timing, and rule files become absolute
+// paths (Prometheus resolves them relative to the config file, which the fleet
+// writes elsewhere). Everything else, relabelling and recording
 // rules included, is kept as shipped so the demo and the end-to-end suite run
 // the real configuration.
-func adaptPrometheusConfig(path, sdHost string, t Timing) (string, error) {
+func adaptPrometheusConfig(path, sdHost, selectorsFile string, t Timing) (string, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return "", fmt.Errorf("prometheus config: %w", err)
@@ -57,6 +58,18 @@ func adaptPrometheusConfig(path, sdHost string, t Timing) (string, error) {
 					m = set(m, "scrape_timeout", timeout)
 				}
 				for _, kv := range m {
+					if kv.Key == "file_sd_configs" {
+						sds, _ := kv.Value.([]any)
+						for k, sd := range sds {
+							sdm := asMap(sd)
+							for l := range sdm {
+								if sdm[l].Key == "files" {
+									sdm[l].Value = []any{selectorsFile}
+								}
+							}
+							sds[k] = set(sdm, "refresh_interval", interval)
+						}
+					}
 					if kv.Key != "http_sd_configs" {
 						continue
 					}

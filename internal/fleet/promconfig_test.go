@@ -12,11 +12,15 @@ import (
 func TestAdaptPrometheusConfig(t *testing.T) {
 	shipped := filepath.Join("..", "..", "deploy", "prometheus", "prometheus-http-sd.yml")
 	timing := Timing{ScrapeInterval: 500 * time.Millisecond}
-	conf, err := adaptPrometheusConfig(shipped, "127.0.0.1:18555", timing)
+	selectors := filepath.Join(t.TempDir(), "selectors.json")
+	if err := os.WriteFile(selectors, []byte(`[{"targets": ["127.0.0.1:18556"]}]`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf, err := adaptPrometheusConfig(shipped, "127.0.0.1:18555", selectors, timing)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"url: http://127.0.0.1:18555/api/v1/sd", "scrape_interval: 500ms", "scrape_timeout: 400ms", "evaluation_interval: 500ms"} {
+	for _, want := range []string{"url: http://127.0.0.1:18555/api/v1/sd", "- " + selectors, "scrape_interval: 500ms", "scrape_timeout: 400ms", "evaluation_interval: 500ms"} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("adapted config lacks %q:\n%s", want, conf)
 		}
@@ -55,12 +59,12 @@ func TestAdaptPrometheusConfigErrors(t *testing.T) {
 			if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := adaptPrometheusConfig(path, "127.0.0.1:1", Timing{ScrapeInterval: time.Second}); err == nil {
+			if _, err := adaptPrometheusConfig(path, "127.0.0.1:1", "", Timing{ScrapeInterval: time.Second}); err == nil {
 				t.Fatal("no error")
 			}
 		})
 	}
-	if _, err := adaptPrometheusConfig(filepath.Join(dir, "missing.yml"), "127.0.0.1:1", Timing{ScrapeInterval: time.Second}); err == nil {
+	if _, err := adaptPrometheusConfig(filepath.Join(dir, "missing.yml"), "127.0.0.1:1", "", Timing{ScrapeInterval: time.Second}); err == nil {
 		t.Fatal("no error for a missing file")
 	}
 }

@@ -2,7 +2,11 @@ package fleet
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/ensemble-jitsi/ensemble/internal/services"
@@ -32,10 +36,23 @@ func (f *Fleet) startPrometheus(ctx context.Context) error {
 }
 
 // configurePrometheus loads the shipped configuration, with its service
-// discovery pointed at the first selector, which serves the Consul view.
+// discovery pointed at the first selector, which serves the Consul view, and
+// the selectors listed for their own scrape job.
 func (f *Fleet) configurePrometheus(ctx context.Context) error {
 	sdHost := strings.TrimPrefix(f.Selectors[0].URL, "http://")
-	conf, err := adaptPrometheusConfig(f.opts.PrometheusConfig, sdHost, f.opts.Timing)
+	targets := make([]string, len(f.Selectors))
+	for i, s := range f.Selectors {
+		targets[i] = strings.TrimPrefix(s.URL, "http://")
+	}
+	list, err := json.Marshal([]map[string][]string{{"targets": targets}})
+	if err != nil {
+		return fmt.Errorf("selector targets: %w", err)
+	}
+	selectorsFile := filepath.Join(f.dir, "ensemble-selector.json")
+	if err := os.WriteFile(selectorsFile, list, 0o644); err != nil {
+		return fmt.Errorf("selector targets: %w", err)
+	}
+	conf, err := adaptPrometheusConfig(f.opts.PrometheusConfig, sdHost, selectorsFile, f.opts.Timing)
 	if err != nil {
 		return err
 	}
