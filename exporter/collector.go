@@ -17,6 +17,27 @@ type Collector interface {
 	Update(ctx context.Context, ch chan<- prometheus.Metric) error
 }
 
+// Appender is a Collector that can also add its metrics to a slice, which
+// saves the Exporter a goroutine and a channel operation per metric on
+// every scrape. The built-in collectors are Appenders; their Update is
+// SendAppended.
+type Appender interface {
+	Collector
+	// Append appends this scrape's metrics to ms and returns the result,
+	// with the same meaning of errors as Update.
+	Append(ctx context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error)
+}
+
+// SendAppended implements Update for an Appender: it sends on ch what
+// a.Append adds.
+func SendAppended(ctx context.Context, a Appender, ch chan<- prometheus.Metric) error {
+	ms, err := a.Append(ctx, nil)
+	for _, m := range ms {
+		ch <- m
+	}
+	return err
+}
+
 // ErrNoData is returned by a collector that had nothing to report this
 // scrape. It is logged at debug level only, because it is an expected state
 // (for example a source that does not exist on this host), not a failure.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +36,7 @@ type Exporter struct {
 	duration *Desc
 	success  *Desc
 	workers  workers
+	bufs     sync.Pool // *[]prometheus.Metric for Appenders
 }
 
 type namedCollector struct {
@@ -54,6 +56,7 @@ func New(collectors map[string]Collector, opts Options) *Exporter {
 	e := &Exporter{
 		timeout: opts.Timeout,
 		workers: newWorkers(),
+		bufs:    sync.Pool{New: func() any { return new([]prometheus.Metric) }},
 		duration: NewDesc("ensemble_scrape_collector_duration_seconds",
 			"Time a collector took during the last scrape.", []string{"collector"}),
 		success: NewDesc("ensemble_scrape_collector_success",
@@ -105,8 +108,10 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 }
 
 type result struct {
-	idx      int
-	metrics  []prometheus.Metric
+	idx     int
+	metrics []prometheus.Metric
+	// buf, if set, holds metrics' array, to be pooled after the report.
+	buf      *[]prometheus.Metric
 	err      error
 	duration time.Duration
 	// abandoned: still running at the deadline; it has no metrics.
@@ -140,6 +145,11 @@ func (e *Exporter) collect(ctx context.Context, emit func(prometheus.Metric)) {
 		case r := <-results:
 			done[r.idx] = true
 			e.report(emit, e.collectors[r.idx], r)
+			if r.buf != nil {
+				clear(r.metrics)
+				*r.buf = r.metrics[:0]
+				e.bufs.Put(r.buf)
+			}
 		case <-ctx.Done():
 			elapsed := time.Since(start)
 			for i, nc := range e.collectors {
@@ -154,6 +164,13 @@ func (e *Exporter) collect(ctx context.Context, emit func(prometheus.Metric)) {
 
 func (e *Exporter) run(ctx context.Context, idx int, results chan<- result) {
 	begin := time.Now()
+	if a, ok := e.collectors[idx].c.(Appender); ok {
+		// No channel: an abandoned Appender's late metrics stay in its slice.
+		buf := e.bufs.Get().(*[]prometheus.Metric)
+		ms, err := a.Append(ctx, *buf)
+		results <- result{idx: idx, metrics: ms, buf: buf, err: err, duration: time.Since(begin)}
+		return
+	}
 	// The collector writes into a private channel so that, if it is
 	// abandoned, late sends land here and never on the registry's channel.
 	mch := make(chan prometheus.Metric, 64)

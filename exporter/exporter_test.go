@@ -21,6 +21,19 @@ func (f collectorFunc) Update(ctx context.Context, ch chan<- prometheus.Metric) 
 
 func (f collectorFunc) Describe(ch chan<- *prometheus.Desc) { ch <- testDesc }
 
+// appendFunc adapts a function to Appender; it describes testDesc.
+type appendFunc func(ctx context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error)
+
+func (f appendFunc) Append(ctx context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error) {
+	return f(ctx, ms)
+}
+
+func (f appendFunc) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
+	return SendAppended(ctx, f, ch)
+}
+
+func (f appendFunc) Describe(ch chan<- *prometheus.Desc) { ch <- testDesc }
+
 // undescribed is a Collector without Describe.
 type undescribed struct{ f collectorFunc }
 
@@ -65,30 +78,44 @@ func TestExporterIsolatesFailures(t *testing.T) {
 		"broken": collectorFunc(func(context.Context, chan<- prometheus.Metric) error { return errors.New("boom") }),
 		"empty":  collectorFunc(func(context.Context, chan<- prometheus.Metric) error { return ErrNoData }),
 		"hung":   hung(returned),
+		"appended": appendFunc(func(_ context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error) {
+			return append(ms, prometheus.MustNewConstMetric(testDesc, prometheus.GaugeValue, 2, "appended")), nil
+		}),
+		"hung-appender": appendFunc(func(ctx context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error) {
+			ms = append(ms, prometheus.MustNewConstMetric(testDesc, prometheus.GaugeValue, 99, "hung-appender"))
+			<-ctx.Done()
+			returned <- struct{}{}
+			return ms, ctx.Err()
+		}),
 	}, Options{Timeout: time.Second})
 
 	want := `
 # HELP ensemble_scrape_collector_success Whether a collector succeeded during the last scrape (1) or failed, timed out or had no data (0).
 # TYPE ensemble_scrape_collector_success gauge
+ensemble_scrape_collector_success{collector="appended"} 1
 ensemble_scrape_collector_success{collector="broken"} 0
 ensemble_scrape_collector_success{collector="empty"} 0
 ensemble_scrape_collector_success{collector="good"} 1
 ensemble_scrape_collector_success{collector="hung"} 0
+ensemble_scrape_collector_success{collector="hung-appender"} 0
 # HELP test_value A test gauge.
 # TYPE test_value gauge
+test_value{source="appended"} 2
 test_value{source="good"} 1
 `
-	// The hung collector's metric sent before it hung must not appear.
+	// The hung collectors' metrics made before they hung must not appear.
 	if err := testutil.CollectAndCompare(e, strings.NewReader(want), "ensemble_scrape_collector_success", "test_value"); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-returned:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the abandoned collector's context was never cancelled")
+	for range 2 {
+		select {
+		case <-returned:
+		case <-time.After(10 * time.Second):
+			t.Fatal("an abandoned collector's context was never cancelled")
+		}
 	}
-	if n := testutil.CollectAndCount(e, "ensemble_scrape_collector_duration_seconds"); n != 4 {
-		t.Errorf("%d duration series, want 4", n)
+	if n := testutil.CollectAndCount(e, "ensemble_scrape_collector_duration_seconds"); n != 6 {
+		t.Errorf("%d duration series, want 6", n)
 	}
 }
 

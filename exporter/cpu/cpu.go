@@ -99,28 +99,32 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Update reads one Sample.
-
-func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
+// Append reads one Sample.
+func (c *Collector) Append(ctx context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error) {
 	s, err := c.src.Read(ctx, c.perCPU)
 	if err != nil {
-		return err
+		return ms, err
 	}
 	if c.perCPU {
 		for n, t := range s.PerCPU {
-			c.sendTimes(ch, t, strconv.FormatInt(n, 10))
+			ms = c.appendTimes(ms, t, strconv.FormatInt(n, 10))
 		}
 	} else {
-		c.sendTimes(ch, s.Total, "")
+		ms = c.appendTimes(ms, s.Total, "")
 	}
-	ch <- exporter.NewMetric(c.cpus, prometheus.GaugeValue, float64(s.LogicalCPUs))
-	ch <- exporter.NewMetric(c.l1, prometheus.GaugeValue, s.Load1)
-	ch <- exporter.NewMetric(c.l5, prometheus.GaugeValue, s.Load5)
-	ch <- exporter.NewMetric(c.l15, prometheus.GaugeValue, s.Load15)
-	return nil
+	ms = append(ms, exporter.NewMetric(c.cpus, prometheus.GaugeValue, float64(s.LogicalCPUs)))
+	ms = append(ms, exporter.NewMetric(c.l1, prometheus.GaugeValue, s.Load1))
+	ms = append(ms, exporter.NewMetric(c.l5, prometheus.GaugeValue, s.Load5))
+	ms = append(ms, exporter.NewMetric(c.l15, prometheus.GaugeValue, s.Load15))
+	return ms, nil
 }
 
-func (c *Collector) sendTimes(ch chan<- prometheus.Metric, t Times, cpu string) {
+// Update sends what Append appends.
+func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
+	return exporter.SendAppended(ctx, c, ch)
+}
+
+func (c *Collector) appendTimes(ms []prometheus.Metric, t Times, cpu string) []prometheus.Metric {
 	modes := [...]struct {
 		name string
 		v    float64
@@ -130,9 +134,10 @@ func (c *Collector) sendTimes(ch chan<- prometheus.Metric, t Times, cpu string) 
 	}
 	for _, m := range modes {
 		if c.perCPU {
-			ch <- exporter.NewMetric(c.seconds, prometheus.CounterValue, m.v, cpu, m.name)
+			ms = append(ms, exporter.NewMetric(c.seconds, prometheus.CounterValue, m.v, cpu, m.name))
 		} else {
-			ch <- exporter.NewMetric(c.seconds, prometheus.CounterValue, m.v, m.name)
+			ms = append(ms, exporter.NewMetric(c.seconds, prometheus.CounterValue, m.v, m.name))
 		}
 	}
+	return ms
 }

@@ -96,10 +96,10 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Update reads stats and health concurrently. A stats failure sends only
+// Append reads stats and health concurrently. A stats failure appends only
 // ensemble_jvb_up 0 (plus healthy, which has its own source) and returns the
 // error; a field the bridge did not send is left out rather than zeroed.
-func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
+func (c *Collector) Append(ctx context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	healthErr := make(chan error, 1)
@@ -110,27 +110,27 @@ func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) err
 	var unhealthy *UnhealthyError
 	switch {
 	case herr == nil:
-		ch <- exporter.NewMetric(c.healthy, prometheus.GaugeValue, 1)
+		ms = append(ms, exporter.NewMetric(c.healthy, prometheus.GaugeValue, 1))
 	case errors.As(herr, &unhealthy):
-		ch <- exporter.NewMetric(c.healthy, prometheus.GaugeValue, 0)
+		ms = append(ms, exporter.NewMetric(c.healthy, prometheus.GaugeValue, 0))
 	default:
 		// Unknown health is not "unhealthy": leave the metric out.
 		c.logger.Debug("health check failed", "err", herr)
 	}
 
 	if err != nil {
-		ch <- exporter.NewMetric(c.up, prometheus.GaugeValue, 0)
+		ms = append(ms, exporter.NewMetric(c.up, prometheus.GaugeValue, 0))
 		if errors.Is(err, ErrRESTDisabled) {
 			if !c.restDisabledLogged.Swap(true) {
 				c.logger.Warn("JVB REST stats are disabled (404 from /colibri/stats); set videobridge.apis.rest.enabled=true in jvb.conf to enable them",
 					"url", c.client.URL()+"/colibri/stats")
 			}
-			return exporter.ErrNoData
+			return ms, exporter.ErrNoData
 		}
-		return err
+		return ms, err
 	}
 	c.restDisabledLogged.Store(false)
-	ch <- exporter.NewMetric(c.up, prometheus.GaugeValue, 1)
+	ms = append(ms, exporter.NewMetric(c.up, prometheus.GaugeValue, 1))
 	for i, f := range fields {
 		v, ok := stats.value(c.numberIdx[i])
 		if !ok {
@@ -143,15 +143,20 @@ func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) err
 		if f.counter {
 			t = prometheus.CounterValue
 		}
-		ch <- exporter.NewMetric(c.numbers[i], t, v)
+		ms = append(ms, exporter.NewMetric(c.numbers[i], t, v))
 	}
 	for i := range boolFields {
 		if v, ok := stats.value(c.boolIdx[i]); ok {
-			ch <- exporter.NewMetric(c.bools[i], prometheus.GaugeValue, v)
+			ms = append(ms, exporter.NewMetric(c.bools[i], prometheus.GaugeValue, v))
 		}
 	}
 	if v, ok := stats.Text("version"); ok {
-		ch <- exporter.NewMetric(c.info, prometheus.GaugeValue, 1, v)
+		ms = append(ms, exporter.NewMetric(c.info, prometheus.GaugeValue, 1, v))
 	}
-	return nil
+	return ms, nil
+}
+
+// Update sends what Append appends.
+func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
+	return exporter.SendAppended(ctx, c, ch)
 }

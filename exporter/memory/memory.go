@@ -66,13 +66,18 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.available.Prometheus()
 }
 
-// Update reads one Sample.
-func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
+// Append reads one Sample.
+func (c *Collector) Append(ctx context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error) {
 	s, err := c.src.Read(ctx)
 	if err != nil {
-		return err
+		return ms, err
 	}
-	ch <- exporter.NewMetric(c.total, prometheus.GaugeValue, float64(s.Total))
-	ch <- exporter.NewMetric(c.available, prometheus.GaugeValue, float64(s.Available))
-	return nil
+	ms = append(ms, exporter.NewMetric(c.total, prometheus.GaugeValue, float64(s.Total)))
+	ms = append(ms, exporter.NewMetric(c.available, prometheus.GaugeValue, float64(s.Available)))
+	return ms, nil
+}
+
+// Update sends what Append appends.
+func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
+	return exporter.SendAppended(ctx, c, ch)
 }

@@ -94,11 +94,11 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Update reads every device once and sends those the filters keep.
-func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
+// Append reads every device once and appends those the filters keep.
+func (c *Collector) Append(ctx context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error) {
 	devs, err := c.src.Read(ctx)
 	if err != nil {
-		return err
+		return ms, err
 	}
 	sent := 0
 	for _, d := range devs {
@@ -106,15 +106,20 @@ func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) err
 			continue
 		}
 		sent++
-		ch <- exporter.NewMetric(c.rxBytes, prometheus.CounterValue, float64(d.ReceiveBytes), d.Name)
-		ch <- exporter.NewMetric(c.rxPkts, prometheus.CounterValue, float64(d.ReceivePackets), d.Name)
-		ch <- exporter.NewMetric(c.txBytes, prometheus.CounterValue, float64(d.TransmitBytes), d.Name)
-		ch <- exporter.NewMetric(c.txPkts, prometheus.CounterValue, float64(d.TransmitPackets), d.Name)
+		ms = append(ms, exporter.NewMetric(c.rxBytes, prometheus.CounterValue, float64(d.ReceiveBytes), d.Name))
+		ms = append(ms, exporter.NewMetric(c.rxPkts, prometheus.CounterValue, float64(d.ReceivePackets), d.Name))
+		ms = append(ms, exporter.NewMetric(c.txBytes, prometheus.CounterValue, float64(d.TransmitBytes), d.Name))
+		ms = append(ms, exporter.NewMetric(c.txPkts, prometheus.CounterValue, float64(d.TransmitPackets), d.Name))
 	}
 	if sent == 0 {
-		return exporter.ErrNoData
+		return ms, exporter.ErrNoData
 	}
-	return nil
+	return ms, nil
+}
+
+// Update sends what Append appends.
+func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
+	return exporter.SendAppended(ctx, c, ch)
 }
 
 func (c *Collector) keep(name string) bool {

@@ -71,23 +71,23 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Update reads stub_status once. When nginx cannot be read, only
-// ensemble_nginx_up 0 is sent (stale or zero counters would be lies) and the
+// Append reads stub_status once. When nginx cannot be read, only
+// ensemble_nginx_up 0 is appended (stale or zero counters would be lies) and the
 // error is returned so the scrape's success meta-metric shows it too.
-func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
+func (c *Collector) Append(ctx context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	s, err := c.client.StubStatus(ctx)
 	if err != nil {
-		ch <- exporter.NewMetric(c.up, prometheus.GaugeValue, 0)
-		return err
+		ms = append(ms, exporter.NewMetric(c.up, prometheus.GaugeValue, 0))
+		return ms, err
 	}
-	ch <- exporter.NewMetric(c.up, prometheus.GaugeValue, 1)
+	ms = append(ms, exporter.NewMetric(c.up, prometheus.GaugeValue, 1))
 	gauge := func(d *exporter.Desc, v uint64) {
-		ch <- exporter.NewMetric(d, prometheus.GaugeValue, float64(v))
+		ms = append(ms, exporter.NewMetric(d, prometheus.GaugeValue, float64(v)))
 	}
 	counter := func(d *exporter.Desc, v uint64) {
-		ch <- exporter.NewMetric(d, prometheus.CounterValue, float64(v))
+		ms = append(ms, exporter.NewMetric(d, prometheus.CounterValue, float64(v)))
 	}
 	gauge(c.active, s.Active)
 	gauge(c.reading, s.Reading)
@@ -96,5 +96,10 @@ func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) err
 	counter(c.accepted, s.Accepted)
 	counter(c.handled, s.Handled)
 	counter(c.requests, s.Requests)
-	return nil
+	return ms, nil
+}
+
+// Update sends what Append appends.
+func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
+	return exporter.SendAppended(ctx, c, ch)
 }
