@@ -83,3 +83,30 @@ func BenchmarkSnapshot(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPickSaturated measures p2c on a fleet whose every node is over the high-water mark through
+// its pending account (a burst of new rooms faster than the load data moves): the case that used to
+// scan every node per pick.
+func BenchmarkPickSaturated(b *testing.B) {
+	for _, n := range []int{1_000, 10_000} {
+		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) {
+			f, err := NewFleet(DefaultConfig(), time.Now)
+			if err != nil {
+				b.Fatal(err)
+			}
+			s := f.Snapshot(benchNodes(n))
+			for i := range n {
+				for range 16 { // 16 × 0.25/4 = 1.0 on top of the reported load
+					s.Assign(i)
+				}
+			}
+			r := rand.New(rand.NewPCG(1, 2))
+			b.ReportAllocs()
+			for b.Loop() {
+				if ch, err := (P2C{}).Pick(s, "weekly-standup-042", r); err != nil || !ch.Saturated {
+					b.Fatal(ch, err)
+				}
+			}
+		})
+	}
+}

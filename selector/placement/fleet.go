@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -56,6 +57,12 @@ type Snapshot struct {
 
 	sortOnce sync.Once
 	byLoad   []int32 // eligible by ascending reported load, then index; built on first use
+
+	// saturatedAt is 1 + the pending epoch in which least found every eligible node at or over the
+	// high-water mark, 0 before. Within one epoch corrected scores only grow (assignments add, none
+	// age out), so the fleet stays saturated until the epoch ends: p2c then samples instead of
+	// scanning every node for every new room.
+	saturatedAt atomic.Int64
 }
 
 // layout is the part of a snapshot that depends only on the node IDs. Consecutive snapshots of
@@ -255,5 +262,35 @@ func (s *Snapshot) least(epoch int64) (Choice, error) {
 	if best < 0 {
 		return Choice{}, ErrNoNode
 	}
-	return Choice{Index: best, Saturated: bestScore >= s.fleet.cfg.HighWater}, nil
+	saturated := bestScore >= s.fleet.cfg.HighWater
+	if saturated {
+		s.saturatedAt.Store(epoch + 1)
+	}
+	return Choice{Index: best, Saturated: saturated}, nil
+}
+
+// maxExactScan is the fleet size up to which a saturated p2c still scans for the least loaded node on
+// every pick: below it a scan costs less than a microsecond.
+const maxExactScan = 64
+
+// saturated reports that least found the whole fleet saturated in this epoch and the fleet is too
+// large to rescan per pick.
+func (s *Snapshot) saturated(epoch int64) bool {
+	return len(s.eligible) > maxExactScan && s.saturatedAt.Load() == epoch+1
+}
+
+// better draws two distinct nodes from pool (at least two) and returns the one with the lower
+// corrected score, and that score.
+func (s *Snapshot) better(pool []int32, r Rand, epoch int64) (int, float64) {
+	n := len(pool)
+	a := int(pool[r.IntN(n)])
+	b := int(pool[r.IntN(n-1)])
+	if b == a { // draw b from the other n-1 slots: swap the collision for the last slot
+		b = int(pool[n-1])
+	}
+	sa, sb := s.score(a, epoch), s.score(b, epoch)
+	if sb < sa {
+		return b, sb
+	}
+	return a, sa
 }

@@ -293,3 +293,52 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestP2CSaturated: once a scan finds a large fleet saturated, p2c samples instead of scanning, still
+// prefers the less loaded nodes, and scans again once the pending epoch has moved on.
+func TestP2CSaturated(t *testing.T) {
+	c := newClock()
+	cfg := DefaultConfig()
+	f := newFleet(t, cfg, c)
+	const n = 4 * maxExactScan
+	nodes := make([]Node, n)
+	for i := range nodes {
+		// 0.50 .. 0.75 reported; 8 pending rooms (+0.5) put every node over the mark.
+		nodes[i] = Node{ID: fmt.Sprintf("node-%03d", i), Load: 0.5 + 0.25*float64(i)/n, Capacity: 4, Age: time.Second}
+	}
+	s := f.Snapshot(nodes)
+	for i := range n {
+		for range 8 {
+			s.Assign(i)
+		}
+	}
+	r := rand.New(rand.NewPCG(3, 3))
+	first, err := P2C{}.Pick(s, "first", r)
+	if err != nil || !first.Saturated || first.Index != 0 {
+		t.Fatalf("first pick = %+v, %v; want the least loaded node 0, saturated", first, err)
+	}
+	lower, upper := 0, 0
+	seen := map[int]bool{}
+	for k := range 2000 {
+		ch, err := P2C{}.Pick(s, fmt.Sprintf("room-%d", k), r)
+		if err != nil || !ch.Saturated {
+			t.Fatalf("pick %d = %+v, %v; want saturated", k, ch, err)
+		}
+		seen[ch.Index] = true
+		if ch.Index < n/2 {
+			lower++
+		} else {
+			upper++
+		}
+	}
+	// Sampling spreads the rooms instead of piling them on the scan's single winner, and the better
+	// of two draws favours the less loaded half (3:1 for a uniform draw).
+	if len(seen) < n/2 || lower < 2*upper {
+		t.Fatalf("saturated picks: %d distinct nodes, %d on the less loaded half vs %d", len(seen), lower, upper)
+	}
+	// A window later the pending rooms have aged out: p2c is back to picks under the mark.
+	c.advance(cfg.Window)
+	if ch, err := (P2C{}).Pick(s, "later", r); err != nil || ch.Saturated || s.Score(ch.Index) >= cfg.HighWater {
+		t.Fatalf("after the window: %+v, %v (score %v)", ch, err, s.Score(ch.Index))
+	}
+}

@@ -35,7 +35,9 @@ func (LeastLoaded) Pick(s *Snapshot, _ string, _ Rand) (Choice, error) {
 // P2C samples two distinct nodes under the high-water mark and takes the one with the lower
 // corrected score. Mitzenmacher (2000) shows that with stale load data two random choices beat the
 // global minimum, which herds; the pending correction covers the rest. With two or fewer
-// candidates it is least-loaded. The expected cost is O(1).
+// candidates it is least-loaded. Once a scan has found every node at or over the mark, a fleet of
+// more than maxExactScan nodes gets the better of two random eligible nodes until the pending
+// epoch ends, instead of a scan per room. The expected cost is O(1).
 type P2C struct{}
 
 // Name implements Policy.
@@ -47,24 +49,18 @@ const p2cDraws = 16
 
 // Pick implements Policy.
 func (P2C) Pick(s *Snapshot, _ string, r Rand) (Choice, error) {
-	n := len(s.below)
 	epoch := s.fleet.epoch()
-	if n <= 2 {
+	if s.saturated(epoch) {
+		i, _ := s.better(s.eligible, r, epoch)
+		return Choice{Index: i, Saturated: true}, nil
+	}
+	if len(s.below) <= 2 {
 		return s.least(epoch)
 	}
 	hw := s.fleet.cfg.HighWater
 	for range p2cDraws {
-		a := int(s.below[r.IntN(n)])
-		b := int(s.below[r.IntN(n-1)])
-		if b == a { // draw b from the other n-1 slots: swap the collision for the last slot
-			b = int(s.below[n-1])
-		}
-		sa, sb := s.score(a, epoch), s.score(b, epoch)
-		if sb < sa {
-			a, sa = b, sb
-		}
-		if sa < hw {
-			return Choice{Index: a}, nil
+		if i, score := s.better(s.below, r, epoch); score < hw {
+			return Choice{Index: i}, nil
 		}
 	}
 	return s.least(epoch)
