@@ -36,7 +36,16 @@ func benchTargets(b *testing.B) (stubStatusURL, jvbURL string) {
 // BenchmarkScrape is one full scrape as Prometheus sees it: every built-in
 // collector (cpu, memory, network from /proc; nginx; JVB stats and health)
 // through the Exporter's handler, text encoding included.
-func BenchmarkScrape(b *testing.B) {
+func BenchmarkScrape(b *testing.B) { benchmarkScrape(b, "text/plain") }
+
+// BenchmarkScrapeProtobuf is BenchmarkScrape asking for protobuf, which the
+// handler serves through a registry and expfmt's encoder: what the text
+// format costs without the handler's direct writer.
+func BenchmarkScrapeProtobuf(b *testing.B) {
+	benchmarkScrape(b, "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited")
+}
+
+func benchmarkScrape(b *testing.B, accept string) {
 	stub, jvb := benchTargets(b)
 	app := kingpin.New("bench", "")
 	flags := builtin.AddFlags(app)
@@ -49,7 +58,7 @@ func BenchmarkScrape(b *testing.B) {
 	}
 	h := e.Handler(exporter.HandlerOptions{})
 	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
-	req.Header.Set("Accept", "text/plain")
+	req.Header.Set("Accept", accept)
 	req.Header.Set(exporter.ScrapeTimeoutHeader, "10")
 	b.ReportAllocs()
 	cpu := startCPU(b)

@@ -1,10 +1,13 @@
 package exporter
 
 import (
+	"fmt"
 	"slices"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/protobuf/proto"
 )
 
 // Desc describes a metric family a Collector sends, as prometheus.Desc
@@ -17,6 +20,8 @@ type Desc struct {
 	// direct: the label names are sorted and distinct, the order the
 	// text format lists them in, so label values need no reordering.
 	direct bool
+	// err is what prometheus.NewDesc found wrong, if anything.
+	err error
 }
 
 // NewDesc returns a Desc for name with the given variable labels, checked
@@ -24,6 +29,8 @@ type Desc struct {
 func NewDesc(name, help string, labels []string) *Desc {
 	d := &Desc{desc: prometheus.NewDesc(name, help, labels, nil), labels: slices.Clone(labels)}
 	d.direct = slices.IsSorted(labels) && len(slices.Compact(slices.Clone(labels))) == len(labels)
+	// Empty label values are valid, so this fails only for the Desc itself.
+	_, d.err = prometheus.NewConstMetric(d.desc, prometheus.GaugeValue, 0, make([]string, len(labels))...)
 	return d
 }
 
@@ -46,12 +53,31 @@ type sample struct {
 
 func (s *sample) Desc() *prometheus.Desc { return s.d.desc }
 
+// Write checks s as prometheus.NewConstMetric would and fills out.
 func (s *sample) Write(out *dto.Metric) error {
-	m, err := prometheus.NewConstMetric(s.d.desc, s.t, s.v, s.values...)
-	if err != nil {
-		return err
+	if s.d.err != nil {
+		return s.d.err
 	}
-	return m.Write(out)
+	if len(s.values) != len(s.d.labels) {
+		return fmt.Errorf("%s: %d label values for %d labels %q", s.d.desc, len(s.values), len(s.d.labels), s.d.labels)
+	}
+	for _, v := range s.values {
+		if !utf8.ValidString(v) {
+			return fmt.Errorf("%s: label value %q is not valid UTF-8", s.d.desc, v)
+		}
+	}
+	switch s.t {
+	case prometheus.GaugeValue:
+		out.Gauge = &dto.Gauge{Value: proto.Float64(s.v)}
+	case prometheus.CounterValue:
+		out.Counter = &dto.Counter{Value: proto.Float64(s.v)}
+	case prometheus.UntypedValue:
+		out.Untyped = &dto.Untyped{Value: proto.Float64(s.v)}
+	default:
+		return fmt.Errorf("%s: unknown value type %d", s.d.desc, s.t)
+	}
+	out.Label = prometheus.MakeLabelPairs(s.d.desc, s.values)
+	return nil
 }
 
 // dtoType is the family type of a sample of value type t.

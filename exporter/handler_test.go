@@ -6,10 +6,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 func TestScrapeContext(t *testing.T) {
@@ -126,4 +129,31 @@ func TestHandlerMaxRequestsInFlight(t *testing.T) {
 	if code := <-first; code != http.StatusOK {
 		t.Errorf("first scrape: status %d", code)
 	}
+}
+
+// Concurrent scrapes through one handler share its text writer (families
+// learnt, ranks, pooled buffers) and each still gets a whole reply.
+func TestHandlerConcurrentScrapes(t *testing.T) {
+	e := New(map[string]Collector{"a": sends("a", 1), "b": sends("b", 2), "c": sends("c", 3)}, Options{})
+	h := e.Handler(HandlerOptions{})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 20 {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+				p := expfmt.NewTextParser(model.UTF8Validation)
+				mfs, err := p.TextToMetricFamilies(w.Body)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if n := len(mfs["test_value"].GetMetric()); n != 3 {
+					t.Errorf("%d test_value series, want 3", n)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
