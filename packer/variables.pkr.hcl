@@ -80,7 +80,9 @@ locals {
   playbooks = "${path.root}/../ansible"
   manifest  = abspath(var.manifest) == var.manifest ? var.manifest : "${path.root}/${var.manifest}"
 
+  # The jitsi builder boots the base image, whose Consul agent starts with it.
   image_cleanup = [
+    "systemctl stop consul.service",
     "rm -rf /var/lib/consul/*",
     "rm -f /etc/ssh/ssh_host_*",
     "truncate -s 0 /etc/machine-id",

@@ -63,6 +63,7 @@ cleanup() {
 	if [[ ${ENSEMBLE_IMAGES_KEEP:-} == 1 ]]; then
 		echo "test-images: kept $work"
 	else
+		[[ $rc == 0 ]] || echo "test-images: ENSEMBLE_IMAGES_KEEP=1 keeps the roots and logs of $work" >&2
 		rm -rf --one-file-system "$work"
 	fi
 	exit "$rc"
@@ -185,6 +186,13 @@ packer_build() {
 	sed -E 's/.* changed=([0-9]+) .*/\1/' <<<"$recap"
 }
 
+# not_idempotent NAME LOG: names the tasks that changed on a second run, then fails.
+not_idempotent() {
+	echo "tasks that changed again:" >&2
+	grep -B3 -E 'changed: \[' "$2" | grep -E 'TASK \[' >&2 || true
+	die "$1 is not idempotent"
+}
+
 converge_base() {
 	apt_cache_in "$base_root"
 	packer_build base "$base_root" "$work/base.log" >/dev/null
@@ -243,9 +251,9 @@ step jitsi converge_jitsi
 idempotence() {
 	local changed
 	changed=$(packer_build base "$base_root" "$work/base-again.log")
-	[[ $changed == 0 ]] || die "base is not idempotent: changed=$changed on the second run (log: $work/base-again.log)"
+	[[ $changed == 0 ]] || not_idempotent base "$work/base-again.log"
 	changed=$(packer_build jitsi "$jitsi_root" "$work/jitsi-again.log")
-	[[ $changed == 0 ]] || die "jitsi is not idempotent: changed=$changed on the second run (log: $work/jitsi-again.log)"
+	[[ $changed == 0 ]] || not_idempotent jitsi "$work/jitsi-again.log"
 }
 step idempotent idempotence
 
@@ -282,7 +290,7 @@ converge_control() {
 	apt_cache_out "$control_root"
 	local changed
 	changed=$(control_playbooks "$work/control-again.log")
-	[[ $changed == 0 ]] || die "selector/monitoring are not idempotent: changed=$changed on the second run (log: $work/control-again.log)"
+	[[ $changed == 0 ]] || not_idempotent selector/monitoring "$work/control-again.log"
 }
 step control converge_control
 
