@@ -76,6 +76,21 @@ func benchmarkScrape(b *testing.B, accept string) {
 // scrape: read /proc/stat and GET stub_status and /colibri/stats over
 // kept-alive connections, without parsing or encoding anything.
 func BenchmarkFloor(b *testing.B) {
+	benchmarkReads(b, []string{"/proc/stat"}, []string{"/colibri/stats"})
+}
+
+// BenchmarkFloorAllReads is BenchmarkFloor with every read a full scrape
+// makes (also /proc/loadavg, meminfo, net/dev and the bridge's health), still
+// without parsing or encoding: what is left of BenchmarkScrape above it is
+// the exporter's own work.
+func BenchmarkFloorAllReads(b *testing.B) {
+	benchmarkReads(b, []string{"/proc/stat", "/proc/loadavg", "/proc/meminfo", "/proc/net/dev"},
+		[]string{"/colibri/stats", "/about/health"})
+}
+
+// benchmarkReads reads files and GETs stub_status and the bridge's paths,
+// one after another, over kept-alive connections.
+func benchmarkReads(b *testing.B, files, jvbPaths []string) {
 	stub, jvb := benchTargets(b)
 	hc := builtin.NewHTTPClient()
 	get := func(url string) {
@@ -91,11 +106,15 @@ func BenchmarkFloor(b *testing.B) {
 	b.ReportAllocs()
 	cpu := startCPU(b)
 	for b.Loop() {
-		if _, err := os.ReadFile("/proc/stat"); err != nil {
-			b.Fatal(err)
+		for _, f := range files {
+			if _, err := os.ReadFile(f); err != nil {
+				b.Fatal(err)
+			}
 		}
 		get(stub)
-		get(jvb + "/colibri/stats")
+		for _, p := range jvbPaths {
+			get(jvb + p)
+		}
 	}
 	cpu.report()
 }
@@ -133,7 +152,11 @@ func BenchmarkProgramMetrics(b *testing.B) {
 		runtime bool
 	}{{"build-info", false}, {"runtime", true}} {
 		b.Run(tt.name, func(b *testing.B) {
-			h := e.Handler(exporter.HandlerOptions{Extra: exporter.NewProgramRegistry("bench", tt.runtime)})
+			opts := exporter.HandlerOptions{Extra: exporter.NewProgramRegistry("bench")}
+			if tt.runtime {
+				opts.Gatherer = exporter.NewRuntimeRegistry()
+			}
+			h := e.Handler(opts)
 			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 			b.ReportAllocs()
 			cpu := startCPU(b)

@@ -18,14 +18,15 @@ const ScrapeTimeoutHeader = "X-Prometheus-Scrape-Timeout-Seconds"
 
 // HandlerOptions configure Handler.
 type HandlerOptions struct {
-	// Extra adds the program's own metrics (build info, Go runtime,
-	// process; see NewProgramRegistry) to every response; nil adds nothing.
-	// It is collected in the same pass as the Exporter: merging a second
-	// registry's Gather would double the per-scrape allocations.
+	// Extra adds a few metrics of the program's own (its build info, see
+	// NewProgramRegistry) to every response; nil adds nothing. They are
+	// collected in the same pass as the Exporter's and written the same way.
 	Extra prometheus.Collector
-	// Gatherer adds the families of another registry (a program's own
-	// instrumented metrics, say) to every response; nil adds nothing. Its
-	// names must differ from the Exporter's.
+	// Gatherer adds the families of another registry (the Go runtime's, see
+	// NewRuntimeRegistry, or a program's own instrumented metrics) to every
+	// response; nil adds nothing. Its names must differ from the
+	// Exporter's. Histograms and summaries belong here rather than in
+	// Extra, where they would send the whole scrape through a registry.
 	Gatherer prometheus.Gatherer
 	// Logger receives encoding errors; nil discards them.
 	Logger *slog.Logger

@@ -6,19 +6,26 @@ import (
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 )
 
-// NewProgramRegistry returns a registry with the program's own metrics:
-// PROGRAM_build_info (from prometheus/common/version, set through ldflags)
-// and, if runtime is set, the Go runtime (go_*) and process (process_*)
-// collectors. Those two cost more CPU per scrape than all the built-in
-// collectors together (BenchmarkProgramMetrics), so they are opt-in.
-func NewProgramRegistry(program string, runtime bool) *prometheus.Registry {
+// NewProgramRegistry returns a registry with the program's build info,
+// PROGRAM_build_info (from prometheus/common/version, set through ldflags),
+// to pass as HandlerOptions.Extra.
+func NewProgramRegistry(program string) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(versioncollector.NewCollector(program))
-	if runtime {
-		reg.MustRegister(
-			collectors.NewGoCollector(),
-			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		)
-	}
+	return reg
+}
+
+// NewRuntimeRegistry returns a registry with the Go runtime (go_*) and
+// process (process_*) collectors, to pass as HandlerOptions.Gatherer: the
+// registry gathers their histograms and summaries itself, and the handler
+// still writes the Exporter's metrics directly. They cost more CPU per
+// scrape than all the built-in collectors together
+// (BenchmarkProgramMetrics), so programs make them opt-in.
+func NewRuntimeRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
 	return reg
 }

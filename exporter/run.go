@@ -16,8 +16,10 @@ import (
 // RunOptions configure Run.
 type RunOptions struct {
 	Exporter *Exporter
-	// Extra adds the program's own metrics (see NewProgramRegistry).
+	// Extra adds the program's build info (see NewProgramRegistry).
 	Extra prometheus.Collector
+	// Gatherer adds another registry's families (see NewRuntimeRegistry).
+	Gatherer prometheus.Gatherer
 	// Addresses to listen on, e.g. "127.0.0.1:0"; each is bound before
 	// serving, so the chosen port is known and logged.
 	Addresses []string
@@ -51,7 +53,7 @@ func Run(ctx context.Context, opts RunOptions) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(opts.MetricsPath, opts.Exporter.Handler(HandlerOptions{
-		Extra: opts.Extra, Logger: logger, MaxRequestsInFlight: opts.MaxRequestsInFlight,
+		Extra: opts.Extra, Gatherer: opts.Gatherer, Logger: logger, MaxRequestsInFlight: opts.MaxRequestsInFlight,
 	}))
 	if opts.MetricsPath != "/" {
 		landing, err := web.NewLandingPage(web.LandingConfig{

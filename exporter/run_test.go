@@ -19,7 +19,7 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	go func() {
 		errc <- Run(ctx, RunOptions{
 			Exporter:  e,
-			Extra:     NewProgramRegistry("run_test", false),
+			Extra:     NewProgramRegistry("run_test"),
 			Addresses: []string{"127.0.0.1:0", "127.0.0.1:0"},
 			Listening: func(a []net.Addr) { addrs <- a },
 		})

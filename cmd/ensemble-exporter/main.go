@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
@@ -73,9 +74,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	var runtimeReg prometheus.Gatherer // nil unless asked for
+	if *runtimeMetrics {
+		runtimeReg = exporter.NewRuntimeRegistry()
+	}
 	err = exporter.Run(ctx, exporter.RunOptions{
 		Exporter:            exp,
-		Extra:               exporter.NewProgramRegistry(program, *runtimeMetrics),
+		Extra:               exporter.NewProgramRegistry(program),
+		Gatherer:            runtimeReg,
 		Addresses:           *web.WebListenAddresses,
 		WebConfigFile:       *web.WebConfigFile,
 		MetricsPath:         *metricsPath,
