@@ -14,7 +14,8 @@
 #   4. boot       systemd-nspawn boots the jitsi root; through nsenter on its PID 1 the system must be
 #                 running, the services active, the sidecar registered in Consul and exporting
 #                 ensemble_jvb_up 1 and ensemble_nginx_up 1; then the control root, whose selector
-#                 must answer through nginx with TLS and whose Prometheus must be ready
+#                 must answer through nginx with TLS and whose Prometheus must be ready and scraping
+#                 the selector
 #
 # Runs as root on the CI host. Everything it creates lives under one temporary directory (roots,
 # repository, keys, logs) and the cache directory; the trap stops the container and removes it all.
@@ -391,6 +392,14 @@ prometheus_ready() {
 	nsenter -t "$init" -n curl -sf --max-time 2 http://127.0.0.1:9090/-/ready >/dev/null
 }
 
+# The monitoring role's target list reaches the selector: its first scrape lands within one
+# scrape interval (15 s).
+prometheus_scrapes_selector() {
+	local body
+	body=$(nsenter -t "$init" -n curl -sf --max-time 2 --get --data-urlencode 'query=up{job="ensemble-selector"}' \
+		http://127.0.0.1:9090/api/v1/query) && grep -q '"1"\]' <<<"$body"
+}
+
 boot_control() {
 	start_container "$control_root"
 	require_active nftables ssh nginx consul ensemble-selector prometheus
@@ -398,7 +407,9 @@ boot_control() {
 		{ in_container journalctl -u ensemble-selector -u nginx --no-pager -n 30; die "selector not healthy through nginx with TLS"; }
 	echo "   selector: /-/healthy through nginx with TLS"
 	poll 100 prometheus_ready || { in_container journalctl -u prometheus --no-pager -n 30; die "prometheus not ready"; }
-	echo "   prometheus: ready"
+	poll 150 prometheus_scrapes_selector ||
+		{ nsenter -t "$init" -n curl -s http://127.0.0.1:9090/api/v1/targets; die "prometheus does not scrape the selector"; }
+	echo "   prometheus: ready, selector target up"
 	stop_container
 }
 step boot-control boot_control
