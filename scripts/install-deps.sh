@@ -26,7 +26,7 @@ test_pkgs=(
 	nginx prometheus chromium fonts-dejavu-core wrk hyperfine
 	prometheus-node-exporter prometheus-nginx-exporter
 	ansible ansible-lint debootstrap systemd-container equivs reprepro
-	dpkg-dev nftables systemd
+	dpkg-dev nftables systemd gnupg openssl curl python3
 )
 
 as_root() {
@@ -89,6 +89,6 @@ if [[ $mode == all ]]; then
 	install_go_tool staticcheck honnef.co/go/tools/cmd/staticcheck "$STATICCHECK_VERSION"
 	install_go_tool benchstat golang.org/x/perf/cmd/benchstat "$BENCHSTAT_VERSION"
 	if [[ -x $ROOT/scripts/install-packer.sh ]]; then
-		"$ROOT/scripts/install-packer.sh"
+		"$ROOT/scripts/install-packer.sh" >/dev/null
 	fi
 fi
