@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Benchmark the selector's room lookup (GET /api/v1/rooms/{random}) with wrk, against a real Consul dev
+# Benchmark the selector's room lookup (GET /api/v1/rooms/{room}) with wrk, against a real Consul dev
 # agent holding 1,000 registered nodes, and compare it in the same run with a bare net/http handler that
-# returns a fixed room JSON. Prints requests/s of both, their ratio (goal >= 0.7), the selector's p99
-# latency (goal <= 5 ms) and the error count (goal 0).
+# returns a fixed room JSON. Prints requests/s of both, their ratio (goal >= 0.7), p99 latency of both
+# (goal <= 5 ms), the server CPU time per request of both and the error count (goal 0).
+#
+# Workload: meetings, not random names. A lookup opens a new meeting with probability BENCH_NEW_SHARE
+# (0.25: a meeting averages 4.2 participants in the simulator's day, and each participant's join is one
+# lookup); otherwise it joins one of the BENCH_RECENT (2,000) meetings opened last by the same wrk
+# thread, as late joiners do. So a quarter of the lookups bind a new room and place it, and the rest
+# find a binding. At wrk's rate that is thousands of new meetings a second, far beyond any real fleet:
+# every node's pending account passes the high-water mark within a second, so the run also measures
+# placement on a saturated fleet.
 #
 # usage: scripts/bench-selector.sh [BIN_DIR]     (BIN_DIR holds ensemble-selector; default ./bin)
 # env:   BENCH_DURATION (10s) BENCH_THREADS (1) BENCH_CONNECTIONS (8) BENCH_NODES (1000) BENCH_ROUNDS (2)
-#        BENCH_ROOMS (100000: room names drawn at random from this many, so lookups mix new and bound rooms)
+#        BENCH_NEW_SHARE (0.25) BENCH_RECENT (2000)
 #        SELECTOR_ENV (e.g. "env GOGC=400": a command prefix for the selector, for experiments)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +25,8 @@ THREADS=${BENCH_THREADS:-1}
 CONNS=${BENCH_CONNECTIONS:-8}
 NODES=${BENCH_NODES:-1000}
 ROUNDS=${BENCH_ROUNDS:-2}
-ROOMS=${BENCH_ROOMS:-100000}
+NEW_SHARE=${BENCH_NEW_SHARE:-0.25}
+RECENT=${BENCH_RECENT:-2000}
 
 for tool in wrk curl go; do
 	command -v "$tool" >/dev/null || { echo "bench-selector: $tool not found (run scripts/install-deps.sh)" >&2; exit 1; }
@@ -67,11 +76,26 @@ count_nodes() { [[ $(curl -sf "$SEL_URL/api/v1/nodes" | grep -o '"id":' | wc -l)
 wait_for count_nodes
 
 cat >"$work/rooms.lua" <<LUA
--- Each wrk thread draws room names at random from $ROOMS names.
+-- Each wrk thread opens a new meeting with probability $NEW_SHARE, else joins one of the $RECENT
+-- meetings it opened last. Names are unique per thread and per run (the round and the time).
 local n = 0
 function setup(thread) n = n + 1; thread:set("seed", n) end
-function init(args) math.randomseed(os.time() * 1000 + (seed or 0)) end
-function request() return wrk.format("GET", "/api/v1/rooms/room-" .. math.random(1, $ROOMS)) end
+local opened, recent, prefix = 0, {}, ""
+function init(args)
+	math.randomseed(os.time() * 1000 + (seed or 0))
+	prefix = "m" .. os.time() .. "-" .. (seed or 0) .. "-" .. math.random(1, 1000000) .. "-"
+end
+function request()
+	local room
+	if opened == 0 or math.random() < $NEW_SHARE then
+		opened = opened + 1
+		room = prefix .. opened
+		recent[(opened - 1) % $RECENT + 1] = room
+	else
+		room = recent[math.random(1, math.min(opened, $RECENT))]
+	end
+	return wrk.format("GET", "/api/v1/rooms/" .. room)
+end
 LUA
 
 # cpu_ticks PID: user + system CPU time of a process, in clock ticks.
@@ -86,6 +110,7 @@ run() {
 	out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$work/rooms.lua" "$2")
 	after=$(cpu_ticks "$3")
 	echo "$out" >>"$work/wrk.log"
+	echo "bench-selector: $1: $(grep -E 'Requests/sec|^ +99%' <<<"$out" | tr -s ' ' | tr '\n' ' ')" >&2
 	awk -v name="$1" -v ticks=$((after - before)) -v hz="$TICK" '
 		/ requests in / { reqs = $1 }
 		/Requests\/sec:/ { rps = $2 }
@@ -96,7 +121,7 @@ run() {
 		END { printf "%s %s %.3f %d %.2f\n", name, rps, p99, errs, ticks / hz * 1e6 / reqs }' <<<"$out" >>"$work/results"
 }
 
-echo "bench-selector: $NODES nodes in Consul, wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS rounds, selector $SEL_URL vs bare $BARE_URL" >&2
+echo "bench-selector: $NODES nodes in Consul, wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS rounds, new meetings $NEW_SHARE of lookups (joins among the last $RECENT), selector $SEL_URL vs bare $BARE_URL" >&2
 curl -sf "$SEL_URL/api/v1/rooms/warm-up" >/dev/null
 for _ in $(seq "$ROUNDS"); do
 	run selector "$SEL_URL" "$sel_pid"
@@ -112,6 +137,7 @@ awk -v nodes="$NODES" '
 		printf "| ratio selector/bare | %.2f | | >= 0.7 |\n", s / b
 		printf "| p99 latency, worst run (ms) | %.2f | %.2f | <= 5 |\n", p99["selector"], p99["bare"]
 		printf "| server CPU per request (us, mean) | %.1f | %.1f | |\n", cpu["selector"] / n["selector"], cpu["bare"] / n["bare"]
+		printf "| ratio of CPU per request selector/bare | %.2f | | |\n", cpu["selector"] / cpu["bare"]
 		printf "| errors (non-2xx + socket) | %d | %d | 0 |\n", errs["selector"], errs["bare"]
 		ok = (s / b >= 0.7 && p99["selector"] <= 5 && errs["selector"] == 0)
 		printf "\nGoals %s (%d nodes in Consul).\n", ok ? "met" : "NOT met", nodes

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gorilla/mux"
 
@@ -141,36 +142,52 @@ func (s *Selector) fail(w http.ResponseWriter, f *failure) {
 	writeError(w, f.status, f.code, f.message)
 }
 
+// roomsPath is the prefix of GET /api/v1/rooms/{room}; the room is the rest of the path.
+const roomsPath = "/api/v1/rooms/"
+
+// roomOf returns the room of a GET /api/v1/rooms/{room} path and whether path is one.
+func roomOf(path string) (string, bool) {
+	room, ok := strings.CutPrefix(path, roomsPath)
+	return room, ok && room != "" && strings.IndexByte(room, '/') < 0
+}
+
 func (s *Selector) handleRoom(w http.ResponseWriter, r *http.Request) {
-	res, f := s.place(r.Context(), mux.Vars(r)["room"])
+	room, _ := roomOf(r.URL.Path) // routed here only when it is one
+	res, f := s.place(r.Context(), room)
 	if f != nil {
 		s.fail(w, f)
 		return
 	}
-	writeRoom(w, http.StatusOK, bodyOf(res))
+	s.writeRoom(w, http.StatusOK, res)
 }
 
-// writeRoom writes a room answer without reflection: it is the selector's hottest response. Strings
-// that need JSON escaping (possible only in a node ID, which Consul allows to be almost anything) take
-// the general path.
-func writeRoom(w http.ResponseWriter, status int, b roomBody) {
-	if !plainJSON(b.Room) || !plainJSON(b.Node) || !plainJSON(b.URL) {
-		writeJSON(w, status, b)
+// writeRoom writes a room answer without reflection or allocation. Strings that need JSON escaping
+// (possible only in a node ID or URL, which Consul allows to be almost anything) take the general path.
+func (s *Selector) writeRoom(w http.ResponseWriter, status int, res rooms.Result) {
+	if !plainJSON(res.Room) || !plainJSON(res.Node.ID) || !plainJSON(res.Node.URL) {
+		writeJSON(w, status, bodyOf(res))
 		return
 	}
-	buf := make([]byte, 0, 32+len(b.Room)+len(b.Node)+len(b.URL))
-	buf = append(buf, `{"room":"`...)
-	buf = append(buf, b.Room...)
+	bp, _ := s.roomBuffers.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	buf := append((*bp)[:0], `{"room":"`...)
+	buf = append(buf, res.Room...)
 	buf = append(buf, `","node":"`...)
-	buf = append(buf, b.Node...)
+	buf = append(buf, res.Node.ID...)
 	buf = append(buf, `","url":"`...)
-	buf = append(buf, b.URL...)
+	buf = append(buf, res.Node.URL...)
+	buf = append(buf, '/')
+	buf = append(buf, res.Room...)
 	buf = append(buf, "\"}\n"...)
 	h := w.Header()
 	h["Content-Type"] = jsonContentType
 	h["Cache-Control"] = noStore
 	w.WriteHeader(status)
-	_, _ = w.Write(buf)
+	_, _ = w.Write(buf) // the writer copies or sends it before returning
+	*bp = buf
+	s.roomBuffers.Put(bp)
 }
 
 // plainJSON reports whether s can be written between JSON quotes as is (encoding/json would also escape
@@ -202,7 +219,7 @@ func (s *Selector) handleNewRoom(w http.ResponseWriter, r *http.Request) {
 		// A new meeting must not land in somebody else's room: draw again if the name was taken.
 		if res.Outcome == rooms.Created {
 			w.Header().Set("Location", "/api/v1/rooms/"+res.Room)
-			writeRoom(w, http.StatusCreated, bodyOf(res))
+			s.writeRoom(w, http.StatusCreated, res)
 			return
 		}
 	}

@@ -43,7 +43,7 @@ func BenchmarkPublishView(b *testing.B) {
 	}
 }
 
-// BenchmarkRoomHandler measures GET /api/v1/rooms/{room} in process (router, middleware, binding,
+// BenchmarkRoomHandler measures GET /api/v1/rooms/{room} in process (room shortcut, middleware, binding,
 // placement, JSON), drawing rooms from 100,000 names as scripts/bench-selector.sh does.
 func BenchmarkRoomHandler(b *testing.B) {
 	s, _ := inProcess(b)

@@ -72,6 +72,11 @@ type Selector struct {
 	// request.
 	decided map[string]prometheus.Counter
 	score   prometheus.Observer
+
+	// statusWriters and roomBuffers recycle what every request would otherwise allocate: the status
+	// recorder of instrument and the body of a room answer.
+	statusWriters sync.Pool // *statusWriter
+	roomBuffers   sync.Pool // *[]byte
 }
 
 // New checks opts and builds a Selector without starting anything.

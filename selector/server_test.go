@@ -26,6 +26,7 @@ import (
 	"github.com/ensemble-jitsi/ensemble/internal/testenv"
 	"github.com/ensemble-jitsi/ensemble/selector/catalog"
 	"github.com/ensemble-jitsi/ensemble/selector/placement"
+	"github.com/ensemble-jitsi/ensemble/selector/rooms"
 )
 
 // A client that sends its headers one line at a time (slowloris) is cut off by the read-header timeout.
@@ -211,16 +212,39 @@ func TestWebConfigBasicAuth(t *testing.T) {
 
 // writeRoom's fast path writes exactly what encoding/json would.
 func TestWriteRoomMatchesEncodingJSON(t *testing.T) {
+	s, _ := inProcess(t)
 	for _, node := range []string{"node-1", `we"ird`, `back\slash`, "<script>", "a&b", "ünïcode", "tab\there", ""} {
-		b := roomBody{Room: "standup", Node: node, URL: "https://meet.example.org:8443/standup"}
+		res := rooms.Result{Room: "standup", Node: placement.Node{ID: node, URL: "https://meet.example.org:8443"}}
 		rec := httptest.NewRecorder()
-		writeRoom(rec, http.StatusOK, b)
-		want, err := json.Marshal(b)
+		s.writeRoom(rec, http.StatusOK, res)
+		want, err := json.Marshal(roomBody{Room: "standup", Node: node, URL: "https://meet.example.org:8443/standup"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := rec.Body.String(); got != string(want)+"\n" || rec.Header().Get("Content-Type") != "application/json; charset=utf-8" {
 			t.Errorf("node %q: got %q, want %q", node, got, want)
+		}
+	}
+}
+
+// roomOf must accept exactly what the router's /api/v1/rooms/{room} route matches, since room lookups
+// skip the router.
+func TestRoomOfMatchesRouter(t *testing.T) {
+	s, _ := inProcess(t)
+	h := s.handler()
+	for _, path := range []string{"/api/v1/rooms/standup", "/api/v1/rooms/", "/api/v1/rooms", "/api/v1/rooms/a/b",
+		"/api/v1/rooms//a", "/api/v1/roomsx", "/api/v1/rooms/Bad.Name", "/api/v1/rooms/%2F"} {
+		for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodPost} {
+			req := httptest.NewRequest(method, "http://selector"+path, nil)
+			direct := httptest.NewRecorder()
+			h.ServeHTTP(direct, req)
+			routed := httptest.NewRecorder()
+			s.router().ServeHTTP(routed, httptest.NewRequest(method, "http://selector"+path, nil))
+			// POST /api/v1/rooms makes a new random room each time: only its status can match.
+			sameBody := direct.Body.String() == routed.Body.String() || direct.Code == http.StatusCreated
+			if direct.Code != routed.Code || !sameBody {
+				t.Errorf("%s %s: %d %q, the router alone %d %q", method, path, direct.Code, direct.Body, routed.Code, routed.Body)
+			}
 		}
 	}
 }
