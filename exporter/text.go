@@ -140,6 +140,9 @@ func (tw *textWriter) write(ms []prometheus.Metric, extra []*dto.MetricFamily, s
 	if !tw.sort(s) {
 		return false // a series collected twice: the registry reports it
 	}
+	if !legacyNames(extra) {
+		return false // the registry path escapes such names as negotiated
+	}
 	s.buf.Reset()
 	var last *textFamily
 	for i := range s.samples {
@@ -167,6 +170,24 @@ func (tw *textWriter) write(ms []prometheus.Metric, extra []*dto.MetricFamily, s
 		}
 	}
 	send(s.buf.Bytes())
+	return true
+}
+
+// legacyNames reports whether every metric and label name in mfs is valid
+// without UTF-8 quoting or escaping.
+func legacyNames(mfs []*dto.MetricFamily) bool {
+	for _, mf := range mfs {
+		if !model.LegacyValidation.IsValidMetricName(mf.GetName()) {
+			return false
+		}
+		for _, m := range mf.Metric {
+			for _, lp := range m.Label {
+				if !model.LegacyValidation.IsValidLabelName(lp.GetName()) {
+					return false
+				}
+			}
+		}
+	}
 	return true
 }
 
@@ -274,7 +295,7 @@ func learnFamily(m prometheus.Metric) (fam *textFamily, keep bool) {
 	}
 	var names []string
 	for _, lp := range mf.Metric[0].Label {
-		if !model.LabelName(lp.GetName()).IsValidLegacy() {
+		if !model.LegacyValidation.IsValidLabelName(lp.GetName()) {
 			return nil, true
 		}
 		names = append(names, lp.GetName())

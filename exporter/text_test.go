@@ -177,6 +177,8 @@ func TestTextWriterDefersToRegistry(t *testing.T) {
 	hist := prometheus.MustNewConstHistogram(prometheus.NewDesc("h_seconds", "A histogram.", nil, nil), 1, 0.5, map[float64]uint64{1: 1})
 	clash := prometheus.NewRegistry()
 	clash.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "ok", Help: "Clashes."}))
+	dotted := prometheus.NewRegistry()
+	dotted.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "other.dotted", Help: "Dots."}))
 	tests := []struct {
 		name  string
 		ms    []prometheus.Metric
@@ -200,6 +202,7 @@ func TestTextWriterDefersToRegistry(t *testing.T) {
 		}}},
 		{name: "name needing quotes", ms: []prometheus.Metric{gauge("dotted.name", "Dots.", 1)}},
 		{name: "family in both", ms: []prometheus.Metric{gauge("ok", "Clashes.", 1)}, extra: clash},
+		{name: "gathered name needing quotes", ms: []prometheus.Metric{gauge("ok", "Fine.", 1)}, extra: dotted},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
