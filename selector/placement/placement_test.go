@@ -331,9 +331,9 @@ func TestP2CSaturated(t *testing.T) {
 			upper++
 		}
 	}
-	// Sampling spreads the rooms instead of piling them on the scan's single winner, and the better
-	// of two draws favours the less loaded half (3:1 for a uniform draw).
-	if len(seen) < n/2 || lower < 2*upper {
+	// Sampling spreads the rooms instead of piling them on the scan's single winner, and the lowest
+	// of eight draws is in the less loaded half but for 1 pick in 256.
+	if len(seen) < n/8 || upper*20 > lower {
 		t.Fatalf("saturated picks: %d distinct nodes, %d on the less loaded half vs %d", len(seen), lower, upper)
 	}
 	// A window later the pending rooms have aged out: p2c is back to picks under the mark.

@@ -36,8 +36,8 @@ func (LeastLoaded) Pick(s *Snapshot, _ string, _ Rand) (Choice, error) {
 // corrected score. Mitzenmacher (2000) shows that with stale load data two random choices beat the
 // global minimum, which herds; the pending correction covers the rest. With two or fewer
 // candidates it is least-loaded. Once a scan has found every node at or over the mark, a fleet of
-// more than maxExactScan nodes gets the better of two random eligible nodes until the pending
-// epoch ends, instead of a scan per room. The expected cost is O(1).
+// more than maxExactScan nodes gets the lowest of saturatedDraws random eligible nodes until the
+// pending epoch ends, instead of a scan per room. The expected cost is O(1).
 type P2C struct{}
 
 // Name implements Policy.
@@ -51,8 +51,7 @@ const p2cDraws = 16
 func (P2C) Pick(s *Snapshot, _ string, r Rand) (Choice, error) {
 	epoch := s.fleet.epoch()
 	if s.saturated(epoch) {
-		i, _ := s.better(s.eligible, r, epoch)
-		return Choice{Index: i, Saturated: true}, nil
+		return Choice{Index: s.lowest(s.eligible, saturatedDraws, r, epoch), Saturated: true}, nil
 	}
 	if len(s.below) <= 2 {
 		return s.least(epoch)
