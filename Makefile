@@ -10,7 +10,9 @@ GOTEST_FLAGS ?= -race -shuffle=on -timeout 20m
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS    := -X github.com/prometheus/common/version.Version=$(VERSION) \
               -X github.com/prometheus/common/version.Revision=$(shell git rev-parse --short HEAD 2>/dev/null) \
-              -X github.com/prometheus/common/version.Branch=$(shell git rev-parse --abbrev-ref HEAD 2>/dev/null)
+              -X github.com/prometheus/common/version.Branch=$(shell git rev-parse --abbrev-ref HEAD 2>/dev/null) \
+              -X github.com/prometheus/common/version.BuildUser=$(shell id -un)@$(shell hostname) \
+              -X github.com/prometheus/common/version.BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 export ENSEMBLE_CONSUL ?= $(CACHE)/consul-v1.16.3
 export PATH := $(CACHE)/bin:$(PATH)
 

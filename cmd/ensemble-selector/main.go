@@ -4,6 +4,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -18,14 +19,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/ensemble-jitsi/ensemble/selector"
 	"github.com/ensemble-jitsi/ensemble/selector/load"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "devel"
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stderr))
@@ -34,7 +33,7 @@ func main() {
 func run(args []string, stderr io.Writer) int {
 	opts := selector.DefaultOptions()
 	app := kingpin.New("ensemble-selector", "Send each meeting to the best healthy Jitsi node.").DefaultEnvars()
-	app.Version(version)
+	app.Version(version.Print("ensemble-selector"))
 	webFlags := kingpinflag.AddFlags(app, opts.ListenAddresses[0])
 	app.Flag("consul.service", "Consul service of the Jitsi nodes (address from CONSUL_HTTP_ADDR).").
 		Default(opts.ConsulService).StringVar(&opts.ConsulService)
@@ -100,7 +99,8 @@ func run(args []string, stderr io.Writer) int {
 	opts.WebConfigFile = *webFlags.WebConfigFile
 	logCfg.Writer = stderr
 	opts.Logger = promslog.New(logCfg)
-	opts.Version = version
+	// Set with -ldflags "-X github.com/prometheus/common/version.Version=..." (make build).
+	opts.Version = cmp.Or(version.Version, "devel")
 	opts.Now = time.Now
 
 	consul, err := api.NewClient(api.DefaultConfig())
