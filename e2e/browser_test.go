@@ -19,30 +19,11 @@ import (
 // emulated node's https page (its nginx, with the fleet's self-signed
 // certificate) that names the node the selectors agree on.
 func TestNewcomerStartsMeeting(t *testing.T) {
-	path, err := testenv.ChromiumPath()
-	if err != nil {
-		t.Fatal(err)
-	}
 	f := startFleet(t, func(o *fleet.Options) { o.Nodes = 2 })
 	waitSettled(t, f)
-
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		// The demo's nodes serve https with a self-signed certificate.
-		chromedp.Flag("ignore-certificate-errors", true),
-	)
-	defer cancelA()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
-	defer cancelT()
+	// The demo's nodes serve https with a self-signed certificate, which
+	// the browser accepts.
+	ctx := testenv.Browser(t)
 
 	sel := f.Selectors[0].URL
 	if err := chromedp.Do(ctx, chromedp.Navigate(sel+"/")); err != nil {

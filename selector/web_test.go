@@ -48,33 +48,6 @@ func (m *meetingServer) opened(path string) bool {
 	return false
 }
 
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	path, err := testenv.ChromiumPath()
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		// The nodes' meeting servers use httptest's self-signed certificate.
-		chromedp.Flag("ignore-certificate-errors", true),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelA)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(cancel)
-	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(cancelT)
-	return ctx
-}
-
 // TestWebPage drives the page in a real Chromium: the fleet table lists the nodes, "Start a meeting" opens
 // a room on a registered node, and joining one name twice opens the same node; a bad name is explained
 // without leaving the page.
@@ -92,7 +65,7 @@ func TestWebPage(t *testing.T) {
 	in := start(t, testOptions(t, consul))
 	in.waitEligible(t, nodes)
 
-	ctx := browser(t)
+	ctx := testenv.Browser(t)
 	if err := chromedp.Do(ctx, chromedp.Navigate(in.url)); err != nil {
 		t.Fatal(err)
 	}

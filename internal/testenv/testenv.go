@@ -1,13 +1,10 @@
-// Package testenv gives tests real Consul, nginx and Prometheus servers on
+// Package testenv gives tests real Consul, nginx, Prometheus and Chromium on
 // loopback (through internal/services), stopped by t.Cleanup, with their
 // logs printed when the test fails, plus small polling helpers.
 package testenv
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -46,27 +43,6 @@ func WaitFor(t testing.TB, timeout time.Duration, cond func() error) {
 
 // ConsulPath finds the consul binary (see services.ConsulPath).
 func ConsulPath() (string, error) { return services.ConsulPath() }
-
-// ChromiumPath returns the real Chromium binary: $ENSEMBLE_CHROMIUM, else
-// /usr/lib/chromium/chromium (Debian's /usr/bin/chromium is a wrapper
-// script), else chromium or chromium-browser on PATH.
-func ChromiumPath() (string, error) {
-	if p := os.Getenv("ENSEMBLE_CHROMIUM"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("ENSEMBLE_CHROMIUM: %w", err)
-		}
-		return p, nil
-	}
-	if _, err := os.Stat("/usr/lib/chromium/chromium"); err == nil {
-		return "/usr/lib/chromium/chromium", nil
-	}
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("chromium not found: run scripts/install-deps.sh")
-}
 
 // startContext ends with the test or after startTimeout.
 func startContext(t testing.TB) (context.Context, context.CancelFunc) {
