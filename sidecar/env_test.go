@@ -1,7 +1,6 @@
 package sidecar_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -120,24 +119,6 @@ func (r *running) wait(t *testing.T, d time.Duration) error {
 		t.Fatalf("sidecar.Run still running after %v", d)
 		return nil
 	}
-}
-
-// syncBuffer collects logs written from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // startPassing starts the sidecar and waits until Consul lists it as passing; the returned

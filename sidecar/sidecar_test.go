@@ -20,7 +20,7 @@ import (
 
 func TestRegistersPassingWithMeta(t *testing.T) {
 	e := newEnv(t, testenv.ConsulOptions{}, jvbemu.Options{})
-	o := e.options("node-a", &syncBuffer{})
+	o := e.options("node-a", &testenv.Buffer{})
 	r, w := e.startPassing(t, o)
 	if len(w.entries) != 1 {
 		t.Fatalf("want one passing entry, got %d", len(w.entries))
@@ -107,7 +107,7 @@ func getDrain(t *testing.T, r *running) sidecar.DrainStatus {
 // times are those of a production node.
 func TestCrashVisibility(t *testing.T) {
 	e := newEnv(t, testenv.ConsulOptions{}, jvbemu.Options{})
-	o := e.options("node-crash", &syncBuffer{})
+	o := e.options("node-crash", &testenv.Buffer{})
 	d := sidecar.DefaultOptions()
 	o.ConsulCheckInterval, o.ConsulCheckTimeout = d.ConsulCheckInterval, d.ConsulCheckTimeout
 	o.ConsulCheckSuccessBeforePassing = 1
@@ -144,7 +144,7 @@ func TestCrashVisibility(t *testing.T) {
 
 func TestDrainUntilMeetingsEnd(t *testing.T) {
 	e := newEnv(t, testenv.ConsulOptions{}, jvbemu.Options{})
-	var logs syncBuffer
+	var logs testenv.Buffer
 	o := e.options("node-drain", &logs)
 	r, w := e.startPassing(t, o)
 	conf := e.emu.StartConference(3)
@@ -191,7 +191,7 @@ func TestDrainUntilMeetingsEnd(t *testing.T) {
 
 func TestDrainOverHTTPAndUndrain(t *testing.T) {
 	e := newEnv(t, testenv.ConsulOptions{}, jvbemu.Options{})
-	o := e.options("node-http", &syncBuffer{})
+	o := e.options("node-http", &testenv.Buffer{})
 	r, w := e.startPassing(t, o)
 	conf := e.emu.StartConference(2)
 
@@ -250,7 +250,7 @@ func TestDrainTimeoutSkipAndBridgeModes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, testenv.ConsulOptions{}, jvbemu.Options{ShutdownDisabled: tc.shutdownDisabled})
-			o := e.options("node-"+tc.name, &syncBuffer{})
+			o := e.options("node-"+tc.name, &testenv.Buffer{})
 			o.DrainTimeout = tc.timeout
 			o.DrainJVBGracefulShutdown = true
 			r := start(t, o)
@@ -285,7 +285,7 @@ func TestDrainTimeoutSkipAndBridgeModes(t *testing.T) {
 
 func TestConsulRestartedEmpty(t *testing.T) {
 	e := newEnv(t, testenv.ConsulOptions{}, jvbemu.Options{})
-	o := e.options("node-restart", &syncBuffer{})
+	o := e.options("node-restart", &testenv.Buffer{})
 	r := start(t, o)
 	waitAgent(t, e.client, "node-restart", true, false, 10*time.Second)
 	// Drain with a meeting running: after the restart the node must come back in maintenance.
@@ -344,7 +344,7 @@ func TestConsulRestartedEmpty(t *testing.T) {
 func TestConsulDownAtStart(t *testing.T) {
 	e := newEnv(t, testenv.ConsulOptions{}, jvbemu.Options{})
 	e.consul.Stop(t)
-	o := e.options("node-down", &syncBuffer{})
+	o := e.options("node-down", &testenv.Buffer{})
 	r := start(t, o)
 	// Retries show up as Consul errors; the process keeps serving.
 	testenv.WaitFor(t, 10*time.Second, func() error {
@@ -375,7 +375,7 @@ func TestACL(t *testing.T) {
 		t.Fatal("the ACL agent has no management token")
 	}
 
-	var denied syncBuffer
+	var denied testenv.Buffer
 	o := e.options("node-acl", &denied)
 	start(t, o)
 	testenv.WaitFor(t, 10*time.Second, func() error {
@@ -385,7 +385,7 @@ func TestACL(t *testing.T) {
 		return nil
 	})
 
-	var allowed syncBuffer
+	var allowed testenv.Buffer
 	o = e.options("node-acl2", &allowed)
 	o.Consul = &api.Config{Address: e.consul.Addr, Token: e.consul.Token}
 	r := start(t, o)
@@ -406,7 +406,7 @@ func TestACL(t *testing.T) {
 // would restart the check timer) and repair one changed behind the sidecar's back.
 func TestResyncWritesOnlyDifferences(t *testing.T) {
 	e := newEnv(t, testenv.ConsulOptions{}, jvbemu.Options{})
-	o := e.options("node-resync", &syncBuffer{})
+	o := e.options("node-resync", &testenv.Buffer{})
 	o.ConsulResyncInterval = 400 * time.Millisecond
 	r := start(t, o)
 	waitAgent(t, e.client, "node-resync", true, false, 10*time.Second)

@@ -84,7 +84,7 @@ func TestTLSAndBasicAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	o := e.options("node-tls", &syncBuffer{})
+	o := e.options("node-tls", &testenv.Buffer{})
 	o.WebConfigFile = cfgPath
 	o.ConsulCheckTLSSkipVerify = true
 	o.ConsulCheckBasicAuthUser = "prom"

@@ -1,36 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ensemble-jitsi/ensemble/internal/testenv"
 )
-
-// syncBuffer is a log sink the test can read while run writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestBadFlags(t *testing.T) {
 	cases := []struct {
@@ -46,7 +26,7 @@ func TestBadFlags(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
-			var stderr syncBuffer
+			var stderr testenv.Buffer
 			if code := run(c.args, &stderr); code != c.code || !strings.Contains(stderr.String(), c.want) {
 				t.Fatalf("exit %d, want %d; stderr %q should contain %q", code, c.code, stderr.String(), c.want)
 			}
@@ -59,7 +39,7 @@ func TestBadFlags(t *testing.T) {
 func TestServeAndStop(t *testing.T) {
 	consul := testenv.StartConsul(t, testenv.ConsulOptions{})
 	t.Setenv("CONSUL_HTTP_ADDR", consul.Addr)
-	var stderr syncBuffer
+	var stderr testenv.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run([]string{"--web.listen-address=127.0.0.1:0", "--prometheus.url=http://127.0.0.1:1", "--log.level=info"}, &stderr)

@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -42,7 +41,7 @@ func TestBadFlags(t *testing.T) {
 		}
 		args := strings.Fields(argText)
 		t.Run(argText, func(t *testing.T) {
-			var stderr syncBuffer
+			var stderr testenv.Buffer
 			start := time.Now()
 			code := run(append(args, "--runtime.gomaxprocs=0"), &stderr)
 			if code != 2 {
@@ -86,7 +85,7 @@ func testSignals(t *testing.T, acl bool) {
 		t.Setenv("CONSUL_HTTP_TOKEN_FILE", tokenFile)
 	}
 
-	var stderr syncBuffer
+	var stderr testenv.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run([]string{
@@ -276,21 +275,4 @@ func TestEnvExample(t *testing.T) {
 			t.Errorf("%s is not read by ensemble-sidecar", v[1])
 		}
 	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
