@@ -10,6 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/ensemble-jitsi/ensemble/internal/testenv"
 )
 
 // collectorFunc adapts a function to Collector; it describes testDesc.
@@ -121,13 +123,7 @@ test_value{source="good"} 1
 
 func TestExporterLint(t *testing.T) {
 	e := New(map[string]Collector{"good": sends("good", 1)}, Options{})
-	problems, err := testutil.CollectAndLint(e, "ensemble_scrape_collector_duration_seconds", "ensemble_scrape_collector_success")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("lint: %s: %s", p.Metric, p.Text)
-	}
+	testenv.CollectAndLint(t, e, "ensemble_scrape_collector_duration_seconds", "ensemble_scrape_collector_success")
 }
 
 func TestExporterConcurrentScrapes(t *testing.T) {

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
 	"github.com/ensemble-jitsi/ensemble/internal/testenv"
 )
 
@@ -113,9 +111,7 @@ func TestRoomAPI(t *testing.T) {
 	if in.metric(t, "ensemble_selector_decisions_total", map[string]string{"policy": "p2c", "outcome": "created"}) != 2 {
 		t.Fatal("decisions_total{outcome=created} is not 2")
 	}
-	if problems, err := testutil.GatherAndLint(in.reg); err != nil || len(problems) > 0 {
-		t.Fatalf("metric lint: %v %v", problems, err)
-	}
+	testenv.GatherAndLint(t, in.reg)
 }
 
 func checkError(t *testing.T, resp *http.Response, err error, status int, code string) {

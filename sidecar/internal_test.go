@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ensemble-jitsi/ensemble/exporter"
+	"github.com/ensemble-jitsi/ensemble/internal/testenv"
 )
 
 func TestMetricsLint(t *testing.T) {
@@ -26,13 +26,7 @@ func TestMetricsLint(t *testing.T) {
 	m.registered.Set(1)
 	m.drainState.WithLabelValues("serving").Set(1)
 	m.probeSuccess.WithLabelValues("jvb").Set(1)
-	problems, err := testutil.GatherAndLint(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("%s: %s", p.Metric, p.Text)
-	}
+	testenv.GatherAndLint(t, reg)
 }
 
 func TestBackoff(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ensemble-jitsi/ensemble/exporter"
+	"github.com/ensemble-jitsi/ensemble/internal/testenv"
 )
 
 var names = []string{
@@ -41,13 +42,7 @@ func TestCollector(t *testing.T) {
 			if err := testutil.CollectAndCompare(e, want, names...); err != nil {
 				t.Error(err)
 			}
-			problems, err := testutil.CollectAndLint(e)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, p := range problems {
-				t.Errorf("lint %s: %s", p.Metric, p.Text)
-			}
+			testenv.CollectAndLint(t, e)
 		})
 	}
 }

@@ -86,13 +86,7 @@ func TestCollectorRecordedPayloads(t *testing.T) {
 			if err := testutil.CollectAndCompare(e, bytes.NewReader(want), collectorNames()...); err != nil {
 				t.Error(err)
 			}
-			problems, err := testutil.CollectAndLint(e)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, p := range problems {
-				t.Errorf("lint %s: %s", p.Metric, p.Text)
-			}
+			testenv.CollectAndLint(t, e)
 		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ensemble-jitsi/ensemble/exporter"
+	"github.com/ensemble-jitsi/ensemble/internal/testenv"
 )
 
 func TestCollector(t *testing.T) {
@@ -32,13 +33,7 @@ ensemble_scrape_collector_success{collector="memory"} 1
 		"ensemble_memory_available_bytes", "ensemble_memory_total_bytes", "ensemble_scrape_collector_success"); err != nil {
 		t.Error(err)
 	}
-	problems, err := testutil.CollectAndLint(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("lint %s: %s", p.Metric, p.Text)
-	}
+	testenv.CollectAndLint(t, e)
 }
 
 func TestCollectorWithoutMemAvailable(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ensemble-jitsi/ensemble/exporter"
+	"github.com/ensemble-jitsi/ensemble/internal/testenv"
 )
 
 func anchored(s string) *regexp.Regexp { return regexp.MustCompile("^(?:" + s + ")$") }
@@ -86,11 +87,5 @@ ensemble_scrape_collector_success{collector="network"} 1
 		"ensemble_scrape_collector_success"); err != nil {
 		t.Error(err)
 	}
-	problems, err := testutil.CollectAndLint(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("lint %s: %s", p.Metric, p.Text)
-	}
+	testenv.CollectAndLint(t, e)
 }
