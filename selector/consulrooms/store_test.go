@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,16 +14,12 @@ import (
 	"github.com/ensemble-jitsi/ensemble/selector/rooms"
 )
 
-type clock struct{ ns atomic.Int64 }
+func newClock() *testenv.Clock { return testenv.NewClock(time.Unix(1_800_000_000, 0)) }
 
-func newClock() *clock               { c := &clock{}; c.ns.Store(time.Unix(1_800_000_000, 0).UnixNano()); return c }
-func (c *clock) now() time.Time      { return time.Unix(0, c.ns.Load()) }
-func (c *clock) add(d time.Duration) { c.ns.Add(int64(d)) }
-
-func newStore(t *testing.T, c *api.Client, clk *clock) *Store {
+func newStore(t *testing.T, c *api.Client, clk *testenv.Clock) *Store {
 	t.Helper()
 	opts := DefaultOptions()
-	opts.Now, opts.TTL = clk.now, 10*time.Minute
+	opts.Now, opts.TTL = clk.Now, 10*time.Minute
 	s, err := New(c, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +71,7 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("Get of an unbound room = %v, %v", ok, err)
 	}
 	b, created, err := s.Bind(ctx, "calm-otter", "a")
-	if err != nil || !created || b.Node != "a" || b.Version == 0 || !b.LastUsed.Equal(clk.now()) {
+	if err != nil || !created || b.Node != "a" || b.Version == 0 || !b.LastUsed.Equal(clk.Now()) {
 		t.Fatalf("Bind = %+v, %v, %v", b, created, err)
 	}
 	again, created, err := s.Bind(ctx, "calm-otter", "b")
@@ -95,18 +90,18 @@ func TestLifecycle(t *testing.T) {
 	}
 
 	// Touch postpones expiry.
-	clk.add(9 * time.Minute)
+	clk.Advance(9 * time.Minute)
 	if err := s.Touch(ctx, "calm-otter"); err != nil {
 		t.Fatal(err)
 	}
-	clk.add(9 * time.Minute) // 18 min after binding, 9 after the touch: still live
+	clk.Advance(9 * time.Minute) // 18 min after binding, 9 after the touch: still live
 	cur, ok, err := s.Get(ctx, "calm-otter")
-	if err != nil || !ok || cur.Node != "c" || !cur.LastUsed.Equal(clk.now().Add(-9*time.Minute)) {
+	if err != nil || !ok || cur.Node != "c" || !cur.LastUsed.Equal(clk.Now().Add(-9*time.Minute)) {
 		t.Fatalf("after touch: %+v, %v, %v", cur, ok, err)
 	}
 
 	// Idle beyond the TTL: gone, and a new Bind creates it afresh.
-	clk.add(2 * time.Minute)
+	clk.Advance(2 * time.Minute)
 	if _, ok, err := s.Get(ctx, "calm-otter"); ok || err != nil {
 		t.Fatalf("expired binding still returned: %v, %v", ok, err)
 	}
@@ -121,11 +116,11 @@ func TestLifecycle(t *testing.T) {
 	if _, err := consul.Client(t).KV().Put(&api.KVPair{Key: DefaultOptions().Prefix + "junk", Value: []byte("{")}, nil); err != nil {
 		t.Fatal(err)
 	}
-	clk.add(5 * time.Minute)
+	clk.Advance(5 * time.Minute)
 	if err := s.Touch(ctx, "calm-otter"); err != nil {
 		t.Fatal(err)
 	}
-	clk.add(6 * time.Minute) // old-room idle 11 min, calm-otter 6 min
+	clk.Advance(6 * time.Minute) // old-room idle 11 min, calm-otter 6 min
 	perNode, err := s.Sweep(ctx)
 	if err != nil || fmt.Sprint(perNode) != "map[e:1]" {
 		t.Fatalf("Sweep = %v, %v; want map[e:1]", perNode, err)
@@ -166,7 +161,7 @@ func TestLifecycle(t *testing.T) {
 	if _, _, err := s.Get(ctx, "never-seen"); !errors.Is(err, rooms.ErrStore) {
 		t.Fatalf("Get of an unknown room with Consul down: %v, want ErrStore", err)
 	}
-	clk.add(11 * time.Minute) // the copy expires like the bindings
+	clk.Advance(11 * time.Minute) // the copy expires like the bindings
 	if _, ok, _ := s.Get(ctx, "kept-room"); ok {
 		t.Fatal("an expired copy was answered")
 	}

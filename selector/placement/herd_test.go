@@ -28,7 +28,7 @@ func burst(t *testing.T, p Policy, loads []float64, rooms int) (s *Snapshot, per
 		}
 		s.Assign(ch.Index)
 		perNode[ch.Index]++
-		c.advance(50 * time.Millisecond) // 100 rooms in 5 s: inside one 5 s poll interval
+		c.Advance(50 * time.Millisecond) // 100 rooms in 5 s: inside one 5 s poll interval
 	}
 	return s, perNode
 }

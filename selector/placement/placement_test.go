@@ -10,19 +10,15 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/ensemble-jitsi/ensemble/internal/testenv"
 )
 
-// clock is a settable test clock.
-type clock struct{ t time.Time }
+func newClock() *testenv.Clock { return testenv.NewClock(time.Date(2026, 3, 23, 9, 0, 0, 0, time.UTC)) }
 
-func (c *clock) now() time.Time          { return c.t }
-func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 23, 9, 0, 0, 0, time.UTC)} }
-
-func newFleet(t testing.TB, cfg Config, c *clock) *Fleet {
+func newFleet(t testing.TB, cfg Config, c *testenv.Clock) *Fleet {
 	t.Helper()
-	f, err := NewFleet(cfg, c.now)
+	f, err := NewFleet(cfg, c.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +154,7 @@ func TestPendingWindow(t *testing.T) {
 	if got, want := s.Score(0), 0.1+2*cfg.Cost/4; math.Abs(got-want) > 1e-12 {
 		t.Fatalf("score = %v, want %v", got, want)
 	}
-	c.advance(cfg.Window / 2)
+	c.Advance(cfg.Window / 2)
 	s.Assign(0)
 	if got := s.Pending(0); got != 3 {
 		t.Fatalf("pending after half a window = %d, want 3", got)
@@ -168,11 +164,11 @@ func TestPendingWindow(t *testing.T) {
 	if got := s2.Pending(0); got != 3 {
 		t.Fatalf("pending in rebuilt snapshot = %d, want 3", got)
 	}
-	c.advance(cfg.Window/2 + cfg.Window/pendingBuckets)
+	c.Advance(cfg.Window/2 + cfg.Window/pendingBuckets)
 	if got := s2.Pending(0); got != 1 {
 		t.Fatalf("pending after the first two aged out = %d, want 1", got)
 	}
-	c.advance(cfg.Window)
+	c.Advance(cfg.Window)
 	if got := s2.Pending(0); got != 0 {
 		t.Fatalf("pending after a full window = %d, want 0", got)
 	}
@@ -190,7 +186,7 @@ func TestSnapshotForgetsDepartedNodes(t *testing.T) {
 	if _, ok := f.accounts["b"]; !ok {
 		t.Fatal("account of b dropped while it still had pending assignments")
 	}
-	c.advance(2 * f.cfg.Window)
+	c.Advance(2 * f.cfg.Window)
 	// Accounts are pruned when the membership changes next.
 	f.Snapshot([]Node{{ID: "a", Load: 0.1}, {ID: "c", Load: 0.1}})
 	if _, ok := f.accounts["b"]; ok {
@@ -337,7 +333,7 @@ func TestP2CSaturated(t *testing.T) {
 		t.Fatalf("saturated picks: %d distinct nodes, %d on the less loaded half vs %d", len(seen), lower, upper)
 	}
 	// A window later the pending rooms have aged out: p2c is back to picks under the mark.
-	c.advance(cfg.Window)
+	c.Advance(cfg.Window)
 	if ch, err := (P2C{}).Pick(s, "later", r); err != nil || ch.Saturated || s.Score(ch.Index) >= cfg.HighWater {
 		t.Fatalf("after the window: %+v, %v (score %v)", ch, err, s.Score(ch.Index))
 	}

@@ -6,18 +6,15 @@ import (
 	"maps"
 	"testing"
 	"time"
+
+	"github.com/ensemble-jitsi/ensemble/internal/testenv"
 )
 
-type clock struct{ t time.Time }
+func newClock() *testenv.Clock { return testenv.NewClock(time.Date(2026, 3, 23, 9, 0, 0, 0, time.UTC)) }
 
-func (c *clock) now() time.Time          { return c.t }
-func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 23, 9, 0, 0, 0, time.UTC)} }
-
-func newMemory(t *testing.T, ttl time.Duration, c *clock) *Memory {
+func newMemory(t *testing.T, ttl time.Duration, c *testenv.Clock) *Memory {
 	t.Helper()
-	m, err := NewMemory(ttl, c.now)
+	m, err := NewMemory(ttl, c.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,9 +26,9 @@ func TestMemory(t *testing.T) {
 	const ttl = 10 * time.Minute
 	for _, tc := range []struct {
 		name string
-		run  func(t *testing.T, m *Memory, c *clock)
+		run  func(t *testing.T, m *Memory, c *testenv.Clock)
 	}{
-		{"bind is create-only", func(t *testing.T, m *Memory, _ *clock) {
+		{"bind is create-only", func(t *testing.T, m *Memory, _ *testenv.Clock) {
 			b, created, _ := m.Bind(ctx, "r", "a")
 			if !created || b.Node != "a" || b.Version == 0 {
 				t.Fatalf("first bind = %+v, %v", b, created)
@@ -41,13 +38,13 @@ func TestMemory(t *testing.T) {
 				t.Fatalf("second bind = %+v, %v; want the first binding %+v", b2, created, b)
 			}
 		}},
-		{"idle binding expires", func(t *testing.T, m *Memory, c *clock) {
+		{"idle binding expires", func(t *testing.T, m *Memory, c *testenv.Clock) {
 			m.Bind(ctx, "r", "a")
-			c.advance(ttl - time.Second)
+			c.Advance(ttl - time.Second)
 			if _, ok, _ := m.Get(ctx, "r"); !ok {
 				t.Fatal("expired before the TTL")
 			}
-			c.advance(time.Second)
+			c.Advance(time.Second)
 			if _, ok, _ := m.Get(ctx, "r"); ok {
 				t.Fatal("still bound after the TTL")
 			}
@@ -55,22 +52,22 @@ func TestMemory(t *testing.T) {
 				t.Fatal("an expired room could not be bound again")
 			}
 		}},
-		{"touch postpones expiry", func(t *testing.T, m *Memory, c *clock) {
+		{"touch postpones expiry", func(t *testing.T, m *Memory, c *testenv.Clock) {
 			m.Bind(ctx, "r", "a")
 			for range 5 {
-				c.advance(ttl / 2)
+				c.Advance(ttl / 2)
 				if err := m.Touch(ctx, "r"); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if b, ok, _ := m.Get(ctx, "r"); !ok || b.Node != "a" || !b.LastUsed.Equal(c.now()) {
+			if b, ok, _ := m.Get(ctx, "r"); !ok || b.Node != "a" || !b.LastUsed.Equal(c.Now()) {
 				t.Fatalf("touched binding = %+v, %v", b, ok)
 			}
 			if err := m.Touch(ctx, "unbound"); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"rebind is compare-and-swap", func(t *testing.T, m *Memory, _ *clock) {
+		{"rebind is compare-and-swap", func(t *testing.T, m *Memory, _ *testenv.Clock) {
 			old, _, _ := m.Bind(ctx, "r", "a")
 			moved, ok, _ := m.Rebind(ctx, old, "b")
 			if !ok || moved.Node != "b" || moved.Version == old.Version {
@@ -82,14 +79,14 @@ func TestMemory(t *testing.T) {
 				t.Fatalf("stale rebind = %+v, %v; want %+v", cur, ok, moved)
 			}
 		}},
-		{"rebind of an expired binding binds", func(t *testing.T, m *Memory, c *clock) {
+		{"rebind of an expired binding binds", func(t *testing.T, m *Memory, c *testenv.Clock) {
 			old, _, _ := m.Bind(ctx, "r", "a")
-			c.advance(ttl)
+			c.Advance(ttl)
 			if b, ok, _ := m.Rebind(ctx, old, "b"); !ok || b.Node != "b" {
 				t.Fatalf("rebind = %+v, %v", b, ok)
 			}
 		}},
-		{"delete", func(t *testing.T, m *Memory, _ *clock) {
+		{"delete", func(t *testing.T, m *Memory, _ *testenv.Clock) {
 			m.Bind(ctx, "r", "a")
 			if err := m.Delete(ctx, "r"); err != nil {
 				t.Fatal(err)
@@ -98,12 +95,12 @@ func TestMemory(t *testing.T) {
 				t.Fatal("bound after delete")
 			}
 		}},
-		{"expired rooms nobody asks for are swept", func(t *testing.T, m *Memory, c *clock) {
+		{"expired rooms nobody asks for are swept", func(t *testing.T, m *Memory, c *testenv.Clock) {
 			for day := range 10 {
 				for i := range 3000 {
 					m.Bind(ctx, fmt.Sprintf("d%d-r%d", day, i), "a")
 				}
-				c.advance(ttl)
+				c.Advance(ttl)
 			}
 			// One day's rooms are live at a time; the map may hold up to twice that before a sweep.
 			if m.Len() > 2*3000+minSweep {
@@ -116,7 +113,7 @@ func TestMemory(t *testing.T) {
 				t.Fatalf("after a sweep past every TTL: counts %v, %d bindings held", got, m.Len())
 			}
 		}},
-		{"counts follow binds, rebinds, expiry and deletes", func(t *testing.T, m *Memory, c *clock) {
+		{"counts follow binds, rebinds, expiry and deletes", func(t *testing.T, m *Memory, c *testenv.Clock) {
 			want := func(sweep bool, w map[string]int) {
 				t.Helper()
 				got := m.Counts()
@@ -137,11 +134,11 @@ func TestMemory(t *testing.T) {
 			_ = m.Delete(ctx, "r3")
 			_ = m.Delete(ctx, "unbound")
 			want(false, map[string]int{"a": 1, "b": 1})
-			c.advance(ttl / 2)
+			c.Advance(ttl / 2)
 			_ = m.Touch(ctx, "r2")
-			c.advance(ttl / 2)
+			c.Advance(ttl / 2)
 			want(true, map[string]int{"a": 1}) // r1 (on b) expired, r2 was touched
-			c.advance(ttl)
+			c.Advance(ttl)
 			m.Bind(ctx, "r2", "b") // expired on a, bound again on b
 			want(false, map[string]int{"b": 1})
 		}},

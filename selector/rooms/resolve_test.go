@@ -10,22 +10,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ensemble-jitsi/ensemble/internal/testenv"
 	"github.com/ensemble-jitsi/ensemble/selector/placement"
 )
 
-func snapshot(t *testing.T, c *clock, nodes ...placement.Node) *placement.Snapshot {
+func snapshot(t *testing.T, c *testenv.Clock, nodes ...placement.Node) *placement.Snapshot {
 	t.Helper()
-	f, err := placement.NewFleet(placement.DefaultConfig(), c.now)
+	f, err := placement.NewFleet(placement.DefaultConfig(), c.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return f.Snapshot(nodes)
 }
 
-func resolver(t *testing.T, store Store, c *clock) *Resolver {
+func resolver(t *testing.T, store Store, c *testenv.Clock) *Resolver {
 	t.Helper()
 	r, err := NewResolver(ResolverOptions{
-		Store: store, Policy: placement.LeastLoaded{}, Now: c.now, TouchEvery: DefaultTouchEvery,
+		Store: store, Policy: placement.LeastLoaded{}, Now: c.Now, TouchEvery: DefaultTouchEvery,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
@@ -168,7 +169,7 @@ func TestResolveConcurrent(t *testing.T) {
 		nodes[i] = node(string(rune('a'+i)), 0.3, placement.Eligible)
 	}
 	s := snapshot(t, c, nodes...)
-	r, err := NewResolver(ResolverOptions{Store: store, Policy: placement.P2C{}, Now: c.now,
+	r, err := NewResolver(ResolverOptions{Store: store, Policy: placement.P2C{}, Now: c.Now,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -216,7 +217,7 @@ func TestResolveTouch(t *testing.T) {
 		if res.Node.ID != "a" {
 			t.Fatalf("room moved to %s", res.Node.ID)
 		}
-		c.advance(10 * time.Second)
+		c.Advance(10 * time.Second)
 	}
 	if store.touches < 9 || store.touches > 10 {
 		t.Fatalf("%d touches in 10 minutes with TouchEvery=1m", store.touches)
