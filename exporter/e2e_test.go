@@ -6,8 +6,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -157,29 +155,6 @@ func startEmulator(t testing.TB) (*jvbemu.Emulator, string) {
 	return emu, srv.URL
 }
 
-func get(t testing.TB, url string) []byte {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s\n%s", url, resp.Status, body)
-	}
-	return body
-}
-
 func TestEndToEnd(t *testing.T) {
 	nginx := testenv.StartNginx(t, testenv.NginxOptions{})
 	_, jvbURL := startEmulator(t)
@@ -189,7 +164,7 @@ func TestEndToEnd(t *testing.T) {
 		"--collector.jvb.url="+jvbURL,
 		"--collector.network.device-exclude=lo|veth.*",
 		"--web.exporter-metrics")
-	body := get(t, base+"/metrics")
+	body := testenv.Get(t, base+"/metrics", nil)
 
 	// Present before filtering, though its values are volatile.
 	for _, want := range []string{"ensemble_exporter_build_info{", "go_goroutines ", "ensemble_nginx_http_requests_total "} {

@@ -1,9 +1,7 @@
 package builtin
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -92,26 +90,7 @@ func scrapeAll(t *testing.T, timeout string, args ...string) string {
 	}
 	srv := httptest.NewServer(e.Handler(exporter.HandlerOptions{}))
 	defer srv.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set(exporter.ScrapeTimeoutHeader, timeout)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("status %s: %s", resp.Status, body)
-	}
-	return string(body)
+	return string(testenv.Get(t, srv.URL, http.Header{exporter.ScrapeTimeoutHeader: {timeout}}))
 }
 
 // One broken source costs only its own collector: each case breaks one
