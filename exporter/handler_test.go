@@ -2,7 +2,6 @@ package exporter
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/ensemble-jitsi/ensemble/internal/testenv"
 )
 
 func TestScrapeContext(t *testing.T) {
@@ -46,25 +47,12 @@ func TestScrapeContext(t *testing.T) {
 
 func scrape(t *testing.T, url, timeoutHeader string) (int, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := http.Header{}
 	if timeoutHeader != "" {
-		req.Header.Set(ScrapeTimeoutHeader, timeoutHeader)
+		h.Set(ScrapeTimeoutHeader, timeoutHeader)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(b)
+	code, b := testenv.Fetch(t, url, h)
+	return code, string(b)
 }
 
 // The handler bounds the scrape by the Prometheus header: with a hung

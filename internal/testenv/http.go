@@ -8,9 +8,14 @@ import (
 	"time"
 )
 
-// Get fetches url with the given request header (may be nil) and a 30 s
-// deadline, fails t unless the answer is 200 OK, and returns the body.
-func Get(t testing.TB, url string, header http.Header) []byte {
+// maxBody bounds what Fetch reads: pages under test are small, so more
+// means a fault.
+const maxBody = 16 << 20
+
+// Fetch GETs url with the given request header (may be nil) and a 30 s
+// deadline, and returns the status code and the body; a failed request
+// fails t.
+func Fetch(t testing.TB, url string, header http.Header) (int, []byte) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -28,12 +33,19 @@ func Get(t testing.TB, url string, header http.Header) []byte {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s\n%s", url, resp.Status, body)
+	return resp.StatusCode, body
+}
+
+// Get is Fetch that fails t unless the answer is 200 OK.
+func Get(t testing.TB, url string, header http.Header) []byte {
+	t.Helper()
+	code, body := Fetch(t, url, header)
+	if code != http.StatusOK {
+		t.Fatalf("GET %s: status %d\n%s", url, code, body)
 	}
 	return body
 }
