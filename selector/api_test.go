@@ -1,13 +1,11 @@
 package selector
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -131,17 +129,8 @@ func TestBadRoomNames(t *testing.T) {
 	addNodes(t, consul.Client(t), 2)
 	in := start(t, testOptions(t, consul))
 	in.waitNodes(t, 10*time.Second, map[string]string{"node-0": "eligible", "node-1": "eligible"})
-	f, err := os.Open("testdata/room_names.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), "#") {
-			continue
-		}
-		fields := strings.Split(sc.Text(), "\t")
+	for _, line := range testenv.Lines(t, "testdata/room_names.txt") {
+		fields := strings.Split(line, "\t")
 		seg, status := fields[0], fields[1]
 		t.Run(seg, func(t *testing.T) {
 			var b roomBody

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"net/http"
@@ -24,17 +23,7 @@ import (
 )
 
 func TestBadFlags(t *testing.T) {
-	f, err := os.Open("testdata/bad-flags.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "#") || strings.TrimSpace(line) == "" {
-			continue
-		}
+	for _, line := range testenv.Lines(t, "testdata/bad-flags.txt") {
 		argText, want, ok := strings.Cut(line, " | ")
 		if !ok {
 			t.Fatalf("bad test line %q", line)
@@ -54,9 +43,6 @@ func TestBadFlags(t *testing.T) {
 				t.Errorf("rejecting the flags took %v; nothing should have started", took)
 			}
 		})
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
 	}
 }
 

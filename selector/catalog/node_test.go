@@ -1,29 +1,18 @@
 package catalog
 
 import (
-	"bufio"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/ensemble-jitsi/ensemble/internal/testenv"
 	"github.com/ensemble-jitsi/ensemble/selector/placement"
 )
 
 func TestParsePublicURL(t *testing.T) {
-	f, err := os.Open("testdata/public_urls.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
 	n := 0
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
+	for _, line := range testenv.Lines(t, "testdata/public_urls.txt") {
 		in, want, ok := strings.Cut(line, "\t")
 		if !ok {
 			t.Fatalf("bad line %q", line)

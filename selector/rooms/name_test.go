@@ -1,28 +1,18 @@
 package rooms
 
 import (
-	"bufio"
 	"errors"
 	"math/rand/v2"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/ensemble-jitsi/ensemble/internal/testenv"
 )
 
 func TestNormalize(t *testing.T) {
-	f, err := os.Open("testdata/names.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
 	n := 0
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "#") || line == "" {
-			continue
-		}
+	for _, line := range testenv.Lines(t, "testdata/names.txt") {
 		rawIn, want, ok := strings.Cut(line, "\t")
 		if !ok {
 			t.Fatalf("bad line %q", line)
@@ -44,9 +34,6 @@ func TestNormalize(t *testing.T) {
 				t.Fatalf("Normalize(%q) = %q, %v; want %q", in, got, err, want)
 			}
 		})
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
 	}
 	if n < 10 {
 		t.Fatalf("only %d cases read", n)
