@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"bytes"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -32,8 +33,11 @@ func metricsFromText(t *testing.T, path string, own bool) []prometheus.Metric {
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
+	// In name order: the families come in a map, and "both kinds mixed"
+	// needs both readings of a file in the same order to take disjoint halves.
 	var ms []prometheus.Metric
-	for _, mf := range mfs {
+	for _, name := range slices.Sorted(maps.Keys(mfs)) {
+		mf := mfs[name]
 		var names []string
 		for _, lp := range mf.Metric[0].Label {
 			names = append(names, lp.GetName())
