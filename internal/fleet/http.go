@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/ensemble-jitsi/ensemble/internal/services"
 )
 
 // maxBody bounds every answer the supervisor reads from a part of the fleet.
@@ -30,25 +32,16 @@ func call(ctx context.Context, method, url string, in, out any) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, url, body)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, url, err)
-	}
+	header := http.Header{"Accept": {"application/json"}}
 	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+		header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := httpClient.Do(req)
+	code, b, err := services.Fetch(ctx, httpClient, method, url, header, body, maxBody)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, url, err)
+		return err
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return fmt.Errorf("%s %s: read: %w", method, url, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: status %d: %.200s", method, url, resp.StatusCode, b)
+	if code/100 != 2 {
+		return fmt.Errorf("%s %s: status %d: %.200s", method, url, code, b)
 	}
 	if out != nil {
 		if err := json.Unmarshal(b, out); err != nil {

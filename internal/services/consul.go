@@ -179,7 +179,7 @@ func (c *Consul) ready(ctx context.Context) error {
 		return errors.New("no leader yet")
 	}
 	if c.readyPeers > 0 {
-		_, body, err := fetch(ctx, http.DefaultClient, http.MethodGet, "http://"+c.HTTPAddr+"/v1/status/peers", nil, "")
+		_, body, err := fetch(ctx, http.MethodGet, "http://"+c.HTTPAddr+"/v1/status/peers", nil)
 		if err != nil {
 			return err
 		}
@@ -188,8 +188,8 @@ func (c *Consul) ready(ctx context.Context) error {
 		}
 	}
 	if c.Token != "" {
-		code, body, err := fetch(ctx, http.DefaultClient, http.MethodGet, "http://"+c.HTTPAddr+"/v1/acl/token/self",
-			http.Header{"X-Consul-Token": {c.Token}}, "")
+		code, body, err := fetch(ctx, http.MethodGet, "http://"+c.HTTPAddr+"/v1/acl/token/self",
+			http.Header{"X-Consul-Token": {c.Token}})
 		if err != nil {
 			return err
 		}
@@ -203,7 +203,7 @@ func (c *Consul) ready(ctx context.Context) error {
 // Leader returns the raft address (127.0.0.1:PORT) of the leader as this
 // agent sees it, or "" while there is none.
 func (c *Consul) Leader(ctx context.Context) (string, error) {
-	code, body, err := fetch(ctx, http.DefaultClient, http.MethodGet, "http://"+c.HTTPAddr+"/v1/status/leader", nil, "")
+	code, body, err := fetch(ctx, http.MethodGet, "http://"+c.HTTPAddr+"/v1/status/leader", nil)
 	if err != nil {
 		return "", err
 	}

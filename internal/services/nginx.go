@@ -143,7 +143,7 @@ func (n *Nginx) start(ctx context.Context, bin string, opts NginxOptions) error 
 
 // ready checks that stub_status answers, which the sidecar's collector needs.
 func (n *Nginx) ready(ctx context.Context) error {
-	code, body, err := fetch(ctx, http.DefaultClient, http.MethodGet, n.StubStatusURL, nil, "")
+	code, body, err := fetch(ctx, http.MethodGet, n.StubStatusURL, nil)
 	if err != nil {
 		return err
 	}

@@ -100,7 +100,7 @@ func (p *Prometheus) configure(configYAML string) error {
 }
 
 func (p *Prometheus) ready(ctx context.Context) error {
-	code, body, err := fetch(ctx, http.DefaultClient, http.MethodGet, p.URL+"/-/ready", nil, "")
+	code, body, err := fetch(ctx, http.MethodGet, p.URL+"/-/ready", nil)
 	if err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func (p *Prometheus) Reload(ctx context.Context, configYAML string) error {
 	if err := os.WriteFile(filepath.Join(p.Dir, "prometheus.yml"), []byte(configYAML), 0o644); err != nil {
 		return fmt.Errorf("prometheus reload: %w", err)
 	}
-	code, body, err := fetch(ctx, http.DefaultClient, http.MethodPost, p.URL+"/-/reload", nil, "")
+	code, body, err := fetch(ctx, http.MethodPost, p.URL+"/-/reload", nil)
 	if err != nil {
 		return fmt.Errorf("prometheus reload: %w", err)
 	}
@@ -137,7 +137,7 @@ type Sample struct {
 // string or matrix result is an error.
 func (p *Prometheus) Query(ctx context.Context, query string) ([]Sample, error) {
 	u := p.URL + "/api/v1/query?" + url.Values{"query": {query}}.Encode()
-	code, body, err := fetch(ctx, http.DefaultClient, http.MethodGet, u, nil, "")
+	code, body, err := fetch(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, fmt.Errorf("prometheus query %q: %w", query, err)
 	}

@@ -2,10 +2,11 @@ package testenv
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/ensemble-jitsi/ensemble/internal/services"
 )
 
 // maxBody bounds what Fetch reads: pages under test are small, so more
@@ -19,25 +20,11 @@ func Fetch(t testing.TB, url string, header http.Header) (int, []byte) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	code, body, err := services.Fetch(ctx, http.DefaultClient, http.MethodGet, url, header, nil, maxBody)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k, vs := range header {
-		for _, v := range vs {
-			req.Header.Add(k, v)
-		}
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	return resp.StatusCode, body
+	return code, body
 }
 
 // Get is Fetch that fails t unless the answer is 200 OK.
