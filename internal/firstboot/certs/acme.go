@@ -113,9 +113,12 @@ func (a *ACME) Obtain(ctx context.Context, name string) (chain, key []byte, err 
 		}
 		a.unpublish(resp, chal.Token)
 	}
-	if order, err = client.WaitOrder(ctx, order.URI); err != nil {
+	orderURI := order.URI
+	if order, err = client.WaitOrder(ctx, orderURI); err != nil {
 		return nil, nil, fmt.Errorf("acme: order: %w", err)
 	}
+	// A POST-as-GET answer carries no Location; finalizing polls the order by its URI.
+	order.URI = orderURI
 	certKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
@@ -126,7 +129,7 @@ func (a *ACME) Obtain(ctx context.Context, name string) (chain, key []byte, err 
 	if err != nil {
 		return nil, nil, fmt.Errorf("acme: CSR: %w", err)
 	}
-	ders, _, err := client.CreateOrderCert(ctx, order.FinalizeURL, csr, true)
+	ders, _, err := client.CreateCertFromOrder(ctx, order, csr, true)
 	if err != nil {
 		return nil, nil, fmt.Errorf("acme: finalizing the order: %w", err)
 	}
