@@ -191,4 +191,3 @@ func writeLoopbackTLS(t testing.TB, dir string) (caFile, certFile, keyFile strin
 	pool.AddCert(ca)
 	return caFile, certFile, keyFile, pool
 }
-
