@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/ensemble-jitsi/ensemble/internal/firstboot"
 	"github.com/ensemble-jitsi/ensemble/internal/firstboot/status"
 )
 
@@ -241,4 +243,39 @@ func settings(unit []byte) map[string][]string {
 		}
 	}
 	return m
+}
+
+// TestReadmeFlags keeps the README's flag table equal to the command's flags.
+func TestReadmeFlags(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "### `ensemble-firstboot` flags")
+	if !ok {
+		t.Fatal("README has no ensemble-firstboot flags section")
+	}
+	section, _, _ = strings.Cut(section, "\n### ")
+	var rows []string
+	for line := range strings.SplitSeq(section, "\n") {
+		if strings.HasPrefix(line, "| `--") {
+			rows = append(rows, line)
+		}
+	}
+	o := firstboot.DefaultOptions()
+	c := newCLI(&o, &bytes.Buffer{})
+	var want []string
+	for _, f := range c.app.Model().Flags {
+		if f.Hidden || f.Name == "help" || f.Name == "version" {
+			continue
+		}
+		def := ""
+		if len(f.Default) > 0 {
+			def = "`" + strings.Join(f.Default, ",") + "`"
+		}
+		want = append(want, fmt.Sprintf("| `--%s` | %s | %s |", f.Name, def, f.Help))
+	}
+	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
+		t.Errorf("README table:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
+	}
 }
