@@ -73,7 +73,7 @@ func TestACME(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.StartNginx(t, testenv.NginxOptions{ExtraHTTPConf: fmt.Sprintf(
-		"server { listen 127.0.0.1:%d; location ^~ /.well-known/acme-challenge/ { root %s; default_type text/plain; } }",
+		"server { listen 127.0.0.1:%d; location ^~ /.well-known/acme-challenge/ { alias %s/; default_type text/plain; } }",
 		pb.HTTPPort, webroot)})
 	o.ACMEWebroot = webroot
 	o.Now = func() time.Time { return time.Now().Add(70 * 24 * time.Hour) }
@@ -88,7 +88,7 @@ func TestACME(t *testing.T) {
 	if _, err := os.Stat(reloaded); err != nil {
 		t.Fatalf("reload command did not run: %v", err)
 	}
-	left, _ := os.ReadDir(filepath.Join(webroot, ".well-known", "acme-challenge"))
+	left, _ := os.ReadDir(webroot)
 	if len(left) != 0 {
 		t.Errorf("challenge files left in the webroot: %v", left)
 	}

@@ -111,7 +111,7 @@ func TestWebrootRefusesPaths(t *testing.T) {
 	if err := a.publish(newResponder(), "good-token_1", "body"); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(filepath.Join(a.Webroot, ".well-known", "acme-challenge", "good-token_1"))
+	b, err := os.ReadFile(filepath.Join(a.Webroot, "good-token_1"))
 	if err != nil || string(b) != "body" {
 		t.Fatalf("webroot file: %q, %v", b, err)
 	}
