@@ -16,10 +16,9 @@ import (
 
 const userdataDir = "../../internal/firstboot/userdata/testdata"
 
-// node is one node's file system under a temp dir, and the flags that point the command at it.
+// node is one node's file system under a temp dir; run points the command at it.
 type node struct {
-	dir  string
-	args []string
+	dir string
 }
 
 func newNode(t *testing.T, userData string) *node {
