@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -276,5 +280,28 @@ func TestReadmeFlags(t *testing.T) {
 	}
 	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
 		t.Errorf("README table:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestApplyScaleway wires --user-data.source=scaleway to a local metadata server that, like
+// Scaleway's, serves user-data only to privileged source ports.
+func TestApplyScaleway(t *testing.T) {
+	doc, err := os.ReadFile(userdataDir + "/good/provided.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, port, _ := net.SplitHostPort(r.RemoteAddr)
+		if p, _ := strconv.Atoi(port); p >= 1024 || r.URL.Path != "/user_data/cloud-init" {
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return
+		}
+		_, _ = w.Write(doc)
+	}))
+	defer srv.Close()
+	n := newNode(t, userdataDir+"/bad/no-agent-token.yaml") // the copy on disk is not read
+	code, stderr := n.run(t, "--user-data.source=scaleway", "--user-data.scaleway-url="+srv.URL)
+	if s := n.status(t); code != 0 || !s.OK || s.Source != "scaleway metadata API" {
+		t.Fatalf("exit %d, status %+v: %s", code, s, stderr)
 	}
 }
