@@ -54,6 +54,13 @@ type Options struct {
 	Queries            load.Queries
 	// LoadTimeout bounds one read of the load source (--load.timeout).
 	LoadTimeout time.Duration
+	// LoadDirectScheme (http or https), LoadDirectCAFile (PEM roots for https; empty = the
+	// system's), LoadDirectBasicAuthUser and LoadDirectBasicAuthPasswordFile configure how the
+	// direct source reaches sidecars whose web config has TLS or basic auth (--load.direct.*).
+	LoadDirectScheme                string
+	LoadDirectCAFile                string
+	LoadDirectBasicAuthUser         string
+	LoadDirectBasicAuthPasswordFile string
 	// LoadScore is how a node's sample becomes the load placement compares (--load.score): max (of the
 	// CPU busy ratio and the JVB stress level), cpu or stress.
 	LoadScore string
@@ -103,6 +110,7 @@ func DefaultOptions() Options {
 		PrometheusInterval:  5 * time.Second,
 		Queries:             load.DefaultQueries(),
 		LoadTimeout:         3 * time.Second,
+		LoadDirectScheme:    "http",
 		LoadScore:           load.ScoreMax,
 		Policy:              placement.DefaultPolicy,
 		Placement:           placement.DefaultConfig(),

@@ -2,12 +2,16 @@ package selector
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -105,13 +109,18 @@ func New(opts Options) (*Selector, error) {
 	if s.scorer, err = load.NewScorer(opts.LoadScore); err != nil {
 		return nil, err
 	}
-	s.source, err = load.Builtin().New(opts.LoadSource, load.Config{
+	lc := load.Config{
 		PrometheusURL: opts.PrometheusURL,
 		Queries:       opts.Queries,
 		Timeout:       opts.LoadTimeout,
+		Scheme:        opts.LoadDirectScheme,
 		Logger:        opts.Logger.With("load_source", opts.LoadSource),
 		Now:           opts.Now,
-	})
+	}
+	if lc.HTTPClient, lc.BasicAuthUser, lc.BasicAuthPassword, err = directClient(opts); err != nil {
+		return nil, err
+	}
+	s.source, err = load.Builtin().New(opts.LoadSource, lc)
 	if err != nil {
 		return nil, err
 	}
@@ -431,4 +440,34 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// directClient returns the HTTP client and credentials of the direct load source: the CA file's
+// roots for https, and the basic-auth password read from its file.
+func directClient(o Options) (*http.Client, string, string, error) {
+	c := &http.Client{Timeout: o.LoadTimeout}
+	if o.LoadDirectCAFile != "" {
+		pem, err := os.ReadFile(o.LoadDirectCAFile)
+		if err != nil {
+			return nil, "", "", fmt.Errorf("load.direct.ca-file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, "", "", fmt.Errorf("load.direct.ca-file %s: no PEM certificate", o.LoadDirectCAFile)
+		}
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		c.Transport = t
+	}
+	if (o.LoadDirectBasicAuthUser == "") != (o.LoadDirectBasicAuthPasswordFile == "") {
+		return nil, "", "", errors.New("load.direct.basic-auth-user and load.direct.basic-auth-password-file go together")
+	}
+	if o.LoadDirectBasicAuthUser == "" {
+		return c, "", "", nil
+	}
+	b, err := os.ReadFile(o.LoadDirectBasicAuthPasswordFile)
+	if err != nil {
+		return nil, "", "", fmt.Errorf("load.direct.basic-auth-password-file: %w", err)
+	}
+	return c, o.LoadDirectBasicAuthUser, strings.TrimRight(string(b), "\r\n"), nil
 }

@@ -27,6 +27,14 @@ type Options struct {
 	WebSystemdSocket bool
 	// WebConfigFile is an exporter-toolkit web config (TLS, basic auth); empty serves plain HTTP.
 	WebConfigFile string
+	// WebControlAddress is the listener of POST /drain and /undrain (plain HTTP). Off loopback
+	// it needs WebControlTokenFile.
+	WebControlAddress string
+	// WebControlListener, when set, is served instead of binding WebControlAddress (tests).
+	// Run closes it.
+	WebControlListener net.Listener
+	// WebControlTokenFile holds the bearer token control POSTs must carry; empty requires none.
+	WebControlTokenFile string
 
 	// Consul is the client configuration; nil means api.DefaultConfig(), which reads
 	// CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN(_FILE) and the CONSUL_* TLS variables.
@@ -105,6 +113,7 @@ func DefaultOptions() Options {
 	host, _ := os.Hostname()
 	return Options{
 		WebListenAddress:                  []string{":9105"},
+		WebControlAddress:                 "127.0.0.1:9106",
 		ConsulService:                     "jitsi",
 		ConsulServiceID:                   host,
 		ConsulCheckInterval:               2 * time.Second,
@@ -170,6 +179,14 @@ func (o *Options) Validate() error {
 	}
 	if o.HealthCPUThreshold < 0 || o.HealthCPUThreshold > 1 {
 		errs = append(errs, fmt.Errorf("health.cpu-threshold must be within [0, 1], got %v", o.HealthCPUThreshold))
+	}
+	if o.WebControlListener == nil {
+		switch {
+		case o.WebControlAddress == "":
+			errs = append(errs, errors.New("web.control-address must not be empty"))
+		case !loopbackAddress(o.WebControlAddress) && o.WebControlTokenFile == "":
+			errs = append(errs, fmt.Errorf("web.control-address %q is not a loopback address: set web.control-token-file, or anyone who reaches it could drain the node", o.WebControlAddress))
+		}
 	}
 	if len(o.WebListenAddress) == 0 && len(o.WebListeners) == 0 && !o.WebSystemdSocket {
 		errs = append(errs, errors.New("web.listen-address: no address to listen on"))

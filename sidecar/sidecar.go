@@ -46,6 +46,9 @@ func Run(ctx context.Context, o Options) error {
 		for _, l := range o.WebListeners {
 			_ = l.Close()
 		}
+		if o.WebControlListener != nil {
+			_ = o.WebControlListener.Close()
+		}
 	}()
 	if err := o.Validate(); err != nil {
 		return fmt.Errorf("invalid options: %w", err)
@@ -61,6 +64,12 @@ func Run(ctx context.Context, o Options) error {
 	header, err := checkHeader(&o)
 	if err != nil {
 		return err
+	}
+	var tokenSum []byte
+	if o.WebControlTokenFile != "" {
+		if tokenSum, err = readToken(o.WebControlTokenFile); err != nil {
+			return err
+		}
 	}
 	cfg := o.Consul
 	if cfg == nil {
@@ -83,6 +92,14 @@ func Run(ctx context.Context, o Options) error {
 	for _, l := range listeners {
 		logger.Info("listening", "address", l.Addr().String(), "tls", tlsOn)
 	}
+	control := o.WebControlListener
+	if control == nil {
+		if control, err = net.Listen("tcp", o.WebControlAddress); err != nil {
+			return fmt.Errorf("web.control-address %q: %w", o.WebControlAddress, err)
+		}
+	}
+	defer control.Close()
+	logger.Info("control listening", "address", control.Addr().String(), "token", tokenSum != nil)
 	tcp, ok := listeners[0].Addr().(*net.TCPAddr)
 	if !ok {
 		return fmt.Errorf("the first listener %s is not TCP; Consul's check needs one", listeners[0].Addr())
@@ -125,6 +142,23 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	servers, serveErr := serve(&o, listeners, handler, logger)
+	ctlSrv := &http.Server{
+		Handler:           controlRoutes(newControlGuard(control.Addr(), tokenSum), ctl, logger.With("component", "control")),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	servers = append(servers, ctlSrv)
+	ctlErr := make(chan error, 1)
+	go func() {
+		if err := ctlSrv.Serve(control); !errors.Is(err, http.ErrServerClosed) {
+			ctlErr <- err
+		}
+	}()
+	serveErr = merge(serveErr, ctlErr)
 	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	err = ctl.loop(ctx, work, serveErr)
@@ -167,6 +201,20 @@ func serve(o *Options, listeners []net.Listener, handler http.Handler, logger *s
 		}()
 	}
 	return servers, errs
+}
+
+// merge forwards the errors of a and b on one channel.
+func merge(a, b <-chan error) <-chan error {
+	out := make(chan error, 2)
+	go func() {
+		select {
+		case err := <-a:
+			out <- err
+		case err := <-b:
+			out <- err
+		}
+	}()
+	return out
 }
 
 // listen binds every listener before anything is served, so ":0" resolves to a known port.

@@ -47,6 +47,14 @@ func run(args []string, stderr io.Writer) int {
 		Default(opts.LoadScore).EnumVar(&opts.LoadScore, load.ScoreNames()...)
 	app.Flag("load.timeout", "Deadline of one read of the load source.").
 		Default(opts.LoadTimeout.String()).DurationVar(&opts.LoadTimeout)
+	app.Flag("load.direct.scheme", "How the direct source reaches each sidecar's /metrics: http or https.").
+		Default(opts.LoadDirectScheme).EnumVar(&opts.LoadDirectScheme, "http", "https")
+	app.Flag("load.direct.ca-file", "PEM roots the direct source trusts for https sidecars (default: the system's).").
+		StringVar(&opts.LoadDirectCAFile)
+	app.Flag("load.direct.basic-auth-user", "User the direct source authenticates as (sidecar web config with basic auth).").
+		StringVar(&opts.LoadDirectBasicAuthUser)
+	app.Flag("load.direct.basic-auth-password-file", "File with that user's password.").
+		StringVar(&opts.LoadDirectBasicAuthPasswordFile)
 	app.Flag("prometheus.url", "Prometheus server of the prometheus load source.").
 		Default(opts.PrometheusURL).StringVar(&opts.PrometheusURL)
 	app.Flag("prometheus.interval", "How often load is read (both sources).").
