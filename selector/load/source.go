@@ -61,7 +61,7 @@ type Config struct {
 	// BasicAuthUser and BasicAuthPassword are sent by the direct source when the user is set
 	// (the sidecar's web config requires basic auth).
 	BasicAuthUser, BasicAuthPassword string
-	Logger     *slog.Logger
+	Logger                           *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
