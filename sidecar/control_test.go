@@ -2,11 +2,14 @@ package sidecar_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -173,5 +176,87 @@ func TestControlAddressNeedsToken(t *testing.T) {
 		if (err == nil) != ok {
 			t.Errorf("%s: Validate() = %v, want ok=%v", addr, err, ok)
 		}
+	}
+}
+
+// TestUndrainRefusedAfterGracefulShutdown: once a drain put the bridge into graceful shutdown,
+// POST /undrain answers 409 with the reason and the node stays in maintenance; /health answers
+// 429 (a Consul warning: draining, so its meetings stay bound to it) while the bridge shuts down.
+func TestUndrainRefusedAfterGracefulShutdown(t *testing.T) {
+	e := newEnv(t, testenv.ConsulOptions{ACLDefaultDeny: true}, jvbemu.Options{})
+	o := e.options("node-gs", &testenv.Buffer{})
+	o.Consul.Token = testenv.ACLToken(t, e.client, "sidecar-node-gs", sidecarRules)
+	o.DrainJVBGracefulShutdown = true
+	r, _ := e.startPassing(t, o)
+	e.emu.StartConference(2)
+	if code, body := post(t, r.ctl+"/drain"); code != http.StatusAccepted || !strings.Contains(body, `"bridge_mode":"graceful-shutdown"`) {
+		t.Fatalf("POST /drain = %d %s", code, body)
+	}
+	waitAgent(t, e.client, "node-gs", true, true, 5*time.Second)
+	code, body := post(t, r.ctl+"/undrain")
+	if code != http.StatusConflict || !strings.Contains(body, "graceful shutdown") || !strings.Contains(body, `"state":"draining"`) {
+		t.Fatalf("POST /undrain after a graceful shutdown = %d %s, want 409 naming the reason", code, body)
+	}
+	waitAgent(t, e.client, "node-gs", true, true, 5*time.Second)
+	code, body = get(t, http.DefaultClient, r.url+"/health")
+	if code != http.StatusTooManyRequests || !strings.Contains(body, "jvb-shutdown") {
+		t.Errorf("/health during the graceful shutdown = %d %s, want 429 naming jvb-shutdown", code, body)
+	}
+	testenv.WaitFor(t, 10*time.Second, func() error {
+		checks, err := e.client.Agent().Checks()
+		if err != nil {
+			return err
+		}
+		if c := checks["service:node-gs"]; c == nil || c.Status != api.HealthWarning {
+			return fmt.Errorf("check = %+v, want warning", c)
+		}
+		return nil
+	})
+}
+
+// TestHealthFailsWhileBridgeShutsDown: a bridge shut down by someone else (no drain) fails
+// /health, and undrain of a drain that used drain mode is refused once the bridge shuts down.
+func TestHealthFailsWhileBridgeShutsDown(t *testing.T) {
+	e := newEnv(t, testenv.ConsulOptions{ACLDefaultDeny: true}, jvbemu.Options{})
+	o := e.options("node-sd", &testenv.Buffer{})
+	o.Consul.Token = testenv.ACLToken(t, e.client, "sidecar-node-sd", sidecarRules)
+	r, w := e.startPassing(t, o)
+	e.emu.StartConference(1)
+	if code, body := post(t, r.ctl+"/drain"); code != http.StatusAccepted {
+		t.Fatalf("POST /drain = %d %s", code, body)
+	}
+	e.emu.Shutdown(true)
+	if code, body := get(t, http.DefaultClient, r.url+"/health"); code != http.StatusTooManyRequests {
+		t.Errorf("/health = %d %s, want 429", code, body)
+	}
+	if code, body := post(t, r.ctl+"/undrain"); code != http.StatusConflict {
+		t.Errorf("POST /undrain with the bridge shutting down = %d %s, want 409", code, body)
+	}
+	w.until(t, "node-sd", false, time.Now(), 5*time.Second)
+}
+
+// TestClientsDoNotFollowRedirects: a bridge URL answering with a redirect fails the jvb probe;
+// the redirect's target is never asked.
+func TestClientsDoNotFollowRedirects(t *testing.T) {
+	e := newEnv(t, testenv.ConsulOptions{}, jvbemu.Options{})
+	var hits atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		e.emu.ServeHTTP(w, r)
+	}))
+	t.Cleanup(target.Close)
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+r.URL.Path, http.StatusFound)
+	}))
+	t.Cleanup(redirect.Close)
+	o := e.options("node-redirect", &testenv.Buffer{})
+	o.CollectorJVBURL = redirect.URL
+	r := start(t, o)
+	code, body := get(t, http.DefaultClient, r.url+"/health")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "302") {
+		t.Errorf("/health = %d %s, want 503 naming the 302", code, body)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the redirect target was asked %d times", n)
 	}
 }

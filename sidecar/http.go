@@ -58,7 +58,7 @@ func routes(o *Options, logger *slog.Logger, own *prometheus.Registry, ctl *cont
 
 func answer(w http.ResponseWriter, code int, st DrainStatus, err error) {
 	switch {
-	case errors.Is(err, errExiting):
+	case errors.Is(err, errExiting), errors.Is(err, errBridgeShutdown):
 		writeJSON(w, http.StatusConflict, struct {
 			Error string `json:"error"`
 			DrainStatus

@@ -108,7 +108,12 @@ func Run(ctx context.Context, o Options) error {
 	own := prometheus.NewRegistry()
 	own.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newMetrics(own)
-	hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	hc := &http.Client{
+		Transport: http.DefaultTransport.(*http.Transport).Clone(),
+		// The bridge and nginx answer on fixed local paths; a redirect means something else
+		// answers there, and following it would read (and log) another server's body.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	var (
 		jc     *jvb.Client
 		bridge videobridge
