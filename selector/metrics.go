@@ -49,6 +49,7 @@ type metrics struct {
 	degraded      *prometheus.GaugeVec
 	saturated     prometheus.Gauge
 	ignored       prometheus.Counter
+	conflicts     prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer, version string) *metrics {
@@ -93,7 +94,11 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 		}),
 		ignored: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "catalog_ignored_instances_total",
-			Help: "Service instances left out of the catalog (bad or missing public_url Meta), counted per catalog change.",
+			Help: "Service instances left out of the catalog (bad service ID, public_url or domain), counted each time the set of ignored instances changes.",
+		}),
+		conflicts: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "catalog_conflicts",
+			Help: "Service IDs registered on more than one Consul node; none of their copies is used.",
 		}),
 	}
 	for _, r := range degradedReasons {
@@ -102,7 +107,7 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 	m.consulErrors.WithLabelValues("watch")
 	m.consulErrors.WithLabelValues("rooms")
 	reg.MustRegister(m.requests, m.duration, m.decisions, m.decisionScore, m.catalogIndex, m.consulErrors,
-		m.loadErrors, m.degraded, m.saturated, m.ignored,
+		m.loadErrors, m.degraded, m.saturated, m.ignored, m.conflicts,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "build_info", Help: "Always 1; the version label says which build runs.",
 			ConstLabels: prometheus.Labels{"version": version},

@@ -40,6 +40,10 @@ type Options struct {
 	Consul *api.Client
 	// ConsulService is the service to follow (--consul.service).
 	ConsulService string
+	// NodesAllowedDomains lists the domains node public URLs must be under (--nodes.allowed-domains);
+	// "example.org" allows example.org and every name below it. Empty allows any valid host, so
+	// whoever may register the Jitsi service in Consul may send users anywhere.
+	NodesAllowedDomains []string
 	// CatalogMaxStaleness is how long the last catalog is served while Consul does not answer
 	// (--catalog.max-staleness); after that rooms get 503 and /-/ready fails.
 	CatalogMaxStaleness time.Duration

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"golang.org/x/time/rate"
 
+	"github.com/ensemble-jitsi/ensemble/internal/registration"
 	"github.com/ensemble-jitsi/ensemble/selector/catalog"
 	"github.com/ensemble-jitsi/ensemble/selector/consulrooms"
 	"github.com/ensemble-jitsi/ensemble/selector/load"
@@ -128,6 +129,9 @@ func New(opts Options) (*Selector, error) {
 	copts := catalog.DefaultOptions()
 	copts.Service = opts.ConsulService
 	copts.Now = opts.Now
+	if copts.AllowedDomains, err = registration.ParseDomains(opts.NodesAllowedDomains); err != nil {
+		return nil, fmt.Errorf("nodes.allowed-domains: %w", err)
+	}
 	// A blocking query can only notice a silently dead Consul when it times out, so wait at most a
 	// quarter of the staleness budget.
 	copts.WaitTime = min(max(opts.CatalogMaxStaleness/4, time.Second), 5*time.Minute)
@@ -141,7 +145,8 @@ func New(opts Options) (*Selector, error) {
 			s.metrics.catalogIndex.Set(float64(index))
 			s.setDegraded(reasonConsul, false, "")
 		},
-		Ignored: func(string, error) { s.metrics.ignored.Inc() },
+		Ignored:   func(string, error) { s.metrics.ignored.Inc() },
+		Conflicts: func(n int) { s.metrics.conflicts.Set(float64(n)) },
 		Changed: func(c *catalog.Snapshot) {
 			s.rebuild()
 			s.noticeNodes(c)

@@ -12,7 +12,7 @@ import (
 	"github.com/hashicorp/consul/api"
 
 	"github.com/ensemble-jitsi/ensemble/exporter"
-	"github.com/ensemble-jitsi/ensemble/selector/catalog"
+	"github.com/ensemble-jitsi/ensemble/internal/registration"
 )
 
 // Options configures Run. Field names mirror the command-line flags of ensemble-sidecar
@@ -138,7 +138,7 @@ func DefaultOptions() Options {
 // It applies the selector's own rules, so a node the sidecar registers is one the selector
 // accepts.
 func ValidatePublicURL(s string) error {
-	_, err := catalog.ParsePublicURL(s)
+	_, err := registration.ParsePublicURL(s)
 	return err
 }
 
@@ -167,6 +167,8 @@ func (o *Options) Validate() error {
 	}
 	if o.ConsulServiceID == "" {
 		errs = append(errs, errors.New("consul.service-id must not be empty (no host name found)"))
+	} else if err := registration.ValidServiceID(o.ConsulServiceID); err != nil {
+		errs = append(errs, fmt.Errorf("consul.service-id: %w", err))
 	}
 	if (o.ConsulCheckBasicAuthUser == "") != (o.ConsulCheckBasicAuthPasswordFile == "") {
 		errs = append(errs, errors.New("consul.check-basic-auth-user and consul.check-basic-auth-password-file go together"))

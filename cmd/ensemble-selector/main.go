@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -37,6 +38,8 @@ func run(args []string, stderr io.Writer) int {
 	webFlags := kingpinflag.AddFlags(app, opts.ListenAddresses[0])
 	app.Flag("consul.service", "Consul service of the Jitsi nodes (address from CONSUL_HTTP_ADDR).").
 		Default(opts.ConsulService).StringVar(&opts.ConsulService)
+	app.Flag("nodes.allowed-domains", "Domain node public URLs must be under (repeatable or comma-separated; example.org allows *.example.org). Empty allows any host.").
+		StringsVar(&opts.NodesAllowedDomains)
 	app.Flag("catalog.max-staleness", "Serve the last catalog this long while Consul does not answer; then refuse rooms and report not ready.").
 		Default(opts.CatalogMaxStaleness.String()).DurationVar(&opts.CatalogMaxStaleness)
 	app.Flag("load.source", "Where node load comes from: prometheus or direct (scrape each sidecar).").
@@ -103,6 +106,7 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ensemble-selector: --web.systemd-socket is not supported")
 		return 2
 	}
+	opts.NodesAllowedDomains = splitList(opts.NodesAllowedDomains)
 	opts.ListenAddresses = *webFlags.WebListenAddresses
 	opts.WebConfigFile = *webFlags.WebConfigFile
 	logCfg.Writer = stderr
@@ -128,4 +132,18 @@ func run(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// splitList splits comma-separated entries of a repeatable flag (the environment variable gives
+// one value) and drops empty ones.
+func splitList(in []string) []string {
+	var out []string
+	for _, v := range in {
+		for _, e := range strings.Split(v, ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
 }
