@@ -30,11 +30,13 @@ const (
 	outcomeCatalogStale = "catalog_stale"
 	outcomeNoNode       = "no_node"
 	outcomeStoreError   = "store_error"
+	outcomeRateLimited  = "rate_limited"
+	outcomeOverCapacity = "over_capacity"
 )
 
 var outcomes = []string{
 	string(rooms.Existing), string(rooms.Created), string(rooms.Joined), string(rooms.Rebound),
-	outcomeInvalid, outcomeCatalogStale, outcomeNoNode, outcomeStoreError,
+	outcomeInvalid, outcomeCatalogStale, outcomeNoNode, outcomeStoreError, outcomeRateLimited, outcomeOverCapacity,
 }
 
 // metrics are the selector's own instruments.
@@ -65,7 +67,7 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 		}, []string{"handler"}),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "decisions_total",
-			Help: "Room lookups, by policy and outcome (existing, created, joined, rebound, no_node, invalid, store_error, catalog_stale).",
+			Help: "Room lookups, by policy and outcome (existing, created, joined, rebound, no_node, invalid, store_error, catalog_stale, rate_limited: the client created too many rooms, over_capacity: the live-room or per-node pending cap refused a new room).",
 		}, []string{"policy", "outcome"}),
 		decisionScore: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "decision_score_ratio",

@@ -22,6 +22,7 @@ import (
 
 	"github.com/ensemble-jitsi/ensemble/internal/registration"
 	"github.com/ensemble-jitsi/ensemble/selector/catalog"
+	"github.com/ensemble-jitsi/ensemble/selector/clientrate"
 	"github.com/ensemble-jitsi/ensemble/selector/consulrooms"
 	"github.com/ensemble-jitsi/ensemble/selector/load"
 	"github.com/ensemble-jitsi/ensemble/selector/placement"
@@ -58,6 +59,12 @@ type Selector struct {
 	mem      *rooms.Memory
 	sweeper  *consulrooms.Store
 	resolver *rooms.Resolver
+
+	// limiter and proxies limit room creation per client; limiter is nil when off.
+	limiter *clientrate.Limiter
+	proxies clientrate.Proxies
+	// liveCount is the live bindings of the Consul store at its last sweep.
+	liveCount atomic.Int64
 
 	// contact is when Consul last answered (the watcher's; tests may replace it).
 	contact func() time.Time
@@ -124,6 +131,13 @@ func New(opts Options) (*Selector, error) {
 	s.source, err = load.Builtin().New(opts.LoadSource, lc)
 	if err != nil {
 		return nil, err
+	}
+
+	if opts.LimitsRoomRate > 0 {
+		s.limiter = clientrate.New(opts.LimitsRoomRate, opts.LimitsRoomBurst, opts.LimitsClients)
+		if s.proxies, err = clientrate.ParseProxies(opts.LimitsTrustedProxies); err != nil {
+			return nil, fmt.Errorf("limits.trusted-proxies: %w", err)
+		}
 	}
 
 	copts := catalog.DefaultOptions()
@@ -239,7 +253,14 @@ func (s *Selector) Run(ctx context.Context) error {
 	switch {
 	case s.sweeper != nil:
 		wg.Go(func() {
-			s.sweeper.RunSweeper(ctx, sweepEvery, func(m map[string]int) { s.counts.Store(&m) },
+			s.sweeper.RunSweeper(ctx, sweepEvery, func(m map[string]int) {
+				s.counts.Store(&m)
+				total := 0
+				for _, n := range m {
+					total += n
+				}
+				s.liveCount.Store(int64(total))
+			},
 				s.logger.With("component", "rooms"))
 		})
 	case s.mem != nil:

@@ -86,6 +86,18 @@ func run(args []string, stderr io.Writer) int {
 		Default(opts.RoomsTTL.String()).DurationVar(&opts.RoomsTTL)
 	app.Flag("rooms.consul-prefix", "Consul KV folder of the room bindings.").
 		Default(opts.RoomsPrefix).StringVar(&opts.RoomsPrefix)
+	app.Flag("limits.room-rate", "New rooms per second each client address may create (IPv6: per /64), 0 = no limit; joining existing rooms is never limited.").
+		Default(fmt.Sprint(opts.LimitsRoomRate)).Float64Var(&opts.LimitsRoomRate)
+	app.Flag("limits.room-burst", "Burst of new rooms per client address.").
+		Default(fmt.Sprint(opts.LimitsRoomBurst)).IntVar(&opts.LimitsRoomBurst)
+	app.Flag("limits.clients", "Client addresses tracked by the room rate limit (memory bound).").
+		Default(fmt.Sprint(opts.LimitsClients)).IntVar(&opts.LimitsClients)
+	app.Flag("limits.trusted-proxies", "Proxies (CIDRs, repeatable or comma-separated) whose X-Forwarded-For names the client.").
+		Default(strings.Join(opts.LimitsTrustedProxies, ",")).StringsVar(&opts.LimitsTrustedProxies)
+	app.Flag("limits.max-pending-per-node", "Refuse a new room (503) when its node already has this many new rooms pending, 0 = no cap.").
+		Default(fmt.Sprint(opts.LimitsMaxPending)).IntVar(&opts.LimitsMaxPending)
+	app.Flag("limits.max-rooms", "Refuse new rooms (503) while this many bindings are live, 0 = no cap.").
+		Default(fmt.Sprint(opts.LimitsMaxRooms)).IntVar(&opts.LimitsMaxRooms)
 	app.Flag("web.read-header-timeout", "Time a client may take to send request headers.").
 		Default(opts.ReadHeaderTimeout.String()).DurationVar(&opts.ReadHeaderTimeout)
 	app.Flag("web.read-timeout", "Time a client may take to send a whole request.").
@@ -107,6 +119,7 @@ func run(args []string, stderr io.Writer) int {
 		return 2
 	}
 	opts.NodesAllowedDomains = splitList(opts.NodesAllowedDomains)
+	opts.LimitsTrustedProxies = splitList(opts.LimitsTrustedProxies)
 	opts.ListenAddresses = *webFlags.WebListenAddresses
 	opts.WebConfigFile = *webFlags.WebConfigFile
 	logCfg.Writer = stderr
