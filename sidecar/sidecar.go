@@ -157,13 +157,11 @@ func Run(ctx context.Context, o Options) error {
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	servers = append(servers, ctlSrv)
-	ctlErr := make(chan error, 1)
 	go func() {
 		if err := ctlSrv.Serve(control); !errors.Is(err, http.ErrServerClosed) {
-			ctlErr <- err
+			serveErr <- fmt.Errorf("control listener: %w", err)
 		}
 	}()
-	serveErr = merge(serveErr, ctlErr)
 	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	err = ctl.loop(ctx, work, serveErr)
@@ -177,14 +175,15 @@ func Run(ctx context.Context, o Options) error {
 }
 
 // serve serves handler on every listener through the exporter-toolkit, which adds TLS and
-// basic auth from the web config. Errors other than a shutdown arrive on the channel.
-func serve(o *Options, listeners []net.Listener, handler http.Handler, logger *slog.Logger) ([]*http.Server, <-chan error) {
+// basic auth from the web config. Errors other than a shutdown arrive on the channel, which has
+// room for one more sender (the control listener).
+func serve(o *Options, listeners []net.Listener, handler http.Handler, logger *slog.Logger) ([]*http.Server, chan error) {
 	webFlags := &web.FlagConfig{
 		WebListenAddresses: &o.WebListenAddress,
 		WebSystemdSocket:   &o.WebSystemdSocket,
 		WebConfigFile:      &o.WebConfigFile,
 	}
-	errs := make(chan error, len(listeners))
+	errs := make(chan error, len(listeners)+1)
 	servers := make([]*http.Server, len(listeners))
 	for i, l := range listeners {
 		// One server per listener: web.Serve wraps server.Handler, which must not be
@@ -206,20 +205,6 @@ func serve(o *Options, listeners []net.Listener, handler http.Handler, logger *s
 		}()
 	}
 	return servers, errs
-}
-
-// merge forwards the errors of a and b on one channel.
-func merge(a, b <-chan error) <-chan error {
-	out := make(chan error, 2)
-	go func() {
-		select {
-		case err := <-a:
-			out <- err
-		case err := <-b:
-			out <- err
-		}
-	}()
-	return out
 }
 
 // listen binds every listener before anything is served, so ":0" resolves to a known port.
