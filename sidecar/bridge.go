@@ -47,14 +47,11 @@ func (b jvbBridge) ShuttingDown(ctx context.Context) (bool, error) {
 // still on the bridge stay bound to it while new ones go elsewhere.
 var errBridgeShuttingDown = errors.New("the bridge is shutting down (graceful_shutdown or shutting_down)")
 
-// shutdownProbe fails while the bridge reports a graceful shutdown.
+// shutdownProbe fails while the bridge reports a graceful shutdown. Stats it cannot read do not
+// fail it: the jvb probe judges the bridge's health, this one only spots a shutdown.
 func shutdownProbe(b videobridge) Probe {
 	return ProbeFunc("jvb-shutdown", func(ctx context.Context) error {
-		down, err := b.ShuttingDown(ctx)
-		switch {
-		case err != nil:
-			return err
-		case down:
+		if down, err := b.ShuttingDown(ctx); err == nil && down {
 			return errBridgeShuttingDown
 		}
 		return nil
