@@ -101,11 +101,17 @@ func ParsePublicURL(raw string) (string, error) {
 
 // Host returns the host of a URL ParsePublicURL returned, without brackets or port.
 func Host(publicURL string) string {
-	u, err := url.Parse(publicURL)
-	if err != nil {
+	h := strings.TrimPrefix(publicURL, "https://")
+	if strings.HasPrefix(h, "[") {
+		if i := strings.IndexByte(h, ']'); i > 0 {
+			return h[1:i]
+		}
 		return ""
 	}
-	return u.Hostname()
+	if i := strings.IndexByte(h, ':'); i >= 0 {
+		return h[:i]
+	}
+	return h
 }
 
 // checkHost returns host in canonical form (lower case; IPs as netip formats them) or explains
@@ -117,8 +123,12 @@ func checkHost(host string) (string, error) {
 	if strings.Contains(host, "%") {
 		return "", errors.New("a zone or percent-escape in the host is not allowed")
 	}
-	if ip, err := netip.ParseAddr(host); err == nil {
-		return ip.String(), nil
+	// Only what can be an IP literal is parsed as one: a failed parse allocates its error, and
+	// this runs for every node on every catalog change.
+	if strings.Contains(host, ":") || strings.Trim(host, "0123456789.") == "" {
+		if ip, err := netip.ParseAddr(host); err == nil {
+			return ip.String(), nil
+		}
 	}
 	host = strings.ToLower(host)
 	if err := dnsName(host); err != nil {
@@ -134,8 +144,10 @@ func dnsName(host string) error {
 	if len(host) > 253 {
 		return fmt.Errorf("host name of %d bytes, at most 253", len(host))
 	}
-	labels := strings.Split(host, ".")
-	for i, l := range labels {
+	last := ""
+	for i, rest := 0, host; rest != "" || i == 0; i++ {
+		l, after, _ := strings.Cut(rest, ".")
+		rest, last = after, l
 		if l == "" || len(l) > 63 {
 			return fmt.Errorf("host %q: label %d is empty or longer than 63 bytes", host, i+1)
 		}
@@ -159,7 +171,10 @@ func dnsName(host string) error {
 			}
 		}
 	}
-	if strings.Trim(labels[len(labels)-1], "0123456789") == "" {
+	if strings.HasSuffix(host, ".") {
+		return fmt.Errorf("host %q: label is empty", host)
+	}
+	if strings.Trim(last, "0123456789") == "" {
 		return fmt.Errorf("host %q: the top-level label is all digits (not an IP address either)", host)
 	}
 	return nil
