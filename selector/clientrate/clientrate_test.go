@@ -112,3 +112,22 @@ func BenchmarkAllow(b *testing.B) {
 		}
 	})
 }
+
+// FuzzClient: any X-Forwarded-For gives a valid address or none, never a panic, and a peer that
+// is not a trusted proxy is always the client.
+func FuzzClient(f *testing.F) {
+	f.Add("127.0.0.1:1", "198.51.100.7")
+	f.Add("127.0.0.1:1", "1.2.3.4, ,,garbage, 2001:db8::1")
+	f.Add("203.0.113.9:5", "10.0.0.1")
+	proxies, _ := ParseProxies([]string{"127.0.0.1/32", "10.0.0.0/8"})
+	f.Fuzz(func(t *testing.T, remote, xff string) {
+		r := &http.Request{RemoteAddr: remote, Header: http.Header{"X-Forwarded-For": {xff}}}
+		a, ok := proxies.Client(r)
+		if ok && !a.IsValid() {
+			t.Fatalf("ok with an invalid address for %q %q", remote, xff)
+		}
+		if ap, err := netip.ParseAddrPort(remote); err == nil && !proxies.trusted(ap.Addr()) && a != ap.Addr().Unmap() {
+			t.Fatalf("untrusted peer %s, client %s", remote, a)
+		}
+	})
+}
