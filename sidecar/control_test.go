@@ -109,6 +109,8 @@ func TestControlRefusesForeignRequests(t *testing.T) {
 		t.Fatal("a refused request put the bridge into graceful shutdown")
 	}
 
+	// A meeting keeps the node draining (not deregistered) while the notes are read.
+	e.emu.StartConference(1)
 	code, body := send(t, r.ctl, controlRequest{Path: "/drain", Headers: map[string]string{
 		"Content-Type": "application/json", "Origin": "SELF", "Sec-Fetch-Site": "same-origin"},
 		Body: `{"reason":"rolling upgrade"}`}, "")
