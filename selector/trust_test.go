@@ -160,7 +160,13 @@ func (in *instance) viaProxy(t *testing.T, c *http.Client, path, client string) 
 func TestFlood(t *testing.T) {
 	consul := testenv.StartConsul(t, testenv.ConsulOptions{ACLDefaultDeny: true})
 	admin := consul.Client(t)
-	nodes := addNodes(t, admin, 3)
+	// 64-CPU nodes: the ~60 legitimate rooms of the test (burst, rate and the user's) must not
+	// saturate them through the pending correction; the unlimited flood would (4,000 rooms).
+	var nodes []*node
+	for i := range 3 {
+		id := fmt.Sprintf("node-%d", i)
+		nodes = append(nodes, addNode(t, admin, id, "https://"+id+".example.org", 64))
+	}
 	opts := testOptions(t, consul)
 	opts.Consul = aclClient(t, consul, testenv.ACLToken(t, admin, "selector", selectorRules))
 	opts.LimitsRoomRate, opts.LimitsRoomBurst = 5, 20
