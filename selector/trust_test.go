@@ -316,3 +316,41 @@ func TestCapacityCaps(t *testing.T) {
 		})
 	}
 }
+
+// TestPerNodeTokens checks the token shape docs/security.md recommends against Consul with ACLs
+// on: a node identity plus a service identity for jitsi lets a node register the service on its
+// own node name, but not on another node (the duplicate of H2b needs the shared token or that
+// node's own), and lets it read no room bindings.
+func TestPerNodeTokens(t *testing.T) {
+	consul := testenv.StartConsul(t, testenv.ConsulOptions{ACLDefaultDeny: true})
+	admin := consul.Client(t)
+	tok, _, err := admin.ACL().TokenCreate(&api.ACLToken{
+		Description:       "meet-a sidecar",
+		NodeIdentities:    []*api.ACLNodeIdentity{{NodeName: "meet-a", Datacenter: "dc1"}},
+		ServiceIdentities: []*api.ACLServiceIdentity{{ServiceName: "jitsi"}},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := aclClient(t, consul, tok.SecretID)
+	reg := func(node string) error {
+		_, err := c.Catalog().Register(&api.CatalogRegistration{
+			Node: node, Address: "127.0.0.1",
+			Service: &api.AgentService{ID: "meet-a", Service: "jitsi", Port: 9105, Meta: map[string]string{
+				registration.MetaPublicURL: "https://meet-a.example.org"}},
+		}, nil)
+		return err
+	}
+	if err := reg("meet-a"); err != nil {
+		t.Errorf("registering on its own node: %v", err)
+	}
+	for _, other := range []string{"aaa-evil", "meet-b"} {
+		if err := reg(other); err == nil || !strings.Contains(err.Error(), "Permission denied") {
+			t.Errorf("registering on node %s = %v, want permission denied", other, err)
+		}
+	}
+	if _, _, err := c.KV().Get("ensemble/rooms/standup", nil); err == nil {
+		// A missing key with no read right answers 403, not an empty result.
+		t.Error("a sidecar token could read the room bindings")
+	}
+}
