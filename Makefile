@@ -52,6 +52,7 @@ lint: ## gofmt, go vet and staticcheck.
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^tools/')); if [[ -n $$out ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	staticcheck ./...
+	@scripts/check-imports.sh
 
 .PHONY: tidy-check
 tidy-check: ## Fail if go.mod/go.sum are not tidy.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -63,29 +64,79 @@ type failure struct {
 	status  int
 	code    string
 	message string
+	// retry is the Retry-After value in seconds; empty means retryAfter for a 503.
+	retry string
+}
+
+// Admission refusals (see admit).
+var (
+	errRoomsFull   = errors.New("too many live rooms")
+	errPendingFull = errors.New("the chosen node has too many new rooms pending")
+)
+
+// rateLimited is a client that created rooms faster than its token bucket allows.
+type rateLimited struct{ wait time.Duration }
+
+func (r *rateLimited) Error() string { return "room creation rate limit" }
+
+// admit decides whether a new binding may be written on node i of p for client: the caps
+// first (they take no token), then the client's bucket.
+func (s *Selector) admit(p *placement.Snapshot, i int, r *http.Request) error {
+	if s.opts.LimitsMaxRooms > 0 && s.liveRooms() >= s.opts.LimitsMaxRooms {
+		return errRoomsFull
+	}
+	if s.opts.LimitsMaxPending > 0 && p.Pending(i) >= s.opts.LimitsMaxPending {
+		return errPendingFull
+	}
+	if s.limiter != nil && r != nil {
+		// Only here, when a binding is about to be written: lookups of existing rooms parse nothing.
+		if client, ok := s.proxies.Client(r); ok {
+			if ok, wait := s.limiter.Allow(client, s.opts.Now()); !ok {
+				return &rateLimited{wait}
+			}
+		}
+	}
+	return nil
+}
+
+// liveRooms returns the live bindings: exact with the memory store, as of the last sweep with
+// the Consul store.
+func (s *Selector) liveRooms() int {
+	if s.mem != nil {
+		return s.mem.Len()
+	}
+	return int(s.liveCount.Load())
 }
 
 // place resolves room to its node. The room URL is the node's validated public URL and the canonical
 // room name, which has only letters, digits, '-' and '_': nothing from the request reaches it otherwise.
-func (s *Selector) place(ctx context.Context, room string) (rooms.Result, *failure) {
+func (s *Selector) place(ctx context.Context, room string, r *http.Request) (rooms.Result, *failure) {
 	if _, err := rooms.Normalize(room); err != nil {
 		s.decided[outcomeInvalid].Inc()
-		return rooms.Result{}, &failure{http.StatusBadRequest, "invalid_room_name", err.Error()}
+		return rooms.Result{}, &failure{http.StatusBadRequest, "invalid_room_name", err.Error(), ""}
 	}
 	v := s.view.Load()
 	if v == nil || !s.catalogFresh() {
 		s.decided[outcomeCatalogStale].Inc()
-		return rooms.Result{}, &failure{http.StatusServiceUnavailable, "catalog_stale", "the fleet view is too old to place meetings"}
+		return rooms.Result{}, &failure{http.StatusServiceUnavailable, "catalog_stale", "the fleet view is too old to place meetings", ""}
 	}
-	res, err := s.resolve(ctx, v.place, room)
+	res, err := s.resolve(ctx, v.place, room, r)
+	var limited *rateLimited
 	switch {
 	case err == nil:
+	case errors.As(err, &limited):
+		s.decided[outcomeRateLimited].Inc()
+		return rooms.Result{}, &failure{http.StatusTooManyRequests, "rate_limited",
+			"too many new rooms from this address; try again later", strconv.Itoa(int(math.Ceil(limited.wait.Seconds())))}
+	case errors.Is(err, errRoomsFull), errors.Is(err, errPendingFull):
+		s.decided[outcomeOverCapacity].Inc()
+		return rooms.Result{}, &failure{http.StatusServiceUnavailable, "over_capacity", err.Error() + "; try again later", ""}
 	case errors.Is(err, rooms.ErrInvalidName):
 		s.decided[outcomeInvalid].Inc()
-		return rooms.Result{}, &failure{http.StatusBadRequest, "invalid_room_name", err.Error()}
+		return rooms.Result{}, &failure{http.StatusBadRequest, "invalid_room_name", err.Error(), ""}
 	case errors.Is(err, placement.ErrNoNode):
 		s.decided[outcomeNoNode].Inc()
-		return rooms.Result{}, &failure{http.StatusServiceUnavailable, "no_node", "no node can take a meeting now"}
+		return rooms.Result{}, &failure{http.StatusServiceUnavailable, "no_node", "no node can take a meeting now", ""}
 	default:
 		s.decided[outcomeStoreError].Inc()
 		if s.sweeper != nil {
@@ -94,7 +145,7 @@ func (s *Selector) place(ctx context.Context, room string) (rooms.Result, *failu
 		if s.storeWarn.Allow() { // an outage fails every new room: one line per interval is enough
 			s.logger.Warn("room lookup failed", "room", room, "err", err)
 		}
-		return rooms.Result{}, &failure{http.StatusServiceUnavailable, "store_unavailable", "the room binding store is unavailable"}
+		return rooms.Result{}, &failure{http.StatusServiceUnavailable, "store_unavailable", "the room binding store is unavailable", ""}
 	}
 	if c := s.decided[string(res.Outcome)]; c != nil {
 		c.Inc()
@@ -116,9 +167,9 @@ func (s *Selector) place(ctx context.Context, room string) (rooms.Result, *failu
 
 // resolve binds through the store, or without one asks the policy every time (bounded-hash only, which
 // answers the same on every replica while loads are similar).
-func (s *Selector) resolve(ctx context.Context, p *placement.Snapshot, room string) (rooms.Result, error) {
+func (s *Selector) resolve(ctx context.Context, p *placement.Snapshot, room string, r *http.Request) (rooms.Result, error) {
 	if s.resolver != nil {
-		return s.resolver.Resolve(ctx, p, room, placement.SystemRand{})
+		return s.resolver.ResolveAdmit(ctx, p, room, placement.SystemRand{}, func(i int) error { return s.admit(p, i, r) })
 	}
 	name, err := rooms.Normalize(room)
 	if err != nil {
@@ -136,7 +187,10 @@ func bodyOf(res rooms.Result) roomBody {
 }
 
 func (s *Selector) fail(w http.ResponseWriter, f *failure) {
-	if f.status == http.StatusServiceUnavailable {
+	switch {
+	case f.retry != "":
+		w.Header().Set("Retry-After", f.retry)
+	case f.status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", retryAfter)
 	}
 	writeError(w, f.status, f.code, f.message)
@@ -153,7 +207,7 @@ func roomOf(path string) (string, bool) {
 
 func (s *Selector) handleRoom(w http.ResponseWriter, r *http.Request) {
 	room, _ := roomOf(r.URL.Path) // routed here only when it is one
-	res, f := s.place(r.Context(), room)
+	res, f := s.place(r.Context(), room, r)
 	if f != nil {
 		s.fail(w, f)
 		return
@@ -211,7 +265,7 @@ func (s *Selector) handleNewRoom(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for range newNameAttempts {
-		res, f := s.place(r.Context(), rooms.NewName(placement.SystemRand{}))
+		res, f := s.place(r.Context(), rooms.NewName(placement.SystemRand{}), r)
 		if f != nil {
 			s.fail(w, f)
 			return
@@ -223,12 +277,12 @@ func (s *Selector) handleNewRoom(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.fail(w, &failure{http.StatusServiceUnavailable, "no_free_name", "could not find an unused room name"})
+	s.fail(w, &failure{http.StatusServiceUnavailable, "no_free_name", "could not find an unused room name", ""})
 }
 
 // handleRedirect sends a browser to the room on its node.
 func (s *Selector) handleRedirect(w http.ResponseWriter, r *http.Request) {
-	res, f := s.place(r.Context(), mux.Vars(r)["room"])
+	res, f := s.place(r.Context(), mux.Vars(r)["room"], r)
 	if f != nil {
 		s.fail(w, f)
 		return

@@ -45,9 +45,15 @@ func BenchmarkPublishView(b *testing.B) {
 
 // BenchmarkRoomHandler measures GET /api/v1/rooms/{room} in process (room shortcut, middleware, binding,
 // placement, JSON), cycling through 100,000 room names (the first pass binds them, later ones find them).
+//
+// "selector" runs with the room rate limit on (a rate no request reaches, so every request is
+// served; requests come through a trusted proxy with one of 1,024 client addresses), and
+// "limit-off" without it: their ratio is the limiter's cost.
 func BenchmarkRoomHandler(b *testing.B) {
-	s, _ := inProcess(b)
+	s, _ := inProcessWith(b, func(o *Options) { o.LimitsRoomRate, o.LimitsRoomBurst = 1e9, 1e9 })
 	b.Run("selector", func(b *testing.B) { benchHandler(b, s.handler()) })
+	off, _ := inProcessWith(b, func(o *Options) { o.LimitsRoomRate = 0 })
+	b.Run("limit-off", func(b *testing.B) { benchHandler(b, off.handler()) })
 	// The baseline: the same requests answered by a bare handler with a fixed room JSON.
 	body := []byte(`{"room":"room-1","node":"a","url":"https://a.example.org/room-1"}` + "\n")
 	b.Run("bare", func(b *testing.B) {
@@ -65,7 +71,8 @@ func benchHandler(b *testing.B, h http.Handler) {
 	for i := range reqs {
 		path := fmt.Sprintf("/api/v1/rooms/room-%d", i)
 		reqs[i] = &http.Request{Method: http.MethodGet, URL: &url.URL{Path: path}, RequestURI: path, Host: "selector",
-			Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: http.Header{}}
+			Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, RemoteAddr: "127.0.0.1:40000",
+			Header: http.Header{"X-Forwarded-For": {fmt.Sprintf("198.51.%d.%d", i>>8&3, i&255)}}}
 	}
 	b.ReportAllocs()
 	b.ResetTimer()

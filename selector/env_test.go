@@ -19,8 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/promslog"
 
+	"github.com/ensemble-jitsi/ensemble/internal/registration"
 	"github.com/ensemble-jitsi/ensemble/internal/testenv"
-	"github.com/ensemble-jitsi/ensemble/selector/catalog"
 	"github.com/ensemble-jitsi/ensemble/selector/internal/target"
 )
 
@@ -41,8 +41,8 @@ func addNode(t *testing.T, c *api.Client, id, publicURL string, cpus float64) *n
 	reg := &api.AgentServiceRegistration{
 		ID: id, Name: "jitsi", Address: host, Port: port,
 		Meta: map[string]string{
-			catalog.MetaPublicURL: publicURL, catalog.MetaRegion: "test", catalog.MetaCapacity: fmt.Sprint(cpus),
-			catalog.MetaSidecarPort: portStr, catalog.MetaVersion: "test",
+			registration.MetaPublicURL: publicURL, registration.MetaRegion: "test", registration.MetaCapacity: fmt.Sprint(cpus),
+			registration.MetaSidecarPort: portStr, registration.MetaVersion: "test",
 		},
 		Check: &api.AgentServiceCheck{CheckID: "service:" + id, HTTP: tg.URL() + "/health", Interval: "1s", Timeout: "500ms"},
 	}

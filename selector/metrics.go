@@ -30,11 +30,13 @@ const (
 	outcomeCatalogStale = "catalog_stale"
 	outcomeNoNode       = "no_node"
 	outcomeStoreError   = "store_error"
+	outcomeRateLimited  = "rate_limited"
+	outcomeOverCapacity = "over_capacity"
 )
 
 var outcomes = []string{
 	string(rooms.Existing), string(rooms.Created), string(rooms.Joined), string(rooms.Rebound),
-	outcomeInvalid, outcomeCatalogStale, outcomeNoNode, outcomeStoreError,
+	outcomeInvalid, outcomeCatalogStale, outcomeNoNode, outcomeStoreError, outcomeRateLimited, outcomeOverCapacity,
 }
 
 // metrics are the selector's own instruments.
@@ -49,6 +51,7 @@ type metrics struct {
 	degraded      *prometheus.GaugeVec
 	saturated     prometheus.Gauge
 	ignored       prometheus.Counter
+	conflicts     prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer, version string) *metrics {
@@ -64,7 +67,7 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 		}, []string{"handler"}),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "decisions_total",
-			Help: "Room lookups, by policy and outcome (existing, created, joined, rebound, no_node, invalid, store_error, catalog_stale).",
+			Help: "Room lookups, by policy and outcome (existing, created, joined, rebound, no_node, invalid, store_error, catalog_stale, rate_limited: the client created too many rooms, over_capacity: the live-room or per-node pending cap refused a new room).",
 		}, []string{"policy", "outcome"}),
 		decisionScore: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "decision_score_ratio",
@@ -93,7 +96,11 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 		}),
 		ignored: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "catalog_ignored_instances_total",
-			Help: "Service instances left out of the catalog (bad or missing public_url Meta), counted per catalog change.",
+			Help: "Service instances left out of the catalog (bad service ID, public_url or domain), counted each time the set of ignored instances changes.",
+		}),
+		conflicts: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "catalog_conflicts",
+			Help: "Service IDs registered on more than one Consul node; none of their copies is used.",
 		}),
 	}
 	for _, r := range degradedReasons {
@@ -102,7 +109,7 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 	m.consulErrors.WithLabelValues("watch")
 	m.consulErrors.WithLabelValues("rooms")
 	reg.MustRegister(m.requests, m.duration, m.decisions, m.decisionScore, m.catalogIndex, m.consulErrors,
-		m.loadErrors, m.degraded, m.saturated, m.ignored,
+		m.loadErrors, m.degraded, m.saturated, m.ignored, m.conflicts,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "build_info", Help: "Always 1; the version label says which build runs.",
 			ConstLabels: prometheus.Labels{"version": version},

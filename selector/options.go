@@ -40,6 +40,10 @@ type Options struct {
 	Consul *api.Client
 	// ConsulService is the service to follow (--consul.service).
 	ConsulService string
+	// NodesAllowedDomains lists the domains node public URLs must be under (--nodes.allowed-domains);
+	// "example.org" allows example.org and every name below it. Empty allows any valid host, so
+	// whoever may register the Jitsi service in Consul may send users anywhere.
+	NodesAllowedDomains []string
 	// CatalogMaxStaleness is how long the last catalog is served while Consul does not answer
 	// (--catalog.max-staleness); after that rooms get 503 and /-/ready fails.
 	CatalogMaxStaleness time.Duration
@@ -54,6 +58,13 @@ type Options struct {
 	Queries            load.Queries
 	// LoadTimeout bounds one read of the load source (--load.timeout).
 	LoadTimeout time.Duration
+	// LoadDirectScheme (http or https), LoadDirectCAFile (PEM roots for https; empty = the
+	// system's), LoadDirectBasicAuthUser and LoadDirectBasicAuthPasswordFile configure how the
+	// direct source reaches sidecars whose web config has TLS or basic auth (--load.direct.*).
+	LoadDirectScheme                string
+	LoadDirectCAFile                string
+	LoadDirectBasicAuthUser         string
+	LoadDirectBasicAuthPasswordFile string
 	// LoadScore is how a node's sample becomes the load placement compares (--load.score): max (of the
 	// CPU busy ratio and the JVB stress level), cpu or stress.
 	LoadScore string
@@ -76,6 +87,24 @@ type Options struct {
 	// RoomsPrefix is the Consul KV folder of the bindings (--rooms.consul-prefix).
 	RoomsPrefix string
 
+	// LimitsRoomRate and LimitsRoomBurst are the token bucket of room creation per client
+	// address (--limits.room-rate, --limits.room-burst); a rate of 0 turns it off. Lookups of
+	// rooms that already exist are never limited. LimitsClients bounds the clients tracked.
+	LimitsRoomRate  float64
+	LimitsRoomBurst int
+	LimitsClients   int
+	// LimitsTrustedProxies are the proxies whose X-Forwarded-For names the client
+	// (--limits.trusted-proxies, CIDRs).
+	LimitsTrustedProxies []string
+	// LimitsMaxPending refuses a new room (503) when the node placement chose already has this
+	// many rooms in its pending account (--limits.max-pending-per-node; 0 = no cap). It bounds
+	// what a flood from many addresses does to one node's account; set it above the busiest
+	// minute's legitimate new rooms per node times the pending window.
+	LimitsMaxPending int
+	// LimitsMaxRooms refuses new rooms (503) while this many bindings are live
+	// (--limits.max-rooms; 0 = no cap).
+	LimitsMaxRooms int
+
 	// Server timeouts and limits (--web.read-header-timeout etc.).
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 	MaxHeaderBytes                                            int
@@ -95,27 +124,34 @@ type Options struct {
 // DefaultOptions returns the defaults of every flag.
 func DefaultOptions() Options {
 	return Options{
-		ListenAddresses:     []string{":8080"},
-		ConsulService:       "jitsi",
-		CatalogMaxStaleness: 60 * time.Second,
-		LoadSource:          "prometheus",
-		PrometheusURL:       "http://127.0.0.1:9090",
-		PrometheusInterval:  5 * time.Second,
-		Queries:             load.DefaultQueries(),
-		LoadTimeout:         3 * time.Second,
-		LoadScore:           load.ScoreMax,
-		Policy:              placement.DefaultPolicy,
-		Placement:           placement.DefaultConfig(),
-		RoomsStore:          StoreMemory,
-		RoomsTTL:            DefaultRoomsTTL,
-		RoomsPrefix:         "ensemble/rooms/",
-		ReadHeaderTimeout:   5 * time.Second,
-		ReadTimeout:         10 * time.Second,
-		WriteTimeout:        15 * time.Second,
-		IdleTimeout:         60 * time.Second,
-		MaxHeaderBytes:      16 << 10,
-		MaxBodyBytes:        64 << 10,
-		Version:             "devel",
+		ListenAddresses:      []string{":8080"},
+		ConsulService:        "jitsi",
+		CatalogMaxStaleness:  60 * time.Second,
+		LoadSource:           "prometheus",
+		PrometheusURL:        "http://127.0.0.1:9090",
+		PrometheusInterval:   5 * time.Second,
+		Queries:              load.DefaultQueries(),
+		LoadTimeout:          3 * time.Second,
+		LoadDirectScheme:     "http",
+		LoadScore:            load.ScoreMax,
+		Policy:               placement.DefaultPolicy,
+		Placement:            placement.DefaultConfig(),
+		RoomsStore:           StoreMemory,
+		RoomsTTL:             DefaultRoomsTTL,
+		RoomsPrefix:          "ensemble/rooms/",
+		LimitsRoomRate:       1,
+		LimitsRoomBurst:      30,
+		LimitsClients:        100000,
+		LimitsTrustedProxies: []string{"127.0.0.1/32", "::1/128"},
+		LimitsMaxPending:     0,
+		LimitsMaxRooms:       500000,
+		ReadHeaderTimeout:    5 * time.Second,
+		ReadTimeout:          10 * time.Second,
+		WriteTimeout:         15 * time.Second,
+		IdleTimeout:          60 * time.Second,
+		MaxHeaderBytes:       16 << 10,
+		MaxBodyBytes:         64 << 10,
+		Version:              "devel",
 	}
 }
 
@@ -148,6 +184,10 @@ func (o Options) validate() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("unknown rooms store %q (memory, consul or none)", o.RoomsStore))
+	}
+	if o.LimitsRoomRate < 0 || o.LimitsRoomRate > 0 && (o.LimitsRoomBurst < 1 || o.LimitsClients < 1) || o.LimitsMaxPending < 0 || o.LimitsMaxRooms < 0 {
+		errs = append(errs, fmt.Errorf("limits: room rate (%v) must not be negative, burst (%d) and clients (%d) at least 1, caps (%d, %d) not negative",
+			o.LimitsRoomRate, o.LimitsRoomBurst, o.LimitsClients, o.LimitsMaxPending, o.LimitsMaxRooms))
 	}
 	if o.RoomsTTL <= 0 {
 		errs = append(errs, fmt.Errorf("rooms TTL must be positive, got %v", o.RoomsTTL))

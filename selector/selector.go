@@ -2,12 +2,16 @@ package selector
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,7 +20,9 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"golang.org/x/time/rate"
 
+	"github.com/ensemble-jitsi/ensemble/internal/registration"
 	"github.com/ensemble-jitsi/ensemble/selector/catalog"
+	"github.com/ensemble-jitsi/ensemble/selector/clientrate"
 	"github.com/ensemble-jitsi/ensemble/selector/consulrooms"
 	"github.com/ensemble-jitsi/ensemble/selector/load"
 	"github.com/ensemble-jitsi/ensemble/selector/placement"
@@ -53,6 +59,12 @@ type Selector struct {
 	mem      *rooms.Memory
 	sweeper  *consulrooms.Store
 	resolver *rooms.Resolver
+
+	// limiter and proxies limit room creation per client; limiter is nil when off.
+	limiter *clientrate.Limiter
+	proxies clientrate.Proxies
+	// liveCount is the live bindings of the Consul store at its last sweep.
+	liveCount atomic.Int64
 
 	// contact is when Consul last answered (the watcher's; tests may replace it).
 	contact func() time.Time
@@ -105,20 +117,35 @@ func New(opts Options) (*Selector, error) {
 	if s.scorer, err = load.NewScorer(opts.LoadScore); err != nil {
 		return nil, err
 	}
-	s.source, err = load.Builtin().New(opts.LoadSource, load.Config{
+	lc := load.Config{
 		PrometheusURL: opts.PrometheusURL,
 		Queries:       opts.Queries,
 		Timeout:       opts.LoadTimeout,
+		Scheme:        opts.LoadDirectScheme,
 		Logger:        opts.Logger.With("load_source", opts.LoadSource),
 		Now:           opts.Now,
-	})
+	}
+	if lc.HTTPClient, lc.BasicAuthUser, lc.BasicAuthPassword, err = directClient(opts); err != nil {
+		return nil, err
+	}
+	s.source, err = load.Builtin().New(opts.LoadSource, lc)
 	if err != nil {
 		return nil, err
+	}
+
+	if opts.LimitsRoomRate > 0 {
+		s.limiter = clientrate.New(opts.LimitsRoomRate, opts.LimitsRoomBurst, opts.LimitsClients)
+		if s.proxies, err = clientrate.ParseProxies(opts.LimitsTrustedProxies); err != nil {
+			return nil, fmt.Errorf("limits.trusted-proxies: %w", err)
+		}
 	}
 
 	copts := catalog.DefaultOptions()
 	copts.Service = opts.ConsulService
 	copts.Now = opts.Now
+	if copts.AllowedDomains, err = registration.ParseDomains(opts.NodesAllowedDomains); err != nil {
+		return nil, fmt.Errorf("nodes.allowed-domains: %w", err)
+	}
 	// A blocking query can only notice a silently dead Consul when it times out, so wait at most a
 	// quarter of the staleness budget.
 	copts.WaitTime = min(max(opts.CatalogMaxStaleness/4, time.Second), 5*time.Minute)
@@ -132,7 +159,8 @@ func New(opts Options) (*Selector, error) {
 			s.metrics.catalogIndex.Set(float64(index))
 			s.setDegraded(reasonConsul, false, "")
 		},
-		Ignored: func(string, error) { s.metrics.ignored.Inc() },
+		Ignored:   func(string, error) { s.metrics.ignored.Inc() },
+		Conflicts: func(n int) { s.metrics.conflicts.Set(float64(n)) },
 		Changed: func(c *catalog.Snapshot) {
 			s.rebuild()
 			s.noticeNodes(c)
@@ -225,7 +253,14 @@ func (s *Selector) Run(ctx context.Context) error {
 	switch {
 	case s.sweeper != nil:
 		wg.Go(func() {
-			s.sweeper.RunSweeper(ctx, sweepEvery, func(m map[string]int) { s.counts.Store(&m) },
+			s.sweeper.RunSweeper(ctx, sweepEvery, func(m map[string]int) {
+				s.counts.Store(&m)
+				total := 0
+				for _, n := range m {
+					total += n
+				}
+				s.liveCount.Store(int64(total))
+			},
 				s.logger.With("component", "rooms"))
 		})
 	case s.mem != nil:
@@ -431,4 +466,34 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// directClient returns the HTTP client and credentials of the direct load source: the CA file's
+// roots for https, and the basic-auth password read from its file.
+func directClient(o Options) (*http.Client, string, string, error) {
+	c := &http.Client{Timeout: o.LoadTimeout}
+	if o.LoadDirectCAFile != "" {
+		pem, err := os.ReadFile(o.LoadDirectCAFile)
+		if err != nil {
+			return nil, "", "", fmt.Errorf("load.direct.ca-file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, "", "", fmt.Errorf("load.direct.ca-file %s: no PEM certificate", o.LoadDirectCAFile)
+		}
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		c.Transport = t
+	}
+	if (o.LoadDirectBasicAuthUser == "") != (o.LoadDirectBasicAuthPasswordFile == "") {
+		return nil, "", "", errors.New("load.direct.basic-auth-user and load.direct.basic-auth-password-file go together")
+	}
+	if o.LoadDirectBasicAuthUser == "" {
+		return c, "", "", nil
+	}
+	b, err := os.ReadFile(o.LoadDirectBasicAuthPasswordFile)
+	if err != nil {
+		return nil, "", "", fmt.Errorf("load.direct.basic-auth-password-file: %w", err)
+	}
+	return c, o.LoadDirectBasicAuthUser, strings.TrimRight(string(b), "\r\n"), nil
 }

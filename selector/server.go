@@ -104,7 +104,7 @@ func (s *Selector) secure(next http.Handler) http.Handler {
 func (s *Selector) instrument(name string, h http.HandlerFunc) http.Handler {
 	observe := s.metrics.duration.WithLabelValues(name)
 	codes := map[int]prometheus.Counter{}
-	for _, c := range []int{200, 201, 302, 303, 400, 404, 405, 413, 503} {
+	for _, c := range []int{200, 201, 302, 303, 400, 404, 405, 413, 429, 503} {
 		codes[c] = s.metrics.requests.WithLabelValues(name, strconv.Itoa(c))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -32,6 +32,32 @@ func (b jvbBridge) GracefulShutdown(ctx context.Context) error { return b.c.Grac
 
 func (b jvbBridge) Drain(ctx context.Context, enable bool) error { return b.c.Drain(ctx, enable) }
 
+func (b jvbBridge) ShuttingDown(ctx context.Context) (bool, error) {
+	s, err := b.c.Stats(ctx)
+	if err != nil {
+		return false, err
+	}
+	graceful, _ := s.Bool("graceful_shutdown")
+	down, _ := s.Bool("shutting_down")
+	return graceful || down, nil
+}
+
+// errBridgeShuttingDown marks the health failure of a bridge that shuts down: /health answers
+// 429 for it, which Consul records as a warning and the selector as draining, so the meetings
+// still on the bridge stay bound to it while new ones go elsewhere.
+var errBridgeShuttingDown = errors.New("the bridge is shutting down (graceful_shutdown or shutting_down)")
+
+// shutdownProbe fails while the bridge reports a graceful shutdown. Stats it cannot read do not
+// fail it: the jvb probe judges the bridge's health, this one only spots a shutdown.
+func shutdownProbe(b videobridge) Probe {
+	return ProbeFunc("jvb-shutdown", func(ctx context.Context) error {
+		if down, err := b.ShuttingDown(ctx); err == nil && down {
+			return errBridgeShuttingDown
+		}
+		return nil
+	})
+}
+
 // buildProbes returns the probes Options asks for: the bridge's /about/health, nginx
 // stub_status answering, and the CPU threshold.
 func buildProbes(o *Options, jc *jvb.Client, hc *http.Client) ([]Probe, error) {
@@ -40,7 +66,7 @@ func buildProbes(o *Options, jc *jvb.Client, hc *http.Client) ([]Probe, error) {
 	}
 	var probes []Probe
 	if jc != nil && o.HealthJVB {
-		probes = append(probes, ProbeFunc("jvb", jc.Health))
+		probes = append(probes, ProbeFunc("jvb", jc.Health), shutdownProbe(jvbBridge{c: jc}))
 	}
 	if o.CollectorNginxScrapeURI != "" && o.HealthNginx {
 		c := nginx.NewClient(o.CollectorNginxScrapeURI, hc)

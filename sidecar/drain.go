@@ -20,6 +20,9 @@ type videobridge interface {
 	GracefulShutdown(ctx context.Context) error
 	// Drain turns the bridge's drain mode (no new conferences) on or off.
 	Drain(ctx context.Context, enable bool) error
+	// ShuttingDown reports whether the bridge is in graceful shutdown or shutting down, from
+	// which it never returns to taking conferences.
+	ShuttingDown(ctx context.Context) (bool, error)
 }
 
 // State is where the node is in the drain state machine.
@@ -55,6 +58,10 @@ type DrainStatus struct {
 }
 
 var errExiting = errors.New("the sidecar is shutting down; the drain cannot be undone")
+
+// errBridgeShutdown refuses an undrain: a bridge in graceful shutdown takes no new conferences
+// until it is restarted, so putting the node back into placement would send meetings to it.
+var errBridgeShutdown = errors.New("the bridge is in graceful shutdown and cannot take new conferences; restart it (a restarted sidecar comes back serving)")
 
 type drainRequest struct {
 	undrain bool
@@ -243,10 +250,33 @@ func (c *controller) handle(work context.Context, req drainRequest) drainReply {
 		c.begin(work, req.reason)
 	case req.undrain && c.exiting:
 		return drainReply{status: st, err: errExiting}
+	case req.undrain && st.State != StateServing && c.bridgeShutDown(work, st):
+		c.logger.Warn("undrain refused: the bridge is shutting down")
+		return drainReply{status: st, err: errBridgeShutdown}
 	case req.undrain && st.State != StateServing:
 		c.undrain(work, st)
 	}
 	return drainReply{status: c.snapshot()}
+}
+
+// bridgeShutDown reports whether the bridge can no longer take conferences: this drain put it
+// into graceful shutdown, or it says so itself (someone else shut it down). A bridge that does
+// not answer is not held against the undrain: its health check keeps it out of placement.
+func (c *controller) bridgeShutDown(work context.Context, st DrainStatus) bool {
+	if st.BridgeMode == bridgeGracefulShutdown {
+		return true
+	}
+	if c.bridge == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(work, bridgeCallTimeout)
+	defer cancel()
+	down, err := c.bridge.ShuttingDown(ctx)
+	if err != nil {
+		c.logger.Warn("cannot tell whether the bridge is shutting down; undraining", "err", err)
+		return false
+	}
+	return down
 }
 
 // begin enters draining: Consul maintenance first, since that is what takes the node out of
@@ -352,8 +382,6 @@ func (c *controller) undrain(work context.Context, st DrainStatus) {
 		if err := c.bridge.Drain(ctx, false); err != nil {
 			c.logger.Error("disabling bridge drain mode failed", "err", err)
 		}
-	case bridgeGracefulShutdown:
-		c.logger.Warn("the bridge cannot leave graceful shutdown; restart it to take new conferences")
 	}
 	c.logger.Info("drain cancelled; the node is back in placement", "was", st.State)
 	c.setStatus(DrainStatus{State: StateServing})

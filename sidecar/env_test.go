@@ -75,6 +75,7 @@ func (e *env) options(id string, logs io.Writer) sidecar.Options {
 // running is a sidecar.Run in a goroutine.
 type running struct {
 	url    string
+	ctl    string // the control listener's base URL
 	cancel context.CancelFunc
 	skip   chan struct{}
 	done   chan error
@@ -90,8 +91,14 @@ func start(t *testing.T, o sidecar.Options) *running {
 		t.Fatal(err)
 	}
 	o.WebListeners = []net.Listener{l}
+	if o.WebControlListener == nil {
+		if o.WebControlListener, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{url: "http://" + l.Addr().String(), cancel: cancel, skip: make(chan struct{}), done: make(chan error, 1)}
+	r := &running{url: "http://" + l.Addr().String(), ctl: "http://" + o.WebControlListener.Addr().String(),
+		cancel: cancel, skip: make(chan struct{}), done: make(chan error, 1)}
 	o.SkipWait = r.skip
 	go func() { r.done <- sidecar.Run(ctx, o) }()
 	t.Cleanup(func() {
@@ -206,9 +213,10 @@ func get(t *testing.T, c *http.Client, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// post sends a control POST the way the rolling playbook does: JSON, no body.
 func post(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Post(url, "", nil)
+	resp, err := http.Post(url, "application/json", nil)
 	if err != nil {
 		t.Fatalf("POST %s: %v", url, err)
 	}

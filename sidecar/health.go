@@ -3,6 +3,7 @@ package sidecar
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -106,6 +107,8 @@ type probeFailure struct {
 type healthReport struct {
 	Status   string         `json:"status"`
 	Failures []probeFailure `json:"failures,omitempty"`
+	// shuttingDown is true when the only failures are the bridge's shutdown.
+	shuttingDown bool
 }
 
 // maxErrorLen keeps the body short: the Consul check output stores it.
@@ -130,6 +133,7 @@ func (h *healthHandler) check(ctx context.Context) healthReport {
 	}
 	wg.Wait()
 	rep := healthReport{Status: "pass"}
+	down := 0
 	for i, p := range h.probes {
 		ok := 1.0
 		if errs[i] != nil {
@@ -139,17 +143,24 @@ func (h *healthHandler) check(ctx context.Context) healthReport {
 				msg = msg[:maxErrorLen] + "..."
 			}
 			rep.Status = "fail"
+			if errors.Is(errs[i], errBridgeShuttingDown) {
+				down++
+			}
 			rep.Failures = append(rep.Failures, probeFailure{Probe: p.Name(), Error: msg})
 		}
 		h.success.WithLabelValues(p.Name()).Set(ok)
 	}
+	rep.shuttingDown = down > 0 && down == len(rep.Failures)
 	return rep
 }
 
 func (h *healthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rep := h.check(r.Context())
 	code := http.StatusOK
-	if rep.Status != "pass" {
+	switch {
+	case rep.shuttingDown:
+		code = http.StatusTooManyRequests // a warning to Consul: draining, not gone
+	case rep.Status != "pass":
 		code = http.StatusServiceUnavailable
 	}
 	writeJSON(w, code, rep)

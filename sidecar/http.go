@@ -2,7 +2,6 @@ package sidecar
 
 import (
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 
@@ -36,7 +35,7 @@ func routes(o *Options, logger *slog.Logger, own *prometheus.Registry, ctl *cont
 		Links: []web.LandingLinks{
 			{Address: "metrics", Text: "Metrics"},
 			{Address: "health", Text: "Health", Description: "what the Consul check calls"},
-			{Address: "drain", Text: "Drain state", Description: "POST /drain and POST /undrain change it"},
+			{Address: "drain", Text: "Drain state", Description: "read-only here; POST /drain and /undrain are on the control listener"},
 		},
 	})
 	if err != nil {
@@ -49,59 +48,23 @@ func routes(o *Options, logger *slog.Logger, own *prometheus.Registry, ctl *cont
 	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ready\n"))
 	})
+	// Read-only: the endpoints that change the state are on the control listener only.
 	mux.HandleFunc("GET /drain", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, ctl.snapshot())
-	})
-	mux.HandleFunc("POST /drain", func(w http.ResponseWriter, r *http.Request) {
-		if !emptyBody(w, r) {
-			return
-		}
-		reason := r.URL.Query().Get("reason")
-		if len(reason) > maxReasonLen {
-			http.Error(w, "reason too long", http.StatusBadRequest)
-			return
-		}
-		st, err := ctl.request(r.Context(), false, reason)
-		answer(w, http.StatusAccepted, st, err)
-	})
-	mux.HandleFunc("POST /undrain", func(w http.ResponseWriter, r *http.Request) {
-		if !emptyBody(w, r) {
-			return
-		}
-		st, err := ctl.request(r.Context(), true, "")
-		answer(w, http.StatusOK, st, err)
 	})
 	mux.Handle("GET /{$}", landing)
 	return http.MaxBytesHandler(mux, maxBodyBytes), nil
 }
 
-// emptyBody refuses a request that carries a body: the drain endpoints take none, and a
-// client sending one is confused or hostile.
-func emptyBody(w http.ResponseWriter, r *http.Request) bool {
-	n, err := io.Copy(io.Discard, r.Body)
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
-	case err != nil:
-		http.Error(w, "reading request body: "+err.Error(), http.StatusBadRequest)
-	case n > 0:
-		http.Error(w, "this endpoint takes no body; pass ?reason= in the URL", http.StatusBadRequest)
-	default:
-		return true
-	}
-	return false
-}
-
 func answer(w http.ResponseWriter, code int, st DrainStatus, err error) {
 	switch {
-	case errors.Is(err, errExiting):
+	case errors.Is(err, errExiting), errors.Is(err, errBridgeShutdown):
 		writeJSON(w, http.StatusConflict, struct {
 			Error string `json:"error"`
 			DrainStatus
 		}{err.Error(), st})
 	case err != nil:
-		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		refuse(w, http.StatusServiceUnavailable, err.Error())
 	default:
 		writeJSON(w, code, st)
 	}

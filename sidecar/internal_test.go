@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -187,4 +188,20 @@ func TestMetricsHonourScrapeTimeout(t *testing.T) {
 			t.Errorf("missing %q in:\n%s", want, body)
 		}
 	}
+}
+
+// FuzzValidReason: an accepted drain reason is short, valid UTF-8 and free of control
+// characters (it is written into Consul and onto operators' terminals).
+func FuzzValidReason(f *testing.F) {
+	f.Add("rolling upgrade")
+	f.Add("line1\r\nlevel=ERROR \x1b[31m")
+	f.Add("caf\u00e9 \u202e")
+	f.Fuzz(func(t *testing.T, s string) {
+		if validReason(s) != nil {
+			return
+		}
+		if len(s) > maxReasonLen || !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			t.Fatalf("accepted %q", s)
+		}
+	})
 }

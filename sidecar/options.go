@@ -13,7 +13,7 @@ import (
 
 	"github.com/ensemble-jitsi/ensemble/exporter"
 	"github.com/ensemble-jitsi/ensemble/internal/firstboot/status"
-	"github.com/ensemble-jitsi/ensemble/selector/catalog"
+	"github.com/ensemble-jitsi/ensemble/internal/registration"
 )
 
 // Options configures Run. Field names mirror the command-line flags of ensemble-sidecar
@@ -28,6 +28,14 @@ type Options struct {
 	WebSystemdSocket bool
 	// WebConfigFile is an exporter-toolkit web config (TLS, basic auth); empty serves plain HTTP.
 	WebConfigFile string
+	// WebControlAddress is the listener of POST /drain and /undrain (plain HTTP). Off loopback
+	// it needs WebControlTokenFile.
+	WebControlAddress string
+	// WebControlListener, when set, is served instead of binding WebControlAddress (tests).
+	// Run closes it.
+	WebControlListener net.Listener
+	// WebControlTokenFile holds the bearer token control POSTs must carry; empty requires none.
+	WebControlTokenFile string
 
 	// Consul is the client configuration; nil means api.DefaultConfig(), which reads
 	// CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN(_FILE) and the CONSUL_* TLS variables.
@@ -110,6 +118,7 @@ func DefaultOptions() Options {
 	host, _ := os.Hostname()
 	return Options{
 		WebListenAddress:                  []string{":9105"},
+		WebControlAddress:                 "127.0.0.1:9106",
 		ConsulService:                     "jitsi",
 		ConsulServiceID:                   host,
 		ConsulCheckInterval:               2 * time.Second,
@@ -134,7 +143,7 @@ func DefaultOptions() Options {
 // It applies the selector's own rules, so a node the sidecar registers is one the selector
 // accepts.
 func ValidatePublicURL(s string) error {
-	_, err := catalog.ParsePublicURL(s)
+	_, err := registration.ParsePublicURL(s)
 	return err
 }
 
@@ -172,6 +181,8 @@ func (o *Options) Validate() error {
 	}
 	if o.ConsulServiceID == "" {
 		errs = append(errs, errors.New("consul.service-id must not be empty (no host name found)"))
+	} else if err := registration.ValidServiceID(o.ConsulServiceID); err != nil {
+		errs = append(errs, fmt.Errorf("consul.service-id: %w", err))
 	}
 	if (o.ConsulCheckBasicAuthUser == "") != (o.ConsulCheckBasicAuthPasswordFile == "") {
 		errs = append(errs, errors.New("consul.check-basic-auth-user and consul.check-basic-auth-password-file go together"))
@@ -191,6 +202,14 @@ func (o *Options) Validate() error {
 	}
 	if o.HealthCPUThreshold < 0 || o.HealthCPUThreshold > 1 {
 		errs = append(errs, fmt.Errorf("health.cpu-threshold must be within [0, 1], got %v", o.HealthCPUThreshold))
+	}
+	if o.WebControlListener == nil {
+		switch {
+		case o.WebControlAddress == "":
+			errs = append(errs, errors.New("web.control-address must not be empty"))
+		case !loopbackAddress(o.WebControlAddress) && o.WebControlTokenFile == "":
+			errs = append(errs, fmt.Errorf("web.control-address %q is not a loopback address: set web.control-token-file, or anyone who reaches it could drain the node", o.WebControlAddress))
+		}
 	}
 	if len(o.WebListenAddress) == 0 && len(o.WebListeners) == 0 && !o.WebSystemdSocket {
 		errs = append(errs, errors.New("web.listen-address: no address to listen on"))

@@ -15,7 +15,7 @@ import (
 	"github.com/hashicorp/consul/api"
 	"golang.org/x/time/rate"
 
-	"github.com/ensemble-jitsi/ensemble/selector/catalog"
+	"github.com/ensemble-jitsi/ensemble/internal/registration"
 )
 
 // consulCallTimeout bounds every non-blocking Consul call, so a hung agent cannot stall a drain.
@@ -251,11 +251,11 @@ func newRegistration(o *Options, port int, checkURL string, header map[string][]
 		Port:    port,
 		Address: o.NodeAddress,
 		Meta: map[string]string{
-			catalog.MetaPublicURL:   o.NodePublicURL,
-			catalog.MetaRegion:      o.NodeRegion,
-			catalog.MetaCapacity:    fmt.Sprint(o.NodeCapacity),
-			catalog.MetaSidecarPort: fmt.Sprint(port),
-			catalog.MetaVersion:     o.Version,
+			registration.MetaPublicURL:   o.NodePublicURL,
+			registration.MetaRegion:      o.NodeRegion,
+			registration.MetaCapacity:    fmt.Sprint(o.NodeCapacity),
+			registration.MetaSidecarPort: fmt.Sprint(port),
+			registration.MetaVersion:     o.Version,
 		},
 		Check: &api.AgentServiceCheck{
 			CheckID:                        "service:" + o.ConsulServiceID,

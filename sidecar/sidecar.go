@@ -46,6 +46,9 @@ func Run(ctx context.Context, o Options) error {
 		for _, l := range o.WebListeners {
 			_ = l.Close()
 		}
+		if o.WebControlListener != nil {
+			_ = o.WebControlListener.Close()
+		}
 	}()
 	if err := o.Validate(); err != nil {
 		return fmt.Errorf("invalid options: %w", err)
@@ -65,6 +68,12 @@ func Run(ctx context.Context, o Options) error {
 	header, err := checkHeader(&o)
 	if err != nil {
 		return err
+	}
+	var tokenSum []byte
+	if o.WebControlTokenFile != "" {
+		if tokenSum, err = readToken(o.WebControlTokenFile); err != nil {
+			return err
+		}
 	}
 	cfg := o.Consul
 	if cfg == nil {
@@ -87,6 +96,14 @@ func Run(ctx context.Context, o Options) error {
 	for _, l := range listeners {
 		logger.Info("listening", "address", l.Addr().String(), "tls", tlsOn)
 	}
+	control := o.WebControlListener
+	if control == nil {
+		if control, err = net.Listen("tcp", o.WebControlAddress); err != nil {
+			return fmt.Errorf("web.control-address %q: %w", o.WebControlAddress, err)
+		}
+	}
+	defer control.Close()
+	logger.Info("control listening", "address", control.Addr().String(), "token", tokenSum != nil)
 	tcp, ok := listeners[0].Addr().(*net.TCPAddr)
 	if !ok {
 		return fmt.Errorf("the first listener %s is not TCP; Consul's check needs one", listeners[0].Addr())
@@ -95,7 +112,12 @@ func Run(ctx context.Context, o Options) error {
 	own := prometheus.NewRegistry()
 	own.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newMetrics(own)
-	hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	hc := &http.Client{
+		Transport: http.DefaultTransport.(*http.Transport).Clone(),
+		// The bridge and nginx answer on fixed local paths; a redirect means something else
+		// answers there, and following it would read (and log) another server's body.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	var (
 		jc     *jvb.Client
 		bridge videobridge
@@ -132,6 +154,21 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	servers, serveErr := serve(&o, listeners, handler, logger)
+	ctlSrv := &http.Server{
+		Handler:           controlRoutes(newControlGuard(control.Addr(), tokenSum), ctl, logger.With("component", "control")),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	servers = append(servers, ctlSrv)
+	go func() {
+		if err := ctlSrv.Serve(control); !errors.Is(err, http.ErrServerClosed) {
+			serveErr <- fmt.Errorf("control listener: %w", err)
+		}
+	}()
 	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	if verdict != nil {
@@ -149,14 +186,15 @@ func Run(ctx context.Context, o Options) error {
 }
 
 // serve serves handler on every listener through the exporter-toolkit, which adds TLS and
-// basic auth from the web config. Errors other than a shutdown arrive on the channel.
-func serve(o *Options, listeners []net.Listener, handler http.Handler, logger *slog.Logger) ([]*http.Server, <-chan error) {
+// basic auth from the web config. Errors other than a shutdown arrive on the channel, which has
+// room for one more sender (the control listener).
+func serve(o *Options, listeners []net.Listener, handler http.Handler, logger *slog.Logger) ([]*http.Server, chan error) {
 	webFlags := &web.FlagConfig{
 		WebListenAddresses: &o.WebListenAddress,
 		WebSystemdSocket:   &o.WebSystemdSocket,
 		WebConfigFile:      &o.WebConfigFile,
 	}
-	errs := make(chan error, len(listeners))
+	errs := make(chan error, len(listeners)+1)
 	servers := make([]*http.Server, len(listeners))
 	for i, l := range listeners {
 		// One server per listener: web.Serve wraps server.Handler, which must not be

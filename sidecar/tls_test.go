@@ -127,14 +127,18 @@ func TestTLSAndBasicAuth(t *testing.T) {
 			}
 		})
 	}
-	// POST /drain sits behind the same auth.
-	resp, err := client.Post(httpsURL+"/drain", "", nil)
+	// POST /drain is not served here at all: authenticated, it is a 405 (the control listener
+	// has it).
+	req, _ := http.NewRequest(http.MethodPost, httpsURL+"/drain", nil)
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth("prom", "s3cret")
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized {
-		t.Errorf("unauthenticated POST /drain = %d", resp.StatusCode)
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("authenticated POST /drain on the metrics listener = %d, want 405", resp.StatusCode)
 	}
 	// Plain HTTP is not served.
 	if code, _ := get(t, http.DefaultClient, r.url+"/metrics"); code != http.StatusBadRequest {
@@ -147,6 +151,12 @@ func TestRunRejectsBadOptions(t *testing.T) {
 	bad := filepath.Join(dir, "web.yml")
 	if err := os.WriteFile(bad, []byte("tls_server_config:\n  cert_file: missing.pem\n  key_file: missing.pem\n"), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	empty, short := filepath.Join(dir, "empty"), filepath.Join(dir, "short")
+	for path, content := range map[string]string{empty: "\n", short: "abc\n"} {
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	base := sidecar.DefaultOptions()
 	base.NodePublicURL = "https://node.example.org"
@@ -163,6 +173,10 @@ func TestRunRejectsBadOptions(t *testing.T) {
 		{"empty service id", func(o *sidecar.Options) { o.ConsulServiceID = "" }, "consul.service-id"},
 		{"web config", func(o *sidecar.Options) { o.WebConfigFile = bad }, "web.config.file"},
 		{"half basic auth", func(o *sidecar.Options) { o.ConsulCheckBasicAuthUser = "u" }, "go together"},
+		{"missing control token", func(o *sidecar.Options) { o.WebControlTokenFile = filepath.Join(dir, "nope") }, "web.control-token-file"},
+		{"empty control token", func(o *sidecar.Options) { o.WebControlTokenFile = empty }, "empty"},
+		{"short control token", func(o *sidecar.Options) { o.WebControlTokenFile = short }, "shorter than 16"},
+		{"open control address", func(o *sidecar.Options) { o.WebControlAddress = "0.0.0.0:0" }, "not a loopback address"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := base

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -37,6 +38,8 @@ func run(args []string, stderr io.Writer) int {
 	webFlags := kingpinflag.AddFlags(app, opts.ListenAddresses[0])
 	app.Flag("consul.service", "Consul service of the Jitsi nodes (address from CONSUL_HTTP_ADDR).").
 		Default(opts.ConsulService).StringVar(&opts.ConsulService)
+	app.Flag("nodes.allowed-domains", "Domain node public URLs must be under (repeatable or comma-separated; example.org allows *.example.org). Empty allows any host.").
+		StringsVar(&opts.NodesAllowedDomains)
 	app.Flag("catalog.max-staleness", "Serve the last catalog this long while Consul does not answer; then refuse rooms and report not ready.").
 		Default(opts.CatalogMaxStaleness.String()).DurationVar(&opts.CatalogMaxStaleness)
 	app.Flag("load.source", "Where node load comes from: prometheus or direct (scrape each sidecar).").
@@ -47,6 +50,14 @@ func run(args []string, stderr io.Writer) int {
 		Default(opts.LoadScore).EnumVar(&opts.LoadScore, load.ScoreNames()...)
 	app.Flag("load.timeout", "Deadline of one read of the load source.").
 		Default(opts.LoadTimeout.String()).DurationVar(&opts.LoadTimeout)
+	app.Flag("load.direct.scheme", "How the direct source reaches each sidecar's /metrics: http or https.").
+		Default(opts.LoadDirectScheme).EnumVar(&opts.LoadDirectScheme, "http", "https")
+	app.Flag("load.direct.ca-file", "PEM roots the direct source trusts for https sidecars (default: the system's).").
+		StringVar(&opts.LoadDirectCAFile)
+	app.Flag("load.direct.basic-auth-user", "User the direct source authenticates as (sidecar web config with basic auth).").
+		StringVar(&opts.LoadDirectBasicAuthUser)
+	app.Flag("load.direct.basic-auth-password-file", "File with that user's password.").
+		StringVar(&opts.LoadDirectBasicAuthPasswordFile)
 	app.Flag("prometheus.url", "Prometheus server of the prometheus load source.").
 		Default(opts.PrometheusURL).StringVar(&opts.PrometheusURL)
 	app.Flag("prometheus.interval", "How often load is read (both sources).").
@@ -75,6 +86,18 @@ func run(args []string, stderr io.Writer) int {
 		Default(opts.RoomsTTL.String()).DurationVar(&opts.RoomsTTL)
 	app.Flag("rooms.consul-prefix", "Consul KV folder of the room bindings.").
 		Default(opts.RoomsPrefix).StringVar(&opts.RoomsPrefix)
+	app.Flag("limits.room-rate", "New rooms per second each client address may create (IPv6: per /64), 0 = no limit; joining existing rooms is never limited.").
+		Default(fmt.Sprint(opts.LimitsRoomRate)).Float64Var(&opts.LimitsRoomRate)
+	app.Flag("limits.room-burst", "Burst of new rooms per client address.").
+		Default(fmt.Sprint(opts.LimitsRoomBurst)).IntVar(&opts.LimitsRoomBurst)
+	app.Flag("limits.clients", "Client addresses tracked by the room rate limit (memory bound).").
+		Default(fmt.Sprint(opts.LimitsClients)).IntVar(&opts.LimitsClients)
+	app.Flag("limits.trusted-proxies", "Proxies (CIDRs, repeatable or comma-separated) whose X-Forwarded-For names the client.").
+		Default(strings.Join(opts.LimitsTrustedProxies, ",")).StringsVar(&opts.LimitsTrustedProxies)
+	app.Flag("limits.max-pending-per-node", "Refuse a new room (503) when its node already has this many new rooms pending, 0 = no cap.").
+		Default(fmt.Sprint(opts.LimitsMaxPending)).IntVar(&opts.LimitsMaxPending)
+	app.Flag("limits.max-rooms", "Refuse new rooms (503) while this many bindings are live, 0 = no cap.").
+		Default(fmt.Sprint(opts.LimitsMaxRooms)).IntVar(&opts.LimitsMaxRooms)
 	app.Flag("web.read-header-timeout", "Time a client may take to send request headers.").
 		Default(opts.ReadHeaderTimeout.String()).DurationVar(&opts.ReadHeaderTimeout)
 	app.Flag("web.read-timeout", "Time a client may take to send a whole request.").
@@ -95,6 +118,8 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ensemble-selector: --web.systemd-socket is not supported")
 		return 2
 	}
+	opts.NodesAllowedDomains = splitList(opts.NodesAllowedDomains)
+	opts.LimitsTrustedProxies = splitList(opts.LimitsTrustedProxies)
 	opts.ListenAddresses = *webFlags.WebListenAddresses
 	opts.WebConfigFile = *webFlags.WebConfigFile
 	logCfg.Writer = stderr
@@ -120,4 +145,18 @@ func run(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// splitList splits comma-separated entries of a repeatable flag (the environment variable gives
+// one value) and drops empty ones.
+func splitList(in []string) []string {
+	var out []string
+	for _, v := range in {
+		for _, e := range strings.Split(v, ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
 }

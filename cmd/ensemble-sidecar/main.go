@@ -112,6 +112,10 @@ func newCLI(o *sidecar.Options, stderr io.Writer) *cli {
 	app.UsageWriter(stderr)
 	app.ErrorWriter(stderr)
 	c := &cli{app: app, web: kingpinflag.AddFlags(app, o.WebListenAddress[0])}
+	app.Flag("web.control-address", "Listener of POST /drain and /undrain (plain HTTP); off loopback it needs --web.control-token-file.").
+		Default(o.WebControlAddress).StringVar(&o.WebControlAddress)
+	app.Flag("web.control-token-file", "File with the bearer token control POSTs must carry (Authorization: Bearer ...).").
+		StringVar(&o.WebControlTokenFile)
 	app.Flag("consul.service", "Consul service name of the node.").Default(o.ConsulService).StringVar(&o.ConsulService)
 	app.Flag("consul.service-id", "Stable Consul service ID of the node (default: host name).").Default(o.ConsulServiceID).StringVar(&o.ConsulServiceID)
 	durationVar(app.Flag("consul.check-interval", "Interval of the Consul HTTP check on /health."), &o.ConsulCheckInterval)

@@ -75,7 +75,7 @@ func testSignals(t *testing.T, acl bool) {
 	done := make(chan int, 1)
 	go func() {
 		done <- run([]string{
-			"--web.listen-address=127.0.0.1:0", "--runtime.gomaxprocs=0",
+			"--web.listen-address=127.0.0.1:0", "--web.control-address=127.0.0.1:0", "--runtime.gomaxprocs=0",
 			"--consul.service-id=node-cmd", "--consul.check-interval=1s", "--consul.check-timeout=500ms",
 			"--consul.check-success-before-passing=1",
 			"--node.public-url=https://node-cmd.example.org", "--node.address=127.0.0.1", "--node.region=test",

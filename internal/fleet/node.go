@@ -32,12 +32,15 @@ type Node struct {
 	sidecar    *services.Process
 	starts     int
 	sidecarURL string // http://ADDR of the current sidecar
+	controlURL string // http://ADDR of its control listener (POST /drain, /undrain)
 }
 
 var (
 	emulatorListening = regexp.MustCompile(`listening on (http://\S+)`)
 	// promslog writes logfmt: msg=listening address=127.0.0.1:PORT
 	slogListening = regexp.MustCompile(`msg="?listening"?.*\baddress="?([^"\s]+)`)
+	// The sidecar's control listener: msg="control listening" address=127.0.0.1:PORT
+	controlListening = regexp.MustCompile(`msg="control listening".*\baddress="?([^"\s]+)`)
 )
 
 func (f *Fleet) startNode(ctx context.Context, i int) (*Node, error) {
@@ -99,6 +102,7 @@ func (n *Node) StartSidecar(ctx context.Context) error {
 	n.starts++
 	args := []string{
 		"--web.listen-address=127.0.0.1:0",
+		"--web.control-address=127.0.0.1:0",
 		"--consul.service-id=" + n.ID,
 		"--consul.check-interval=" + t.CheckInterval.String(),
 		"--consul.check-timeout=" + t.CheckTimeout.String(),
@@ -118,8 +122,14 @@ func (n *Node) StartSidecar(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	m, err := p.WaitLine(ctx, controlListening)
+	if err != nil {
+		_ = p.Kill()
+		return fmt.Errorf("%s sidecar control listener: %w", n.ID, err)
+	}
 	n.sidecar = p
 	n.sidecarURL = "http://" + addr
+	n.controlURL = "http://" + m[1]
 	return nil
 }
 
@@ -163,12 +173,19 @@ func (n *Node) SidecarURL() string {
 // Drain asks the sidecar to drain the node through its API (POST /drain),
 // without stopping the sidecar.
 func (n *Node) Drain(ctx context.Context) error {
-	return call(ctx, http.MethodPost, n.SidecarURL()+"/drain", nil, nil)
+	return call(ctx, http.MethodPost, n.ControlURL()+"/drain", map[string]string{"reason": "fleet"}, nil)
 }
 
 // Undrain returns a drained node to service (POST /undrain).
 func (n *Node) Undrain(ctx context.Context) error {
-	return call(ctx, http.MethodPost, n.SidecarURL()+"/undrain", nil, nil)
+	return call(ctx, http.MethodPost, n.ControlURL()+"/undrain", map[string]string{}, nil)
+}
+
+// ControlURL is the base URL of the current sidecar's control listener.
+func (n *Node) ControlURL() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.controlURL
 }
 
 func (n *Node) currentSidecar() *services.Process {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+
+	"github.com/ensemble-jitsi/ensemble/internal/registration"
 )
 
 func entries(n int) []*api.ServiceEntry {
@@ -16,7 +18,7 @@ func entries(n int) []*api.ServiceEntry {
 		out[i] = &api.ServiceEntry{
 			Node: &api.Node{Node: id, Address: "10.0.0.1"},
 			Service: &api.AgentService{ID: id, Service: "jitsi", Address: "10.0.0.1", Port: 9100, Meta: map[string]string{
-				MetaPublicURL: "https://" + id + ".example.org", MetaRegion: "eu", MetaCapacity: "8", MetaSidecarPort: "9100",
+				registration.MetaPublicURL: "https://" + id + ".example.org", registration.MetaRegion: "eu", registration.MetaCapacity: "8", registration.MetaSidecarPort: "9100",
 			}},
 			Checks: api.HealthChecks{
 				{CheckID: "serfHealth", Status: api.HealthPassing},

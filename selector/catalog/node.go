@@ -6,18 +6,21 @@ package catalog
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/ensemble-jitsi/ensemble/internal/registration"
 	"github.com/ensemble-jitsi/ensemble/selector/placement"
 )
 
 // Node is one registered instance of the Jitsi service as Consul reports it.
 type Node struct {
+	// ID is the Consul service ID, unique in a published snapshot (duplicates are conflicts).
 	ID string
+	// ConsulNode is the Consul node the instance is registered on.
+	ConsulNode string
 	// Address is where the sidecar listens (the service address, else the Consul node address).
 	Address string
 	// SidecarPort is the `sidecar_port` Meta, else the service port (the contract registers the sidecar's).
@@ -31,53 +34,6 @@ type Node struct {
 	Version  string
 	// State follows the checks: placement.Eligible, Draining (maintenance or a warning) or Gone.
 	State placement.State
-}
-
-// Meta keys the sidecar registers (docs/design/contracts.md).
-const (
-	MetaPublicURL   = "public_url"
-	MetaRegion      = "region"
-	MetaCapacity    = "capacity"
-	MetaSidecarPort = "sidecar_port"
-	MetaVersion     = "version"
-)
-
-// ParsePublicURL checks a `public_url` Meta value and returns it normalised to https://host[:port].
-// Anything that could turn a redirect into an open redirect or a credential leak is refused: other schemes,
-// relative URLs, user info, a path other than "/", a query or a fragment.
-func ParsePublicURL(raw string) (string, error) {
-	if raw == "" {
-		return "", errors.New("public_url is empty")
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "", fmt.Errorf("public_url: %w", err)
-	}
-	switch {
-	case u.Scheme != "https":
-		return "", fmt.Errorf("public_url %q: scheme must be https", raw)
-	case u.Opaque != "" || u.Host == "":
-		return "", fmt.Errorf("public_url %q: not an absolute URL with a host", raw)
-	case u.User != nil:
-		return "", fmt.Errorf("public_url %q: user info is not allowed", raw)
-	case u.Path != "" && u.Path != "/", u.RawPath != "":
-		return "", fmt.Errorf("public_url %q: a path is not allowed", raw)
-	case u.RawQuery != "" || u.ForceQuery:
-		return "", fmt.Errorf("public_url %q: a query is not allowed", raw)
-	case u.Fragment != "" || strings.Contains(raw, "#"):
-		return "", fmt.Errorf("public_url %q: a fragment is not allowed", raw)
-	}
-	host := u.Hostname()
-	if host == "" || strings.ContainsAny(host, `\/@ `) {
-		return "", fmt.Errorf("public_url %q: bad host", raw)
-	}
-	if p := u.Port(); p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 65535 {
-			return "", fmt.Errorf("public_url %q: bad port", raw)
-		}
-	}
-	return "https://" + strings.ToLower(u.Host), nil
 }
 
 // classify turns a node's checks into a State. Consul's maintenance checks (`_service_maintenance:<id>` and
@@ -102,34 +58,40 @@ func classify(checks api.HealthChecks) placement.State {
 }
 
 // fromEntry builds a Node from a health entry, or explains why the entry cannot be used.
-func fromEntry(e *api.ServiceEntry) (Node, error) {
+func fromEntry(e *api.ServiceEntry, allowed registration.Domains) (Node, error) {
 	if e == nil || e.Service == nil {
 		return Node{}, errors.New("entry without a service")
 	}
 	s := e.Service
-	if s.ID == "" {
-		return Node{}, errors.New("service without an ID")
+	if err := registration.ValidServiceID(s.ID); err != nil {
+		return Node{}, err
 	}
-	pub, err := ParsePublicURL(s.Meta[MetaPublicURL])
+	pub, err := registration.ParsePublicURL(s.Meta[registration.MetaPublicURL])
 	if err != nil {
 		return Node{}, err
+	}
+	if h := registration.Host(pub); !allowed.Empty() && !allowed.Allows(h) {
+		return Node{}, fmt.Errorf("public_url host %q is not under --nodes.allowed-domains", h)
 	}
 	n := Node{
 		ID:          s.ID,
 		Address:     s.Address,
 		SidecarPort: s.Port,
 		PublicURL:   pub,
-		Region:      s.Meta[MetaRegion],
-		Version:     s.Meta[MetaVersion],
+		Region:      s.Meta[registration.MetaRegion],
+		Version:     s.Meta[registration.MetaVersion],
 		State:       classify(e.Checks),
 	}
-	if n.Address == "" && e.Node != nil {
-		n.Address = e.Node.Address
+	if e.Node != nil {
+		n.ConsulNode = e.Node.Node
+		if n.Address == "" {
+			n.Address = e.Node.Address
+		}
 	}
-	if p, err := strconv.Atoi(s.Meta[MetaSidecarPort]); err == nil && p > 0 && p <= 65535 {
+	if p, err := strconv.Atoi(s.Meta[registration.MetaSidecarPort]); err == nil && p > 0 && p <= 65535 {
 		n.SidecarPort = p
 	}
-	if c, err := strconv.ParseFloat(s.Meta[MetaCapacity], 64); err == nil && c > 0 && c < 1e6 {
+	if c, err := strconv.ParseFloat(s.Meta[registration.MetaCapacity], 64); err == nil && c > 0 && c < 1e6 {
 		n.Capacity = c
 	}
 	return n, nil

@@ -1,59 +1,12 @@
 package catalog
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/hashicorp/consul/api"
 
-	"github.com/ensemble-jitsi/ensemble/internal/testenv"
 	"github.com/ensemble-jitsi/ensemble/selector/placement"
 )
-
-func TestParsePublicURL(t *testing.T) {
-	n := 0
-	for _, line := range testenv.Lines(t, "testdata/public_urls.txt") {
-		in, want, ok := strings.Cut(line, "\t")
-		if !ok {
-			t.Fatalf("bad line %q", line)
-		}
-		n++
-		t.Run(in, func(t *testing.T) {
-			got, err := ParsePublicURL(in)
-			if want == "error" {
-				if err == nil {
-					t.Fatalf("ParsePublicURL(%q) = %q, want an error", in, got)
-				}
-				return
-			}
-			if err != nil || got != want {
-				t.Fatalf("ParsePublicURL(%q) = %q, %v; want %q", in, got, err, want)
-			}
-		})
-	}
-	if n < 10 {
-		t.Fatalf("only %d cases read", n)
-	}
-}
-
-func FuzzParsePublicURL(f *testing.F) {
-	f.Add("https://meet.example.org")
-	f.Add("https://a@b/c?d#e")
-	f.Fuzz(func(t *testing.T, raw string) {
-		got, err := ParsePublicURL(raw)
-		if err != nil {
-			return
-		}
-		// Whatever was accepted must be a bare https origin that parses back to itself.
-		again, err := ParsePublicURL(got)
-		if err != nil || again != got {
-			t.Fatalf("%q -> %q does not round-trip: %q, %v", raw, got, again, err)
-		}
-		if strings.ContainsAny(strings.TrimPrefix(got, "https://"), "/?#@\\") {
-			t.Fatalf("%q accepted as %q", raw, got)
-		}
-	})
-}
 
 func TestClassify(t *testing.T) {
 	chk := func(id, status string) *api.HealthCheck { return &api.HealthCheck{CheckID: id, Status: status} }

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/hashicorp/consul/api"
 	"golang.org/x/time/rate"
+
+	"github.com/ensemble-jitsi/ensemble/internal/registration"
 )
 
 // Options configures a Watcher.
@@ -28,6 +31,8 @@ type Options struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// AllowedDomains restricts the hosts of public URLs; the zero value allows any valid host.
+	AllowedDomains registration.Domains
 }
 
 // DefaultOptions returns the settings used by the selector.
@@ -48,8 +53,12 @@ type Hooks struct {
 	Error func(err error)
 	// Contact is called after each successful request with Consul's index.
 	Contact func(index uint64)
-	// Ignored is called once per published snapshot for each entry that was left out.
+	// Ignored is called for each entry that was left out, whenever the set of ignored entries
+	// changes.
 	Ignored func(id string, err error)
+	// Conflicts is called after each answer with the number of service IDs registered on more
+	// than one Consul node (each such ID is left out entirely).
+	Conflicts func(n int)
 	// Changed is called after a new snapshot is published.
 	Changed func(*Snapshot)
 }
@@ -63,6 +72,9 @@ type Watcher struct {
 	current atomic.Pointer[Snapshot]
 	// lastContact is the Unix nanosecond time of the last successful answer from Consul (0 = never).
 	lastContact atomic.Int64
+	// ignoredKey and conflictKey describe the last logged sets of ignored entries and conflicts;
+	// only Run's goroutine uses them.
+	ignoredKey, conflictKey string
 }
 
 // New returns a Watcher. It does nothing until Run.
@@ -162,13 +174,9 @@ func nextIndex(prev, got uint64) uint64 {
 // timeouts too, so the payload is compared rather than trusting the index.
 func (w *Watcher) publish(entries []*api.ServiceEntry, index uint64) {
 	nodes := make([]Node, 0, len(entries))
-	type ignored struct {
-		id  string
-		err error
-	}
 	var skipped []ignored
 	for _, e := range entries {
-		n, err := fromEntry(e)
+		n, err := fromEntry(e, w.opts.AllowedDomains)
 		if err != nil {
 			id := ""
 			if e != nil && e.Service != nil {
@@ -179,22 +187,89 @@ func (w *Watcher) publish(entries []*api.ServiceEntry, index uint64) {
 		}
 		nodes = append(nodes, n)
 	}
-	slices.SortFunc(nodes, func(a, b Node) int { return strings.Compare(a.ID, b.ID) })
-	nodes = slices.CompactFunc(nodes, func(a, b Node) bool { return a.ID == b.ID })
+	nodes, conflicts := dropConflicts(nodes)
+	w.report(skipped, conflicts)
 	old := w.current.Load()
 	if old != nil && slices.Equal(old.Nodes, nodes) {
 		return
-	}
-	for _, s := range skipped {
-		w.logger.Warn("consul service instance ignored", "service", w.opts.Service, "id", s.id, "err", s.err)
-		if w.hooks.Ignored != nil {
-			w.hooks.Ignored(s.id, s.err)
-		}
 	}
 	snap := &Snapshot{Nodes: nodes, Index: index}
 	w.current.Store(snap)
 	if w.hooks.Changed != nil {
 		w.hooks.Changed(snap)
+	}
+}
+
+type ignored struct {
+	id  string
+	err error
+}
+
+// conflict is one service ID registered on several Consul nodes.
+type conflict struct {
+	id    string
+	nodes []Node
+}
+
+// dropConflicts sorts nodes by ID and removes every ID that more than one Consul node
+// registers. Service IDs are unique only per agent: a second registration of an ID from
+// another Consul node is either a mistake or a node impersonating another one, and the
+// selector cannot tell which copy is real, so it uses neither.
+func dropConflicts(nodes []Node) ([]Node, []conflict) {
+	slices.SortFunc(nodes, func(a, b Node) int {
+		return cmp.Or(strings.Compare(a.ID, b.ID), strings.Compare(a.ConsulNode, b.ConsulNode))
+	})
+	var conflicts []conflict
+	out := nodes[:0]
+	for i := 0; i < len(nodes); {
+		j := i + 1
+		for j < len(nodes) && nodes[j].ID == nodes[i].ID {
+			j++
+		}
+		if j-i == 1 {
+			out = append(out, nodes[i])
+		} else {
+			conflicts = append(conflicts, conflict{id: nodes[i].ID, nodes: slices.Clone(nodes[i:j])})
+		}
+		i = j
+	}
+	return out, conflicts
+}
+
+// report logs ignored entries and conflicts when their sets change, and feeds the hooks.
+func (w *Watcher) report(skipped []ignored, conflicts []conflict) {
+	if w.hooks.Conflicts != nil {
+		w.hooks.Conflicts(len(conflicts))
+	}
+	var b strings.Builder
+	for _, c := range conflicts {
+		for _, n := range c.nodes {
+			fmt.Fprintf(&b, "%q@%q=%q;", c.id, n.ConsulNode, n.PublicURL)
+		}
+	}
+	if key := b.String(); key != w.conflictKey {
+		w.conflictKey = key
+		for _, c := range conflicts {
+			where := make([]string, len(c.nodes))
+			for i, n := range c.nodes {
+				where[i] = fmt.Sprintf("consul node %q (public_url %s, address %s)", n.ConsulNode, n.PublicURL, n.Address)
+			}
+			w.logger.Error("service ID registered on several Consul nodes; none of its copies is used",
+				"service", w.opts.Service, "id", c.id, "registrations", strings.Join(where, " and "))
+		}
+	}
+	b.Reset()
+	for _, s := range skipped {
+		fmt.Fprintf(&b, "%q:%q;", s.id, s.err)
+	}
+	if key := b.String(); key != w.ignoredKey {
+		w.ignoredKey = key
+		for _, s := range skipped {
+			w.logger.Warn("consul service instance ignored", "service", w.opts.Service, "id", s.id, "err", s.err)
+			if w.hooks.Ignored != nil {
+				w.hooks.Ignored(s.id, s.err)
+			}
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/consul/api"
 	"golang.org/x/time/rate"
 
+	"github.com/ensemble-jitsi/ensemble/internal/registration"
 	"github.com/ensemble-jitsi/ensemble/internal/testenv"
 	"github.com/ensemble-jitsi/ensemble/selector/placement"
 )
@@ -19,7 +20,7 @@ func register(t *testing.T, c *api.Client, id, publicURL, ttlStatus string) {
 	t.Helper()
 	reg := &api.AgentServiceRegistration{
 		ID: id, Name: "jitsi", Address: "127.0.0.1", Port: 9100,
-		Meta:  map[string]string{MetaPublicURL: publicURL, MetaRegion: "eu", MetaCapacity: "4", MetaSidecarPort: "9101"},
+		Meta:  map[string]string{registration.MetaPublicURL: publicURL, registration.MetaRegion: "eu", registration.MetaCapacity: "4", registration.MetaSidecarPort: "9101"},
 		Check: &api.AgentServiceCheck{CheckID: "service:" + id, TTL: "1h", Status: ttlStatus},
 	}
 	if err := c.Agent().ServiceRegister(reg); err != nil {

@@ -112,13 +112,16 @@ func (d *Direct) Fetch(ctx context.Context, nodes []catalog.Node) (map[string]Sa
 }
 
 func (d *Direct) scrape(ctx context.Context, n catalog.Node) (reading, error) {
-	u := "http://" + net.JoinHostPort(n.Address, strconv.Itoa(n.SidecarPort)) + "/metrics"
+	u := d.cfg.Scheme + "://" + net.JoinHostPort(n.Address, strconv.Itoa(n.SidecarPort)) + "/metrics"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return reading{}, fmt.Errorf("node %s: %w", n.ID, err)
 	}
 	// Text format only: the parser below reads nothing else.
 	req.Header.Set("Accept", "text/plain;version=0.0.4")
+	if d.cfg.BasicAuthUser != "" {
+		req.SetBasicAuth(d.cfg.BasicAuthUser, d.cfg.BasicAuthPassword)
+	}
 	resp, err := d.cfg.HTTPClient.Do(req)
 	if err != nil {
 		return reading{}, fmt.Errorf("node %s: scrape: %w", n.ID, err)

@@ -51,9 +51,17 @@ type Config struct {
 	Concurrency int
 	// BodyLimit bounds a scraped /metrics body of the direct source.
 	BodyLimit int64
-	// HTTPClient is used for requests; nil means a client with Timeout.
+	// HTTPClient is used for requests; nil means a client with Timeout. Either way redirects are
+	// not followed: a scrape target that redirects is misconfigured or hostile, and following it
+	// would send the direct source's credentials elsewhere.
 	HTTPClient *http.Client
-	Logger     *slog.Logger
+	// Scheme is how the direct source reaches each sidecar's /metrics: http (default) or https.
+	// With https, HTTPClient's TLS config decides which certificates are trusted.
+	Scheme string
+	// BasicAuthUser and BasicAuthPassword are sent by the direct source when the user is set
+	// (the sidecar's web config requires basic auth).
+	BasicAuthUser, BasicAuthPassword string
+	Logger                           *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -110,6 +118,16 @@ func (r *Registry) New(name string, cfg Config) (Source, error) {
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: cfg.Timeout}
+	}
+	c := *cfg.HTTPClient
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	cfg.HTTPClient = &c
+	switch cfg.Scheme {
+	case "":
+		cfg.Scheme = "http"
+	case "http", "https":
+	default:
+		return nil, fmt.Errorf("load source scheme %q: want http or https", cfg.Scheme)
 	}
 	return f(cfg)
 }

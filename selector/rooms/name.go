@@ -47,10 +47,15 @@ func Normalize(name string) (string, error) {
 	return canon, nil
 }
 
-// reserved reports names that collide with the selector's routes or well-known files.
+// reserved reports names that collide with the selector's routes or well-known files, or with the
+// paths a Jitsi Meet node's nginx serves itself (BOSH, websockets, the bridge's websocket, static
+// files, Jicofo's conference requests): a room of that name would send people to an endpoint,
+// not a meeting. Names with a dot (config.js, external_api.js) are refused anyway.
 func reserved(name string) bool {
 	switch name {
-	case "api", "metrics", "static", "assets", "health", "healthz", "ready", "favicon", "robots":
+	case "api", "metrics", "static", "assets", "health", "healthz", "ready", "favicon", "robots",
+		"http-bind", "xmpp-websocket", "colibri-ws", "colibri", "libs", "css", "images", "fonts",
+		"sounds", "lang", "conference-request", "room-request":
 		return true
 	}
 	return false

@@ -92,6 +92,14 @@ func hosts(s *placement.Snapshot, id string) (int, bool) {
 //
 // It returns an error wrapping ErrInvalidName, placement.ErrNoNode, or ErrStore.
 func (r *Resolver) Resolve(ctx context.Context, s *placement.Snapshot, room string, rnd placement.Rand) (Result, error) {
+	return r.ResolveAdmit(ctx, s, room, rnd, nil)
+}
+
+// ResolveAdmit is Resolve with an admission check: before a binding is written (a new room, or
+// one moved off a gone node) admit is called with the chosen node's index, and an error it
+// returns is returned as is, with nothing written. Lookups of bound rooms never call it, so
+// limits on room creation do not slow down people joining a meeting.
+func (r *Resolver) ResolveAdmit(ctx context.Context, s *placement.Snapshot, room string, rnd placement.Rand, admit func(node int) error) (Result, error) {
 	name, err := Normalize(room)
 	if err != nil {
 		return Result{}, err
@@ -110,6 +118,11 @@ func (r *Resolver) Resolve(ctx context.Context, s *placement.Snapshot, room stri
 		ch, err := r.opts.Policy.Pick(s, name, rnd)
 		if err != nil {
 			return Result{}, fmt.Errorf("place %q: %w", name, err)
+		}
+		if admit != nil {
+			if err := admit(ch.Index); err != nil {
+				return Result{}, err
+			}
 		}
 		node := s.Node(ch.Index).ID
 		var won bool
