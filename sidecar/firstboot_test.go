@@ -48,13 +48,8 @@ func TestFirstbootVerdict(t *testing.T) {
 		if code != http.StatusServiceUnavailable || !strings.Contains(body, `"probe":"firstboot"`) || !strings.Contains(body, tc.want) {
 			t.Errorf("%s: /health = %d %s, want 503 naming %q", tc.id, code, body, tc.want)
 		}
-		resp, err := http.Post(r.url+"/drain", "application/json", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusServiceUnavailable {
-			t.Errorf("%s: POST /drain = %d, want 503 (nothing to drain)", tc.id, resp.StatusCode)
+		if code, _ := post(t, r.ctl+"/drain"); code != http.StatusServiceUnavailable {
+			t.Errorf("%s: POST /drain = %d, want 503 (nothing to drain)", tc.id, code)
 		}
 		if n := strings.Count(logs.String(), "first boot failed"); n != 1 {
 			t.Errorf("%s: %d log lines about the failed first boot, want 1:\n%s", tc.id, n, logs.String())
