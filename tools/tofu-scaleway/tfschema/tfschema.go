@@ -84,13 +84,13 @@ func (t Type) MarshalJSON() ([]byte, error) {
 		return json.Marshal(t.Kind)
 	case "list", "set", "map":
 		if t.Elem == nil {
-			return nil, fmt.Errorf("tfschema: %s type without element type", t.Kind)
+			return nil, fmt.Errorf("type: %s type without element type", t.Kind)
 		}
 		return json.Marshal([]any{t.Kind, *t.Elem})
 	case "object":
 		return json.Marshal([]any{"object", t.Attr})
 	}
-	return nil, fmt.Errorf("tfschema: unknown type kind %q", t.Kind)
+	return nil, fmt.Errorf("type: unknown type kind %q", t.Kind)
 }
 
 // UnmarshalJSON reads the cty JSON form.
@@ -102,35 +102,35 @@ func (t *Type) UnmarshalJSON(b []byte) error {
 			*t = Type{Kind: s}
 			return nil
 		}
-		return fmt.Errorf("tfschema: unknown primitive type %q", s)
+		return fmt.Errorf("type: unknown primitive type %q", s)
 	}
 	var pair []json.RawMessage
 	if err := json.Unmarshal(b, &pair); err != nil {
-		return fmt.Errorf("tfschema: type is neither a string nor an array: %w", err)
+		return fmt.Errorf("type: type is neither a string nor an array: %w", err)
 	}
 	if len(pair) != 2 {
-		return fmt.Errorf("tfschema: type array has %d elements, want 2", len(pair))
+		return fmt.Errorf("type: type array has %d elements, want 2", len(pair))
 	}
 	if err := json.Unmarshal(pair[0], &s); err != nil {
-		return fmt.Errorf("tfschema: type kind: %w", err)
+		return fmt.Errorf("type: type kind: %w", err)
 	}
 	switch s {
 	case "list", "set", "map":
 		var e Type
 		if err := json.Unmarshal(pair[1], &e); err != nil {
-			return fmt.Errorf("tfschema: %s element: %w", s, err)
+			return fmt.Errorf("type: %s element: %w", s, err)
 		}
 		*t = Type{Kind: s, Elem: &e}
 		return nil
 	case "object":
 		var attrs map[string]Type
 		if err := json.Unmarshal(pair[1], &attrs); err != nil {
-			return fmt.Errorf("tfschema: object attributes: %w", err)
+			return fmt.Errorf("type: object attributes: %w", err)
 		}
 		*t = Type{Kind: s, Attr: attrs}
 		return nil
 	}
-	return fmt.Errorf("tfschema: unknown type kind %q", s)
+	return fmt.Errorf("type: unknown type kind %q", s)
 }
 
 // Parse reads a schema document and checks it is well formed.
