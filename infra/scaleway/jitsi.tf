@@ -67,7 +67,7 @@ resource "scaleway_instance_server" "jitsi" {
   lifecycle {
     precondition {
       condition     = contains(local.secret_names, each.key)
-      error_message = "node_secrets has no entry for ${each.key}: run infra/scaleway/mint-node-secrets.sh for the new node names first (docs/infra.md, \"Scale up\")."
+      error_message = "node_secrets has no entry for ${each.key}: run infra/scaleway/mint-node-secrets.py for the new node names first (docs/infra.md, \"Scale up\")."
     }
   }
 }

@@ -113,7 +113,9 @@ func moduleCopy(t *testing.T, extra map[string]string) string {
 			}
 			return os.MkdirAll(filepath.Join(dst, path), 0o755)
 		}
-		if strings.HasSuffix(path, ".go") || strings.Contains(path, "tfstate") {
+		// Not the tests' sources, and no operator state or inputs that tofu would load.
+		if strings.HasSuffix(path, ".go") || strings.Contains(path, "tfstate") ||
+			path == "terraform.tfvars" || strings.Contains(path, ".auto.tfvars") {
 			return nil
 		}
 		b, err := os.ReadFile(path)

@@ -246,7 +246,7 @@ variable "consul_ca_certificate" {
 }
 
 variable "node_secrets" {
-  description = "Per-node secrets, keyed by node name (<prefix>-0001 ...): the node's Consul agent token (a node identity), its sidecar token (service:write on jitsi) and its coturn secret. infra/scaleway/mint-node-secrets.sh makes them on a Consul server; keep the file out of git."
+  description = "Per-node secrets, keyed by node name (<prefix>-0001 ...): the node's Consul agent token (a node identity), its sidecar token (service:write on jitsi) and its coturn secret. infra/scaleway/mint-node-secrets.py makes them on a Consul server; keep the file out of git."
   type = map(object({
     agent_token   = string
     sidecar_token = string
