@@ -84,6 +84,19 @@ run "fleet" {
     ])
     error_message = "a node's user-data does not carry that node's own tokens from node_secrets"
   }
+  # Exactly the keys of docs/design/userdata.md: the first-boot reader refuses unknown ones.
+  assert {
+    condition = alltrue([
+      for s in scaleway_instance_server.jitsi : (
+        sort(keys(nonsensitive(yamldecode(s.user_data["cloud-init"])))) == ["ensemble", "ssh_authorized_keys"] &&
+        sort(keys(nonsensitive(yamldecode(s.user_data["cloud-init"]).ensemble))) == ["consul", "monitoring_sources", "private_cidr", "public_name", "region", "tls", "turn", "version"] &&
+        sort(keys(nonsensitive(yamldecode(s.user_data["cloud-init"]).ensemble.consul))) == ["agent_token", "ca_certificate", "datacenter", "encrypt", "retry_join", "sidecar_token"] &&
+        sort(keys(nonsensitive(yamldecode(s.user_data["cloud-init"]).ensemble.tls))) == ["certificate", "key", "mode"] &&
+        keys(nonsensitive(yamldecode(s.user_data["cloud-init"]).ensemble.turn)) == ["secret"]
+      )
+    ])
+    error_message = "user-data keys differ from the contract in docs/design/userdata.md"
+  }
   assert {
     condition     = length(distinct([for s in scaleway_instance_server.jitsi : nonsensitive(yamldecode(s.user_data["cloud-init"]).ensemble.consul.agent_token)])) == 3
     error_message = "the 3 nodes must reference 3 distinct agent tokens"
