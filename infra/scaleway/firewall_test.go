@@ -34,6 +34,8 @@ var (
 	reDefault    = regexp.MustCompile(`^([a-z_][a-z0-9_]*):\s*"?([^"#\s]+)"?\s*(#.*)?$`)
 	reRolesPath  = regexp.MustCompile(`ansible/roles/([^/]+)/`)
 	reInlineRule = regexp.MustCompile(`^\s+((?:tcp|udp|meta) .*accept)\s*$`)
+	reJinjaTag   = regexp.MustCompile(`\{%[^%]*%\}`)
+	rePort       = regexp.MustCompile(`^[0-9]+(-[0-9]+)?$`)
 )
 
 // sourceOf classifies a rule's "ip saddr" part by the variable it draws from. An unknown
@@ -144,7 +146,7 @@ func nftablesRules(root string) ([]fwRule, error) {
 				return v
 			})
 			// Drop Jinja tags around the saddr part: "{% if … %} ip saddr {…}{% endif %}".
-			expanded = regexp.MustCompile(`\{%[^%]*%\}`).ReplaceAllString(expanded, " ")
+			expanded = reJinjaTag.ReplaceAllString(expanded, " ")
 			m := reDport.FindStringSubmatch(strings.Join(strings.Fields(expanded), " "))
 			if m == nil {
 				return nil, fmt.Errorf("%s:%d: cannot read the port of %q", f, n, line)
@@ -163,7 +165,7 @@ func nftablesRules(root string) ([]fwRule, error) {
 			}
 			for _, p := range protos {
 				for _, port := range ports {
-					if !regexp.MustCompile(`^[0-9]+(-[0-9]+)?$`).MatchString(port) {
+					if !rePort.MatchString(port) {
 						return nil, fmt.Errorf("%s:%d: port %q is not a number or range (unknown variable?)", f, n, port)
 					}
 					rules = append(rules, fwRule{Role: role, Protocol: p, Ports: port, Source: source})
