@@ -113,7 +113,7 @@ run "fleet" {
 
   # Secrets reach instances only as sensitive values, and only the nodes'.
   assert {
-    condition     = alltrue([for s in scaleway_instance_server.jitsi : issensitive(s.user_data)])
+    condition     = alltrue([for s in scaleway_instance_server.jitsi : issensitive(s.user_data["cloud-init"])])
     error_message = "jitsi user_data must be sensitive (it carries tokens), so plans never print it"
   }
   assert {
