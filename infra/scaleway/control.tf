@@ -6,7 +6,6 @@ resource "scaleway_instance_placement_group" "control" {
   name        = "ensemble-control"
   zone        = var.zone
   policy_type = "max_availability"
-  policy_mode = "enforced"
   tags        = local.tags
 }
 

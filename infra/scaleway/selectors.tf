@@ -7,7 +7,6 @@ resource "scaleway_instance_placement_group" "selectors" {
   name        = "ensemble-selectors"
   zone        = var.zone
   policy_type = "max_availability"
-  policy_mode = "enforced"
   tags        = local.tags
 }
 

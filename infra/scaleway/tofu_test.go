@@ -143,7 +143,12 @@ func tofu(t *testing.T, dir string, env []string, args ...string) (string, error
 	defer cancel()
 	cmd := exec.CommandContext(ctx, tofuPath(t), args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1", "TF_INPUT=0", "NO_COLOR=1")
+	// An empty CLI configuration: no operator's provider_installation or credentials apply.
+	rc := filepath.Join(t.TempDir(), "tofurc")
+	if err := os.WriteFile(rc, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Env = append(os.Environ(), "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1", "TF_INPUT=0", "NO_COLOR=1", "TF_CLI_CONFIG_FILE="+rc)
 	cmd.Env = append(cmd.Env, env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -246,7 +251,7 @@ func TestTofuPlanAndApplyRefused(t *testing.T) {
 	if !strings.Contains(out, fmt.Sprintf("Plan: %d to add, 0 to change, 0 to destroy.", want)) {
 		t.Fatalf("want a plan adding %d resources:\n%s", want, out)
 	}
-	for _, secret := range []string{"TESTWILDCARDKEY", "TESTgossipKEY", "00000001-aaaa-4000-8000-000000000001", "turn-secret-0001"} {
+	for _, secret := range []string{"TESTWILDCARDKEY", "VEVTVC1nb3NzaXAta2V5", "00000001-aaaa-4000-8000-000000000001", "turn-secret-0001"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("the plan output shows the secret %q", secret)
 		}

@@ -15,7 +15,7 @@ ssh_allowed_cidrs     = ["203.0.113.0/24"]
 certificate_mode      = "provided"
 tls_certificate       = "-----BEGIN CERTIFICATE-----\nTESTWILDCARDCERT\n-----END CERTIFICATE-----\n"
 tls_private_key       = "-----BEGIN PRIVATE KEY-----\nTESTWILDCARDKEY\n-----END PRIVATE KEY-----\n"
-consul_gossip_key     = "TESTgossipKEY0000000000000000000000000000000="
+consul_gossip_key     = "VEVTVC1nb3NzaXAta2V5LTMyLWJ5dGVzLWZvci1DSSE="
 consul_ca_certificate = "-----BEGIN CERTIFICATE-----\nTESTCONSULCA\n-----END CERTIFICATE-----\n"
 node_secrets = {
   "meet-0001" = { agent_token = "00000001-aaaa-4000-8000-000000000001", sidecar_token = "00000001-bbbb-4000-8000-000000000001", turn_secret = "turn-secret-0001-xxxxxxxxxxxxxxxxxxxxxxxx" }

