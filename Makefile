@@ -14,6 +14,7 @@ LDFLAGS    := -X github.com/prometheus/common/version.Version=$(VERSION) \
               -X github.com/prometheus/common/version.BuildUser=$(shell id -un)@$(shell hostname) \
               -X github.com/prometheus/common/version.BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 export ENSEMBLE_CONSUL ?= $(CACHE)/consul-v1.16.3
+export ENSEMBLE_TOFU ?= $(CACHE)/tofu-v1.12.6
 export PATH := $(CACHE)/bin:$(PATH)
 
 .DEFAULT_GOAL := help
@@ -38,9 +39,10 @@ demo: ## Run a whole fleet on this machine (Consul, Prometheus, 5 nodes, 2 selec
 	$(BIN)/ensemble-demo --bin-dir=$(BIN) $(DEMO_FLAGS)
 
 .PHONY: test
-test: deps lint tidy-check ## Install deps, lint, and run every test (unit, real-service, e2e, images).
-	$(GO) test $(GOTEST_FLAGS) ./...
+test: deps lint tidy-check ## Install deps, lint, and run every test (unit, real-service, e2e, images, infra).
+	$(GO) test $(GOTEST_FLAGS) $$($(GO) list ./... | grep -v '/infra/')
 	@$(MAKE) --no-print-directory check-metrics
+	@$(MAKE) --no-print-directory test-infra
 	@$(MAKE) --no-print-directory test-images
 
 .PHONY: e2e
@@ -65,6 +67,12 @@ check-metrics: ## promtool check metrics on the golden exposition file.
 .PHONY: test-images
 test-images: ## Lint, converge, idempotence-check and boot the Ansible/Packer images.
 	scripts/test-images.sh
+
+.PHONY: test-infra
+test-infra: ## OpenTofu module: the stand-in provider's checks, tofu fmt/validate/test, plans, pg backend.
+	@out=$$(cd tools/tofu-scaleway && gofmt -l .); if [[ -n $$out ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	cd tools/tofu-scaleway && $(GO) mod tidy -diff && $(GO) vet ./... && staticcheck ./... && $(GO) test $(GOTEST_FLAGS) ./...
+	$(GO) test $(GOTEST_FLAGS) ./infra/...
 
 .PHONY: bench
 bench: ## Run the Go benchmarks.

@@ -11,6 +11,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/ensemble
 CONSUL_VERSION=v1.16.3
 PEBBLE_VERSION=v2.10.3
+TOFU_VERSION=v1.12.6
 STATICCHECK_VERSION=v0.8.2
 BENCHSTAT_VERSION=v0.0.0-20260908200009-22c9c6c9d4da
 
@@ -27,7 +28,7 @@ test_pkgs=(
 	nginx prometheus chromium fonts-dejavu-core wrk hyperfine
 	prometheus-node-exporter prometheus-nginx-exporter
 	ansible ansible-lint debootstrap systemd-container equivs reprepro
-	dpkg-dev nftables systemd gnupg openssl curl python3
+	dpkg-dev nftables systemd gnupg openssl curl python3 postgresql
 )
 
 as_root() {
@@ -77,6 +78,18 @@ install_pebble() {
 	done
 }
 
+# OpenTofu for the infra checks (make test-infra), from the pinned tools/tofu module. The ldflag
+# marks it a release build, as upstream's goreleaser does, so `tofu version` says 1.12.6, not -dev.
+install_tofu() {
+	local bin=$CACHE/tofu-$TOFU_VERSION
+	[[ -x $bin ]] && return
+	say "building OpenTofu $TOFU_VERSION from tools/tofu (about 9 minutes the first time)"
+	mkdir -p "$CACHE"
+	(cd "$ROOT/tools/tofu" && go build -trimpath -ldflags='-s -w -X github.com/opentofu/opentofu/version.dev=no' \
+		-o "$bin.tmp.$$" github.com/opentofu/opentofu/cmd/tofu)
+	mv "$bin.tmp.$$" "$bin"
+}
+
 install_go_tool() { # name package version
 	local bin=$CACHE/bin/$1-$3
 	[[ -x $bin ]] && return
@@ -104,6 +117,7 @@ if [[ $mode == all ]]; then
 	install_pebble
 	install_go_tool staticcheck honnef.co/go/tools/cmd/staticcheck "$STATICCHECK_VERSION"
 	install_go_tool benchstat golang.org/x/perf/cmd/benchstat "$BENCHSTAT_VERSION"
+	install_tofu
 	if [[ -x $ROOT/scripts/install-packer.sh ]]; then
 		"$ROOT/scripts/install-packer.sh" >/dev/null
 	fi

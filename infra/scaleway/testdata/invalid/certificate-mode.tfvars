@@ -1,0 +1,2 @@
+# want: certificate_mode must be provided or acme
+certificate_mode = "selfsigned"

@@ -1,0 +1,2 @@
+# want: private_network_cidr must be a private IPv4 network
+private_network_cidr = "10.0.0.0/8"

@@ -1,0 +1,2 @@
+# want: domain must be a lower-case DNS name
+domain = "Example.ORG"

@@ -1,0 +1,2 @@
+# want: node_secrets has no entry for meet-0004
+node_count = 4

@@ -1,0 +1,2 @@
+# want: region must be one of fr-par, nl-ams, pl-waw
+region = "eu-west-1"

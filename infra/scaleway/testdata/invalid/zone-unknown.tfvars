@@ -1,0 +1,2 @@
+# want: zone must be an availability zone
+zone = "us-east-1"

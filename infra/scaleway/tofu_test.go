@@ -1,0 +1,336 @@
+// Package scaleway holds the checks of the OpenTofu module in this directory: they run the real
+// OpenTofu CLI (built by scripts/install-deps.sh) offline, against the schema-only stand-in of the
+// scaleway provider (tools/tofu-scaleway), and the pg backend against a real PostgreSQL.
+package scaleway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ensemble-jitsi/ensemble/internal/services"
+)
+
+const tofuVersion = "v1.12.6"
+
+// tofuPath is the OpenTofu binary: $ENSEMBLE_TOFU, else the one install-deps.sh caches.
+func tofuPath(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("ENSEMBLE_TOFU"); p != "" {
+		return p
+	}
+	cache := os.Getenv("XDG_CACHE_HOME")
+	if cache == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cache = filepath.Join(home, ".cache")
+	}
+	p := filepath.Join(cache, "ensemble", "tofu-"+tofuVersion)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("OpenTofu %s not found at %s: run scripts/install-deps.sh (or set ENSEMBLE_TOFU): %v", tofuVersion, p, err)
+	}
+	return p
+}
+
+var (
+	pluginOnce sync.Once
+	pluginDir  string
+	pluginErr  error
+)
+
+// standInPluginDir builds the stand-in provider once per test binary into a directory laid out
+// as `tofu init -plugin-dir` expects.
+func standInPluginDir(t *testing.T) string {
+	t.Helper()
+	pluginOnce.Do(func() {
+		var schema struct {
+			Version string `json:"version"`
+		}
+		b, err := os.ReadFile("../../tools/tofu-scaleway/cmd/terraform-provider-scaleway/schema.json")
+		if err == nil {
+			err = json.Unmarshal(b, &schema)
+		}
+		if err != nil {
+			pluginErr = fmt.Errorf("stand-in schema: %w", err)
+			return
+		}
+		dir, err := os.MkdirTemp("", "ensemble-tofu-plugins-")
+		if err != nil {
+			pluginErr = err
+			return
+		}
+		pluginDir = dir
+		out := filepath.Join(dir, "registry.opentofu.org", "scaleway", "scaleway", schema.Version,
+			runtime.GOOS+"_"+runtime.GOARCH, "terraform-provider-scaleway_v"+schema.Version)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/terraform-provider-scaleway")
+		cmd.Dir = "../../tools/tofu-scaleway"
+		if b, err := cmd.CombinedOutput(); err != nil {
+			pluginErr = fmt.Errorf("build the stand-in provider: %w\n%s", err, b)
+		}
+	})
+	if pluginErr != nil {
+		t.Fatal(pluginErr)
+	}
+	return pluginDir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if pluginDir != "" {
+		os.RemoveAll(pluginDir)
+	}
+	os.Exit(code)
+}
+
+// moduleCopy copies the module (its .tf, .json, tests and testdata) into a temporary directory,
+// so init's .terraform and lock file never land in the source tree.
+func moduleCopy(t *testing.T, extra map[string]string) string {
+	t.Helper()
+	dst := t.TempDir()
+	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if strings.HasPrefix(d.Name(), ".terraform") {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(filepath.Join(dst, path), 0o755)
+		}
+		// Not the tests' sources, and no operator state or inputs that tofu would load.
+		if strings.HasSuffix(path, ".go") || strings.Contains(path, "tfstate") ||
+			path == "terraform.tfvars" || strings.Contains(path, ".auto.tfvars") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, path), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range extra {
+		if err := os.WriteFile(filepath.Join(dst, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// tofu runs OpenTofu in dir and returns its combined output. Nothing reaches the network:
+// providers come only from the plugin directory, and checkpoint calls are off.
+func tofu(t *testing.T, dir string, env []string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, tofuPath(t), args...)
+	cmd.Dir = dir
+	// An empty CLI configuration: no operator's provider_installation or credentials apply.
+	rc := filepath.Join(t.TempDir(), "tofurc")
+	if err := os.WriteFile(rc, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Env = append(os.Environ(), "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1", "TF_INPUT=0", "NO_COLOR=1", "TF_CLI_CONFIG_FILE="+rc)
+	cmd.Env = append(cmd.Env, env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = 5 * time.Second
+	err := cmd.Run()
+	return out.String(), err
+}
+
+func mustTofu(t *testing.T, dir string, env []string, args ...string) string {
+	t.Helper()
+	out, err := tofu(t, dir, env, args...)
+	if err != nil {
+		t.Fatalf("tofu %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func initModule(t *testing.T, extra map[string]string, env []string) string {
+	t.Helper()
+	dir := moduleCopy(t, extra)
+	mustTofu(t, dir, env, "init", "-no-color", "-input=false", "-plugin-dir="+standInPluginDir(t))
+	return dir
+}
+
+func TestTofuFmt(t *testing.T) {
+	t.Parallel()
+	if out, err := tofu(t, "..", nil, "fmt", "-check", "-recursive", "-diff", "-no-color"); err != nil {
+		t.Fatalf("tofu fmt -check -recursive infra: %v (run tofu fmt -recursive infra)\n%s", err, out)
+	}
+}
+
+// TestTofuValidateAndTest runs `tofu validate` (every resource type and argument against the
+// stand-in schema) and `tofu test` (tests/*.tftest.hcl with mock_provider).
+func TestTofuValidateAndTest(t *testing.T) {
+	t.Parallel()
+	dir := initModule(t, nil, nil)
+	out := mustTofu(t, dir, nil, "validate", "-no-color")
+	if !strings.Contains(out, "The configuration is valid") {
+		t.Fatalf("tofu validate:\n%s", out)
+	}
+	out = mustTofu(t, dir, nil, "test", "-no-color")
+	// Every run must pass: a run that is skipped or errored would not fail tofu test by itself
+	// in every version, so count them.
+	m := regexp.MustCompile(`Success! (\d+) passed, 0 failed`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("tofu test did not pass every run:\n%s", out)
+	}
+	runs := len(regexp.MustCompile(`(?m)^\s*run "[^"]+"\.\.\. pass`).FindAllString(out, -1))
+	if runs < 8 || fmt.Sprint(runs) != m[1] {
+		t.Fatalf("tofu test: %s passed, %d run lines say pass; want at least 8:\n%s", m[1], runs, out)
+	}
+}
+
+// TestTofuPlanRejects runs real plans (the stand-in provider, no mocks) with one bad input each
+// and checks the error names the problem. testdata/invalid/*.tfvars start with "# want: MESSAGE".
+func TestTofuPlanRejects(t *testing.T) {
+	t.Parallel()
+	dir := initModule(t, nil, nil)
+	cases, err := filepath.Glob("testdata/invalid/*.tfvars")
+	if err != nil || len(cases) == 0 {
+		t.Fatalf("no cases in testdata/invalid: %v", err)
+	}
+	for _, c := range cases {
+		name := strings.TrimSuffix(filepath.Base(c), ".tfvars")
+		t.Run(name, func(t *testing.T) {
+			b, err := os.ReadFile(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, _, _ := strings.Cut(string(b), "\n")
+			want, ok := strings.CutPrefix(first, "# want: ")
+			if !ok {
+				t.Fatalf("%s: first line must be # want: MESSAGE", c)
+			}
+			out, err := tofu(t, dir, nil, "plan", "-no-color", "-input=false", "-lock=false", "-refresh=false",
+				"-var-file=testdata/valid.tfvars", "-var-file="+c)
+			if err == nil {
+				t.Fatalf("plan with %s succeeded, want an error containing %q:\n%s", c, want, out)
+			}
+			// tofu wraps long messages; compare with whitespace collapsed.
+			flat := strings.Join(strings.Fields(out), " ")
+			if !strings.Contains(flat, want) {
+				t.Fatalf("plan with %s failed without %q:\n%s", c, want, out)
+			}
+		})
+	}
+}
+
+// TestTofuPlanAndApplyRefused plans the example inputs through the stand-in provider (a real
+// plan: variables, preconditions, every resource's arguments against the schema) and checks that
+// apply is refused with the stand-in's message instead of pretending to create anything.
+func TestTofuPlanAndApplyRefused(t *testing.T) {
+	t.Parallel()
+	dir := initModule(t, nil, nil)
+	out := mustTofu(t, dir, nil, "plan", "-no-color", "-input=false", "-var-file=testdata/valid.tfvars", "-out=plan.bin")
+	// 3 nodes x (ip, server, dns) + 3 control x (ip, server, ipam, nic) + placement group
+	// + 2 selectors x (ip, server, ipam, nic) + placement group + 3 security groups
+	// + network + lb ip, lb, backend, certificate, 2 frontends + 2 dns records.
+	want := 3*3 + 3*4 + 1 + 2*4 + 1 + 3 + 1 + 6 + 2
+	if !strings.Contains(out, fmt.Sprintf("Plan: %d to add, 0 to change, 0 to destroy.", want)) {
+		t.Fatalf("want a plan adding %d resources:\n%s", want, out)
+	}
+	for _, secret := range []string{"TESTWILDCARDKEY", "VEVTVC1nb3NzaXAta2V5", "00000001-aaaa-4000-8000-000000000001", "turn-secret-0001"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the plan output shows the secret %q", secret)
+		}
+	}
+	out, err := tofu(t, dir, nil, "apply", "-no-color", "-input=false", "-auto-approve", "plan.bin")
+	if err == nil || !strings.Contains(out, "schema-only stand-in provider: cannot apply") {
+		t.Fatalf("apply through the stand-in must fail with its message; err=%v\n%s", err, out)
+	}
+}
+
+// TestPgBackend initialises the module with backend_pg.tf.example against a real PostgreSQL,
+// checks the state lands in the database, and that a lock held elsewhere stops a plan.
+func TestPgBackend(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	pg, err := services.StartPostgres(ctx, services.PostgresOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Stop()
+	psql, err := exec.LookPath("psql")
+	if err != nil {
+		t.Fatalf("psql not found (postgresql-client): %v", err)
+	}
+	query := func(sql string) string {
+		t.Helper()
+		out, err := exec.CommandContext(ctx, psql, pg.URL, "-XAtc", sql).CombinedOutput()
+		if err != nil {
+			t.Fatalf("psql %q: %v\n%s", sql, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+
+	example, err := os.ReadFile("backend_pg.tf.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"PG_CONN_STR=" + pg.URL}
+	dir := initModule(t, map[string]string{"backend_pg.tf": string(example)}, env)
+	mustTofu(t, dir, env, "workspace", "new", "-no-color", "ci")
+	if got := query(`select string_agg(name, ',' order by name) from ensemble_fleet.states`); got != "ci,default" && got != "ci" {
+		t.Fatalf("workspaces in ensemble_fleet.states = %q, want ci (and default)", got)
+	}
+	id := query(`select id from ensemble_fleet.states where name = 'ci'`)
+
+	// Hold the workspace's advisory lock from another session, as a concurrent run would.
+	holder := exec.CommandContext(ctx, psql, pg.URL, "-X")
+	stdin, err := holder.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder.Stdout, holder.Stderr = io.Discard, io.Discard
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = holder.Process.Kill(); _ = holder.Wait() }()
+	if _, err := fmt.Fprintf(stdin, "select pg_advisory_lock(%s);\n", id); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for query(fmt.Sprintf(`select count(*) from pg_locks where locktype = 'advisory' and objid = %s and granted`, id)) != "1" {
+		if time.Now().After(deadline) {
+			t.Fatal("the holder session never got the advisory lock")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	out, err := tofu(t, dir, env, "plan", "-no-color", "-input=false", "-lock-timeout=1s", "-var-file=testdata/valid.tfvars")
+	if err == nil || !strings.Contains(out, "Error acquiring the state lock") {
+		t.Fatalf("plan while another session holds the lock: want a lock error; err=%v\n%s", err, out)
+	}
+
+	// Release it: the same plan now goes through.
+	stdin.Close()
+	if err := holder.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("holder psql: %v", err)
+	}
+	out = mustTofu(t, dir, env, "plan", "-no-color", "-input=false", "-lock-timeout=30s", "-var-file=testdata/valid.tfvars")
+	if !strings.Contains(out, "to add") {
+		t.Fatalf("plan after the lock was released:\n%s", out)
+	}
+}

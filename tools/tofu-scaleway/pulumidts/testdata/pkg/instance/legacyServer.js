@@ -1,0 +1,3 @@
+class InstanceServer extends pulumi.CustomResource {
+    static __pulumiType = 'scaleway:index/instanceServer:InstanceServer';
+}
