@@ -38,12 +38,16 @@ type run struct {
 	events  eventHeap
 	seq     uint64
 
-	scrapes   []scrape // ring of the last scrapes, oldest first
-	crashed   int32    // -1 until the crash
-	detectAt  int64
-	hist      histogram
-	minuteAvg []float64
-	res       Result
+	view        dataPath
+	crashed     int32 // -1 until the crash
+	detectAt    int64
+	hist        histogram
+	minuteAvg   []float64
+	res         Result
+	clairvoyant bool    // the oracle: sees reservations for participants still to come
+	size        []int32 // participants per room, for the oracle's reservations
+	noNode      int     // joins refused because no node was eligible
+	noNodeSince int64   // time of the first of them
 
 	done          *atomic.Int64
 	total         int64
@@ -65,12 +69,18 @@ type node struct {
 	over   int64   // time spent with demand above 90 % of the CPUs
 	alive  bool
 	state  placement.State
+	// reserved is what the oracle knows and no selector can: the CPUs the participants of the
+	// node's rooms who have not joined yet will add.
+	reserved float64
 }
 
 // room tracks where a room's participants are; placements maps node → participants present.
 type room struct {
 	placements []nodeCount
 	started    bool
+	booked     bool    // the oracle reserved the room's eventual size on resNode
+	reserved   float64 // CPUs still reserved for participants who have not joined yet
+	resNode    int32
 	split      bool
 	moved      bool
 	onCrashed  bool
@@ -81,12 +91,45 @@ type nodeCount struct {
 	count int32
 }
 
-type scrape struct {
-	t    int64
-	busy []float64 // counter per node; NaN when the scrape failed
+// dataPath models Prometheus and the selector's poll: per-node scrapes at each node's own offset,
+// a recording rule evaluated on its own clock over the samples of the rate window, and a poll
+// that reads what the rule recorded last.
+type dataPath struct {
+	groups  int     // scrape phase groups: Prometheus spreads targets over the scrape interval
+	group   []int32 // node → its phase group
+	members [][]int32
+	slots   int       // samples kept per node: the rate window's plus spare
+	sampT   []int64   // node k's samples are [k*slots, (k+1)*slots), a ring
+	sampV   []float64 // busy counter at sampT
+	count   []int64   // samples taken per node
+	rate    []float64 // recorded rule value per node; NaN without two samples in the window
+	rateT   []int64   // time of the newest sample behind rate
+	evalAt  int64     // phase of the rule evaluation clock
+	pollAt  int64     // phase of the selector's poll clock
+}
+
+// newDataPath draws the phases from the scenario seed alone, so every policy sees the same clocks.
+func newDataPath(o Options) dataPath {
+	rnd := rand.New(rand.NewPCG(o.Seed, 0x7068617365))
+	g := max(1, min(o.Nodes, int(o.Scrape/time.Second), 60))
+	d := dataPath{
+		groups: g, group: make([]int32, o.Nodes), members: make([][]int32, g),
+		slots: int(o.RateWindow/o.Scrape) + 3,
+		count: make([]int64, o.Nodes), rate: make([]float64, o.Nodes), rateT: make([]int64, o.Nodes),
+		evalAt: rnd.Int64N(int64(o.Eval)), pollAt: rnd.Int64N(int64(o.Poll)),
+	}
+	for k := range d.group {
+		d.group[k] = int32(rnd.IntN(g))
+		d.members[d.group[k]] = append(d.members[d.group[k]], int32(k))
+		d.rate[k] = math.NaN()
+	}
+	d.sampT = make([]int64, o.Nodes*d.slots)
+	d.sampV = make([]float64, o.Nodes*d.slots)
+	return d
 }
 
 func newRun(o Options, w *workload, p placement.Policy, done *atomic.Int64, total int64) (*run, error) {
+	_, clairvoyant := p.(oracle)
 	r := &run{
 		o: o, w: w, policy: p, rnd: policySeed(o.Seed, p.Name()),
 		base:    time.Date(2026, 3, 23, 9, 0, 0, 0, time.UTC),
@@ -98,11 +141,18 @@ func newRun(o Options, w *workload, p placement.Policy, done *atomic.Int64, tota
 		buf:     make([]placement.Node, o.Nodes),
 		rooms:   make([]room, len(w.rooms)),
 		present: make([]int32, len(w.parts)),
-		crashed: -1,
-		done:    done, total: total,
+		crashed: -1, clairvoyant: clairvoyant,
+		done: done, total: total,
 		res: Result{Policy: p.Name()},
 	}
 	clock := func() time.Time { return r.base.Add(time.Duration(r.now)) }
+	cfg := o.Placement
+	if cfg.Replicas == 0 { // the replicas know how many they are, as --selector.replicas tells them
+		cfg.Replicas = o.Replicas
+	}
+	if o.ZeroDelay { // the true load already counts every placed participant
+		cfg.Cost, cfg.JoinCost = 0, 0
+	}
 	store, err := rooms.NewMemory(o.RoomsTTL, clock)
 	if err != nil {
 		return nil, err
@@ -110,7 +160,7 @@ func newRun(o Options, w *workload, p placement.Policy, done *atomic.Int64, tota
 	r.replicas = make([]replica, o.Replicas)
 	for i := range r.replicas {
 		rp := &r.replicas[i]
-		if rp.fleet, err = placement.NewFleet(o.Placement, clock); err != nil {
+		if rp.fleet, err = placement.NewFleet(cfg, clock); err != nil {
 			return nil, err
 		}
 		rp.resolver, err = rooms.NewResolver(rooms.ResolverOptions{
@@ -131,9 +181,14 @@ func newRun(o Options, w *workload, p placement.Policy, done *atomic.Int64, tota
 	for i := range r.present {
 		r.present[i] = -1
 	}
+	if clairvoyant {
+		r.size = make([]int32, len(w.rooms))
+		for _, pt := range w.parts {
+			r.size[pt.room]++
+		}
+	}
 	if !o.ZeroDelay {
-		slots := int(o.RateWindow/o.Scrape) + 2
-		r.scrapes = make([]scrape, 0, slots)
+		r.view = newDataPath(o)
 	}
 	r.rebuild()
 	return r, nil
@@ -171,25 +226,16 @@ func (r *run) loadView(k int) (float64, time.Duration) {
 		if !r.nodes[k].alive {
 			return math.NaN(), 0
 		}
+		if r.clairvoyant {
+			return (r.nodes[k].demand + r.nodes[k].reserved) / r.o.VCPUs, 0
+		}
 		return min(r.nodes[k].demand/r.o.VCPUs, 1), 0
 	}
-	// Prometheus: rate() over the scrapes inside the window ending at the last scrape before now.
-	if len(r.scrapes) < 2 {
+	// What the recording rule recorded last; the selector computes the age at its poll.
+	if math.IsNaN(r.view.rate[k]) {
 		return math.NaN(), 0
 	}
-	last := r.scrapes[len(r.scrapes)-1]
-	first := last
-	for _, s := range r.scrapes {
-		if s.t >= r.now-int64(r.o.RateWindow) && !math.IsNaN(s.busy[k]) {
-			first = s
-			break
-		}
-	}
-	if first.t == last.t || math.IsNaN(last.busy[k]) {
-		return math.NaN(), 0
-	}
-	rate := (last.busy[k] - first.busy[k]) / (float64(last.t-first.t) / float64(time.Second))
-	return rate, time.Duration(r.now - last.t)
+	return r.view.rate[k], time.Duration(r.now - r.view.rateT[k])
 }
 
 // rebuild gives every selector replica a new snapshot, as their catalog/load refresh does.
@@ -207,24 +253,48 @@ func (r *run) rebuild() {
 	r.dirty = false
 }
 
-func (r *run) doScrape() {
-	s := scrape{t: r.now}
-	if len(r.scrapes) == cap(r.scrapes) { // reuse the oldest slot's slice
-		s.busy = r.scrapes[0].busy
-		copy(r.scrapes, r.scrapes[1:])
-		r.scrapes = r.scrapes[:len(r.scrapes)-1]
-	} else {
-		s.busy = make([]float64, len(r.nodes))
-	}
-	for k := range r.nodes {
+// doScrape scrapes the nodes of phase group g; a crashed node yields no sample.
+func (r *run) doScrape(g int) {
+	v := &r.view
+	for _, k := range v.members[g] {
 		if !r.nodes[k].alive {
-			s.busy[k] = math.NaN()
 			continue
 		}
-		r.advance(int32(k))
-		s.busy[k] = r.nodes[k].busy
+		r.advance(k)
+		i := int(k)*v.slots + int(v.count[k]%int64(v.slots))
+		v.sampT[i], v.sampV[i] = r.now, r.nodes[k].busy
+		v.count[k]++
 	}
-	r.scrapes = append(r.scrapes, s)
+}
+
+// evaluate runs the recording rule: each node's rate over the samples in the window ending now,
+// NaN (no series) with fewer than two.
+func (r *run) evaluate() {
+	v := &r.view
+	from := r.now - int64(r.o.RateWindow)
+	for k := range r.nodes {
+		n := min(v.count[k], int64(v.slots))
+		if n < 2 {
+			v.rate[k] = math.NaN()
+			continue
+		}
+		base := k * v.slots
+		last := base + int((v.count[k]-1)%int64(v.slots))
+		first := -1
+		for j := n - 1; j >= 0; j-- { // walk back from the newest sample
+			i := base + int((v.count[k]-1-j)%int64(v.slots))
+			if v.sampT[i] > from {
+				first = i
+				break
+			}
+		}
+		if first < 0 || first == last || v.sampT[last] <= from {
+			v.rate[k] = math.NaN()
+			continue
+		}
+		v.rate[k] = (v.sampV[last] - v.sampV[first]) / (float64(v.sampT[last]-v.sampT[first]) / float64(time.Second))
+		v.rateT[k] = v.sampT[last]
+	}
 }
 
 func (r *run) push(t int64, kind eventKind, p int32) {
@@ -247,7 +317,11 @@ func (r *run) join(ctx context.Context, p int32) error {
 	}
 	res, err := rp.resolver.Resolve(ctx, rp.snap, r.w.rooms[pt.room], r.rnd)
 	if errors.Is(err, placement.ErrNoNode) {
-		r.refuse(first)
+		if r.noNode == 0 {
+			r.noNodeSince = r.now
+		}
+		r.noNode++
+		r.refuse(p, first)
 		return nil
 	}
 	if err != nil {
@@ -264,15 +338,17 @@ func (r *run) join(ctx context.Context, p int32) error {
 	n := &r.nodes[k]
 	if !n.alive {
 		// The selector still lists the crashed node: the join fails and the client retries once
-		// the node is marked gone.
+		// the node is marked gone (a retry that never comes is unserved).
 		r.res.JoinsRefused++
-		if t := max(r.now, r.detectAt) + r.jitter(); t < int64(pt.leave) {
+		t := max(r.now, r.detectAt) + r.jitter()
+		r.res.UnservedMinutes += time.Duration(min(t, int64(pt.leave)) - r.now).Minutes()
+		if t < int64(pt.leave) {
 			r.push(t, evRejoin, p)
 		}
 		return nil
 	}
 	if n.demand/r.o.VCPUs >= r.o.Ceiling {
-		r.refuse(first)
+		r.refuse(p, first)
 		return nil
 	}
 	idx := -1
@@ -290,14 +366,40 @@ func (r *run) join(ctx context.Context, p int32) error {
 	}
 	c := int(rm.placements[idx].count)
 	r.change(k, r.o.Cost.Of(c+1)-r.o.Cost.Of(c))
+	if r.clairvoyant {
+		r.book(rm, pt.room, k, c)
+	}
 	rm.placements[idx].count++
 	r.present[p] = k
 	r.push(int64(pt.leave), evLeave, p)
 	return nil
 }
 
-func (r *run) refuse(first bool) {
+// book keeps the oracle's reservation of room rm (index room) current when one of its participants
+// arrives at node k holding c of them: the first arrival reserves the room's eventual cost, each
+// later one turns its share of the reservation into demand.
+func (r *run) book(rm *room, room int32, k int32, c int) {
+	if !rm.booked {
+		rm.booked, rm.resNode = true, k
+		rm.reserved = max(0, r.o.Cost.Of(int(r.size[room]))-r.o.Cost.Of(1))
+		r.nodes[k].reserved += rm.reserved
+		r.dirty = true
+		return
+	}
+	take := min(rm.reserved, r.o.Cost.Of(c+1)-r.o.Cost.Of(c))
+	rm.reserved -= take
+	r.nodes[rm.resNode].reserved = max(0, r.nodes[rm.resNode].reserved-take)
+}
+
+// refuse turns participant p away for good: the rest of their visit is unserved demand.
+func (r *run) refuse(p int32, first bool) {
+	if rm := &r.rooms[r.w.parts[p].room]; r.clairvoyant && rm.booked {
+		take := min(rm.reserved, r.o.Cost.Of(2)-r.o.Cost.Of(1))
+		rm.reserved -= take
+		r.nodes[rm.resNode].reserved = max(0, r.nodes[rm.resNode].reserved-take)
+	}
 	r.res.JoinsRefused++
+	r.res.UnservedMinutes += time.Duration(int64(r.w.parts[p].leave) - r.now).Minutes()
 	if first {
 		r.res.MeetingsRefused++
 	}
@@ -351,6 +453,7 @@ func (r *run) crash() {
 	r.crashed = k
 	r.nodes[k].alive = false
 	r.nodes[k].demand = 0
+	r.nodes[k].reserved = 0
 	r.detectAt = r.now + int64(r.o.CrashDetect)
 	for p, at := range r.present {
 		if at != k {
@@ -402,9 +505,10 @@ func (r *run) run(ctx context.Context) (Result, error) {
 		}
 		return int64(d)
 	}
-	nextScrape, nextPoll := int64(never), int64(never)
+	nextScrape, nextEval, nextPoll := int64(never), int64(never), int64(never)
+	var scrapeTick int64
 	if !r.o.ZeroDelay {
-		nextScrape, nextPoll = 0, int64(r.o.Poll)
+		nextScrape, nextEval, nextPoll = 0, r.view.evalAt, r.view.pollAt
 	}
 	nextSample := int64(0)
 	crashAt, drainAt := at(r.o.CrashAt), at(r.o.DrainAt)
@@ -433,7 +537,7 @@ func (r *run) run(ctx context.Context) (Result, error) {
 		if len(r.events) > 0 && r.events[0].kind == evRejoin {
 			tJoin = min(tJoin, r.events[0].t)
 		}
-		next := min(t, nextScrape, nextPoll, detect, crashAt, drainAt, nextSample, tJoin)
+		next := min(t, nextScrape, nextEval, nextPoll, detect, crashAt, drainAt, nextSample, tJoin)
 		if next >= r.horizon {
 			break
 		}
@@ -442,8 +546,12 @@ func (r *run) run(ctx context.Context) (Result, error) {
 		case t:
 			r.disconnect(heap.Pop(&r.events).(event).part)
 		case nextScrape:
-			r.doScrape()
-			nextScrape += int64(r.o.Scrape)
+			r.doScrape(int(scrapeTick % int64(r.view.groups)))
+			scrapeTick++
+			nextScrape = scrapeTick * int64(r.o.Scrape) / int64(r.view.groups)
+		case nextEval:
+			r.evaluate()
+			nextEval += int64(r.o.Eval)
 		case nextPoll:
 			r.rebuild()
 			nextPoll += int64(r.o.Poll)
@@ -490,6 +598,10 @@ func (r *run) run(ctx context.Context) (Result, error) {
 		over += r.nodes[k].over
 	}
 	r.res.NodeMinutesOver90 = time.Duration(over).Minutes()
+	if r.noNode > 0 {
+		r.res.warnings = append(r.res.warnings, fmt.Sprintf("%s: the fleet had no eligible node for %d joins, the first at %v (did a crash or drain empty it?)",
+			r.res.Policy, r.noNode, time.Duration(r.noNodeSince)))
+	}
 	r.res.P99NodeLoad = r.hist.quantile(0.99)
 	hour := maxHourMean(r.minuteAvg)
 	if hour > 0 {

@@ -104,6 +104,7 @@ func (r *Resolver) Resolve(ctx context.Context, s *placement.Snapshot, room stri
 		if ok {
 			if i, live := hosts(s, b.Node); live {
 				r.touch(ctx, b)
+				s.Join(i)
 				return Result{Room: name, Node: s.Node(i), Outcome: Existing}, nil
 			}
 		}
@@ -125,10 +126,12 @@ func (r *Resolver) Resolve(ctx context.Context, s *placement.Snapshot, room stri
 		}
 		if won {
 			s.Assign(ch.Index)
+			s.Join(ch.Index)
 			return Result{Room: name, Node: s.Node(ch.Index), Outcome: outcome, Saturated: ch.Saturated}, nil
 		}
 		// Another writer bound the room first; its choice stands if its node can host the room.
 		if i, live := hosts(s, b.Node); live {
+			s.Join(i)
 			return Result{Room: name, Node: s.Node(i), Outcome: Joined}, nil
 		}
 	}
