@@ -51,7 +51,11 @@ func TestRun(t *testing.T) {
 			}},
 		{"trace day", []string{"--trace=../../sim/testdata/trace.csv", "--no-progress", "--output.format=json", "--policy=p2c"}, 0,
 			func(t *testing.T, out, _ string) {
-				var doc struct{ Scenario struct{ SimulatedNs int64 `json:"simulated_ns"` } }
+				var doc struct {
+					Scenario struct {
+						SimulatedNs int64 `json:"simulated_ns"`
+					}
+				}
 				if err := json.Unmarshal([]byte(out), &doc); err != nil {
 					t.Fatal(err)
 				}
