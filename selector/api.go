@@ -88,7 +88,7 @@ func (s *Selector) place(ctx context.Context, room string) (rooms.Result, *failu
 		return rooms.Result{}, &failure{http.StatusServiceUnavailable, "no_node", "no node can take a meeting now"}
 	default:
 		s.decided[outcomeStoreError].Inc()
-		if s.sweeper != nil {
+		if s.opts.RoomsStore == StoreConsul {
 			s.metrics.consulErrors.WithLabelValues("rooms").Inc()
 		}
 		if s.storeWarn.Allow() { // an outage fails every new room: one line per interval is enough

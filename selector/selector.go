@@ -50,8 +50,6 @@ type Selector struct {
 	fleet    *placement.Fleet
 	policy   placement.Policy
 	store    rooms.Store // nil with --rooms.store=none
-	mem      *rooms.Memory
-	sweeper  *consulrooms.Store
 	resolver *rooms.Resolver
 
 	// contact is when Consul last answered (the watcher's; tests may replace it).
@@ -145,17 +143,15 @@ func New(opts Options) (*Selector, error) {
 
 	switch opts.RoomsStore {
 	case StoreMemory:
-		if s.mem, err = rooms.NewMemory(opts.RoomsTTL, opts.Now); err != nil {
+		if s.store, err = rooms.NewMemory(opts.RoomsTTL, opts.Now); err != nil {
 			return nil, err
 		}
-		s.store = s.mem
 	case StoreConsul:
 		o := consulrooms.DefaultOptions()
 		o.Prefix, o.TTL, o.Now = opts.RoomsPrefix, opts.RoomsTTL, opts.Now
-		if s.sweeper, err = consulrooms.New(opts.Consul, o); err != nil {
+		if s.store, err = consulrooms.New(opts.Consul, o); err != nil {
 			return nil, err
 		}
-		s.store = s.sweeper
 	}
 	if s.store != nil {
 		s.resolver, err = rooms.NewResolver(rooms.ResolverOptions{
@@ -222,14 +218,21 @@ func (s *Selector) Run(ctx context.Context) error {
 	// Sweeps drop expired bindings and count the live ones per node for /api/v1/nodes; at most a minute
 	// apart so the counts stay current with a TTL of hours.
 	sweepEvery := min(max(s.opts.RoomsTTL/10, time.Second), time.Minute)
-	switch {
-	case s.sweeper != nil:
-		wg.Go(func() {
-			s.sweeper.RunSweeper(ctx, sweepEvery, func(m map[string]int) { s.counts.Store(&m) },
-				s.logger.With("component", "rooms"))
-		})
-	case s.mem != nil:
-		wg.Go(func() { every(ctx, sweepEvery, func() { s.mem.Sweep() }) })
+	if s.store != nil {
+		roomsLog := s.logger.With("component", "rooms")
+		sweep := func() {
+			m, err := s.store.Sweep(ctx)
+			if err != nil && ctx.Err() == nil {
+				roomsLog.Warn("room binding sweep failed", "err", err)
+			}
+			if m != nil {
+				s.counts.Store(&m)
+			}
+		}
+		wg.Go(func() { sweep(); every(ctx, sweepEvery, sweep) })
+		if w, ok := s.store.(rooms.Watcher); ok {
+			wg.Go(func() { w.Watch(ctx, roomsLog) })
+		}
 	}
 
 	// One server per listener: exporter-toolkit's Serve wraps the server's handler in place, which two
@@ -417,8 +420,8 @@ func (s *Selector) degradedNow() []string {
 
 // roomCounts returns the bindings per node, or nil without a store.
 func (s *Selector) roomCounts() map[string]int {
-	if s.mem != nil {
-		return s.mem.Counts()
+	if c, ok := s.store.(rooms.Counter); ok {
+		return c.Counts()
 	}
 	if m := s.counts.Load(); m != nil {
 		return *m
