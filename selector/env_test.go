@@ -21,20 +21,19 @@ import (
 
 	"github.com/ensemble-jitsi/ensemble/internal/testenv"
 	"github.com/ensemble-jitsi/ensemble/selector/catalog"
-	"github.com/ensemble-jitsi/ensemble/selector/internal/target"
 )
 
 // node is one emulated Jitsi node: a sidecar-like target registered in Consul with an HTTP check.
 type node struct {
 	id     string
 	url    string // public_url
-	target *target.Target
+	target *testenv.Target
 }
 
 // addNode registers an emulated node whose Consul check polls the target's /health every second.
 func addNode(t *testing.T, c *api.Client, id, publicURL string, cpus float64) *node {
 	t.Helper()
-	tg := target.Start(cpus)
+	tg := testenv.StartTarget(cpus)
 	t.Cleanup(tg.Close)
 	host, portStr, _ := net.SplitHostPort(tg.Addr())
 	port, _ := strconv.Atoi(portStr)
