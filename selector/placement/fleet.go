@@ -66,6 +66,9 @@ type Snapshot struct {
 	// age out), so the fleet stays saturated until the epoch ends: p2c then samples saturatedDraws
 	// nodes instead of scanning every node for every new room.
 	saturatedAt atomic.Int64
+
+	regionMu sync.Mutex
+	regions  map[string]*Snapshot // InRegion's views, built on first use
 }
 
 // layout is the part of a snapshot that depends only on the node IDs. Consecutive snapshots of
@@ -191,6 +194,40 @@ func (f *Fleet) Snapshot(nodes []Node) *Snapshot {
 }
 
 func (f *Fleet) epoch() int64 { return f.now().UnixNano() / f.width }
+
+// InRegion returns the view of s in which only the nodes of region can take new rooms. It shares the
+// nodes, their indexes and pending accounts with s, so a policy's choice in it is an index of s, and
+// an assignment counts in both. The view is built once per snapshot and region.
+func (s *Snapshot) InRegion(region string) *Snapshot {
+	s.regionMu.Lock()
+	defer s.regionMu.Unlock()
+	if v, ok := s.regions[region]; ok {
+		return v
+	}
+	v := &Snapshot{
+		fleet: s.fleet, nodes: s.nodes, index: s.index, load: s.load, step: s.step, joinStep: s.joinStep,
+		hash: s.hash, accounts: s.accounts, joins: s.joins, degraded: s.degraded,
+	}
+	sum := 0.0
+	for _, i := range s.eligible {
+		if s.nodes[i].Region != region {
+			continue
+		}
+		v.eligible = append(v.eligible, i)
+		if s.load[i] < s.fleet.cfg.HighWater {
+			v.below = append(v.below, i)
+		}
+		sum += s.load[i]
+	}
+	if len(v.eligible) > 0 {
+		v.mean = sum / float64(len(v.eligible))
+	}
+	if s.regions == nil {
+		s.regions = map[string]*Snapshot{}
+	}
+	s.regions[region] = v
+	return v
+}
 
 // Len returns the number of nodes.
 func (s *Snapshot) Len() int { return len(s.nodes) }
