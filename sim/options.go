@@ -61,6 +61,13 @@ type Options struct {
 	Reconnect   time.Duration // its participants come back uniformly over this after detection
 	DrainAt     time.Duration // the busiest remaining node is put in maintenance
 
+	// Regions splits the fleet into two halves, regions r1 and r2, each with its own day of
+	// meetings (of the same shape and size), r2's shifted by RegionShift; each is the other's
+	// neighbour. RegionBlind ignores the regions in placement (the reference it is compared with).
+	Regions     int
+	RegionShift time.Duration
+	RegionBlind bool
+
 	// Selector.
 	Policies  []string
 	Placement placement.Config
@@ -129,6 +136,8 @@ func DefaultOptions() Options {
 		Placement:      placement.DefaultConfig(),
 		RoomsTTL:       12 * time.Hour,
 		Replicas:       1,
+		Regions:        1,
+		RegionShift:    3 * time.Hour,
 	}
 }
 
@@ -177,6 +186,15 @@ func (o Options) validate() error {
 		errs = append(errs, errors.New("crash detection and reconnect times must not be negative"))
 	}
 	pos("rooms TTL", o.RoomsTTL.Seconds())
+	if o.Regions != 1 && o.Regions != 2 {
+		errs = append(errs, fmt.Errorf("regions must be 1 or 2, got %d", o.Regions))
+	}
+	if o.Regions == 2 && o.Trace != nil {
+		errs = append(errs, errors.New("two regions need the generator, not a trace"))
+	}
+	if o.Regions == 2 && o.Nodes < 2 {
+		errs = append(errs, errors.New("two regions need at least two nodes"))
+	}
 	if o.Replicas < 1 || o.Replicas > 64 {
 		errs = append(errs, fmt.Errorf("selector replicas must be in [1, 64], got %d", o.Replicas))
 	}

@@ -16,6 +16,9 @@ import (
 	"github.com/ensemble-jitsi/ensemble/selector/rooms"
 )
 
+// regionNames are the simulated regions' names.
+var regionNames = [2]string{"r1", "r2"}
+
 // run is one policy's replay of the workload.
 type run struct {
 	o        Options
@@ -28,6 +31,7 @@ type run struct {
 	horizon  int64
 
 	nodes   []node
+	regions []int8 // region of each node: index into regionNames
 	ids     []string
 	urls    []string
 	byID    map[string]int32
@@ -141,6 +145,7 @@ func newRun(o Options, w *workload, p placement.Policy, done *atomic.Int64, tota
 		buf:     make([]placement.Node, o.Nodes),
 		rooms:   make([]room, len(w.rooms)),
 		present: make([]int32, len(w.parts)),
+		regions: make([]int8, o.Nodes),
 		crashed: -1, clairvoyant: clairvoyant,
 		done: done, total: total,
 		res: Result{Policy: p.Name()},
@@ -165,7 +170,8 @@ func newRun(o Options, w *workload, p placement.Policy, done *atomic.Int64, tota
 		}
 		rp.resolver, err = rooms.NewResolver(rooms.ResolverOptions{
 			Store: store, Policy: p, Now: clock, TouchEvery: rooms.DefaultTouchEvery,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Neighbours: map[string][]string{regionNames[0]: {regionNames[1]}, regionNames[1]: {regionNames[0]}},
 		})
 		if err != nil {
 			return nil, err
@@ -175,6 +181,9 @@ func newRun(o Options, w *workload, p placement.Policy, done *atomic.Int64, tota
 	for i := range r.nodes {
 		r.nodes[i] = node{alive: true}
 		r.ids[i] = fmt.Sprintf("node-%0*d", width, i+1)
+		if o.Regions == 2 {
+			r.regions[i] = int8(2 * i / o.Nodes)
+		}
 		r.urls[i] = "https://" + r.ids[i] + ".sim.invalid"
 		r.byID[r.ids[i]] = int32(i)
 	}
@@ -243,7 +252,7 @@ func (r *run) rebuild() {
 	for k := range r.nodes {
 		load, age := r.loadView(k)
 		r.buf[k] = placement.Node{
-			ID: r.ids[k], URL: r.urls[k], Capacity: r.o.VCPUs,
+			ID: r.ids[k], URL: r.urls[k], Capacity: r.o.VCPUs, Region: regionNames[r.regions[k]],
 			Load: load, Stress: math.NaN(), Age: age, State: r.nodes[k].state,
 		}
 	}
@@ -315,7 +324,11 @@ func (r *run) join(ctx context.Context, p int32) error {
 	if len(r.replicas) > 1 { // the load balancer in front of the selectors
 		rp = &r.replicas[r.rnd.IntN(len(r.replicas))]
 	}
-	res, err := rp.resolver.Resolve(ctx, rp.snap, r.w.rooms[pt.room], r.rnd)
+	home := ""
+	if r.w.region != nil && !r.o.RegionBlind {
+		home = regionNames[r.w.region[pt.room]]
+	}
+	res, err := rp.resolver.ResolveIn(ctx, rp.snap, r.w.rooms[pt.room], home, r.rnd)
 	if errors.Is(err, placement.ErrNoNode) {
 		if r.noNode == 0 {
 			r.noNodeSince = r.now
@@ -329,6 +342,9 @@ func (r *run) join(ctx context.Context, p int32) error {
 	}
 	if res.Saturated {
 		r.res.SaturatedDecisions++
+	}
+	if res.Spilled {
+		r.res.RoomsSpilled++
 	}
 	if res.Outcome == rooms.Rebound && rm.onCrashed && !rm.moved {
 		rm.moved = true
@@ -371,6 +387,9 @@ func (r *run) join(ctx context.Context, p int32) error {
 	}
 	rm.placements[idx].count++
 	r.present[p] = k
+	if r.w.region != nil && uint8(r.regions[k]) != r.w.region[pt.room] {
+		r.res.RemoteJoins++
+	}
 	r.push(int64(pt.leave), evLeave, p)
 	return nil
 }

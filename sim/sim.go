@@ -65,6 +65,10 @@ type Result struct {
 	RoomsMovedByCrash int `json:"rooms_moved_by_crash"`
 	// SaturatedDecisions counts placements made while every eligible node was over the mark.
 	SaturatedDecisions int `json:"saturated_decisions"`
+	// With two regions: RoomsSpilled counts new rooms placed in the other region because the home
+	// region was saturated, RemoteJoins the participants served by a node outside their region.
+	RoomsSpilled int `json:"rooms_spilled"`
+	RemoteJoins  int `json:"remote_joins"`
 	// Series holds each node's CPU demand ratio each minute when Options.Series is set.
 	Series [][]float32 `json:"-"`
 
@@ -124,7 +128,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, err
 		}
 	} else {
-		w = generate(o, load, o.Seed)
+		w = generateDay(o, load)
 	}
 	// A small workload's busiest hour depends on a few large meetings, so the pilot's estimate
 	// can be off for it; correct against the real draw (demand grows smoothly with load, see
@@ -135,7 +139,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			break
 		}
 		load *= o.MeanLoad / hour
-		w = generate(o, load, o.Seed)
+		w = generateDay(o, load)
 		hour, peak = offered(o, w)
 	}
 	meetings, participants := w.within(o.Day)
@@ -229,7 +233,7 @@ func (w *workload) within(day time.Duration) (meetings, participants int) {
 // (enough to average out the heavy tail of meeting sizes) fixes the factor.
 func calibrate(o Options) (float64, error) {
 	pilot := 50_000 / o.Rooms
-	got, _ := offered(o, generate(o, pilot, o.Seed))
+	got, _ := offered(o, generateDay(o, pilot))
 	if got <= 0 {
 		return 0, errors.New("calibration: the workload puts no load on the fleet")
 	}

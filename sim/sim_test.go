@@ -423,3 +423,24 @@ func TestOracle(t *testing.T) {
 		t.Errorf("oracle peak %.3f above p2c's %.3f", or.PeakNodeLoad, p.PeakNodeLoad)
 	}
 }
+
+// TestRegions: with two regions whose days are shifted, region-aware placement serves far fewer
+// participants outside their region than region-blind placement, and spills only when a region
+// is saturated.
+func TestRegions(t *testing.T) {
+	o := small()
+	o.Regions, o.RegionShift = 2, 30*time.Minute
+	o.MeanLoad = 0.7
+	o.Policies = []string{"best-of-d"}
+	o.Oracle = false
+	aware := result(t, simulate(t, o), "best-of-d")
+	o.RegionBlind = true
+	blind := result(t, simulate(t, o), "best-of-d")
+	t.Logf("remote joins: aware %d (spilled rooms %d), blind %d", aware.RemoteJoins, aware.RoomsSpilled, blind.RemoteJoins)
+	if blind.RoomsSpilled != 0 || aware.RemoteJoins*3 > blind.RemoteJoins || blind.RemoteJoins == 0 {
+		t.Fatalf("aware %+v\nblind %+v", aware, blind)
+	}
+	if aware.RoomsSplit != 0 {
+		t.Fatalf("split %d rooms", aware.RoomsSplit)
+	}
+}

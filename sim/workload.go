@@ -191,8 +191,33 @@ func searchCDF(cdf []float64, u float64) int {
 
 // workload is the participants indexed for replay.
 type workload struct {
-	rooms []string // canonical room names
-	parts []part   // sorted by join time
+	rooms  []string // canonical room names
+	parts  []part   // sorted by join time
+	region []uint8  // home region of each room (0: r1, 1: r2), nil with one region
+}
+
+// generateDay draws the day of every region: with two, r2's day is a second draw from its own
+// seed, shifted by RegionShift (meetings pushed past the end of the day are not replayed).
+func generateDay(o Options, load float64) *workload {
+	w := generate(o, load, o.Seed)
+	if o.Regions != 2 {
+		return w
+	}
+	b := generate(o, load, o.Seed^0x7232)
+	offset := int32(len(w.rooms))
+	w.region = make([]uint8, len(w.rooms), len(w.rooms)+len(b.rooms))
+	for _, name := range b.rooms {
+		w.rooms = append(w.rooms, "r2-"+name)
+		w.region = append(w.region, 1)
+	}
+	for _, p := range b.parts {
+		p.room += offset
+		p.join += o.RegionShift
+		p.leave += o.RegionShift
+		w.parts = append(w.parts, p)
+	}
+	slices.SortFunc(w.parts, byJoin)
+	return w
 }
 
 type part struct {

@@ -92,6 +92,10 @@ func newApp(o *sim.Options, c *cli, stderr io.Writer) *kingpin.Application {
 	app.Flag("selector.choices", "Random nodes p2c compares.").Default(fmt.Sprint(o.Placement.Choices)).IntVar(&o.Placement.Choices)
 	num("selector.epsilon", "bounded-hash load slack.", &o.Placement.Epsilon)
 	dur("rooms.ttl", "Idle expiry of a room binding.", &o.RoomsTTL)
+	app.Flag("regions", "1, or 2: two regions (half the nodes each) whose days are shifted by --regions.shift; each spills to the other when saturated.").
+		Default(fmt.Sprint(o.Regions)).IntVar(&o.Regions)
+	dur("regions.shift", "How much later the second region's day runs.", &o.RegionShift)
+	app.Flag("regions.blind", "Place new rooms without regard to the participants' region (the reference).").BoolVar(&o.RegionBlind)
 	app.Flag("selector.replicas", "Selector instances behind a load balancer (own pending accounts, shared bindings).").
 		Default(fmt.Sprint(o.Replicas)).IntVar(&o.Replicas)
 	app.Flag("output.format", "table, csv or json.").Default("table").EnumVar(&c.format, "table", "csv", "json")
