@@ -30,8 +30,15 @@ type node struct {
 	target *testenv.Target
 }
 
-// addNode registers an emulated node whose Consul check polls the target's /health every second.
+// addNode registers an emulated node in region "test" whose Consul check polls the target's /health
+// every second.
 func addNode(t *testing.T, c *api.Client, id, publicURL string, cpus float64) *node {
+	t.Helper()
+	return addNodeIn(t, c, id, publicURL, cpus, "test")
+}
+
+// addNodeIn is addNode in a region.
+func addNodeIn(t *testing.T, c *api.Client, id, publicURL string, cpus float64, region string) *node {
 	t.Helper()
 	tg := testenv.StartTarget(cpus)
 	t.Cleanup(tg.Close)
@@ -40,7 +47,7 @@ func addNode(t *testing.T, c *api.Client, id, publicURL string, cpus float64) *n
 	reg := &api.AgentServiceRegistration{
 		ID: id, Name: "jitsi", Address: host, Port: port,
 		Meta: map[string]string{
-			catalog.MetaPublicURL: publicURL, catalog.MetaRegion: "test", catalog.MetaCapacity: fmt.Sprint(cpus),
+			catalog.MetaPublicURL: publicURL, catalog.MetaRegion: region, catalog.MetaCapacity: fmt.Sprint(cpus),
 			catalog.MetaSidecarPort: portStr, catalog.MetaVersion: "test",
 		},
 		Check: &api.AgentServiceCheck{CheckID: "service:" + id, HTTP: tg.URL() + "/health", Interval: "1s", Timeout: "500ms"},

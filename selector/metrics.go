@@ -49,6 +49,7 @@ type metrics struct {
 	degraded      *prometheus.GaugeVec
 	saturated     prometheus.Gauge
 	ignored       prometheus.Counter
+	spills        *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, version string) *metrics {
@@ -91,6 +92,10 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 			Namespace: namespace, Name: "saturated",
 			Help: "1 when every eligible node is at or above the high-water mark (new rooms still go to the least loaded).",
 		}),
+		spills: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "region_spills_total",
+			Help: "New rooms placed outside the user's region because it was saturated or had no eligible node, by the user's region (other: a region without configured neighbours).",
+		}, []string{"region"}),
 		ignored: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "catalog_ignored_instances_total",
 			Help: "Service instances left out of the catalog (bad or missing public_url Meta), counted per catalog change.",
@@ -102,7 +107,7 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 	m.consulErrors.WithLabelValues("watch")
 	m.consulErrors.WithLabelValues("rooms")
 	reg.MustRegister(m.requests, m.duration, m.decisions, m.decisionScore, m.catalogIndex, m.consulErrors,
-		m.loadErrors, m.degraded, m.saturated, m.ignored,
+		m.loadErrors, m.degraded, m.saturated, m.ignored, m.spills,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "build_info", Help: "Always 1; the version label says which build runs.",
 			ConstLabels: prometheus.Labels{"version": version},

@@ -156,7 +156,7 @@ func New(opts Options) (*Selector, error) {
 	if s.store != nil {
 		s.resolver, err = rooms.NewResolver(rooms.ResolverOptions{
 			Store: s.store, Policy: s.policy, Now: opts.Now, TouchEvery: min(rooms.DefaultTouchEvery, opts.RoomsTTL/4),
-			Logger: opts.Logger.With("component", "rooms"),
+			Logger: opts.Logger.With("component", "rooms"), Neighbours: opts.RegionNeighbours,
 		})
 		if err != nil {
 			return nil, err

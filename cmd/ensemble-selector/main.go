@@ -75,6 +75,9 @@ func run(args []string, stderr io.Writer) int {
 		Default(fmt.Sprint(opts.Placement.Choices)).IntVar(&opts.Placement.Choices)
 	app.Flag("selector.replicas", "Selector replicas behind the load balancer: each scales its pending counts by this to estimate everyone's.").
 		Default(fmt.Sprint(opts.Placement.Replicas)).IntVar(&opts.Placement.Replicas)
+	app.Flag("selector.region-header", "Request header the load balancer sets to the user's region (new rooms prefer nodes of that region); empty: only ?region= sets it.").
+		Default(opts.RegionHeader).StringVar(&opts.RegionHeader)
+	neighbours := app.Flag("selector.region-neighbours", "Where a new room may go when its region is saturated, nearest first: home=near,far (repeatable, one per region).").Strings()
 	app.Flag("selector.hash-epsilon", "bounded-hash slack: a node takes rooms by hash up to (1+epsilon) x the mean load.").
 		Default(fmt.Sprint(opts.Placement.Epsilon)).Float64Var(&opts.Placement.Epsilon)
 	app.Flag("rooms.store", "Room bindings: memory (one replica), consul (KV, several replicas) or none (bounded-hash only).").
@@ -103,6 +106,12 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ensemble-selector: --web.systemd-socket is not supported")
 		return 2
 	}
+	nb, err := selector.ParseRegionNeighbours(*neighbours)
+	if err != nil {
+		fmt.Fprintf(stderr, "ensemble-selector: %v\n", err)
+		return 2
+	}
+	opts.RegionNeighbours = nb
 	opts.ListenAddresses = *webFlags.WebListenAddresses
 	opts.WebConfigFile = *webFlags.WebConfigFile
 	logCfg.Writer = stderr
