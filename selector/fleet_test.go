@@ -254,7 +254,7 @@ func TestRegions(t *testing.T) {
 	for _, spec := range []struct {
 		id, region string
 		busy       float64
-	}{{"eu-0", "eu", 0.9}, {"eu-1", "eu", 0.92}, {"us-0", "us", 0.3}, {"us-1", "us", 0.35}, {"ap-0", "ap", 0.05}} {
+	}{{"eu-0", "eu", 0.9}, {"eu-1", "eu", 0.92}, {"us-0", "us", 0.2}, {"us-1", "us", 0.25}, {"ap-0", "ap", 0.05}} {
 		nd := addNodeIn(t, c, spec.id, "https://"+spec.id+".example.org", 4, spec.region)
 		nd.target.Set(spec.busy, spec.busy, 10)
 		nodes = append(nodes, nd)
@@ -317,5 +317,27 @@ func TestRegions(t *testing.T) {
 	}
 	if resp, err := in.get("/api/v1/rooms/x?region=Not%20A%20Region", nil); err == nil || resp == nil || resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("bad ?region=: %v, %v; want 400", resp, err)
+	}
+
+	// The capacity signal: eu carries 2 × 4 CPUs × ~0.91 = 7.3 CPUs, which needs 3 nodes at
+	// 0.8 × (1 - 0.2) = 0.64 of 4 CPUs; us (1.8 CPUs) and ap need one each.
+	fleet := func(name, region string) float64 { return in.metric(t, name, map[string]string{"region": region}) }
+	for region, want := range map[string]float64{"eu": 3, "us": 1, "ap": 1} {
+		if got := fleet("ensemble_fleet_desired_nodes", region); got != want {
+			t.Errorf("desired nodes in %s = %v, want %v", region, got, want)
+		}
+	}
+	// A draining node leaves: its load still counts, its CPUs do not.
+	if err := c.Agent().EnableServiceMaintenance("eu-1", "test"); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 10*time.Second, func() error {
+		if s, l := fleet("ensemble_fleet_serving_nodes", "eu"), fleet("ensemble_fleet_leaving_nodes", "eu"); s != 1 || l != 1 {
+			return fmt.Errorf("eu serving %v leaving %v, want 1 and 1", s, l)
+		}
+		return nil
+	})
+	if got := fleet("ensemble_fleet_desired_nodes", "eu"); got != 3 {
+		t.Errorf("desired nodes in eu with one draining = %v, want 3", got)
 	}
 }

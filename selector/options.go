@@ -72,6 +72,9 @@ type Options struct {
 	// (--selector.region-neighbours, "home=near,far").
 	RegionHeader     string
 	RegionNeighbours map[string][]string
+	// CapacityHeadroom is the share of the high-water mark kept free when sizing the fleet for
+	// ensemble_fleet_desired_nodes (--fleet.headroom).
+	CapacityHeadroom float64
 
 	// RoomsStore is memory, consul or none (--rooms.store). none keeps no bindings: only bounded-hash
 	// then gives every replica the same answer, so other policies are refused with it.
@@ -114,6 +117,7 @@ func DefaultOptions() Options {
 		LoadScore:           load.ScoreMax,
 		Policy:              placement.DefaultPolicy,
 		Placement:           placement.DefaultConfig(),
+		CapacityHeadroom:    placement.DefaultHeadroom,
 		RoomsStore:          StoreMemory,
 		RoomsTTL:            DefaultRoomsTTL,
 		RoomsPrefix:         "ensemble/rooms/",
@@ -144,6 +148,9 @@ func (o Options) validate() error {
 	}
 	if _, err := load.NewScorer(o.LoadScore); err != nil {
 		errs = append(errs, err)
+	}
+	if !(o.CapacityHeadroom >= 0 && o.CapacityHeadroom < 1) {
+		errs = append(errs, fmt.Errorf("capacity headroom must be in [0, 1), got %v", o.CapacityHeadroom))
 	}
 	for home, nbs := range o.RegionNeighbours {
 		for _, r := range append([]string{home}, nbs...) {

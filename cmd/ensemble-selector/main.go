@@ -78,6 +78,8 @@ func run(args []string, stderr io.Writer) int {
 	app.Flag("selector.region-header", "Request header the load balancer sets to the user's region (new rooms prefer nodes of that region); empty: only ?region= sets it.").
 		Default(opts.RegionHeader).StringVar(&opts.RegionHeader)
 	neighbours := app.Flag("selector.region-neighbours", "Where a new room may go when its region is saturated, nearest first: home=near,far (repeatable, one per region).").Strings()
+	app.Flag("fleet.headroom", "Share of the high-water mark kept free when sizing the fleet (ensemble_fleet_desired_nodes).").
+		Default(fmt.Sprint(opts.CapacityHeadroom)).Float64Var(&opts.CapacityHeadroom)
 	app.Flag("selector.hash-epsilon", "bounded-hash slack: a node takes rooms by hash up to (1+epsilon) x the mean load.").
 		Default(fmt.Sprint(opts.Placement.Epsilon)).Float64Var(&opts.Placement.Epsilon)
 	app.Flag("rooms.store", "Room bindings: memory (one replica), consul (KV, several replicas) or none (bounded-hash only).").

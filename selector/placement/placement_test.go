@@ -416,3 +416,29 @@ func TestBestOfDSpreadsBurst(t *testing.T) {
 		t.Fatalf("best-of-d peaks at %.2f, p2c at %.2f: want best-of-d lower", b, p)
 	}
 }
+
+// TestDesiredNodes: demand in CPUs over the target load of a serving node, draining nodes' load
+// counted but not their CPUs, unknown loads ignored, gone nodes left out, at least one per region.
+func TestDesiredNodes(t *testing.T) {
+	n := func(id, region string, load, capacity float64, st State) Node {
+		return Node{ID: id, Region: region, Load: load, Capacity: capacity, State: st}
+	}
+	got := DesiredNodes([]Node{
+		// eu: 4 × 4 CPUs at 0.8 = 12.8 CPUs in use; one draining at 0.5 adds 2 CPUs: 14.8 / (4 × 0.64) = 5.78 → 6.
+		n("eu-1", "eu", 0.8, 4, Eligible), n("eu-2", "eu", 0.8, 4, Eligible), n("eu-3", "eu", 0.8, 4, Eligible),
+		n("eu-4", "eu", 0.8, 4, Eligible), n("eu-5", "eu", 0.5, 4, Draining), n("eu-6", "eu", math.NaN(), 4, Eligible),
+		n("eu-7", "eu", 0.9, 4, Gone),
+		// us: idle, still one node.
+		n("us-1", "us", 0.01, 8, Eligible), n("us-2", "us", 0, 8, Eligible),
+		// ap: only a draining node at 0.7 of 4 CPUs: 2.8 / 2.56 → 2 replacements.
+		n("ap-1", "ap", 0.7, 4, Draining),
+	}, 0.8, DefaultHeadroom)
+	want := []Capacity{
+		{Region: "ap", Serving: 0, Leaving: 1, Desired: 2},
+		{Region: "eu", Serving: 5, Leaving: 1, Desired: 6},
+		{Region: "us", Serving: 2, Leaving: 0, Desired: 1},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got  %+v\nwant %+v", got, want)
+	}
+}
