@@ -68,6 +68,21 @@ type Options struct {
 	RegionShift time.Duration
 	RegionBlind bool
 
+	// Autoscale runs the fleet as an autoscaler would, from ensemble_fleet_desired_nodes computed on
+	// the selector's view every ScaleEvery: it starts with MinNodes (per region), boots nodes (ready
+	// BootDelay later, at the next scaler step) while desired exceeds serving plus booting, and
+	// drains the least loaded node when desired is below serving, removing it once empty. Nodes is
+	// then the most it may run; NodeHours reports what it ran. MinNodes 0 means a tenth of the
+	// fleet's share of each region.
+	Autoscale  bool
+	BootDelay  time.Duration
+	ScaleEvery time.Duration
+	MinNodes   int
+	Headroom   float64
+	// MaxNodes is the most the autoscaler runs (0: twice Nodes). Nodes still sizes the workload
+	// (MeanLoad) and is the fixed fleet the autoscaler is compared with.
+	MaxNodes int
+
 	// Selector.
 	Policies  []string
 	Placement placement.Config
@@ -138,6 +153,9 @@ func DefaultOptions() Options {
 		Replicas:       1,
 		Regions:        1,
 		RegionShift:    3 * time.Hour,
+		BootDelay:      3 * time.Minute,
+		ScaleEvery:     time.Minute,
+		Headroom:       placement.DefaultHeadroom,
 	}
 }
 
@@ -195,6 +213,15 @@ func (o Options) validate() error {
 	if o.Regions == 2 && o.Nodes < 2 {
 		errs = append(errs, errors.New("two regions need at least two nodes"))
 	}
+	if o.Autoscale {
+		if o.MaxNodes != 0 && (o.MaxNodes < o.Nodes || o.MaxNodes > 1_000_000) {
+			errs = append(errs, fmt.Errorf("autoscale max nodes must be in [nodes, 1e6], got %d", o.MaxNodes))
+		}
+		if o.BootDelay < 0 || o.ScaleEvery <= 0 || o.MinNodes < 0 || o.minNodes()*o.Regions > o.pool() || !(o.Headroom >= 0 && o.Headroom < 1) {
+			errs = append(errs, fmt.Errorf("autoscaling needs boot delay >= 0, a positive step, 1 <= min nodes per region <= nodes and headroom in [0, 1): %v, %v, %d, %v",
+				o.BootDelay, o.ScaleEvery, o.MinNodes, o.Headroom))
+		}
+	}
 	if o.Replicas < 1 || o.Replicas > 64 {
 		errs = append(errs, fmt.Errorf("selector replicas must be in [1, 64], got %d", o.Replicas))
 	}
@@ -211,4 +238,23 @@ func (o Options) validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// minNodes is the autoscaler's floor per region: MinNodes, or a tenth of the fixed fleet's share.
+func (o Options) minNodes() int {
+	if o.MinNodes > 0 {
+		return o.MinNodes
+	}
+	return max(1, o.Nodes/o.Regions/10)
+}
+
+// pool is the number of simulated nodes: the fleet, or the most the autoscaler may run.
+func (o Options) pool() int {
+	switch {
+	case !o.Autoscale:
+		return o.Nodes
+	case o.MaxNodes > 0:
+		return o.MaxNodes
+	}
+	return 2 * o.Nodes
 }

@@ -15,7 +15,7 @@ import (
 var columns = []string{
 	"policy", "joins_refused", "unserved_participant_minutes", "node_minutes_over_90", "meetings_refused",
 	"peak_over_mean", "p99_node_load", "peak_node_load", "rooms_split", "rooms_moved_by_crash", "saturated_decisions",
-	"rooms_spilled", "remote_joins",
+	"rooms_spilled", "remote_joins", "node_hours",
 }
 
 // scenarioColumns lead every CSV row, so rows of several runs concatenate.
@@ -30,7 +30,7 @@ func (r Result) row() []string {
 		r.Policy, strconv.Itoa(r.JoinsRefused), f(r.UnservedMinutes, 0), f(r.NodeMinutesOver90, 1),
 		strconv.Itoa(r.MeetingsRefused), f(r.PeakOverMean, 2), f(r.P99NodeLoad, 3), f(r.PeakNodeLoad, 3),
 		strconv.Itoa(r.RoomsSplit), strconv.Itoa(r.RoomsMovedByCrash), strconv.Itoa(r.SaturatedDecisions),
-		strconv.Itoa(r.RoomsSpilled), strconv.Itoa(r.RemoteJoins),
+		strconv.Itoa(r.RoomsSpilled), strconv.Itoa(r.RemoteJoins), f(r.NodeHours, 1),
 	}
 }
 
@@ -59,7 +59,7 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	header := []string{"policy", "joins refused", "unserved p-min", "node-min >90%", "mtg refused", "peak/mean", "p99 load", "peak load", "split", "moved by crash", "saturated", "spilled", "remote joins"}
+	header := []string{"policy", "joins refused", "unserved p-min", "node-min >90%", "mtg refused", "peak/mean", "p99 load", "peak load", "split", "moved by crash", "saturated", "spilled", "remote joins", "node-hours"}
 	for _, row := range append([][]string{header}, rep.rows()...) {
 		for _, c := range row {
 			fmt.Fprint(tw, c, "\t")

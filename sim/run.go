@@ -76,7 +76,20 @@ type node struct {
 	// reserved is what the oracle knows and no selector can: the CPUs the participants of the
 	// node's rooms who have not joined yet will add.
 	reserved float64
+	// With autoscaling: a node is absent (not running, not paid), booting until bootAt, or
+	// serving; scaledIn marks a drain the autoscaler started, which removes the node once empty.
+	phase    phase
+	bootAt   int64
+	scaledIn bool
 }
+
+type phase uint8
+
+const (
+	serving phase = iota
+	absent
+	booting
+)
 
 // room tracks where a room's participants are; placements maps node → participants present.
 type room struct {
@@ -115,11 +128,11 @@ type dataPath struct {
 // newDataPath draws the phases from the scenario seed alone, so every policy sees the same clocks.
 func newDataPath(o Options) dataPath {
 	rnd := rand.New(rand.NewPCG(o.Seed, 0x7068617365))
-	g := max(1, min(o.Nodes, int(o.Scrape/time.Second), 60))
+	g := max(1, min(o.pool(), int(o.Scrape/time.Second), 60))
 	d := dataPath{
-		groups: g, group: make([]int32, o.Nodes), members: make([][]int32, g),
+		groups: g, group: make([]int32, o.pool()), members: make([][]int32, g),
 		slots: int(o.RateWindow/o.Scrape) + 3,
-		count: make([]int64, o.Nodes), rate: make([]float64, o.Nodes), rateT: make([]int64, o.Nodes),
+		count: make([]int64, o.pool()), rate: make([]float64, o.pool()), rateT: make([]int64, o.pool()),
 		evalAt: rnd.Int64N(int64(o.Eval)), pollAt: rnd.Int64N(int64(o.Poll)),
 	}
 	for k := range d.group {
@@ -127,8 +140,8 @@ func newDataPath(o Options) dataPath {
 		d.members[d.group[k]] = append(d.members[d.group[k]], int32(k))
 		d.rate[k] = math.NaN()
 	}
-	d.sampT = make([]int64, o.Nodes*d.slots)
-	d.sampV = make([]float64, o.Nodes*d.slots)
+	d.sampT = make([]int64, o.pool()*d.slots)
+	d.sampV = make([]float64, o.pool()*d.slots)
 	return d
 }
 
@@ -138,14 +151,14 @@ func newRun(o Options, w *workload, p placement.Policy, done *atomic.Int64, tota
 		o: o, w: w, policy: p, rnd: policySeed(o.Seed, p.Name()),
 		base:    time.Date(2026, 3, 23, 9, 0, 0, 0, time.UTC),
 		horizon: int64(o.Day),
-		nodes:   make([]node, o.Nodes),
-		ids:     make([]string, o.Nodes),
-		urls:    make([]string, o.Nodes),
-		byID:    make(map[string]int32, o.Nodes),
-		buf:     make([]placement.Node, o.Nodes),
+		nodes:   make([]node, o.pool()),
+		ids:     make([]string, o.pool()),
+		urls:    make([]string, o.pool()),
+		byID:    make(map[string]int32, o.pool()),
+		buf:     make([]placement.Node, o.pool()),
 		rooms:   make([]room, len(w.rooms)),
 		present: make([]int32, len(w.parts)),
-		regions: make([]int8, o.Nodes),
+		regions: make([]int8, o.pool()),
 		crashed: -1, clairvoyant: clairvoyant,
 		done: done, total: total,
 		res: Result{Policy: p.Name()},
@@ -177,12 +190,15 @@ func newRun(o Options, w *workload, p placement.Policy, done *atomic.Int64, tota
 			return nil, err
 		}
 	}
-	width := len(fmt.Sprint(o.Nodes))
+	width := len(fmt.Sprint(o.pool()))
 	for i := range r.nodes {
 		r.nodes[i] = node{alive: true}
+		if o.Autoscale && i%(o.pool()/o.Regions) >= o.minNodes() {
+			r.nodes[i].phase = absent
+		}
 		r.ids[i] = fmt.Sprintf("node-%0*d", width, i+1)
 		if o.Regions == 2 {
-			r.regions[i] = int8(2 * i / o.Nodes)
+			r.regions[i] = int8(2 * i / o.pool())
 		}
 		r.urls[i] = "https://" + r.ids[i] + ".sim.invalid"
 		r.byID[r.ids[i]] = int32(i)
@@ -251,9 +267,13 @@ func (r *run) loadView(k int) (float64, time.Duration) {
 func (r *run) rebuild() {
 	for k := range r.nodes {
 		load, age := r.loadView(k)
+		st := r.nodes[k].state
+		if r.nodes[k].phase != serving { // not in the catalog yet (or any more)
+			st = placement.Gone
+		}
 		r.buf[k] = placement.Node{
 			ID: r.ids[k], URL: r.urls[k], Capacity: r.o.VCPUs, Region: regionNames[r.regions[k]],
-			Load: load, Stress: math.NaN(), Age: age, State: r.nodes[k].state,
+			Load: load, Stress: math.NaN(), Age: age, State: st,
 		}
 	}
 	for i := range r.replicas {
@@ -456,7 +476,7 @@ func (r *run) busiest() int32 {
 	best := int32(-1)
 	for k := range r.nodes {
 		n := r.nodes[k]
-		if n.alive && n.state == placement.Eligible && (best < 0 || n.demand > r.nodes[best].demand) {
+		if n.alive && n.phase == serving && n.state == placement.Eligible && (best < 0 || n.demand > r.nodes[best].demand) {
 			best = int32(k)
 		}
 	}
@@ -489,7 +509,7 @@ func (r *run) crash() {
 }
 
 func (r *run) sample() {
-	sum, alive := 0.0, 0
+	sum, alive, billed := 0.0, 0, 0
 	var row []float32
 	if r.o.Series {
 		row = make([]float32, len(r.nodes))
@@ -500,18 +520,81 @@ func (r *run) sample() {
 		if row != nil {
 			row[k] = float32(ratio)
 		}
-		if !n.alive {
+		if !n.alive || n.phase == absent {
+			continue
+		}
+		billed++
+		if n.phase == booting {
 			continue
 		}
 		alive++
 		sum += ratio
 		r.hist.add(ratio)
 	}
+	r.res.NodeHours += float64(billed) / 60
 	if alive > 0 {
 		r.minuteAvg = append(r.minuteAvg, sum/float64(alive))
 	}
 	if row != nil {
 		r.res.Series = append(r.res.Series, row)
+	}
+}
+
+// scale is one autoscaler step: finish boots, remove emptied nodes it drained, then compare each
+// region's desired nodes (from the selector's view, as ensemble_fleet_desired_nodes) with the nodes
+// serving and booting.
+func (r *run) scale() {
+	changed := false
+	for k := range r.nodes {
+		n := &r.nodes[k]
+		switch {
+		case n.phase == booting && n.bootAt <= r.now:
+			n.phase, n.state = serving, placement.Eligible
+			changed = true
+		case n.phase == serving && n.scaledIn && n.demand == 0:
+			n.phase, n.scaledIn, n.state = absent, false, placement.Eligible
+			changed = true
+		}
+	}
+	if changed {
+		r.rebuild()
+	}
+	var bootingIn [2]int
+	for k := range r.nodes {
+		if r.nodes[k].phase == booting {
+			bootingIn[r.regions[k]]++
+		}
+	}
+	for _, c := range placement.DesiredNodes(r.buf, r.o.Placement.HighWater, r.o.Headroom) {
+		reg := int8(0)
+		if c.Region == regionNames[1] {
+			reg = 1
+		}
+		switch want := c.Desired - c.Serving - bootingIn[reg]; {
+		case want > 0:
+			for k := range r.nodes {
+				if n := &r.nodes[k]; want > 0 && r.regions[k] == reg && n.phase == absent && n.alive {
+					n.phase, n.bootAt = booting, r.now+int64(r.o.BootDelay)
+					want--
+				}
+			}
+		case c.Desired < c.Serving-1-c.Serving/10 && c.Serving > r.o.minNodes():
+			// A band of 10 % + 1 node below the serving count: a drained node's load still counts
+			// while its CPUs do not, so scaling in at the first dip would boot its replacement next.
+			// Drain the serving node the view shows least loaded: it empties first.
+			best := -1
+			for k := range r.nodes {
+				n := r.nodes[k]
+				if r.regions[k] == reg && n.phase == serving && n.alive && n.state == placement.Eligible && !n.scaledIn &&
+					(best < 0 || r.buf[k].Load < r.buf[best].Load || math.IsNaN(r.buf[best].Load)) {
+					best = k
+				}
+			}
+			if best >= 0 {
+				r.nodes[best].state, r.nodes[best].scaledIn = placement.Draining, true
+				r.rebuild()
+			}
+		}
 	}
 }
 
@@ -530,6 +613,10 @@ func (r *run) run(ctx context.Context) (Result, error) {
 		nextScrape, nextEval, nextPoll = 0, r.view.evalAt, r.view.pollAt
 	}
 	nextSample := int64(0)
+	nextScale := int64(never)
+	if r.o.Autoscale {
+		nextScale = int64(r.o.ScaleEvery)
+	}
 	crashAt, drainAt := at(r.o.CrashAt), at(r.o.DrainAt)
 	detectPending := false
 	j := 0 // next participant to join
@@ -556,7 +643,7 @@ func (r *run) run(ctx context.Context) (Result, error) {
 		if len(r.events) > 0 && r.events[0].kind == evRejoin {
 			tJoin = min(tJoin, r.events[0].t)
 		}
-		next := min(t, nextScrape, nextEval, nextPoll, detect, crashAt, drainAt, nextSample, tJoin)
+		next := min(t, nextScrape, nextEval, nextPoll, detect, crashAt, drainAt, nextSample, nextScale, tJoin)
 		if next >= r.horizon {
 			break
 		}
@@ -594,6 +681,9 @@ func (r *run) run(ctx context.Context) (Result, error) {
 		case nextSample:
 			r.sample()
 			nextSample += int64(time.Minute)
+		case nextScale:
+			r.scale()
+			nextScale += int64(r.o.ScaleEvery)
 		case tJoin:
 			var p int32
 			if j < len(r.w.parts) && int64(r.w.parts[j].join) == tJoin {

@@ -69,6 +69,8 @@ type Result struct {
 	// region was saturated, RemoteJoins the participants served by a node outside their region.
 	RoomsSpilled int `json:"rooms_spilled"`
 	RemoteJoins  int `json:"remote_joins"`
+	// NodeHours is the node time paid for: serving, booting and draining nodes (sampled each minute).
+	NodeHours float64 `json:"node_hours"`
 	// Series holds each node's CPU demand ratio each minute when Options.Series is set.
 	Series [][]float32 `json:"-"`
 

@@ -100,6 +100,7 @@ func TestHandChecked(t *testing.T) {
 		JoinsRefused: 2, MeetingsRefused: 1, SaturatedDecisions: 1,
 		// a's third person would have stayed 3:01-5:01, c's first 3:21-6:41.
 		UnservedMinutes: 2 + 200.0/60,
+		NodeHours:       2 * 10.0 / 60, // two nodes, ten minute samples
 	}
 	// Minute samples at 0:00..9:00 (20 node-minutes): node-1 is at 1.0 at 2:00..5:00 (4 samples),
 	// node-2 at 3:00 and 4:00 (at 4:00 b has left: 4:01 leave → still 1.0 at the 4:00 sample) →
@@ -115,6 +116,10 @@ func TestHandChecked(t *testing.T) {
 		t.Fatalf("unserved minutes = %v, want %v", got.UnservedMinutes, want.UnservedMinutes)
 	}
 	got.UnservedMinutes = want.UnservedMinutes
+	if math.Abs(got.NodeHours-want.NodeHours) > 1e-9 {
+		t.Fatalf("node-hours = %v, want %v", got.NodeHours, want.NodeHours)
+	}
+	got.NodeHours = want.NodeHours
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got  %+v\nwant %+v", got, want)
 	}
@@ -442,5 +447,43 @@ func TestRegions(t *testing.T) {
 	}
 	if aware.RoomsSplit != 0 {
 		t.Fatalf("split %d rooms", aware.RoomsSplit)
+	}
+}
+
+// TestAutoscale: the autoscaler starts from its floor, boots nodes as the day fills, never splits a
+// room, and on this morning-heavy day pays for fewer node-hours than the fixed fleet.
+func TestAutoscale(t *testing.T) {
+	o := small()
+	o.MeanLoad = 0.6
+	o.Policies = []string{"best-of-d"}
+	o.Oracle = false
+	o.Series = true
+	o.Autoscale = true
+	rep := simulate(t, o)
+	r := result(t, rep, "best-of-d")
+	hours := o.Day.Hours()
+	floor, pool := float64(o.Nodes/10)*hours, float64(2*o.Nodes)*hours
+	t.Logf("node-hours %.1f (floor %.0f, pool %.0f, fixed fleet %.0f), joins refused %d", r.NodeHours, floor, pool, float64(o.Nodes)*hours, r.JoinsRefused)
+	if r.NodeHours < 2*floor || r.NodeHours >= float64(o.Nodes)*hours || r.RoomsSplit != 0 {
+		t.Fatalf("autoscaled fleet: %+v", r)
+	}
+	// Nodes came: the number of nodes with load grew from the floor.
+	busy := func(row []float32) int {
+		n := 0
+		for _, v := range row {
+			if v > 0 {
+				n++
+			}
+		}
+		return n
+	}
+	peak, peakAt := 0, 0
+	for i, row := range r.Series {
+		if b := busy(row); b > peak {
+			peak, peakAt = b, i
+		}
+	}
+	if first := busy(r.Series[5]); peak < 3*first || peakAt == 0 {
+		t.Fatalf("nodes with load: %d early, %d at the peak: no scaling", first, peak)
 	}
 }

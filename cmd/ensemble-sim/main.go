@@ -96,6 +96,12 @@ func newApp(o *sim.Options, c *cli, stderr io.Writer) *kingpin.Application {
 		Default(fmt.Sprint(o.Regions)).IntVar(&o.Regions)
 	dur("regions.shift", "How much later the second region's day runs.", &o.RegionShift)
 	app.Flag("regions.blind", "Place new rooms without regard to the participants' region (the reference).").BoolVar(&o.RegionBlind)
+	app.Flag("autoscale", "Scale the fleet from ensemble_fleet_desired_nodes (--nodes is then the most it runs).").BoolVar(&o.Autoscale)
+	dur("autoscale.boot-delay", "Time from ordering a node to its first room.", &o.BootDelay)
+	dur("autoscale.interval", "Autoscaler step.", &o.ScaleEvery)
+	app.Flag("autoscale.max-nodes", "The most the autoscaler runs (0: twice --nodes).").Default("0").IntVar(&o.MaxNodes)
+	app.Flag("autoscale.min-nodes", "Nodes per region the autoscaler keeps (0: a tenth of --nodes).").Default(fmt.Sprint(o.MinNodes)).IntVar(&o.MinNodes)
+	num("autoscale.headroom", "Share of the high-water mark kept free when sizing (--fleet.headroom).", &o.Headroom)
 	app.Flag("selector.replicas", "Selector instances behind a load balancer (own pending accounts, shared bindings).").
 		Default(fmt.Sprint(o.Replicas)).IntVar(&o.Replicas)
 	app.Flag("output.format", "table, csv or json.").Default("table").EnumVar(&c.format, "table", "csv", "json")
