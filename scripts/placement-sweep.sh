@@ -3,7 +3,8 @@
 # on the tuning seeds and, separately, on the evaluation seeds, with the production data path and
 # the oracle row; then the ratios of the default policy against the best policy of each run and
 # against most-free-cpu. Usage: scripts/placement-sweep.sh [output-dir]
-# Cost: 32 runs of about 10 s of CPU each; it runs two at a time (the machine has two cores).
+# Cost: 32 runs of about 10 s of CPU each, two at a time (the machine has two cores), then 12 short
+# runs for the regions and autoscaling tables: about 30 minutes on a shared machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-$(mktemp -d)}
@@ -43,3 +44,35 @@ for set in tuning evaluation; do
 	cat "$out"/"$set"-*.csv | awk -F, -v def="$default" -f scripts/placement-ratios.awk
 	echo
 done
+
+# Regions: two regions of 50 nodes whose days are 3 h apart (12 h simulated), region-aware vs blind.
+first=${tuning%% *}
+echo "## two regions, days 3 h apart (12 h simulated, mean load $load, seed $first; best-of-d)"
+echo "| seed | placement | joins refused | node-min > 90 % | rooms spilled | participants served in the other region |"
+echo "|---|---|---|---|---|---|"
+for seed in $first; do
+	for mode in aware blind; do
+		flag=""
+		[ "$mode" = blind ] && flag=--regions.blind
+		# shellcheck disable=SC2086
+		"$bin" --no-progress --seed "$seed" --mean-load "$load" --regions 2 --day 12h --policy best-of-d --no-oracle $flag \
+			--output.format csv | awk -F, -v s="$seed" -v m="$mode" 'NR == 2 { printf "| %s | %s | %s | %.0f | %s | %s |\n", s, m, $11, $13, $21, $22 }'
+	done
+done
+echo
+
+# Autoscaling: the fixed fleet, fixed fleets 10 % and 20 % larger (same workload), and the autoscaler.
+echo "## autoscaling vs fixed fleets (mean load $load on 100 nodes, seed $first; best-of-d)"
+echo "| shape | seed | fleet | joins refused | node-min > 90 % | node-hours |"
+echo "|---|---|---|---|---|---|"
+for shape in office plateau; do for seed in $first; do
+	factor=$("$bin" --no-progress --seed "$seed" --shape "$shape" --mean-load "$load" --policy best-of-d --no-oracle --output.format json |
+		sed -n 's/.*"load_factor": \([0-9.e+-]*\).*/\1/p')
+	for fleet in 100 110 120 auto; do
+		args=(--nodes 100)
+		[ "$fleet" = auto ] && args=(--nodes 100 --autoscale)
+		[ "$fleet" != auto ] && args=(--nodes "$fleet")
+		"$bin" --no-progress --seed "$seed" --shape "$shape" --load "$factor" --policy best-of-d --no-oracle "${args[@]}" \
+			--output.format csv | awk -F, -v s="$seed" -v sh="$shape" -v f="$fleet" 'NR == 2 { printf "| %s | %s | %s | %s | %.0f | %.0f |\n", sh, s, f, $11, $13, $23 }'
+	done
+done; done
