@@ -173,7 +173,7 @@ func TestPrometheusLoad(t *testing.T) {
 		return nil
 	})
 
-	for _, policy := range []string{"most-free-cpu", "least-loaded", "p2c", "bounded-hash", "random"} {
+	for _, policy := range []string{"most-free-cpu", "least-loaded", "p2c", "best-of-d", "bounded-hash", "random"} {
 		t.Run("burst/"+policy, func(t *testing.T) {
 			opts := testOptions(t, consul)
 			opts.LoadSource, opts.PrometheusURL, opts.Policy = "prometheus", prom.URL, policy
@@ -191,7 +191,7 @@ func TestPrometheusLoad(t *testing.T) {
 				if maxRooms != 100 || counts["node-0"] != 100 {
 					t.Fatalf("most-free-cpu should send the whole burst to the least busy node-0: %v", counts)
 				}
-			case "least-loaded", "p2c":
+			case "least-loaded", "p2c", "best-of-d":
 				if ratio > 2 {
 					t.Fatalf("%s: max/mean %.2f > 2: %v", policy, ratio, counts)
 				}
