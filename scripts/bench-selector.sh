@@ -141,7 +141,7 @@ for store in $STORES; do
 		[[ $mix == new ]] && base=$BARE_CAS_URL
 		for _ in $(seq "$ROUNDS"); do
 			run "$store/$mix" "$SEL_URL" "$sel_pid" "$mix"
-			run "bare/$mix" "$base" "$fleet_pid" "$mix"
+			run "bare-$store/$mix" "$base" "$fleet_pid" "$mix" # paired with this store's rounds
 		done
 	done
 	stop_selector
@@ -153,10 +153,10 @@ awk '
 		printf "| run | requests/s (mean) | p99 ms (worst) | CPU us/request | errors | ratio to baseline | p99 / baseline p99 | goal |\n|---|---|---|---|---|---|---|---|\n"
 		ok = 1
 		for (i = 1; i <= k; i++) {
-			name = order[i]; split(name, part, "/"); base = "bare/" part[2]
+			name = order[i]; split(name, part, "/"); base = "bare-" part[1] "/" part[2]
 			r = rps[name] / n[name]; b = rps[base] / n[base]
 			goal = ""
-			if (part[1] != "bare") {
+			if (part[1] !~ /^bare-/) {
 				if (part[2] == "joins") { goal = ">= 0.7, p99 <= 1.5x"; met = (r / b >= 0.7 && p99[name] <= 1.5 * p99[base]) }
 				else if (part[1] == "consul") { goal = ">= 0.8"; met = (r / b >= 0.8) }
 				else met = 1
@@ -164,7 +164,7 @@ awk '
 				if (!met || errs[name] > 0) ok = 0
 				printf "| %s | %.0f | %.2f | %.1f | %d | %.2f | %.2f | %s |\n", name, r, p99[name], cpu[name] / n[name], errs[name], r / b, p99[name] / p99[base], goal
 			} else {
-				printf "| %s (%s) | %.0f | %.2f | %.1f | %d | | | |\n", name, part[2] == "new" ? "one Consul KV create-only CAS" : "fixed JSON", r, p99[name], cpu[name] / n[name], errs[name]
+				printf "| %s (baseline: %s) | %.0f | %.2f | %.1f | %d | | | |\n", name, part[2] == "new" ? "one Consul KV create-only CAS" : "fixed JSON", r, p99[name], cpu[name] / n[name], errs[name]
 			}
 		}
 		printf "\nGoals %s.\n", ok ? "met" : "NOT met"

@@ -60,8 +60,11 @@ type Store struct {
 	mu     sync.Mutex
 	cache  map[string]rooms.Binding
 	downAt time.Time // last Consul failure; zero while Consul answers
-	// mirrored is set while the watch's last blocking query succeeded: the copy then holds every
-	// binding up to index.
+	// mirror is the watch's last listing (raw pairs: decoding every binding of every listing would
+	// cost more than the lookups it saves; a hit decodes one). mirrored is set while the watch's
+	// last blocking query succeeded: mirror then holds every binding up to index, and cache this
+	// replica's own newer writes.
+	mirror   map[string]*api.KVPair
 	mirrored bool
 	index    uint64
 }
@@ -112,11 +115,15 @@ func (s *Store) down() bool {
 	return !s.downAt.IsZero() && s.opts.Now().Sub(s.downAt) < s.opts.Timeout
 }
 
-// cached returns the copy of a room's binding, if it has not expired.
+// cached returns the copy of a room's binding, if it has not expired: this replica's own copy, or
+// the watch's last listing.
 func (s *Store) cached(room string) (rooms.Binding, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b, ok := s.cache[room]
+	if m, mok := s.mirrored1(room); mok && (!ok || m.Version > b.Version) {
+		b, ok = m, true
+	}
 	if ok && s.expired(b) {
 		delete(s.cache, room)
 		return rooms.Binding{}, false
@@ -189,10 +196,34 @@ func (s *Store) fromMirror(room string) (b rooms.Binding, ok, fresh bool) {
 		return rooms.Binding{}, false, false
 	}
 	b, ok = s.cache[room]
+	p := s.mirror[room]
+	switch {
+	case ok && p == nil && b.Version > s.index: // written here after the listing
+	case ok && p != nil && b.Version >= p.ModifyIndex: // decoded before, or written here since
+	case p == nil:
+		return rooms.Binding{}, false, true
+	default: // decode once, then keep it: joins of a room repeat
+		var err error
+		if b, err = s.decode(room, p); err != nil {
+			return rooms.Binding{}, false, true
+		}
+		ok = true
+		s.cache[room] = b
+	}
 	if ok && s.expired(b) {
 		return rooms.Binding{}, false, true
 	}
 	return b, ok, true
+}
+
+// mirrored1 decodes room's binding from the watch's listing; s.mu must be held.
+func (s *Store) mirrored1(room string) (rooms.Binding, bool) {
+	p := s.mirror[room]
+	if p == nil {
+		return rooms.Binding{}, false
+	}
+	b, err := s.decode(room, p)
+	return b, err == nil
 }
 
 // Get implements rooms.Store. With a current watch it answers from the copy; when Consul fails it
@@ -429,8 +460,11 @@ func (s *Store) Watch(ctx context.Context, logger *slog.Logger) {
 
 // watchWait is the blocking query's wait; minWatchGap bounds how often the copy is rebuilt.
 const (
-	watchWait   = 5 * time.Minute
-	minWatchGap = 250 * time.Millisecond
+	watchWait = 5 * time.Minute
+	// A stale copy costs only speed: a miss for a room another replica bound since goes to the
+	// create-only check-and-set, which fails and reads the winner. So the copy is refreshed at most
+	// once a second, which bounds the listings a busy KV costs Consul and each replica.
+	minWatchGap = time.Second
 )
 
 func (s *Store) isMirrored() bool {
@@ -439,24 +473,16 @@ func (s *Store) isMirrored() bool {
 	return s.mirrored
 }
 
-// load replaces the copy with a listing taken at index, keeping this replica's own writes that are
-// newer than the listing.
+// load takes a listing made at index as the mirror. This replica's own copy stays: entries newer
+// than the listing win over it (see fromMirror).
 func (s *Store) load(pairs api.KVPairs, index uint64) {
-	next := make(map[string]rooms.Binding, len(pairs))
+	next := make(map[string]*api.KVPair, len(pairs))
 	for _, p := range pairs {
-		room := strings.TrimPrefix(p.Key, s.opts.Prefix)
-		if b, err := s.decode(room, p); err == nil {
-			next[room] = b
-		}
+		next[strings.TrimPrefix(p.Key, s.opts.Prefix)] = p
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for room, b := range s.cache {
-		if b.Version > index {
-			next[room] = b
-		}
-	}
-	s.cache, s.index, s.mirrored = next, index, true
+	s.mirror, s.index, s.mirrored = next, index, true
 }
 
 func sleep(ctx context.Context, d time.Duration) {
