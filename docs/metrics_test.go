@@ -66,7 +66,8 @@ func TestMetricsMatchGolden(t *testing.T) {
 		}
 	}
 	for name := range types {
-		if _, ok := fams[name]; ok || strings.HasPrefix(name, "ensemble_sidecar_") || strings.HasPrefix(name, "ensemble_selector_") {
+		if _, ok := fams[name]; ok || strings.HasPrefix(name, "ensemble_sidecar_") || strings.HasPrefix(name, "ensemble_selector_") ||
+			strings.HasPrefix(name, "ensemble_fleet_") { // the selector's capacity signal
 			continue
 		}
 		t.Errorf("metrics.md documents %s, which the exporter does not export", name)
@@ -80,6 +81,7 @@ func TestMetricsMatchSources(t *testing.T) {
 	src := map[string]string{
 		"ensemble_sidecar_":  sources(t, filepath.Join("..", "sidecar")),
 		"ensemble_selector_": sources(t, filepath.Join("..", "selector")),
+		"ensemble_fleet_":    sources(t, filepath.Join("..", "selector")),
 	}
 	n := 0
 	for name := range types {

@@ -1,43 +1,78 @@
 #!/usr/bin/env bash
-# Regenerates the numbers in docs/placement.md: the default scenario at three loads, the plot,
-# and the knob sweeps. Usage: scripts/placement-sweep.sh [output-dir]   (about two minutes on 2 cores)
+# Regenerates the tables of docs/placement.md: every day shape with 1 and 3 selector replicas,
+# on the tuning seeds and, separately, on the evaluation seeds, with the production data path and
+# the oracle row; then the ratios of the default policy against the best policy of each run and
+# against most-free-cpu. Usage: scripts/placement-sweep.sh [output-dir]
+# Cost: 32 runs of about 10 s of CPU each, two at a time (the machine has two cores), then 12 short
+# runs for the regions and autoscaling tables: about 30 minutes on a shared machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=${1:-docs}
+out=${1:-$(mktemp -d)}
+mkdir -p "$out"
 bin=$(mktemp -d)/ensemble-sim
 trap 'rm -rf "$(dirname "$bin")"' EXIT
 go build -o "$bin" ./cmd/ensemble-sim
-sim() { "$bin" --no-progress "$@"; }
+default=$(sed -n 's/^const DefaultPolicy = "\(.*\)"/\1/p' selector/placement/policy.go)
+tuning=${TUNING_SEEDS:-1 2}
+evaluation=${EVALUATION_SEEDS:-3 4}
+shapes=${SHAPES:-office classes flash plateau}
+load=${MEAN_LOAD:-0.8}
 
-for load in 0.6 0.8 0.95; do
-	echo "## mean load $load"
-	sim --mean-load "$load"
+one() { # set shape replicas seed
+	"$bin" --no-progress --name "$1" --shape "$2" --selector.replicas "$3" --seed "$4" --mean-load "$load" \
+		--output.format csv >"$out/$1-$2-r$3-s$4.csv"
+}
+jobs=()
+for set in tuning evaluation; do
+	seeds=$tuning
+	[ "$set" = evaluation ] && seeds=$evaluation
+	for shape in $shapes; do for replicas in 1 3; do for seed in $seeds; do
+		jobs+=("$set $shape $replicas $seed")
+	done; done; done
+done
+running=0
+for j in "${jobs[@]}"; do
+	# shellcheck disable=SC2086
+	one $j &
+	running=$((running + 1))
+	if [ "$running" -ge 2 ]; then wait -n; running=$((running - 1)); fi
+done
+wait
+
+for set in tuning evaluation; do
+	echo "## $set seeds: $([ "$set" = tuning ] && echo "$tuning" || echo "$evaluation") (mean load $load; joins refused / node-min > 90 %)"
+	cat "$out"/"$set"-*.csv | awk -F, -v def="$default" -f scripts/placement-ratios.awk
 	echo
 done
-echo "## mean load 0.8, three selector replicas"
-sim --mean-load 0.8 --selector.replicas 3
-echo
-echo "## mean load 0.8, the original service's data path (15 s scrape, 1 m rate, 30 s poll)"
-sim --mean-load 0.8 --view.scrape-interval 15s --view.rate-window 1m --view.poll-interval 30s --load.max-age 2m
-echo
-echo "## mean load 0.8, zero delay (ideal)"
-sim --mean-load 0.8 --view.zero-delay
-echo
-sim --mean-load 0.8 --policy most-free-cpu --policy p2c --plot.file "$out/placement-load.png" >/dev/null
-echo "wrote $out/placement-load.png"
-echo
 
-echo "## knobs at mean load 0.8 (policy,replicas,window,cost,high-water: node-min>90%, joins refused)"
-for replicas in 1 3; do
-	for policy in least-loaded p2c; do
-		for knobs in "90s 0" "30s 0.15" "90s 0.15" "180s 0.15" "90s 0.05" "90s 0.25" "90s 0.5"; do
-			set -- $knobs
-			sim --mean-load 0.8 --policy "$policy" --selector.replicas "$replicas" --selector.pending-window "$1" \
-				--selector.room-cost "$2" --output.format csv | awk -F, -v k="$policy,$replicas,$1,$2,0.8" 'NR==2 { print k ": " $2 ", " $8 }'
-		done
-		for hw in 0.7 0.9; do
-			sim --mean-load 0.8 --policy "$policy" --selector.replicas "$replicas" --selector.high-water "$hw" \
-				--output.format csv | awk -F, -v k="$policy,$replicas,default,default,$hw" 'NR==2 { print k ": " $2 ", " $8 }'
-		done
+# Regions: two regions of 50 nodes whose days are 3 h apart (12 h simulated), region-aware vs blind.
+first=${tuning%% *}
+echo "## two regions, days 3 h apart (12 h simulated, mean load $load, seed $first; best-of-d)"
+echo "| seed | placement | joins refused | node-min > 90 % | rooms spilled | participants served in the other region |"
+echo "|---|---|---|---|---|---|"
+for seed in $first; do
+	for mode in aware blind; do
+		flag=""
+		[ "$mode" = blind ] && flag=--regions.blind
+		# shellcheck disable=SC2086
+		"$bin" --no-progress --seed "$seed" --mean-load "$load" --regions 2 --day 12h --policy best-of-d --no-oracle $flag \
+			--output.format csv | awk -F, -v s="$seed" -v m="$mode" 'NR == 2 { printf "| %s | %s | %s | %.0f | %s | %s |\n", s, m, $11, $13, $21, $22 }'
 	done
 done
+echo
+
+# Autoscaling: the fixed fleet, fixed fleets 10 % and 20 % larger (same workload), and the autoscaler.
+echo "## autoscaling vs fixed fleets (mean load $load on 100 nodes, seed $first; best-of-d)"
+echo "| shape | seed | fleet | joins refused | node-min > 90 % | node-hours |"
+echo "|---|---|---|---|---|---|"
+for shape in office plateau; do for seed in $first; do
+	factor=$("$bin" --no-progress --seed "$seed" --shape "$shape" --mean-load "$load" --policy best-of-d --no-oracle --output.format json |
+		sed -n 's/.*"load_factor": \([0-9.e+-]*\).*/\1/p')
+	for fleet in 100 110 120 auto; do
+		args=(--nodes 100)
+		[ "$fleet" = auto ] && args=(--nodes 100 --autoscale)
+		[ "$fleet" != auto ] && args=(--nodes "$fleet")
+		"$bin" --no-progress --seed "$seed" --shape "$shape" --load "$factor" --policy best-of-d --no-oracle "${args[@]}" \
+			--output.format csv | awk -F, -v s="$seed" -v sh="$shape" -v f="$fleet" 'NR == 2 { printf "| %s | %s | %s | %s | %.0f | %.0f |\n", sh, s, f, $11, $13, $23 }'
+	done
+done; done

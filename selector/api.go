@@ -21,9 +21,10 @@ import (
 
 // roomBody is the answer for a room: where its meeting is.
 type roomBody struct {
-	Room string `json:"room"`
-	Node string `json:"node"`
-	URL  string `json:"url"`
+	Room   string `json:"room"`
+	Node   string `json:"node"`
+	URL    string `json:"url"`
+	Region string `json:"region"` // the node's; empty when its Meta has none
 }
 
 // errorBody is the shape of every error answer.
@@ -102,15 +103,17 @@ func (s *Selector) admit(p *placement.Snapshot, i int, r *http.Request) error {
 // liveRooms returns the live bindings: exact with the memory store, as of the last sweep with
 // the Consul store.
 func (s *Selector) liveRooms() int {
-	if s.mem != nil {
-		return s.mem.Len()
+	if m, ok := s.store.(interface{ Len() int }); ok {
+		return m.Len()
 	}
 	return int(s.liveCount.Load())
 }
 
 // place resolves room to its node. The room URL is the node's validated public URL and the canonical
 // room name, which has only letters, digits, '-' and '_': nothing from the request reaches it otherwise.
-func (s *Selector) place(ctx context.Context, room string, r *http.Request) (rooms.Result, *failure) {
+// region is the user's region ("" when unknown): a new room goes to a node there when it has room.
+// r is the request, for the per-client limit on new rooms.
+func (s *Selector) place(ctx context.Context, room, region string, r *http.Request) (rooms.Result, *failure) {
 	if _, err := rooms.Normalize(room); err != nil {
 		s.decided[outcomeInvalid].Inc()
 		return rooms.Result{}, &failure{http.StatusBadRequest, "invalid_room_name", err.Error(), ""}
@@ -120,7 +123,7 @@ func (s *Selector) place(ctx context.Context, room string, r *http.Request) (roo
 		s.decided[outcomeCatalogStale].Inc()
 		return rooms.Result{}, &failure{http.StatusServiceUnavailable, "catalog_stale", "the fleet view is too old to place meetings", ""}
 	}
-	res, err := s.resolve(ctx, v.place, room, r)
+	res, err := s.resolve(ctx, v.place, room, region, r)
 	var limited *rateLimited
 	switch {
 	case err == nil:
@@ -139,13 +142,20 @@ func (s *Selector) place(ctx context.Context, room string, r *http.Request) (roo
 		return rooms.Result{}, &failure{http.StatusServiceUnavailable, "no_node", "no node can take a meeting now", ""}
 	default:
 		s.decided[outcomeStoreError].Inc()
-		if s.sweeper != nil {
+		if s.opts.RoomsStore == StoreConsul {
 			s.metrics.consulErrors.WithLabelValues("rooms").Inc()
 		}
 		if s.storeWarn.Allow() { // an outage fails every new room: one line per interval is enough
 			s.logger.Warn("room lookup failed", "room", room, "err", err)
 		}
 		return rooms.Result{}, &failure{http.StatusServiceUnavailable, "store_unavailable", "the room binding store is unavailable", ""}
+	}
+	if res.Spilled {
+		label := "other" // a region label only for configured regions: ?region= is the client's
+		if _, ok := s.opts.RegionNeighbours[region]; ok {
+			label = region
+		}
+		s.metrics.spills.WithLabelValues(label).Inc()
 	}
 	if c := s.decided[string(res.Outcome)]; c != nil {
 		c.Inc()
@@ -167,9 +177,10 @@ func (s *Selector) place(ctx context.Context, room string, r *http.Request) (roo
 
 // resolve binds through the store, or without one asks the policy every time (bounded-hash only, which
 // answers the same on every replica while loads are similar).
-func (s *Selector) resolve(ctx context.Context, p *placement.Snapshot, room string, r *http.Request) (rooms.Result, error) {
+// Without a store the region is not used: every replica must give the same answer.
+func (s *Selector) resolve(ctx context.Context, p *placement.Snapshot, room, region string, r *http.Request) (rooms.Result, error) {
 	if s.resolver != nil {
-		return s.resolver.ResolveAdmit(ctx, p, room, placement.SystemRand{}, func(i int) error { return s.admit(p, i, r) })
+		return s.resolver.ResolveAdmit(ctx, p, room, region, placement.SystemRand{}, func(i int) error { return s.admit(p, i, r) })
 	}
 	name, err := rooms.Normalize(room)
 	if err != nil {
@@ -183,7 +194,24 @@ func (s *Selector) resolve(ctx context.Context, p *placement.Snapshot, room stri
 }
 
 func bodyOf(res rooms.Result) roomBody {
-	return roomBody{Room: res.Room, Node: res.Node.ID, URL: res.Node.URL + "/" + res.Room}
+	return roomBody{Room: res.Room, Node: res.Node.ID, URL: res.Node.URL + "/" + res.Room, Region: res.Node.Region}
+}
+
+// regionOf returns the user's region: ?region= (for testing), else the configured header set by the
+// load balancer, else "". A bad ?region= is the client's error; a bad header value is ignored.
+func (s *Selector) regionOf(r *http.Request) (string, *failure) {
+	if q := r.URL.Query(); q.Has("region") {
+		if reg := q.Get("region"); validRegion(reg) {
+			return reg, nil
+		}
+		return "", &failure{http.StatusBadRequest, "invalid_region", "region: 1-64 of a-z, 0-9, '-' and '_'", ""}
+	}
+	if s.opts.RegionHeader != "" {
+		if reg := strings.ToLower(r.Header.Get(s.opts.RegionHeader)); validRegion(reg) {
+			return reg, nil
+		}
+	}
+	return "", nil
 }
 
 func (s *Selector) fail(w http.ResponseWriter, f *failure) {
@@ -207,7 +235,12 @@ func roomOf(path string) (string, bool) {
 
 func (s *Selector) handleRoom(w http.ResponseWriter, r *http.Request) {
 	room, _ := roomOf(r.URL.Path) // routed here only when it is one
-	res, f := s.place(r.Context(), room, r)
+	region, f := s.regionOf(r)
+	if f != nil {
+		s.fail(w, f)
+		return
+	}
+	res, f := s.place(r.Context(), room, region, r)
 	if f != nil {
 		s.fail(w, f)
 		return
@@ -218,7 +251,7 @@ func (s *Selector) handleRoom(w http.ResponseWriter, r *http.Request) {
 // writeRoom writes a room answer without reflection or allocation. Strings that need JSON escaping
 // (possible only in a node ID or URL, which Consul allows to be almost anything) take the general path.
 func (s *Selector) writeRoom(w http.ResponseWriter, status int, res rooms.Result) {
-	if !plainJSON(res.Room) || !plainJSON(res.Node.ID) || !plainJSON(res.Node.URL) {
+	if !plainJSON(res.Room) || !plainJSON(res.Node.ID) || !plainJSON(res.Node.URL) || !plainJSON(res.Node.Region) {
 		writeJSON(w, status, bodyOf(res))
 		return
 	}
@@ -234,6 +267,8 @@ func (s *Selector) writeRoom(w http.ResponseWriter, status int, res rooms.Result
 	buf = append(buf, res.Node.URL...)
 	buf = append(buf, '/')
 	buf = append(buf, res.Room...)
+	buf = append(buf, `","region":"`...)
+	buf = append(buf, res.Node.Region...)
 	buf = append(buf, "\"}\n"...)
 	h := w.Header()
 	h["Content-Type"] = jsonContentType
@@ -264,8 +299,13 @@ func (s *Selector) handleNewRoom(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", "request body too large or unreadable")
 		return
 	}
+	region, f := s.regionOf(r)
+	if f != nil {
+		s.fail(w, f)
+		return
+	}
 	for range newNameAttempts {
-		res, f := s.place(r.Context(), rooms.NewName(placement.SystemRand{}), r)
+		res, f := s.place(r.Context(), rooms.NewName(placement.SystemRand{}), region, r)
 		if f != nil {
 			s.fail(w, f)
 			return
@@ -282,7 +322,12 @@ func (s *Selector) handleNewRoom(w http.ResponseWriter, r *http.Request) {
 
 // handleRedirect sends a browser to the room on its node.
 func (s *Selector) handleRedirect(w http.ResponseWriter, r *http.Request) {
-	res, f := s.place(r.Context(), mux.Vars(r)["room"], r)
+	region, f := s.regionOf(r)
+	if f != nil {
+		s.fail(w, f)
+		return
+	}
+	res, f := s.place(r.Context(), mux.Vars(r)["room"], region, r)
 	if f != nil {
 		s.fail(w, f)
 		return

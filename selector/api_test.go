@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ensemble-jitsi/ensemble/internal/testenv"
+	"github.com/ensemble-jitsi/ensemble/selector/placement"
 )
 
 func TestRoomAPI(t *testing.T) {
@@ -52,7 +53,7 @@ func TestRoomAPI(t *testing.T) {
 	}
 
 	fleet := in.nodes(t)
-	if fleet.Policy != "p2c" || !fleet.Fresh || len(fleet.Nodes) != 3 || fleet.CatalogIndex == 0 {
+	if fleet.Policy != placement.DefaultPolicy || !fleet.Fresh || len(fleet.Nodes) != 3 || fleet.CatalogIndex == 0 {
 		t.Fatalf("nodes = %+v", fleet)
 	}
 	pending, bound := 0, map[string]int{}
@@ -106,7 +107,7 @@ func TestRoomAPI(t *testing.T) {
 	resp, err = in.get("/api/v1/nope", nil)
 	checkError(t, resp, err, http.StatusNotFound, "not_found")
 
-	if in.metric(t, "ensemble_selector_decisions_total", map[string]string{"policy": "p2c", "outcome": "created"}) != 2 {
+	if in.metric(t, "ensemble_selector_decisions_total", map[string]string{"policy": placement.DefaultPolicy, "outcome": "created"}) != 2 {
 		t.Fatal("decisions_total{outcome=created} is not 2")
 	}
 	testenv.GatherAndLint(t, in.reg)

@@ -21,27 +21,33 @@ import (
 
 	"github.com/ensemble-jitsi/ensemble/internal/registration"
 	"github.com/ensemble-jitsi/ensemble/internal/testenv"
-	"github.com/ensemble-jitsi/ensemble/selector/internal/target"
 )
 
 // node is one emulated Jitsi node: a sidecar-like target registered in Consul with an HTTP check.
 type node struct {
 	id     string
 	url    string // public_url
-	target *target.Target
+	target *testenv.Target
 }
 
-// addNode registers an emulated node whose Consul check polls the target's /health every second.
+// addNode registers an emulated node in region "test" whose Consul check polls the target's /health
+// every second.
 func addNode(t *testing.T, c *api.Client, id, publicURL string, cpus float64) *node {
 	t.Helper()
-	tg := target.Start(cpus)
+	return addNodeIn(t, c, id, publicURL, cpus, "test")
+}
+
+// addNodeIn is addNode in a region.
+func addNodeIn(t *testing.T, c *api.Client, id, publicURL string, cpus float64, region string) *node {
+	t.Helper()
+	tg := testenv.StartTarget(cpus)
 	t.Cleanup(tg.Close)
 	host, portStr, _ := net.SplitHostPort(tg.Addr())
 	port, _ := strconv.Atoi(portStr)
 	reg := &api.AgentServiceRegistration{
 		ID: id, Name: "jitsi", Address: host, Port: port,
 		Meta: map[string]string{
-			registration.MetaPublicURL: publicURL, registration.MetaRegion: "test", registration.MetaCapacity: fmt.Sprint(cpus),
+			registration.MetaPublicURL: publicURL, registration.MetaRegion: region, registration.MetaCapacity: fmt.Sprint(cpus),
 			registration.MetaSidecarPort: portStr, registration.MetaVersion: "test",
 		},
 		Check: &api.AgentServiceCheck{CheckID: "service:" + id, HTTP: tg.URL() + "/health", Interval: "1s", Timeout: "500ms"},

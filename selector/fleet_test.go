@@ -1,9 +1,11 @@
 package selector
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -171,7 +173,7 @@ func TestPrometheusLoad(t *testing.T) {
 		return nil
 	})
 
-	for _, policy := range []string{"most-free-cpu", "least-loaded", "p2c", "bounded-hash", "random"} {
+	for _, policy := range []string{"most-free-cpu", "least-loaded", "p2c", "best-of-d", "bounded-hash", "random"} {
 		t.Run("burst/"+policy, func(t *testing.T) {
 			opts := testOptions(t, consul)
 			opts.LoadSource, opts.PrometheusURL, opts.Policy = "prometheus", prom.URL, policy
@@ -189,7 +191,7 @@ func TestPrometheusLoad(t *testing.T) {
 				if maxRooms != 100 || counts["node-0"] != 100 {
 					t.Fatalf("most-free-cpu should send the whole burst to the least busy node-0: %v", counts)
 				}
-			case "least-loaded", "p2c":
+			case "least-loaded", "p2c", "best-of-d":
 				if ratio > 2 {
 					t.Fatalf("%s: max/mean %.2f > 2: %v", policy, ratio, counts)
 				}
@@ -239,4 +241,103 @@ func TestPrometheusLoad(t *testing.T) {
 			t.Fatalf("without load data, 40 rooms spread max/mean %.2f: %v", ratio, counts)
 		}
 	})
+}
+
+// TestRegions, with a real Consul and Prometheus (shipped configuration and rules): a new room goes to
+// the user's region when it has room even though another region is emptier, spills to the nearest
+// configured neighbour when the home region is saturated, keeps its node whoever asks next, and the
+// answer and the metrics show the region.
+func TestRegions(t *testing.T) {
+	consul := testenv.StartConsul(t, testenv.ConsulOptions{})
+	c := consul.Client(t)
+	var nodes []*node
+	for _, spec := range []struct {
+		id, region string
+		busy       float64
+	}{{"eu-0", "eu", 0.9}, {"eu-1", "eu", 0.92}, {"us-0", "us", 0.2}, {"us-1", "us", 0.25}, {"ap-0", "ap", 0.05}} {
+		nd := addNodeIn(t, c, spec.id, "https://"+spec.id+".example.org", 4, spec.region)
+		nd.target.Set(spec.busy, spec.busy, 10)
+		nodes = append(nodes, nd)
+	}
+	sd := start(t, testOptions(t, consul))
+	prom := testenv.StartPrometheus(t, prometheusConfig(t, sd.url))
+	testenv.WaitFor(t, 40*time.Second, func() error {
+		if got := prom.Query(t, "node:ensemble_cpu_busy:ratio_rate30s"); len(got) != len(nodes) {
+			return fmt.Errorf("%d nodes with recorded CPU data, want %d", len(got), len(nodes))
+		}
+		return nil
+	})
+	opts := testOptions(t, consul)
+	opts.LoadSource, opts.PrometheusURL = "prometheus", prom.URL
+	opts.RegionHeader = "X-Ensemble-Region"
+	opts.RegionNeighbours = map[string][]string{"eu": {"us", "ap"}}
+	in := start(t, opts)
+	in.waitEligible(t, nodes)
+	testenv.WaitFor(t, 20*time.Second, func() error { // the rate window has caught up with the busy ratios
+		for _, n := range in.nodes(t).Nodes {
+			if strings.HasPrefix(n.ID, "eu-") && (n.Load == nil || *n.Load < 0.85) {
+				return fmt.Errorf("%s load %v, want about 0.9", n.ID, n.Load)
+			}
+		}
+		return nil
+	})
+
+	// Home has room: us, though ap is emptier.
+	for i := range 6 {
+		if b := in.room(t, fmt.Sprintf("us-room-%d?region=us", i)); b.Region != "us" {
+			t.Fatalf("a us user's new room went to %s (%s)", b.Node, b.Region)
+		}
+	}
+	// The header, as the load balancer sets it (case-insensitive value).
+	req, _ := http.NewRequest(http.MethodGet, in.url+"/api/v1/rooms/by-header", nil)
+	req.Header.Set("X-Ensemble-Region", "US")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var byHeader roomBody
+	err = json.NewDecoder(resp.Body).Decode(&byHeader)
+	resp.Body.Close()
+	if err != nil || byHeader.Region != "us" {
+		t.Fatalf("room by header: %+v, %v", byHeader, err)
+	}
+	// eu is saturated: the nearest neighbour, us, not the emptiest region, ap.
+	spilled := in.room(t, "eu-room?region=eu")
+	if spilled.Region != "us" {
+		t.Fatalf("a saturated eu's room went to %s (%s), want us", spilled.Node, spilled.Region)
+	}
+	if v := in.metric(t, "ensemble_selector_region_spills_total", map[string]string{"region": "eu"}); v != 1 {
+		t.Fatalf("spills{region=eu} = %v, want 1", v)
+	}
+	// The room stays on its node for anyone, from any region.
+	for _, r := range []string{"eu", "ap", "us"} {
+		if b := in.room(t, "eu-room?region="+r); b.Node != spilled.Node {
+			t.Fatalf("room asked from %s moved to %s from %s", r, b.Node, spilled.Node)
+		}
+	}
+	if resp, err := in.get("/api/v1/rooms/x?region=Not%20A%20Region", nil); err == nil || resp == nil || resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("bad ?region=: %v, %v; want 400", resp, err)
+	}
+
+	// The capacity signal: eu carries 2 × 4 CPUs × ~0.91 = 7.3 CPUs, which needs 3 nodes at
+	// 0.8 × (1 - 0.2) = 0.64 of 4 CPUs; us (1.8 CPUs) and ap need one each.
+	fleet := func(name, region string) float64 { return in.metric(t, name, map[string]string{"region": region}) }
+	for region, want := range map[string]float64{"eu": 3, "us": 1, "ap": 1} {
+		if got := fleet("ensemble_fleet_desired_nodes", region); got != want {
+			t.Errorf("desired nodes in %s = %v, want %v", region, got, want)
+		}
+	}
+	// A draining node leaves: its load still counts, its CPUs do not.
+	if err := c.Agent().EnableServiceMaintenance("eu-1", "test"); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 10*time.Second, func() error {
+		if s, l := fleet("ensemble_fleet_serving_nodes", "eu"), fleet("ensemble_fleet_leaving_nodes", "eu"); s != 1 || l != 1 {
+			return fmt.Errorf("eu serving %v leaving %v, want 1 and 1", s, l)
+		}
+		return nil
+	})
+	if got := fleet("ensemble_fleet_desired_nodes", "eu"); got != 3 {
+		t.Errorf("desired nodes in eu with one draining = %v, want 3", got)
+	}
 }

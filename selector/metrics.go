@@ -52,6 +52,7 @@ type metrics struct {
 	saturated     prometheus.Gauge
 	ignored       prometheus.Counter
 	conflicts     prometheus.Gauge
+	spills        *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, version string) *metrics {
@@ -94,6 +95,10 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 			Namespace: namespace, Name: "saturated",
 			Help: "1 when every eligible node is at or above the high-water mark (new rooms still go to the least loaded).",
 		}),
+		spills: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "region_spills_total",
+			Help: "New rooms placed outside the user's region because it was saturated or had no eligible node, by the user's region (other: a region without configured neighbours).",
+		}, []string{"region"}),
 		ignored: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "catalog_ignored_instances_total",
 			Help: "Service instances left out of the catalog (bad service ID, public_url or domain), counted each time the set of ignored instances changes.",
@@ -109,7 +114,7 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 	m.consulErrors.WithLabelValues("watch")
 	m.consulErrors.WithLabelValues("rooms")
 	reg.MustRegister(m.requests, m.duration, m.decisions, m.decisionScore, m.catalogIndex, m.consulErrors,
-		m.loadErrors, m.degraded, m.saturated, m.ignored, m.conflicts,
+		m.loadErrors, m.degraded, m.saturated, m.ignored, m.conflicts, m.spills,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "build_info", Help: "Always 1; the version label says which build runs.",
 			ConstLabels: prometheus.Labels{"version": version},
@@ -122,6 +127,7 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 type fleetCollector struct {
 	s                                             *Selector
 	score, age, pending, rooms, nodes, catalogAge *prometheus.Desc
+	desired, serving, leaving                     *prometheus.Desc
 }
 
 func newFleetCollector(s *Selector) *fleetCollector {
@@ -136,11 +142,17 @@ func newFleetCollector(s *Selector) *fleetCollector {
 		rooms:      d("node_bound_rooms", "Rooms bound to each node (consul store: as of the last sweep).", "node"),
 		nodes:      d("catalog_nodes", "Nodes in the catalog, by state.", "state"),
 		catalogAge: d("catalog_age_seconds", "Time since Consul last answered the catalog watch."),
+		// The capacity signal for autoscalers (docs/operations.md): fleet-wide names, since every
+		// replica computes the same figure from the same data.
+		desired: prometheus.NewDesc("ensemble_fleet_desired_nodes",
+			"Serving nodes that would carry the region's load at a mean of high-water × (1 - headroom); draining nodes' load counts, their CPUs do not.", []string{"region"}, nil),
+		serving: prometheus.NewDesc("ensemble_fleet_serving_nodes", "Nodes taking new rooms, by region.", []string{"region"}, nil),
+		leaving: prometheus.NewDesc("ensemble_fleet_leaving_nodes", "Draining nodes (leaving the fleet), by region.", []string{"region"}, nil),
 	}
 }
 
 func (c *fleetCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.score, c.age, c.pending, c.rooms, c.nodes, c.catalogAge} {
+	for _, d := range []*prometheus.Desc{c.score, c.age, c.pending, c.rooms, c.nodes, c.catalogAge, c.desired, c.serving, c.leaving} {
 		ch <- d
 	}
 }
@@ -152,8 +164,13 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counts := map[placement.State]int{}
 	rooms := c.s.roomCounts()
+	sizing := make([]placement.Node, 0, v.place.Len())
 	for i, n := range v.place.Nodes() {
 		counts[n.State]++
+		if n.Age < 0 || n.Age > c.s.opts.Placement.MaxAge {
+			n.Load = math.NaN() // stale data sizes nothing
+		}
+		sizing = append(sizing, n)
 		if sc := v.place.Score(i); !math.IsNaN(sc) {
 			ch <- prometheus.MustNewConstMetric(c.score, prometheus.GaugeValue, sc, n.ID)
 		}
@@ -167,6 +184,11 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, st := range []placement.State{placement.Eligible, placement.Draining, placement.Gone} {
 		ch <- prometheus.MustNewConstMetric(c.nodes, prometheus.GaugeValue, float64(counts[st]), st.String())
+	}
+	for _, r := range placement.DesiredNodes(sizing, c.s.opts.Placement.HighWater, c.s.opts.CapacityHeadroom) {
+		ch <- prometheus.MustNewConstMetric(c.desired, prometheus.GaugeValue, float64(r.Desired), r.Region)
+		ch <- prometheus.MustNewConstMetric(c.serving, prometheus.GaugeValue, float64(r.Serving), r.Region)
+		ch <- prometheus.MustNewConstMetric(c.leaving, prometheus.GaugeValue, float64(r.Leaving), r.Region)
 	}
 	if t := c.s.watcher.LastContact(); !t.IsZero() {
 		ch <- prometheus.MustNewConstMetric(c.catalogAge, prometheus.GaugeValue, c.s.opts.Now().Sub(t).Seconds())

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -76,6 +77,16 @@ type Options struct {
 	// --selector.room-cost) and bounded-hash's epsilon.
 	Placement placement.Config
 
+	// RegionHeader is the request header the load balancer sets to the user's region
+	// (--selector.region-header); empty: only ?region= says it. RegionNeighbours lists, per region,
+	// where a new room may go when that region is saturated, nearest first
+	// (--selector.region-neighbours, "home=near,far").
+	RegionHeader     string
+	RegionNeighbours map[string][]string
+	// CapacityHeadroom is the share of the high-water mark kept free when sizing the fleet for
+	// ensemble_fleet_desired_nodes (--fleet.headroom).
+	CapacityHeadroom float64
+
 	// RoomsStore is memory, consul or none (--rooms.store). none keeps no bindings: only bounded-hash
 	// then gives every replica the same answer, so other policies are refused with it.
 	RoomsStore string
@@ -136,6 +147,7 @@ func DefaultOptions() Options {
 		LoadScore:            load.ScoreMax,
 		Policy:               placement.DefaultPolicy,
 		Placement:            placement.DefaultConfig(),
+		CapacityHeadroom:     placement.DefaultHeadroom,
 		RoomsStore:           StoreMemory,
 		RoomsTTL:             DefaultRoomsTTL,
 		RoomsPrefix:          "ensemble/rooms/",
@@ -173,6 +185,16 @@ func (o Options) validate() error {
 	if _, err := load.NewScorer(o.LoadScore); err != nil {
 		errs = append(errs, err)
 	}
+	if !(o.CapacityHeadroom >= 0 && o.CapacityHeadroom < 1) {
+		errs = append(errs, fmt.Errorf("capacity headroom must be in [0, 1), got %v", o.CapacityHeadroom))
+	}
+	for home, nbs := range o.RegionNeighbours {
+		for _, r := range append([]string{home}, nbs...) {
+			if !validRegion(r) {
+				errs = append(errs, fmt.Errorf("region neighbours: bad region name %q", r))
+			}
+		}
+	}
 	if err := o.Placement.Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -199,4 +221,44 @@ func (o Options) validate() error {
 		errs = append(errs, errors.New("logger, registry and clock must be set"))
 	}
 	return errors.Join(errs...)
+}
+
+// validRegion accepts the region names a node's Meta and a request may carry: 1-64 of a-z, 0-9, '-'
+// and '_', starting with a letter or digit.
+func validRegion(r string) bool {
+	if r == "" || len(r) > 64 {
+		return false
+	}
+	for i := 0; i < len(r); i++ {
+		c := r[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || i > 0 && (c == '-' || c == '_')) {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseRegionNeighbours parses --selector.region-neighbours values "home=near,far" (one per home
+// region) into RegionNeighbours.
+func ParseRegionNeighbours(values []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	for _, v := range values {
+		home, list, ok := strings.Cut(v, "=")
+		if !ok || home == "" || list == "" {
+			return nil, fmt.Errorf("region neighbours %q: want home=near[,far...]", v)
+		}
+		if _, dup := out[home]; dup {
+			return nil, fmt.Errorf("region neighbours: %q given twice", home)
+		}
+		for _, nb := range strings.Split(list, ",") {
+			if nb == home || !validRegion(nb) {
+				return nil, fmt.Errorf("region neighbours %q: bad neighbour %q", v, nb)
+			}
+			out[home] = append(out[home], nb)
+		}
+		if !validRegion(home) {
+			return nil, fmt.Errorf("region neighbours %q: bad region %q", v, home)
+		}
+	}
+	return out, nil
 }

@@ -29,7 +29,7 @@ func TestLoadScore(t *testing.T) {
 			s, _ := inProcessWith(t, func(o *Options) { o.LoadScore, o.Policy = score, "least-loaded" })
 			s.loaded.Store(&loadState{samples: samples})
 			s.publish(s.view.Load().cat)
-			res, f := s.place(t.Context(), "standup", nil)
+			res, f := s.place(t.Context(), "standup", "", nil)
 			if f != nil {
 				t.Fatalf("place: %+v", f)
 			}

@@ -56,14 +56,12 @@ type Selector struct {
 	fleet    *placement.Fleet
 	policy   placement.Policy
 	store    rooms.Store // nil with --rooms.store=none
-	mem      *rooms.Memory
-	sweeper  *consulrooms.Store
 	resolver *rooms.Resolver
 
 	// limiter and proxies limit room creation per client; limiter is nil when off.
 	limiter *clientrate.Limiter
 	proxies clientrate.Proxies
-	// liveCount is the live bindings of the Consul store at its last sweep.
+	// liveCount is the live bindings at the last sweep (stores that cannot count them at once).
 	liveCount atomic.Int64
 
 	// contact is when Consul last answered (the watcher's; tests may replace it).
@@ -173,22 +171,20 @@ func New(opts Options) (*Selector, error) {
 
 	switch opts.RoomsStore {
 	case StoreMemory:
-		if s.mem, err = rooms.NewMemory(opts.RoomsTTL, opts.Now); err != nil {
+		if s.store, err = rooms.NewMemory(opts.RoomsTTL, opts.Now); err != nil {
 			return nil, err
 		}
-		s.store = s.mem
 	case StoreConsul:
 		o := consulrooms.DefaultOptions()
 		o.Prefix, o.TTL, o.Now = opts.RoomsPrefix, opts.RoomsTTL, opts.Now
-		if s.sweeper, err = consulrooms.New(opts.Consul, o); err != nil {
+		if s.store, err = consulrooms.New(opts.Consul, o); err != nil {
 			return nil, err
 		}
-		s.store = s.sweeper
 	}
 	if s.store != nil {
 		s.resolver, err = rooms.NewResolver(rooms.ResolverOptions{
 			Store: s.store, Policy: s.policy, Now: opts.Now, TouchEvery: min(rooms.DefaultTouchEvery, opts.RoomsTTL/4),
-			Logger: opts.Logger.With("component", "rooms"),
+			Logger: opts.Logger.With("component", "rooms"), Neighbours: opts.RegionNeighbours,
 		})
 		if err != nil {
 			return nil, err
@@ -250,21 +246,26 @@ func (s *Selector) Run(ctx context.Context) error {
 	// Sweeps drop expired bindings and count the live ones per node for /api/v1/nodes; at most a minute
 	// apart so the counts stay current with a TTL of hours.
 	sweepEvery := min(max(s.opts.RoomsTTL/10, time.Second), time.Minute)
-	switch {
-	case s.sweeper != nil:
-		wg.Go(func() {
-			s.sweeper.RunSweeper(ctx, sweepEvery, func(m map[string]int) {
+	if s.store != nil {
+		roomsLog := s.logger.With("component", "rooms")
+		sweep := func() {
+			m, err := s.store.Sweep(ctx)
+			if err != nil && ctx.Err() == nil {
+				roomsLog.Warn("room binding sweep failed", "err", err)
+			}
+			if m != nil {
 				s.counts.Store(&m)
 				total := 0
 				for _, n := range m {
 					total += n
 				}
 				s.liveCount.Store(int64(total))
-			},
-				s.logger.With("component", "rooms"))
-		})
-	case s.mem != nil:
-		wg.Go(func() { every(ctx, sweepEvery, func() { s.mem.Sweep() }) })
+			}
+		}
+		wg.Go(func() { sweep(); every(ctx, sweepEvery, sweep) })
+		if w, ok := s.store.(rooms.Watcher); ok {
+			wg.Go(func() { w.Watch(ctx, roomsLog) })
+		}
 	}
 
 	// One server per listener: exporter-toolkit's Serve wraps the server's handler in place, which two
@@ -452,8 +453,8 @@ func (s *Selector) degradedNow() []string {
 
 // roomCounts returns the bindings per node, or nil without a store.
 func (s *Selector) roomCounts() map[string]int {
-	if s.mem != nil {
-		return s.mem.Counts()
+	if c, ok := s.store.(rooms.Counter); ok {
+		return c.Counts()
 	}
 	if m := s.counts.Load(); m != nil {
 		return *m

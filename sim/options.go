@@ -14,6 +14,9 @@ import (
 // Options describes a scenario. Field names mirror ensemble-sim's flags; DefaultOptions documents
 // where each default comes from.
 type Options struct {
+	// Name labels the scenario in the outputs (CSV and JSON carry it with the other scenario
+	// fields), so rows from several runs can be concatenated and still told apart.
+	Name string
 	Seed uint64
 
 	// Fleet.
@@ -24,12 +27,16 @@ type Options struct {
 	// at or above it fails every new participant.
 	Ceiling float64
 
+	// Day is the simulated time. With a Trace, zero means "until the last participant leaves";
+	// a shorter Day cuts the trace, which Run reports in Report.Warnings.
+	Day time.Duration
+
 	// Workload (ignored when Trace is set).
-	Day            time.Duration // simulated working day
-	Rooms          float64       // meetings per day at Load 1
-	Load           float64       // arrival-rate factor
-	MeanLoad       float64       // if > 0, choose Load so the busiest hour's mean fleet CPU demand is this ratio
-	SizeAlpha      float64       // meeting sizes follow P(n) ∝ n^-SizeAlpha on [2, MaxSize]
+	Shape          string  // day shape, one of Shapes()
+	Rooms          float64 // meetings per day at Load 1
+	Load           float64 // arrival-rate factor
+	MeanLoad       float64 // if > 0, choose Load so the busiest hour's mean fleet CPU demand is this ratio
+	SizeAlpha      float64 // meeting sizes follow P(n) ∝ n^-SizeAlpha on [2, MaxSize]
 	MaxSize        int
 	DurationMedian time.Duration // meeting durations are log-normal with this median ...
 	DurationSigma  float64       // ... and this σ of the underlying normal
@@ -37,16 +44,44 @@ type Options struct {
 	LateJoin       float64       // fraction of participants who instead join at a uniform time in the meeting
 	Trace          []Participant // if set, replaces the generator
 
-	// The selector's view of load: Prometheus scrapes every Scrape, rate() over RateWindow, the
-	// selector polls every Poll. ZeroDelay gives the selector the true load at every decision.
-	Scrape, RateWindow, Poll time.Duration
-	ZeroDelay                bool
+	// The selector's view of load, as in production: Prometheus scrapes each node every Scrape
+	// (each node at its own offset), evaluates the recording rule (rate() over RateWindow) every
+	// Eval, and the selector polls the recorded series every Poll; the three clocks run out of
+	// phase. ZeroDelay gives every policy the true load at every decision and switches the pending
+	// correction off, since the true load already counts every placed participant.
+	Scrape, Eval, RateWindow, Poll time.Duration
+	ZeroDelay                      bool
+	// Oracle adds a row "oracle": least-loaded on the true, instant load without any pending
+	// correction, the floor every table is read against.
+	Oracle bool
 
 	// Events (a negative time disables one).
 	CrashAt     time.Duration // the busiest node crashes
 	CrashDetect time.Duration // until its health check marks it gone
 	Reconnect   time.Duration // its participants come back uniformly over this after detection
 	DrainAt     time.Duration // the busiest remaining node is put in maintenance
+
+	// Regions splits the fleet into two halves, regions r1 and r2, each with its own day of
+	// meetings (of the same shape and size), r2's shifted by RegionShift; each is the other's
+	// neighbour. RegionBlind ignores the regions in placement (the reference it is compared with).
+	Regions     int
+	RegionShift time.Duration
+	RegionBlind bool
+
+	// Autoscale runs the fleet as an autoscaler would, from ensemble_fleet_desired_nodes computed on
+	// the selector's view every ScaleEvery: it starts with MinNodes (per region), boots nodes (ready
+	// BootDelay later, at the next scaler step) while desired exceeds serving plus booting, and
+	// drains the least loaded node when desired is below serving, removing it once empty. Nodes is
+	// then the most it may run; NodeHours reports what it ran. MinNodes 0 means a tenth of the
+	// fleet's share of each region.
+	Autoscale  bool
+	BootDelay  time.Duration
+	ScaleEvery time.Duration
+	MinNodes   int
+	Headroom   float64
+	// MaxNodes is the most the autoscaler runs (0: twice Nodes). Nodes still sizes the workload
+	// (MeanLoad) and is the fixed fleet the autoscaler is compared with.
+	MaxNodes int
 
 	// Selector.
 	Policies  []string
@@ -82,8 +117,10 @@ func (c Cost) Of(n int) float64 {
 }
 
 // DefaultOptions returns the default scenario: the original service's scale (100 nodes × 4 vCPUs,
-// about 1,700 meetings and 800 concurrent participants at the peak of an 8-hour day), a
-// production-like data delay, a crash and a drain mid-day, and every built-in policy.
+// about 1,700 meetings and 800 concurrent participants at the peak of an 8-hour day), the
+// production data path (15 s scrape, rule evaluated every 5 s as in deploy/prometheus, a 1 m rate
+// window holding four scrapes, a 5 s poll), a crash and a drain mid-day, every built-in policy and
+// the oracle row.
 func DefaultOptions() Options {
 	return Options{
 		Seed:           1,
@@ -92,6 +129,7 @@ func DefaultOptions() Options {
 		Cost:           Cost{PerConference: 0.01, PerParticipant: 0.02, PerStream: 0.002, LastN: 20},
 		Ceiling:        1.0,
 		Day:            8 * time.Hour,
+		Shape:          "office",
 		Rooms:          1700,
 		Load:           1,
 		SizeAlpha:      2.5,
@@ -100,9 +138,11 @@ func DefaultOptions() Options {
 		DurationSigma:  0.6,
 		JoinSpread:     3 * time.Minute,
 		LateJoin:       0.05,
-		Scrape:         5 * time.Second,
-		RateWindow:     30 * time.Second,
+		Scrape:         15 * time.Second,
+		Eval:           5 * time.Second,
+		RateWindow:     time.Minute,
 		Poll:           5 * time.Second,
+		Oracle:         true,
 		CrashAt:        4*time.Hour + 10*time.Minute,
 		CrashDetect:    5 * time.Second,
 		Reconnect:      30 * time.Second,
@@ -111,6 +151,11 @@ func DefaultOptions() Options {
 		Placement:      placement.DefaultConfig(),
 		RoomsTTL:       12 * time.Hour,
 		Replicas:       1,
+		Regions:        1,
+		RegionShift:    3 * time.Hour,
+		BootDelay:      3 * time.Minute,
+		ScaleEvery:     time.Minute,
+		Headroom:       placement.DefaultHeadroom,
 	}
 }
 
@@ -129,8 +174,13 @@ func (o Options) validate() error {
 	if o.Cost.PerConference < 0 || o.Cost.PerParticipant < 0 || o.Cost.PerStream < 0 || o.Cost.LastN < 0 {
 		errs = append(errs, fmt.Errorf("costs must not be negative: %+v", o.Cost))
 	}
-	pos("day", o.Day.Hours())
+	if o.Trace == nil || o.Day != 0 {
+		pos("day", o.Day.Hours())
+	}
 	if o.Trace == nil {
+		if _, ok := shapes[o.Shape]; !ok {
+			errs = append(errs, fmt.Errorf("unknown day shape %q (known: %v)", o.Shape, Shapes()))
+		}
 		pos("rooms per day", o.Rooms)
 		pos("load", o.Load)
 		pos("size alpha", o.SizeAlpha)
@@ -145,6 +195,7 @@ func (o Options) validate() error {
 	if !o.ZeroDelay {
 		pos("scrape interval", o.Scrape.Seconds())
 		pos("poll interval", o.Poll.Seconds())
+		pos("rule evaluation interval", o.Eval.Seconds())
 		if o.RateWindow < 2*o.Scrape {
 			errs = append(errs, fmt.Errorf("rate window %v must hold at least two scrapes (scrape %v)", o.RateWindow, o.Scrape))
 		}
@@ -153,6 +204,24 @@ func (o Options) validate() error {
 		errs = append(errs, errors.New("crash detection and reconnect times must not be negative"))
 	}
 	pos("rooms TTL", o.RoomsTTL.Seconds())
+	if o.Regions != 1 && o.Regions != 2 {
+		errs = append(errs, fmt.Errorf("regions must be 1 or 2, got %d", o.Regions))
+	}
+	if o.Regions == 2 && o.Trace != nil {
+		errs = append(errs, errors.New("two regions need the generator, not a trace"))
+	}
+	if o.Regions == 2 && o.Nodes < 2 {
+		errs = append(errs, errors.New("two regions need at least two nodes"))
+	}
+	if o.Autoscale {
+		if o.MaxNodes != 0 && (o.MaxNodes < o.Nodes || o.MaxNodes > 1_000_000) {
+			errs = append(errs, fmt.Errorf("autoscale max nodes must be in [nodes, 1e6], got %d", o.MaxNodes))
+		}
+		if o.BootDelay < 0 || o.ScaleEvery <= 0 || o.MinNodes < 0 || o.minNodes()*o.Regions > o.pool() || !(o.Headroom >= 0 && o.Headroom < 1) {
+			errs = append(errs, fmt.Errorf("autoscaling needs boot delay >= 0, a positive step, 1 <= min nodes per region <= nodes and headroom in [0, 1): %v, %v, %d, %v",
+				o.BootDelay, o.ScaleEvery, o.MinNodes, o.Headroom))
+		}
+	}
 	if o.Replicas < 1 || o.Replicas > 64 {
 		errs = append(errs, fmt.Errorf("selector replicas must be in [1, 64], got %d", o.Replicas))
 	}
@@ -169,4 +238,23 @@ func (o Options) validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// minNodes is the autoscaler's floor per region: MinNodes, or a tenth of the fixed fleet's share.
+func (o Options) minNodes() int {
+	if o.MinNodes > 0 {
+		return o.MinNodes
+	}
+	return max(1, o.Nodes/o.Regions/10)
+}
+
+// pool is the number of simulated nodes: the fleet, or the most the autoscaler may run.
+func (o Options) pool() int {
+	switch {
+	case !o.Autoscale:
+		return o.Nodes
+	case o.MaxNodes > 0:
+		return o.MaxNodes
+	}
+	return 2 * o.Nodes
 }

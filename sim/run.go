@@ -16,6 +16,9 @@ import (
 	"github.com/ensemble-jitsi/ensemble/selector/rooms"
 )
 
+// regionNames are the simulated regions' names.
+var regionNames = [2]string{"r1", "r2"}
+
 // run is one policy's replay of the workload.
 type run struct {
 	o        Options
@@ -28,6 +31,7 @@ type run struct {
 	horizon  int64
 
 	nodes   []node
+	regions []int8 // region of each node: index into regionNames
 	ids     []string
 	urls    []string
 	byID    map[string]int32
@@ -38,12 +42,16 @@ type run struct {
 	events  eventHeap
 	seq     uint64
 
-	scrapes   []scrape // ring of the last scrapes, oldest first
-	crashed   int32    // -1 until the crash
-	detectAt  int64
-	hist      histogram
-	minuteAvg []float64
-	res       Result
+	view        dataPath
+	crashed     int32 // -1 until the crash
+	detectAt    int64
+	hist        histogram
+	minuteAvg   []float64
+	res         Result
+	clairvoyant bool    // the oracle: sees reservations for participants still to come
+	size        []int32 // participants per room, for the oracle's reservations
+	noNode      int     // joins refused because no node was eligible
+	noNodeSince int64   // time of the first of them
 
 	done          *atomic.Int64
 	total         int64
@@ -65,12 +73,31 @@ type node struct {
 	over   int64   // time spent with demand above 90 % of the CPUs
 	alive  bool
 	state  placement.State
+	// reserved is what the oracle knows and no selector can: the CPUs the participants of the
+	// node's rooms who have not joined yet will add.
+	reserved float64
+	// With autoscaling: a node is absent (not running, not paid), booting until bootAt, or
+	// serving; scaledIn marks a drain the autoscaler started, which removes the node once empty.
+	phase    phase
+	bootAt   int64
+	scaledIn bool
 }
+
+type phase uint8
+
+const (
+	serving phase = iota
+	absent
+	booting
+)
 
 // room tracks where a room's participants are; placements maps node → participants present.
 type room struct {
 	placements []nodeCount
 	started    bool
+	booked     bool    // the oracle reserved the room's eventual size on resNode
+	reserved   float64 // CPUs still reserved for participants who have not joined yet
+	resNode    int32
 	split      bool
 	moved      bool
 	onCrashed  bool
@@ -81,28 +108,69 @@ type nodeCount struct {
 	count int32
 }
 
-type scrape struct {
-	t    int64
-	busy []float64 // counter per node; NaN when the scrape failed
+// dataPath models Prometheus and the selector's poll: per-node scrapes at each node's own offset,
+// a recording rule evaluated on its own clock over the samples of the rate window, and a poll
+// that reads what the rule recorded last.
+type dataPath struct {
+	groups  int     // scrape phase groups: Prometheus spreads targets over the scrape interval
+	group   []int32 // node → its phase group
+	members [][]int32
+	slots   int       // samples kept per node: the rate window's plus spare
+	sampT   []int64   // node k's samples are [k*slots, (k+1)*slots), a ring
+	sampV   []float64 // busy counter at sampT
+	count   []int64   // samples taken per node
+	rate    []float64 // recorded rule value per node; NaN without two samples in the window
+	rateT   []int64   // time of the newest sample behind rate
+	evalAt  int64     // phase of the rule evaluation clock
+	pollAt  int64     // phase of the selector's poll clock
+}
+
+// newDataPath draws the phases from the scenario seed alone, so every policy sees the same clocks.
+func newDataPath(o Options) dataPath {
+	rnd := rand.New(rand.NewPCG(o.Seed, 0x7068617365))
+	g := max(1, min(o.pool(), int(o.Scrape/time.Second), 60))
+	d := dataPath{
+		groups: g, group: make([]int32, o.pool()), members: make([][]int32, g),
+		slots: int(o.RateWindow/o.Scrape) + 3,
+		count: make([]int64, o.pool()), rate: make([]float64, o.pool()), rateT: make([]int64, o.pool()),
+		evalAt: rnd.Int64N(int64(o.Eval)), pollAt: rnd.Int64N(int64(o.Poll)),
+	}
+	for k := range d.group {
+		d.group[k] = int32(rnd.IntN(g))
+		d.members[d.group[k]] = append(d.members[d.group[k]], int32(k))
+		d.rate[k] = math.NaN()
+	}
+	d.sampT = make([]int64, o.pool()*d.slots)
+	d.sampV = make([]float64, o.pool()*d.slots)
+	return d
 }
 
 func newRun(o Options, w *workload, p placement.Policy, done *atomic.Int64, total int64) (*run, error) {
+	_, clairvoyant := p.(oracle)
 	r := &run{
 		o: o, w: w, policy: p, rnd: policySeed(o.Seed, p.Name()),
 		base:    time.Date(2026, 3, 23, 9, 0, 0, 0, time.UTC),
 		horizon: int64(o.Day),
-		nodes:   make([]node, o.Nodes),
-		ids:     make([]string, o.Nodes),
-		urls:    make([]string, o.Nodes),
-		byID:    make(map[string]int32, o.Nodes),
-		buf:     make([]placement.Node, o.Nodes),
+		nodes:   make([]node, o.pool()),
+		ids:     make([]string, o.pool()),
+		urls:    make([]string, o.pool()),
+		byID:    make(map[string]int32, o.pool()),
+		buf:     make([]placement.Node, o.pool()),
 		rooms:   make([]room, len(w.rooms)),
 		present: make([]int32, len(w.parts)),
-		crashed: -1,
-		done:    done, total: total,
+		regions: make([]int8, o.pool()),
+		crashed: -1, clairvoyant: clairvoyant,
+		done: done, total: total,
 		res: Result{Policy: p.Name()},
 	}
 	clock := func() time.Time { return r.base.Add(time.Duration(r.now)) }
+	cfg := o.Placement
+	if cfg.Replicas == 0 { // the replicas know how many they are, as --selector.replicas tells them
+		cfg.Replicas = o.Replicas
+	}
+	if o.ZeroDelay { // the true load already counts every placed participant
+		cfg.Cost, cfg.JoinCost = 0, 0
+	}
 	store, err := rooms.NewMemory(o.RoomsTTL, clock)
 	if err != nil {
 		return nil, err
@@ -110,30 +178,42 @@ func newRun(o Options, w *workload, p placement.Policy, done *atomic.Int64, tota
 	r.replicas = make([]replica, o.Replicas)
 	for i := range r.replicas {
 		rp := &r.replicas[i]
-		if rp.fleet, err = placement.NewFleet(o.Placement, clock); err != nil {
+		if rp.fleet, err = placement.NewFleet(cfg, clock); err != nil {
 			return nil, err
 		}
 		rp.resolver, err = rooms.NewResolver(rooms.ResolverOptions{
 			Store: store, Policy: p, Now: clock, TouchEvery: rooms.DefaultTouchEvery,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Neighbours: map[string][]string{regionNames[0]: {regionNames[1]}, regionNames[1]: {regionNames[0]}},
 		})
 		if err != nil {
 			return nil, err
 		}
 	}
-	width := len(fmt.Sprint(o.Nodes))
+	width := len(fmt.Sprint(o.pool()))
 	for i := range r.nodes {
 		r.nodes[i] = node{alive: true}
+		if o.Autoscale && i%(o.pool()/o.Regions) >= o.minNodes() {
+			r.nodes[i].phase = absent
+		}
 		r.ids[i] = fmt.Sprintf("node-%0*d", width, i+1)
+		if o.Regions == 2 {
+			r.regions[i] = int8(2 * i / o.pool())
+		}
 		r.urls[i] = "https://" + r.ids[i] + ".sim.invalid"
 		r.byID[r.ids[i]] = int32(i)
 	}
 	for i := range r.present {
 		r.present[i] = -1
 	}
+	if clairvoyant {
+		r.size = make([]int32, len(w.rooms))
+		for _, pt := range w.parts {
+			r.size[pt.room]++
+		}
+	}
 	if !o.ZeroDelay {
-		slots := int(o.RateWindow/o.Scrape) + 2
-		r.scrapes = make([]scrape, 0, slots)
+		r.view = newDataPath(o)
 	}
 	r.rebuild()
 	return r, nil
@@ -171,34 +251,29 @@ func (r *run) loadView(k int) (float64, time.Duration) {
 		if !r.nodes[k].alive {
 			return math.NaN(), 0
 		}
+		if r.clairvoyant {
+			return (r.nodes[k].demand + r.nodes[k].reserved) / r.o.VCPUs, 0
+		}
 		return min(r.nodes[k].demand/r.o.VCPUs, 1), 0
 	}
-	// Prometheus: rate() over the scrapes inside the window ending at the last scrape before now.
-	if len(r.scrapes) < 2 {
+	// What the recording rule recorded last; the selector computes the age at its poll.
+	if math.IsNaN(r.view.rate[k]) {
 		return math.NaN(), 0
 	}
-	last := r.scrapes[len(r.scrapes)-1]
-	first := last
-	for _, s := range r.scrapes {
-		if s.t >= r.now-int64(r.o.RateWindow) && !math.IsNaN(s.busy[k]) {
-			first = s
-			break
-		}
-	}
-	if first.t == last.t || math.IsNaN(last.busy[k]) {
-		return math.NaN(), 0
-	}
-	rate := (last.busy[k] - first.busy[k]) / (float64(last.t-first.t) / float64(time.Second))
-	return rate, time.Duration(r.now - last.t)
+	return r.view.rate[k], time.Duration(r.now - r.view.rateT[k])
 }
 
 // rebuild gives every selector replica a new snapshot, as their catalog/load refresh does.
 func (r *run) rebuild() {
 	for k := range r.nodes {
 		load, age := r.loadView(k)
+		st := r.nodes[k].state
+		if r.nodes[k].phase != serving { // not in the catalog yet (or any more)
+			st = placement.Gone
+		}
 		r.buf[k] = placement.Node{
-			ID: r.ids[k], URL: r.urls[k], Capacity: r.o.VCPUs,
-			Load: load, Stress: math.NaN(), Age: age, State: r.nodes[k].state,
+			ID: r.ids[k], URL: r.urls[k], Capacity: r.o.VCPUs, Region: regionNames[r.regions[k]],
+			Load: load, Stress: math.NaN(), Age: age, State: st,
 		}
 	}
 	for i := range r.replicas {
@@ -207,24 +282,48 @@ func (r *run) rebuild() {
 	r.dirty = false
 }
 
-func (r *run) doScrape() {
-	s := scrape{t: r.now}
-	if len(r.scrapes) == cap(r.scrapes) { // reuse the oldest slot's slice
-		s.busy = r.scrapes[0].busy
-		copy(r.scrapes, r.scrapes[1:])
-		r.scrapes = r.scrapes[:len(r.scrapes)-1]
-	} else {
-		s.busy = make([]float64, len(r.nodes))
-	}
-	for k := range r.nodes {
+// doScrape scrapes the nodes of phase group g; a crashed node yields no sample.
+func (r *run) doScrape(g int) {
+	v := &r.view
+	for _, k := range v.members[g] {
 		if !r.nodes[k].alive {
-			s.busy[k] = math.NaN()
 			continue
 		}
-		r.advance(int32(k))
-		s.busy[k] = r.nodes[k].busy
+		r.advance(k)
+		i := int(k)*v.slots + int(v.count[k]%int64(v.slots))
+		v.sampT[i], v.sampV[i] = r.now, r.nodes[k].busy
+		v.count[k]++
 	}
-	r.scrapes = append(r.scrapes, s)
+}
+
+// evaluate runs the recording rule: each node's rate over the samples in the window ending now,
+// NaN (no series) with fewer than two.
+func (r *run) evaluate() {
+	v := &r.view
+	from := r.now - int64(r.o.RateWindow)
+	for k := range r.nodes {
+		n := min(v.count[k], int64(v.slots))
+		if n < 2 {
+			v.rate[k] = math.NaN()
+			continue
+		}
+		base := k * v.slots
+		last := base + int((v.count[k]-1)%int64(v.slots))
+		first := -1
+		for j := n - 1; j >= 0; j-- { // walk back from the newest sample
+			i := base + int((v.count[k]-1-j)%int64(v.slots))
+			if v.sampT[i] > from {
+				first = i
+				break
+			}
+		}
+		if first < 0 || first == last || v.sampT[last] <= from {
+			v.rate[k] = math.NaN()
+			continue
+		}
+		v.rate[k] = (v.sampV[last] - v.sampV[first]) / (float64(v.sampT[last]-v.sampT[first]) / float64(time.Second))
+		v.rateT[k] = v.sampT[last]
+	}
 }
 
 func (r *run) push(t int64, kind eventKind, p int32) {
@@ -245,9 +344,17 @@ func (r *run) join(ctx context.Context, p int32) error {
 	if len(r.replicas) > 1 { // the load balancer in front of the selectors
 		rp = &r.replicas[r.rnd.IntN(len(r.replicas))]
 	}
-	res, err := rp.resolver.Resolve(ctx, rp.snap, r.w.rooms[pt.room], r.rnd)
+	home := ""
+	if r.w.region != nil && !r.o.RegionBlind {
+		home = regionNames[r.w.region[pt.room]]
+	}
+	res, err := rp.resolver.ResolveIn(ctx, rp.snap, r.w.rooms[pt.room], home, r.rnd)
 	if errors.Is(err, placement.ErrNoNode) {
-		r.refuse(first)
+		if r.noNode == 0 {
+			r.noNodeSince = r.now
+		}
+		r.noNode++
+		r.refuse(p, first)
 		return nil
 	}
 	if err != nil {
@@ -255,6 +362,9 @@ func (r *run) join(ctx context.Context, p int32) error {
 	}
 	if res.Saturated {
 		r.res.SaturatedDecisions++
+	}
+	if res.Spilled {
+		r.res.RoomsSpilled++
 	}
 	if res.Outcome == rooms.Rebound && rm.onCrashed && !rm.moved {
 		rm.moved = true
@@ -264,15 +374,17 @@ func (r *run) join(ctx context.Context, p int32) error {
 	n := &r.nodes[k]
 	if !n.alive {
 		// The selector still lists the crashed node: the join fails and the client retries once
-		// the node is marked gone.
+		// the node is marked gone (a retry that never comes is unserved).
 		r.res.JoinsRefused++
-		if t := max(r.now, r.detectAt) + r.jitter(); t < int64(pt.leave) {
+		t := max(r.now, r.detectAt) + r.jitter()
+		r.res.UnservedMinutes += time.Duration(min(t, int64(pt.leave)) - r.now).Minutes()
+		if t < int64(pt.leave) {
 			r.push(t, evRejoin, p)
 		}
 		return nil
 	}
 	if n.demand/r.o.VCPUs >= r.o.Ceiling {
-		r.refuse(first)
+		r.refuse(p, first)
 		return nil
 	}
 	idx := -1
@@ -290,14 +402,43 @@ func (r *run) join(ctx context.Context, p int32) error {
 	}
 	c := int(rm.placements[idx].count)
 	r.change(k, r.o.Cost.Of(c+1)-r.o.Cost.Of(c))
+	if r.clairvoyant {
+		r.book(rm, pt.room, k, c)
+	}
 	rm.placements[idx].count++
 	r.present[p] = k
+	if r.w.region != nil && uint8(r.regions[k]) != r.w.region[pt.room] {
+		r.res.RemoteJoins++
+	}
 	r.push(int64(pt.leave), evLeave, p)
 	return nil
 }
 
-func (r *run) refuse(first bool) {
+// book keeps the oracle's reservation of room rm (index room) current when one of its participants
+// arrives at node k holding c of them: the first arrival reserves the room's eventual cost, each
+// later one turns its share of the reservation into demand.
+func (r *run) book(rm *room, room int32, k int32, c int) {
+	if !rm.booked {
+		rm.booked, rm.resNode = true, k
+		rm.reserved = max(0, r.o.Cost.Of(int(r.size[room]))-r.o.Cost.Of(1))
+		r.nodes[k].reserved += rm.reserved
+		r.dirty = true
+		return
+	}
+	take := min(rm.reserved, r.o.Cost.Of(c+1)-r.o.Cost.Of(c))
+	rm.reserved -= take
+	r.nodes[rm.resNode].reserved = max(0, r.nodes[rm.resNode].reserved-take)
+}
+
+// refuse turns participant p away for good: the rest of their visit is unserved demand.
+func (r *run) refuse(p int32, first bool) {
+	if rm := &r.rooms[r.w.parts[p].room]; r.clairvoyant && rm.booked {
+		take := min(rm.reserved, r.o.Cost.Of(2)-r.o.Cost.Of(1))
+		rm.reserved -= take
+		r.nodes[rm.resNode].reserved = max(0, r.nodes[rm.resNode].reserved-take)
+	}
 	r.res.JoinsRefused++
+	r.res.UnservedMinutes += time.Duration(int64(r.w.parts[p].leave) - r.now).Minutes()
 	if first {
 		r.res.MeetingsRefused++
 	}
@@ -335,7 +476,7 @@ func (r *run) busiest() int32 {
 	best := int32(-1)
 	for k := range r.nodes {
 		n := r.nodes[k]
-		if n.alive && n.state == placement.Eligible && (best < 0 || n.demand > r.nodes[best].demand) {
+		if n.alive && n.phase == serving && n.state == placement.Eligible && (best < 0 || n.demand > r.nodes[best].demand) {
 			best = int32(k)
 		}
 	}
@@ -351,6 +492,7 @@ func (r *run) crash() {
 	r.crashed = k
 	r.nodes[k].alive = false
 	r.nodes[k].demand = 0
+	r.nodes[k].reserved = 0
 	r.detectAt = r.now + int64(r.o.CrashDetect)
 	for p, at := range r.present {
 		if at != k {
@@ -367,7 +509,7 @@ func (r *run) crash() {
 }
 
 func (r *run) sample() {
-	sum, alive := 0.0, 0
+	sum, alive, billed := 0.0, 0, 0
 	var row []float32
 	if r.o.Series {
 		row = make([]float32, len(r.nodes))
@@ -378,18 +520,81 @@ func (r *run) sample() {
 		if row != nil {
 			row[k] = float32(ratio)
 		}
-		if !n.alive {
+		if !n.alive || n.phase == absent {
+			continue
+		}
+		billed++
+		if n.phase == booting {
 			continue
 		}
 		alive++
 		sum += ratio
 		r.hist.add(ratio)
 	}
+	r.res.NodeHours += float64(billed) / 60
 	if alive > 0 {
 		r.minuteAvg = append(r.minuteAvg, sum/float64(alive))
 	}
 	if row != nil {
 		r.res.Series = append(r.res.Series, row)
+	}
+}
+
+// scale is one autoscaler step: finish boots, remove emptied nodes it drained, then compare each
+// region's desired nodes (from the selector's view, as ensemble_fleet_desired_nodes) with the nodes
+// serving and booting.
+func (r *run) scale() {
+	changed := false
+	for k := range r.nodes {
+		n := &r.nodes[k]
+		switch {
+		case n.phase == booting && n.bootAt <= r.now:
+			n.phase, n.state = serving, placement.Eligible
+			changed = true
+		case n.phase == serving && n.scaledIn && n.demand == 0:
+			n.phase, n.scaledIn, n.state = absent, false, placement.Eligible
+			changed = true
+		}
+	}
+	if changed {
+		r.rebuild()
+	}
+	var bootingIn [2]int
+	for k := range r.nodes {
+		if r.nodes[k].phase == booting {
+			bootingIn[r.regions[k]]++
+		}
+	}
+	for _, c := range placement.DesiredNodes(r.buf, r.o.Placement.HighWater, r.o.Headroom) {
+		reg := int8(0)
+		if c.Region == regionNames[1] {
+			reg = 1
+		}
+		switch want := c.Desired - c.Serving - bootingIn[reg]; {
+		case want > 0:
+			for k := range r.nodes {
+				if n := &r.nodes[k]; want > 0 && r.regions[k] == reg && n.phase == absent && n.alive {
+					n.phase, n.bootAt = booting, r.now+int64(r.o.BootDelay)
+					want--
+				}
+			}
+		case c.Desired < c.Serving-1-c.Serving/10 && c.Serving > r.o.minNodes():
+			// A band of 10 % + 1 node below the serving count: a drained node's load still counts
+			// while its CPUs do not, so scaling in at the first dip would boot its replacement next.
+			// Drain the serving node the view shows least loaded: it empties first.
+			best := -1
+			for k := range r.nodes {
+				n := r.nodes[k]
+				if r.regions[k] == reg && n.phase == serving && n.alive && n.state == placement.Eligible && !n.scaledIn &&
+					(best < 0 || r.buf[k].Load < r.buf[best].Load || math.IsNaN(r.buf[best].Load)) {
+					best = k
+				}
+			}
+			if best >= 0 {
+				r.nodes[best].state, r.nodes[best].scaledIn = placement.Draining, true
+				r.rebuild()
+			}
+		}
 	}
 }
 
@@ -402,11 +607,16 @@ func (r *run) run(ctx context.Context) (Result, error) {
 		}
 		return int64(d)
 	}
-	nextScrape, nextPoll := int64(never), int64(never)
+	nextScrape, nextEval, nextPoll := int64(never), int64(never), int64(never)
+	var scrapeTick int64
 	if !r.o.ZeroDelay {
-		nextScrape, nextPoll = 0, int64(r.o.Poll)
+		nextScrape, nextEval, nextPoll = 0, r.view.evalAt, r.view.pollAt
 	}
 	nextSample := int64(0)
+	nextScale := int64(never)
+	if r.o.Autoscale {
+		nextScale = int64(r.o.ScaleEvery)
+	}
 	crashAt, drainAt := at(r.o.CrashAt), at(r.o.DrainAt)
 	detectPending := false
 	j := 0 // next participant to join
@@ -433,7 +643,7 @@ func (r *run) run(ctx context.Context) (Result, error) {
 		if len(r.events) > 0 && r.events[0].kind == evRejoin {
 			tJoin = min(tJoin, r.events[0].t)
 		}
-		next := min(t, nextScrape, nextPoll, detect, crashAt, drainAt, nextSample, tJoin)
+		next := min(t, nextScrape, nextEval, nextPoll, detect, crashAt, drainAt, nextSample, nextScale, tJoin)
 		if next >= r.horizon {
 			break
 		}
@@ -442,8 +652,12 @@ func (r *run) run(ctx context.Context) (Result, error) {
 		case t:
 			r.disconnect(heap.Pop(&r.events).(event).part)
 		case nextScrape:
-			r.doScrape()
-			nextScrape += int64(r.o.Scrape)
+			r.doScrape(int(scrapeTick % int64(r.view.groups)))
+			scrapeTick++
+			nextScrape = scrapeTick * int64(r.o.Scrape) / int64(r.view.groups)
+		case nextEval:
+			r.evaluate()
+			nextEval += int64(r.o.Eval)
 		case nextPoll:
 			r.rebuild()
 			nextPoll += int64(r.o.Poll)
@@ -467,6 +681,9 @@ func (r *run) run(ctx context.Context) (Result, error) {
 		case nextSample:
 			r.sample()
 			nextSample += int64(time.Minute)
+		case nextScale:
+			r.scale()
+			nextScale += int64(r.o.ScaleEvery)
 		case tJoin:
 			var p int32
 			if j < len(r.w.parts) && int64(r.w.parts[j].join) == tJoin {
@@ -490,6 +707,10 @@ func (r *run) run(ctx context.Context) (Result, error) {
 		over += r.nodes[k].over
 	}
 	r.res.NodeMinutesOver90 = time.Duration(over).Minutes()
+	if r.noNode > 0 {
+		r.res.warnings = append(r.res.warnings, fmt.Sprintf("%s: the fleet had no eligible node for %d joins, the first at %v (did a crash or drain empty it?)",
+			r.res.Policy, r.noNode, time.Duration(r.noNodeSince)))
+	}
 	r.res.P99NodeLoad = r.hist.quantile(0.99)
 	hour := maxHourMean(r.minuteAvg)
 	if hour > 0 {

@@ -17,8 +17,18 @@ import (
 	"github.com/ensemble-jitsi/ensemble/selector/placement"
 )
 
+// ErrScenario is wrapped by Run's errors about the Options themselves (as opposed to a failed run).
+var ErrScenario = errors.New("scenario")
+
 // Scenario summarises the workload all policies were given.
 type Scenario struct {
+	Name     string `json:"name"`
+	Shape    string `json:"shape"` // "trace" for a trace
+	Seed     uint64 `json:"seed"`
+	Replicas int    `json:"replicas"`
+	// DataPath says what the selector saw: "zero-delay", or the scrape, rule evaluation, rate
+	// window and poll intervals.
+	DataPath     string  `json:"data_path"`
 	Load         float64 `json:"load_factor"` // arrival-rate factor used (after MeanLoad calibration)
 	Meetings     int     `json:"meetings"`
 	Participants int     `json:"participants"`
@@ -44,28 +54,67 @@ type Result struct {
 	// RoomsSplit counts rooms whose participants were on two nodes at once (must be 0).
 	RoomsSplit int `json:"rooms_split"`
 	// MeetingsRefused counts meetings whose first participant got no node or a node over the
-	// ceiling; JoinsRefused counts every participant turned away.
+	// ceiling; JoinsRefused counts every participant turned away (a participant turned away
+	// twice counts twice).
 	MeetingsRefused int `json:"meetings_refused"`
 	JoinsRefused    int `json:"joins_refused"`
+	// UnservedMinutes is the participant-minutes lost to refused joins: from the refusal to the
+	// participant's planned leave, or to their retry after a crash.
+	UnservedMinutes float64 `json:"unserved_participant_minutes"`
 	// RoomsMovedByCrash counts rooms rebound to another node after their node crashed.
 	RoomsMovedByCrash int `json:"rooms_moved_by_crash"`
 	// SaturatedDecisions counts placements made while every eligible node was over the mark.
 	SaturatedDecisions int `json:"saturated_decisions"`
+	// With two regions: RoomsSpilled counts new rooms placed in the other region because the home
+	// region was saturated, RemoteJoins the participants served by a node outside their region.
+	RoomsSpilled int `json:"rooms_spilled"`
+	RemoteJoins  int `json:"remote_joins"`
+	// NodeHours is the node time paid for: serving, booting and draining nodes (sampled each minute).
+	NodeHours float64 `json:"node_hours"`
 	// Series holds each node's CPU demand ratio each minute when Options.Series is set.
 	Series [][]float32 `json:"-"`
+
+	warnings []string
 }
+
+// OraclePolicy names the oracle's row: least-loaded on the true, instant load, no pending
+// correction.
+const OraclePolicy = "oracle"
 
 // Report is a simulation's output.
 type Report struct {
 	Scenario Scenario
 	Results  []Result
+	// Warnings are things the reader of the results must know: a cut trace, an empty fleet.
+	Warnings []string
 }
 
 // Run generates (or takes from Options.Trace) one day of meetings and replays it once per policy,
 // policies in parallel. The same Options give the same Report.
 func Run(ctx context.Context, o Options) (*Report, error) {
+	var warnings []string
+	if o.Trace != nil {
+		var last time.Duration
+		for _, p := range o.Trace {
+			last = max(last, p.Leave)
+		}
+		if o.Day == 0 {
+			o.Day = (last + time.Minute - 1).Truncate(time.Minute)
+		}
+		if o.Day < last {
+			cut, rooms := 0, map[string]bool{}
+			for _, p := range o.Trace {
+				if p.Join >= o.Day {
+					cut++
+					rooms[p.Room] = true
+				}
+			}
+			warnings = append(warnings, fmt.Sprintf("the trace runs to %v but the day ends at %v: %d participants (%d meetings opened or joined after the end) are not replayed; leave --day unset to replay it all",
+				last, o.Day, cut, len(rooms)))
+		}
+	}
 	if err := o.validate(); err != nil {
-		return nil, fmt.Errorf("scenario: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrScenario, err)
 	}
 	load := o.Load
 	if o.Trace == nil && o.MeanLoad > 0 {
@@ -81,7 +130,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, err
 		}
 	} else {
-		w = generate(o, load, o.Seed)
+		w = generateDay(o, load)
 	}
 	// A small workload's busiest hour depends on a few large meetings, so the pilot's estimate
 	// can be off for it; correct against the real draw (demand grows smoothly with load, see
@@ -92,31 +141,46 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			break
 		}
 		load *= o.MeanLoad / hour
-		w = generate(o, load, o.Seed)
+		w = generateDay(o, load)
 		hour, peak = offered(o, w)
 	}
+	meetings, participants := w.within(o.Day)
 	rep := &Report{Scenario: Scenario{
-		Load: load, Meetings: len(w.rooms), Participants: len(w.parts), PeakParticipants: peak,
+		Name: o.Name, Shape: o.Shape, Seed: o.Seed, Replicas: o.Replicas, DataPath: o.dataPath(),
+		Load: load, Meetings: meetings, Participants: participants, PeakParticipants: peak,
 		BusiestHourLoad: hour, Nodes: o.Nodes, SimulatedDuration: o.Day,
-	}}
-	rep.Results = make([]Result, len(o.Policies))
+	}, Warnings: warnings}
+	if o.Trace != nil {
+		rep.Scenario.Shape = "trace"
+	}
+	runs := len(o.Policies)
+	if o.Oracle {
+		runs++
+	}
+	rep.Results = make([]Result, runs)
 	par := o.Parallel
 	if par <= 0 {
-		par = len(o.Policies)
+		par = runs
 	}
 	var (
 		done  atomic.Int64
-		total = int64(len(w.parts)) * int64(len(o.Policies))
+		total = int64(len(w.parts)) * int64(runs)
 		sem   = make(chan struct{}, par)
 		wg    sync.WaitGroup
-		errs  = make([]error, len(o.Policies))
+		errs  = make([]error, runs)
 	)
-	for i, name := range o.Policies {
+	for i := range runs {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			p, _ := placement.Builtin().Get(name) // validated
-			r, err := newRun(o, w, p, &done, total)
+			ro, name := o, placement.Policy(nil)
+			if i < len(o.Policies) {
+				name, _ = placement.Builtin().Get(o.Policies[i]) // validated
+			} else {
+				ro.ZeroDelay = true
+				name = oracle{}
+			}
+			r, err := newRun(ro, w, name, &done, total)
 			if err != nil {
 				errs[i] = err
 				return
@@ -128,7 +192,42 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	for _, r := range rep.Results {
+		rep.Warnings = append(rep.Warnings, r.warnings...)
+	}
 	return rep, nil
+}
+
+// oracle is least-loaded under its own name, run on the true, instant load without pending
+// correction, plus what only the simulator knows: how many participants each room will get. A
+// new room reserves its eventual cost on its node, and each arrival turns its share into demand.
+// No online policy has that knowledge, so the oracle is the floor the tables are read against.
+type oracle struct{ placement.LeastLoaded }
+
+func (oracle) Name() string { return OraclePolicy }
+
+// dataPath describes the selector's view for the outputs.
+func (o Options) dataPath() string {
+	if o.ZeroDelay {
+		return "zero-delay"
+	}
+	return fmt.Sprintf("scrape %v eval %v rate %v poll %v", o.Scrape, o.Eval, o.RateWindow, o.Poll)
+}
+
+// within counts the meetings and participants that join before the end of the day.
+func (w *workload) within(day time.Duration) (meetings, participants int) {
+	seen := make([]bool, len(w.rooms))
+	for _, p := range w.parts {
+		if p.join >= day {
+			break // sorted by join
+		}
+		participants++
+		if !seen[p.room] {
+			seen[p.room] = true
+			meetings++
+		}
+	}
+	return meetings, participants
 }
 
 // calibrate returns the arrival-rate factor that gives the busiest hour a mean fleet CPU demand of
@@ -136,7 +235,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 // (enough to average out the heavy tail of meeting sizes) fixes the factor.
 func calibrate(o Options) (float64, error) {
 	pilot := 50_000 / o.Rooms
-	got, _ := offered(o, generate(o, pilot, o.Seed))
+	got, _ := offered(o, generateDay(o, pilot))
 	if got <= 0 {
 		return 0, errors.New("calibration: the workload puts no load on the fleet")
 	}

@@ -78,8 +78,7 @@ func TestHandChecked(t *testing.T) {
 	o.Cost = Cost{PerParticipant: 0.5}
 	o.ZeroDelay = true
 	o.CrashAt, o.DrainAt = -1, -1
-	o.Policies = []string{"least-loaded"}
-	o.Placement.Cost = 0.25 // pending: +0.25 per room assigned in the last 90 s on a 1-CPU node
+	o.Policies = []string{"least-loaded"} // zero delay: no pending correction
 	s := func(sec float64) time.Duration { return time.Duration(sec * float64(time.Second)) }
 	o.Trace = []Participant{
 		// 0:01 room a opens on node-1 (both empty, lowest ID); 0:61 node-1 reaches 1.0.
@@ -90,8 +89,8 @@ func TestHandChecked(t *testing.T) {
 		{Room: "b", Join: s(131), Leave: s(241)},
 		// 3:01 a third person for a: bound to node-1 (never split), which is at the ceiling: refused.
 		{Room: "a", Join: s(181), Leave: s(301)},
-		// 3:21 room c: both nodes at 1.0; node-2's room b (2:01) is still pending (+0.25), a's
-		// (0:01) is not: node-1 at 1.0 wins, saturated, and refuses the meeting at the ceiling.
+		// 3:21 room c: both nodes at 1.0; the tie goes to the lower ID: node-1, saturated, which
+		// refuses the meeting at the ceiling.
 		{Room: "c", Join: s(201), Leave: s(401)},
 	}
 	r := result(t, simulate(t, o), "least-loaded")
@@ -99,6 +98,9 @@ func TestHandChecked(t *testing.T) {
 	want := Result{
 		Policy: "least-loaded", NodeMinutesOver90: 4 + 110.0/60, PeakNodeLoad: 1,
 		JoinsRefused: 2, MeetingsRefused: 1, SaturatedDecisions: 1,
+		// a's third person would have stayed 3:01-5:01, c's first 3:21-6:41.
+		UnservedMinutes: 2 + 200.0/60,
+		NodeHours:       2 * 10.0 / 60, // two nodes, ten minute samples
 	}
 	// Minute samples at 0:00..9:00 (20 node-minutes): node-1 is at 1.0 at 2:00..5:00 (4 samples),
 	// node-2 at 3:00 and 4:00 (at 4:00 b has left: 4:01 leave → still 1.0 at the 4:00 sample) →
@@ -110,6 +112,14 @@ func TestHandChecked(t *testing.T) {
 		t.Fatalf("node-minutes over 90 %% = %v, want %v", got.NodeMinutesOver90, want.NodeMinutesOver90)
 	}
 	got.NodeMinutesOver90 = want.NodeMinutesOver90
+	if math.Abs(got.UnservedMinutes-want.UnservedMinutes) > 1e-9 {
+		t.Fatalf("unserved minutes = %v, want %v", got.UnservedMinutes, want.UnservedMinutes)
+	}
+	got.UnservedMinutes = want.UnservedMinutes
+	if math.Abs(got.NodeHours-want.NodeHours) > 1e-9 {
+		t.Fatalf("node-hours = %v, want %v", got.NodeHours, want.NodeHours)
+	}
+	got.NodeHours = want.NodeHours
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got  %+v\nwant %+v", got, want)
 	}
@@ -219,8 +229,11 @@ func TestOutputs(t *testing.T) {
 	if err := rep.WriteCSV(&csvOut); err != nil {
 		t.Fatal(err)
 	}
-	if lines := strings.Count(csvOut.String(), "\n"); lines != 3 {
-		t.Fatalf("CSV has %d lines, want header + 2", lines)
+	if lines := strings.Count(csvOut.String(), "\n"); lines != 4 {
+		t.Fatalf("CSV has %d lines, want header + 2 + oracle", lines)
+	}
+	if !strings.HasPrefix(strings.Split(csvOut.String(), "\n")[1], ",office,1,20,1,scrape 15s eval 5s rate 1m0s poll 5s,") {
+		t.Fatalf("CSV rows do not carry the scenario:\n%s", csvOut.String())
 	}
 	if err := rep.WriteJSON(&js); err != nil {
 		t.Fatal(err)
@@ -232,7 +245,7 @@ func TestOutputs(t *testing.T) {
 	if err := json.Unmarshal(js.Bytes(), &decoded); err != nil {
 		t.Fatal(err)
 	}
-	if decoded.Scenario != rep.Scenario || len(decoded.Results) != 2 || decoded.Results[1].JoinsRefused != rep.Results[1].JoinsRefused {
+	if decoded.Scenario != rep.Scenario || len(decoded.Results) != 3 || decoded.Results[1].JoinsRefused != rep.Results[1].JoinsRefused {
 		t.Fatalf("JSON round trip lost data: %s", js.String())
 	}
 	if err := rep.WritePNG(&png, "most-free-cpu", "p2c"); err != nil {
@@ -315,4 +328,162 @@ func FuzzParseTrace(f *testing.F) {
 			t.Fatalf("parsed trace does not replay: %v", err)
 		}
 	})
+}
+
+// TestWarnings: a trace longer than the day is cut with a warning, a trace without a day runs to
+// its end, and a fleet that a crash leaves empty says so.
+func TestWarnings(t *testing.T) {
+	o := DefaultOptions()
+	o.Nodes = 1
+	o.CrashAt, o.DrainAt = 5*time.Minute, -1
+	o.Policies = []string{"p2c"}
+	o.Oracle = false
+	o.Day = 0
+	o.Trace = []Participant{
+		{Room: "a", Join: time.Minute, Leave: 20 * time.Minute},
+		{Room: "b", Join: 10 * time.Minute, Leave: 30*time.Minute + time.Second},
+	}
+	rep := simulate(t, o)
+	if got := rep.Scenario.SimulatedDuration; got != 31*time.Minute {
+		t.Errorf("day derived from the trace: %v, want 31m", got)
+	}
+	if len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "no eligible node for 2 joins") {
+		t.Errorf("warnings %q, want one about the empty fleet (a reconnecting, b opening)", rep.Warnings)
+	}
+	o.Day = 5 * time.Minute
+	o.CrashAt = -1
+	rep = simulate(t, o)
+	if len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "1 participants (1 meetings") || rep.Scenario.Meetings != 1 {
+		t.Errorf("warnings %q, %d meetings; want the cut of b", rep.Warnings, rep.Scenario.Meetings)
+	}
+}
+
+// TestShapes: every day shape generates, calibrates to the asked load, and differs from the others.
+func TestShapes(t *testing.T) {
+	seen := map[int]string{}
+	for _, shape := range Shapes() {
+		o := small()
+		o.Shape = shape
+		o.MeanLoad = 0.6
+		o.Policies = []string{"best-of-d"}
+		o.Oracle = false
+		rep := simulate(t, o)
+		if got := rep.Scenario.BusiestHourLoad; math.Abs(got-0.6) > 0.1 {
+			t.Errorf("%s: busiest hour at %.2f, want 0.6", shape, got)
+		}
+		if other, dup := seen[rep.Scenario.Participants]; dup {
+			t.Errorf("%s and %s gave the same workload", shape, other)
+		}
+		seen[rep.Scenario.Participants] = shape
+	}
+	o := small()
+	o.Shape = "weekend"
+	if _, err := Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), "unknown day shape") {
+		t.Fatalf("unknown shape: %v", err)
+	}
+}
+
+// TestClasses: the classes shape opens its large rooms together on the hour.
+func TestClasses(t *testing.T) {
+	o := small()
+	o.Shape = "classes"
+	o.Load = 2
+	w := generate(o, o.Load, o.Seed)
+	size := map[int32]int{}
+	first := map[int32]time.Duration{}
+	for _, p := range w.parts {
+		size[p.room]++
+		if _, ok := first[p.room]; !ok {
+			first[p.room] = p.join
+		}
+	}
+	classes := 0
+	for r, n := range size {
+		if n < 20 {
+			continue
+		}
+		if off := first[r] % time.Hour; off <= 90*time.Second {
+			classes++
+		}
+	}
+	if classes < 10 {
+		t.Fatalf("%d rooms of 20+ opened within 90 s after the hour, want the classes", classes)
+	}
+}
+
+// TestOracle: the oracle sees the true load and each room's eventual size, so it does at least
+// as well as the policies on a burst they cannot see.
+func TestOracle(t *testing.T) {
+	o := DefaultOptions()
+	o.Nodes, o.Day = 10, 10*time.Minute
+	o.CrashAt, o.DrainAt = -1, -1
+	o.Trace = burst(40)
+	o.Policies = []string{"most-free-cpu", "p2c"}
+	rep := simulate(t, o)
+	or := result(t, rep, OraclePolicy)
+	if mf := result(t, rep, "most-free-cpu"); or.PeakNodeLoad >= mf.PeakNodeLoad/4 {
+		t.Errorf("oracle peak %.3f, most-free-cpu %.3f", or.PeakNodeLoad, mf.PeakNodeLoad)
+	}
+	if p := result(t, rep, "p2c"); or.PeakNodeLoad > p.PeakNodeLoad {
+		t.Errorf("oracle peak %.3f above p2c's %.3f", or.PeakNodeLoad, p.PeakNodeLoad)
+	}
+}
+
+// TestRegions: with two regions whose days are shifted, region-aware placement serves far fewer
+// participants outside their region than region-blind placement, and spills only when a region
+// is saturated.
+func TestRegions(t *testing.T) {
+	o := small()
+	o.Regions, o.RegionShift = 2, 30*time.Minute
+	o.MeanLoad = 0.7
+	o.Policies = []string{"best-of-d"}
+	o.Oracle = false
+	aware := result(t, simulate(t, o), "best-of-d")
+	o.RegionBlind = true
+	blind := result(t, simulate(t, o), "best-of-d")
+	t.Logf("remote joins: aware %d (spilled rooms %d), blind %d", aware.RemoteJoins, aware.RoomsSpilled, blind.RemoteJoins)
+	if blind.RoomsSpilled != 0 || aware.RemoteJoins*3 > blind.RemoteJoins || blind.RemoteJoins == 0 {
+		t.Fatalf("aware %+v\nblind %+v", aware, blind)
+	}
+	if aware.RoomsSplit != 0 {
+		t.Fatalf("split %d rooms", aware.RoomsSplit)
+	}
+}
+
+// TestAutoscale: the autoscaler starts from its floor, boots nodes as the day fills, never splits a
+// room, and on this morning-heavy day pays for fewer node-hours than the fixed fleet.
+func TestAutoscale(t *testing.T) {
+	o := small()
+	o.MeanLoad = 0.6
+	o.Policies = []string{"best-of-d"}
+	o.Oracle = false
+	o.Series = true
+	o.Autoscale = true
+	rep := simulate(t, o)
+	r := result(t, rep, "best-of-d")
+	hours := o.Day.Hours()
+	floor, pool := float64(o.Nodes/10)*hours, float64(2*o.Nodes)*hours
+	t.Logf("node-hours %.1f (floor %.0f, pool %.0f, fixed fleet %.0f), joins refused %d", r.NodeHours, floor, pool, float64(o.Nodes)*hours, r.JoinsRefused)
+	if r.NodeHours < 2*floor || r.NodeHours >= float64(o.Nodes)*hours || r.RoomsSplit != 0 {
+		t.Fatalf("autoscaled fleet: %+v", r)
+	}
+	// Nodes came: the number of nodes with load grew from the floor.
+	busy := func(row []float32) int {
+		n := 0
+		for _, v := range row {
+			if v > 0 {
+				n++
+			}
+		}
+		return n
+	}
+	peak, peakAt := 0, 0
+	for i, row := range r.Series {
+		if b := busy(row); b > peak {
+			peak, peakAt = b, i
+		}
+	}
+	if first := busy(r.Series[5]); peak < 3*first || peakAt == 0 {
+		t.Fatalf("nodes with load: %d early, %d at the peak: no scaling", first, peak)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -16,12 +17,83 @@ type Participant struct {
 	Join, Leave time.Duration
 }
 
-// curve is the relative meeting arrival rate at fraction x of the working day: a floor plus a
-// morning peak (about 10:30 in a 09:00-17:00 day) and a slightly lower, wider afternoon peak
-// (about 14:30), with the lunch dip between them.
-func curve(x float64) float64 {
-	g := func(mu, sigma float64) float64 { d := (x - mu) / sigma; return math.Exp(-d * d / 2) }
-	return 0.15 + g(0.19, 0.11) + 0.85*g(0.69, 0.13)
+// A shape is a day's form: the relative meeting arrival rate at fraction x of the day, and a
+// rewrite of some meetings (start, size, duration, join spread) drawn from the shape's own random
+// stream, one draw per meeting in meeting order, so that a higher load keeps every meeting's fate.
+type shape struct {
+	about string
+	curve func(x float64) float64
+	// meeting may change a meeting that would start at start (seconds) on a day of day seconds.
+	meeting func(u *rand.Rand, day float64, m *meeting)
+}
+
+// meeting is one generated meeting before its participants are drawn.
+type meeting struct {
+	start, dur, spread float64 // seconds
+	size               int
+}
+
+func gauss(x, mu, sigma float64) float64 { d := (x - mu) / sigma; return math.Exp(-d * d / 2) }
+
+// office is a floor plus a morning peak (about 10:30 in a 09:00-17:00 day) and a slightly lower,
+// wider afternoon peak (about 14:30), with the lunch dip between them.
+func office(x float64) float64 { return 0.15 + gauss(x, 0.19, 0.11) + 0.85*gauss(x, 0.69, 0.13) }
+
+// morningPeak is where office peaks, as a fraction of the day.
+const morningPeak = 0.19
+
+// shapes are the day shapes the generator knows. Each stresses placement differently; none is
+// tuned to a policy (docs/placement.md keeps tuning and evaluation seeds apart).
+var shapes = map[string]shape{
+	"office": {about: "two office peaks, small meetings arriving independently", curve: office},
+	// Classes: 4 % of meetings are classes of 20-35 people that start within 90 s after the top
+	// of the hour, run 50 minutes and fill in 5 minutes; every hour's classes open together.
+	"classes": {about: "office day plus classes of 20-35 opening together on the hour", curve: office,
+		meeting: func(u *rand.Rand, day float64, m *meeting) {
+			if u.Float64() >= 0.04 {
+				return
+			}
+			hour := math.Min(math.Floor(m.start/3600), math.Floor(day/3600)-1)
+			m.start = math.Max(0, hour)*3600 + 90*u.Float64()
+			m.size = 20 + u.IntN(16)
+			m.dur = 50*60 + 120*u.Float64()
+			m.spread = 5 * 60
+		}},
+	// Flash crowd: 2 % of the day's meetings (a few hundred at 80 % load) open within one minute
+	// at the morning peak, on top of the peak's own traffic.
+	"flash": {about: "office day plus 2 % of the meetings opening within 60 s at the morning peak", curve: office,
+		meeting: func(u *rand.Rand, day float64, m *meeting) {
+			if u.Float64() >= 0.02 {
+				return
+			}
+			m.start = morningPeak*day + 60*u.Float64()
+		}},
+	// Plateau: a one-hour ramp, then a flat rate for the rest of the day: hours near the busiest
+	// hour's load instead of one peak.
+	"plateau": {about: "a flat rate all day after a short ramp, so most hours sit at the busiest hour's load",
+		curve: func(x float64) float64 { return 0.05 + math.Min(1, x/0.12) }},
+}
+
+// Shapes returns the names of the day shapes, sorted.
+func Shapes() []string {
+	names := make([]string, 0, len(shapes))
+	for n := range shapes {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// ShapeHelp describes each shape, for a command's help text.
+func ShapeHelp() string {
+	var b strings.Builder
+	for i, n := range Shapes() {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s: %s", n, shapes[n].about)
+	}
+	return b.String()
 }
 
 // curveSteps is the resolution of the numeric integral and maximum of curve.
@@ -39,27 +111,32 @@ const curveSteps = 4096
 func generate(o Options, load float64, seed uint64) *workload {
 	arrivals := rand.New(rand.NewPCG(seed, 0x617272697661))
 	attrs := rand.New(rand.NewPCG(seed, 0x6d656574696e67))
-	inv := inverseCumulative()
+	reshape := rand.New(rand.NewPCG(seed, 0x7368617065))
+	sh := shapes[o.Shape]
+	inv := inverseCumulative(sh.curve)
 	day := o.Day.Seconds()
 	perDay := o.Rooms * load
 	sizes := sizeTable(o.SizeAlpha, o.MaxSize)
 	w := &workload{}
 	for s := arrivals.ExpFloat64(); s < perDay; s += arrivals.ExpFloat64() {
-		start := day * inv(s/perDay)
+		m := meeting{start: day * inv(s/perDay), spread: o.JoinSpread.Seconds()}
 		room := int32(len(w.rooms))
 		w.rooms = append(w.rooms, fmt.Sprintf("m%07d", room+1))
-		n := 2 + searchCDF(sizes, attrs.Float64())
-		dur := o.DurationMedian.Seconds() * math.Exp(o.DurationSigma*attrs.NormFloat64())
-		for k := range n {
-			join := start
+		m.size = 2 + searchCDF(sizes, attrs.Float64())
+		m.dur = o.DurationMedian.Seconds() * math.Exp(o.DurationSigma*attrs.NormFloat64())
+		if sh.meeting != nil {
+			sh.meeting(reshape, day, &m)
+		}
+		for k := range m.size {
+			join := m.start
 			switch late, u := attrs.Float64() < o.LateJoin, attrs.Float64(); {
 			case k == 0: // the organiser opens the room
 			case late:
-				join += 0.9 * dur * u
+				join += 0.9 * m.dur * u
 			default: // short meetings compress the spread so nobody joins after the end
-				join += min(o.JoinSpread.Seconds(), 0.9*dur) * u
+				join += min(m.spread, 0.9*m.dur) * u
 			}
-			w.parts = append(w.parts, part{room: room, join: seconds(join), leave: seconds(start + dur)})
+			w.parts = append(w.parts, part{room: room, join: seconds(join), leave: seconds(m.start + m.dur)})
 		}
 	}
 	slices.SortFunc(w.parts, byJoin)
@@ -68,7 +145,7 @@ func generate(o Options, load float64, seed uint64) *workload {
 
 // inverseCumulative returns Λ⁻¹ for the normalised cumulative arrival curve Λ(x) = ∫₀ˣ curve / ∫₀¹
 // curve, by linear interpolation in a table.
-func inverseCumulative() func(float64) float64 {
+func inverseCumulative(curve func(float64) float64) func(float64) float64 {
 	cum := make([]float64, curveSteps+1)
 	for i := range curveSteps {
 		cum[i+1] = cum[i] + curve((float64(i)+0.5)/curveSteps)
@@ -114,8 +191,33 @@ func searchCDF(cdf []float64, u float64) int {
 
 // workload is the participants indexed for replay.
 type workload struct {
-	rooms []string // canonical room names
-	parts []part   // sorted by join time
+	rooms  []string // canonical room names
+	parts  []part   // sorted by join time
+	region []uint8  // home region of each room (0: r1, 1: r2), nil with one region
+}
+
+// generateDay draws the day of every region: with two, r2's day is a second draw from its own
+// seed, shifted by RegionShift (meetings pushed past the end of the day are not replayed).
+func generateDay(o Options, load float64) *workload {
+	w := generate(o, load, o.Seed)
+	if o.Regions != 2 {
+		return w
+	}
+	b := generate(o, load, o.Seed^0x7232)
+	offset := int32(len(w.rooms))
+	w.region = make([]uint8, len(w.rooms), len(w.rooms)+len(b.rooms))
+	for _, name := range b.rooms {
+		w.rooms = append(w.rooms, "r2-"+name)
+		w.region = append(w.region, 1)
+	}
+	for _, p := range b.parts {
+		p.room += offset
+		p.join += o.RegionShift
+		p.leave += o.RegionShift
+		w.parts = append(w.parts, p)
+	}
+	slices.SortFunc(w.parts, byJoin)
+	return w
 }
 
 type part struct {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/ensemble-jitsi/ensemble/selector"
 	"github.com/ensemble-jitsi/ensemble/selector/load"
+	"github.com/ensemble-jitsi/ensemble/selector/placement"
 )
 
 func main() {
@@ -42,8 +43,8 @@ func run(args []string, stderr io.Writer) int {
 		StringsVar(&opts.NodesAllowedDomains)
 	app.Flag("catalog.max-staleness", "Serve the last catalog this long while Consul does not answer; then refuse rooms and report not ready.").
 		Default(opts.CatalogMaxStaleness.String()).DurationVar(&opts.CatalogMaxStaleness)
-	app.Flag("load.source", "Where node load comes from: prometheus or direct (scrape each sidecar).").
-		Default(opts.LoadSource).EnumVar(&opts.LoadSource, "prometheus", "direct")
+	app.Flag("load.source", "Where node load comes from: "+strings.Join(load.Builtin().Names(), ", ")+" (prometheus: the recording rules; direct: scrape each sidecar).").
+		Default(opts.LoadSource).EnumVar(&opts.LoadSource, load.Builtin().Names()...)
 	app.Flag("load.max-age", "Load data older than this is unknown.").
 		Default(opts.Placement.MaxAge.String()).DurationVar(&opts.Placement.MaxAge)
 	app.Flag("load.score", "What placement compares: max (the more constrained of the CPU busy ratio and the videobridge stress level), cpu or stress.").
@@ -70,14 +71,25 @@ func run(args []string, stderr io.Writer) int {
 		Default(opts.Queries.Endpoints).StringVar(&opts.Queries.Endpoints)
 	app.Flag("prometheus.query.age", "PromQL giving the age in seconds of each node's data, labelled node.").
 		Default(opts.Queries.Age).StringVar(&opts.Queries.Age)
-	app.Flag("selector.policy", "Placement policy: most-free-cpu, least-loaded, p2c, bounded-hash or random.").
-		Default(opts.Policy).EnumVar(&opts.Policy, "most-free-cpu", "least-loaded", "p2c", "bounded-hash", "random")
+	app.Flag("selector.policy", "Placement policy: "+strings.Join(placement.Builtin().Names(), ", ")+" (docs/placement.md).").
+		Default(opts.Policy).EnumVar(&opts.Policy, placement.Builtin().Names()...)
 	app.Flag("selector.high-water", "Corrected score at which a node takes no new rooms while others are below it.").
 		Default(fmt.Sprint(opts.Placement.HighWater)).Float64Var(&opts.Placement.HighWater)
 	app.Flag("selector.pending-window", "How long a new room counts in its node's pending account.").
 		Default(opts.Placement.Window.String()).DurationVar(&opts.Placement.Window)
-	app.Flag("selector.room-cost", "CPUs one new room is expected to use (the pending correction).").
+	app.Flag("selector.room-cost", "CPUs one new room is expected to add beyond its participants (pending correction).").
 		Default(fmt.Sprint(opts.Placement.Cost)).Float64Var(&opts.Placement.Cost)
+	app.Flag("selector.join-cost", "CPUs one participant sent to a node is expected to add (pending correction, every join).").
+		Default(fmt.Sprint(opts.Placement.JoinCost)).Float64Var(&opts.Placement.JoinCost)
+	app.Flag("selector.choices", "Random nodes best-of-d compares.").
+		Default(fmt.Sprint(opts.Placement.Choices)).IntVar(&opts.Placement.Choices)
+	app.Flag("selector.replicas", "Selector replicas behind the load balancer: each scales its pending counts by this to estimate everyone's.").
+		Default(fmt.Sprint(opts.Placement.Replicas)).IntVar(&opts.Placement.Replicas)
+	app.Flag("selector.region-header", "Request header the load balancer sets to the user's region (new rooms prefer nodes of that region); empty: only ?region= sets it.").
+		Default(opts.RegionHeader).StringVar(&opts.RegionHeader)
+	neighbours := app.Flag("selector.region-neighbours", "Where a new room may go when its region is saturated, nearest first: home=near,far (repeatable, one per region).").Strings()
+	app.Flag("fleet.headroom", "Share of the high-water mark kept free when sizing the fleet (ensemble_fleet_desired_nodes).").
+		Default(fmt.Sprint(opts.CapacityHeadroom)).Float64Var(&opts.CapacityHeadroom)
 	app.Flag("selector.hash-epsilon", "bounded-hash slack: a node takes rooms by hash up to (1+epsilon) x the mean load.").
 		Default(fmt.Sprint(opts.Placement.Epsilon)).Float64Var(&opts.Placement.Epsilon)
 	app.Flag("rooms.store", "Room bindings: memory (one replica), consul (KV, several replicas) or none (bounded-hash only).").
@@ -120,6 +132,12 @@ func run(args []string, stderr io.Writer) int {
 	}
 	opts.NodesAllowedDomains = splitList(opts.NodesAllowedDomains)
 	opts.LimitsTrustedProxies = splitList(opts.LimitsTrustedProxies)
+	nb, err := selector.ParseRegionNeighbours(*neighbours)
+	if err != nil {
+		fmt.Fprintf(stderr, "ensemble-selector: %v\n", err)
+		return 2
+	}
+	opts.RegionNeighbours = nb
 	opts.ListenAddresses = *webFlags.WebListenAddresses
 	opts.WebConfigFile = *webFlags.WebConfigFile
 	logCfg.Writer = stderr

@@ -6,6 +6,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -30,6 +31,7 @@ type cli struct {
 	trace, output, format, plotFile string
 	plotPolicies                    []string
 	crash, drain, progress          bool
+	daySet                          bool
 }
 
 func newApp(o *sim.Options, c *cli, stderr io.Writer) *kingpin.Application {
@@ -51,7 +53,10 @@ func newApp(o *sim.Options, c *cli, stderr io.Writer) *kingpin.Application {
 	num("cost.stream", "CPUs per forwarded stream (sender to receiver).", &o.Cost.PerStream)
 	app.Flag("cost.last-n", "Streams each participant receives at most.").Default(fmt.Sprint(o.Cost.LastN)).IntVar(&o.Cost.LastN)
 	num("ceiling", "CPU demand ratio at which a node fails new participants.", &o.Ceiling)
-	dur("day", "Length of the simulated day.", &o.Day)
+	app.Flag("name", "Label of the scenario in the outputs.").StringVar(&o.Name)
+	app.Flag("day", "Length of the simulated day (with --trace: until the last participant leaves).").
+		Default(o.Day.String()).IsSetByUser(&c.daySet).DurationVar(&o.Day)
+	app.Flag("shape", "Day shape: "+sim.ShapeHelp()+".").Default(o.Shape).EnumVar(&o.Shape, sim.Shapes()...)
 	num("meetings", "Meetings per day at --load 1 (the original service: about 1,700).", &o.Rooms)
 	num("load", "Arrival-rate factor.", &o.Load)
 	num("mean-load", "If set, choose --load so the busiest hour's mean CPU demand is this ratio (e.g. 0.8).", &o.MeanLoad)
@@ -61,11 +66,13 @@ func newApp(o *sim.Options, c *cli, stderr io.Writer) *kingpin.Application {
 	num("duration.sigma", "Sigma of the log-normal meeting duration.", &o.DurationSigma)
 	dur("join.spread", "Participants join uniformly over this first part of the meeting.", &o.JoinSpread)
 	num("join.late", "Fraction of participants joining at any time during the meeting.", &o.LateJoin)
-	app.Flag("trace", "CSV of room,join,leave (seconds or RFC 3339) replacing the generator (the workload flags are then ignored).").StringVar(&c.trace)
-	dur("view.scrape-interval", "Prometheus scrape interval.", &o.Scrape)
-	dur("view.rate-window", "rate() window of the CPU query.", &o.RateWindow)
+	app.Flag("trace", "CSV of room,join,leave (seconds or RFC 3339) replacing the generator (--shape, --meetings, --load, --mean-load, size, duration and join flags are then ignored; see docs/placement.md).").StringVar(&c.trace)
+	dur("view.scrape-interval", "Prometheus scrape interval (each node at its own offset).", &o.Scrape)
+	dur("view.eval-interval", "Prometheus rule evaluation interval.", &o.Eval)
+	dur("view.rate-window", "rate() window of the CPU recording rule.", &o.RateWindow)
 	dur("view.poll-interval", "Selector's load refresh interval.", &o.Poll)
-	app.Flag("view.zero-delay", "Give the selector the true load at every decision (ideal reference).").BoolVar(&o.ZeroDelay)
+	app.Flag("view.zero-delay", "Give every policy the true load at every decision, without pending correction.").BoolVar(&o.ZeroDelay)
+	app.Flag("oracle", "Add the oracle row: least-loaded on the true, instant load without pending correction.").Default("true").BoolVar(&o.Oracle)
 	app.Flag("crash", "Crash the busiest node at --crash.at.").Default("true").BoolVar(&c.crash)
 	dur("crash.at", "When the busiest node crashes.", &o.CrashAt)
 	dur("crash.detect", "Time until the crashed node is marked gone.", &o.CrashDetect)
@@ -79,8 +86,22 @@ func newApp(o *sim.Options, c *cli, stderr io.Writer) *kingpin.Application {
 	dur("load.max-age", "Load data older than this is unknown.", &o.Placement.MaxAge)
 	dur("selector.pending-window", "How long an assignment counts in a node's pending account.", &o.Placement.Window)
 	num("selector.room-cost", "CPUs one new room is expected to add (pending correction).", &o.Placement.Cost)
+	num("selector.join-cost", "CPUs one participant sent to a node is expected to add (pending correction, every join).", &o.Placement.JoinCost)
+	app.Flag("selector.pending-replicas", "Scale pending counts by this many replicas (0: --selector.replicas).").
+		Default(fmt.Sprint(o.Placement.Replicas)).IntVar(&o.Placement.Replicas)
+	app.Flag("selector.choices", "Random nodes p2c compares.").Default(fmt.Sprint(o.Placement.Choices)).IntVar(&o.Placement.Choices)
 	num("selector.epsilon", "bounded-hash load slack.", &o.Placement.Epsilon)
 	dur("rooms.ttl", "Idle expiry of a room binding.", &o.RoomsTTL)
+	app.Flag("regions", "1, or 2: two regions (half the nodes each) whose days are shifted by --regions.shift; each spills to the other when saturated.").
+		Default(fmt.Sprint(o.Regions)).IntVar(&o.Regions)
+	dur("regions.shift", "How much later the second region's day runs.", &o.RegionShift)
+	app.Flag("regions.blind", "Place new rooms without regard to the participants' region (the reference).").BoolVar(&o.RegionBlind)
+	app.Flag("autoscale", "Scale the fleet from ensemble_fleet_desired_nodes (--nodes is then the most it runs).").BoolVar(&o.Autoscale)
+	dur("autoscale.boot-delay", "Time from ordering a node to its first room.", &o.BootDelay)
+	dur("autoscale.interval", "Autoscaler step.", &o.ScaleEvery)
+	app.Flag("autoscale.max-nodes", "The most the autoscaler runs (0: twice --nodes).").Default("0").IntVar(&o.MaxNodes)
+	app.Flag("autoscale.min-nodes", "Nodes per region the autoscaler keeps (0: a tenth of --nodes).").Default(fmt.Sprint(o.MinNodes)).IntVar(&o.MinNodes)
+	num("autoscale.headroom", "Share of the high-water mark kept free when sizing (--fleet.headroom).", &o.Headroom)
 	app.Flag("selector.replicas", "Selector instances behind a load balancer (own pending accounts, shared bindings).").
 		Default(fmt.Sprint(o.Replicas)).IntVar(&o.Replicas)
 	app.Flag("output.format", "table, csv or json.").Default("table").EnumVar(&c.format, "table", "csv", "json")
@@ -110,6 +131,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		o.DrainAt = -1
 	}
 	if c.trace != "" {
+		if !c.daySet {
+			o.Day = 0 // until the last participant leaves
+		}
 		f, err := os.Open(c.trace)
 		if err != nil {
 			fmt.Fprintf(stderr, "ensemble-sim: error: %v\n", err)
@@ -145,10 +169,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "ensemble-sim: error: %v\n", err)
-		if strings.HasPrefix(err.Error(), "scenario:") {
+		if errors.Is(err, sim.ErrScenario) {
 			return 2
 		}
 		return 1
+	}
+	for _, w := range rep.Warnings {
+		fmt.Fprintf(stderr, "ensemble-sim: warning: %s\n", w)
 	}
 
 	var out bytes.Buffer

@@ -19,13 +19,13 @@ func TestRun(t *testing.T) {
 		check func(t *testing.T, stdout, stderr string)
 	}{
 		{"table", small, 0, func(t *testing.T, out, _ string) {
-			for _, p := range []string{"most-free-cpu", "least-loaded", "p2c", "bounded-hash", "random"} {
+			for _, p := range []string{"most-free-cpu", "least-loaded", "p2c", "best-of-d", "bounded-hash", "random", "oracle"} {
 				if !strings.Contains(out, p) {
 					t.Errorf("table lacks %s:\n%s", p, out)
 				}
 			}
 		}},
-		{"json with plot", append(small, "--output.format=json", "--policy=p2c", "--plot.file="+filepath.Join(dir, "load.png")), 0,
+		{"json with plot", append(small, "--output.format=json", "--policy=p2c", "--no-oracle", "--plot.policy=most-free-cpu", "--plot.file="+filepath.Join(dir, "load.png")), 0,
 			func(t *testing.T, out, _ string) {
 				var doc struct{ Results []struct{ Policy string } }
 				if err := json.Unmarshal([]byte(out), &doc); err != nil {
@@ -41,9 +41,32 @@ func TestRun(t *testing.T) {
 				}
 			}},
 		{"trace", []string{"--trace=../../sim/testdata/trace.csv", "--no-progress", "--day=2h", "--output.format=csv", "--no-crash", "--no-drain"}, 0,
-			func(t *testing.T, out, _ string) {
-				if n := strings.Count(out, "\n"); n != 6 {
+			func(t *testing.T, out, errOut string) {
+				if n := strings.Count(out, "\n"); n != 8 { // header, six policies, the oracle
 					t.Fatalf("CSV has %d lines:\n%s", n, out)
+				}
+				if errOut != "" {
+					t.Errorf("stderr %q", errOut)
+				}
+			}},
+		{"trace day", []string{"--trace=../../sim/testdata/trace.csv", "--no-progress", "--output.format=json", "--policy=p2c"}, 0,
+			func(t *testing.T, out, _ string) {
+				var doc struct {
+					Scenario struct {
+						SimulatedNs int64 `json:"simulated_ns"`
+					}
+				}
+				if err := json.Unmarshal([]byte(out), &doc); err != nil {
+					t.Fatal(err)
+				}
+				if doc.Scenario.SimulatedNs != 70*60e9 { // the last participant leaves at 4200 s
+					t.Fatalf("day %d ns, want the trace's 70 minutes", doc.Scenario.SimulatedNs)
+				}
+			}},
+		{"trace cut", []string{"--trace=../../sim/testdata/trace.csv", "--no-progress", "--day=5m", "--policy=p2c"}, 0,
+			func(t *testing.T, _, errOut string) {
+				if !strings.Contains(errOut, "warning: the trace runs to 1h10m0s but the day ends at 5m0s: 1 participants") {
+					t.Fatalf("no cut warning: %q", errOut)
 				}
 			}},
 		{"progress bar", []string{"--nodes=10", "--day=1h", "--meetings=400", "--policy=random"}, 0, func(t *testing.T, _, errOut string) {

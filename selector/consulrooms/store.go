@@ -44,10 +44,15 @@ func DefaultOptions() Options {
 
 // Store is a rooms.Store in Consul KV.
 //
-// It keeps a copy of every binding it has read or written. While Consul answers, the copy is only written;
-// when Consul fails, Get answers from it, so meetings already bound keep their node through an outage
-// (new rooms cannot be bound safely without Consul and fail with rooms.ErrStore). After a failure, Consul
-// is left alone for one Timeout: a hung Consul would otherwise cost every lookup a full timeout.
+// It keeps a copy of the bindings. While Watch runs and its blocking query on the prefix is current,
+// the copy holds every binding and Get answers from it without a round trip: a join of a bound room
+// costs no Consul request, and a miss means "unbound" and falls through to the create-only
+// check-and-set, which still guarantees that replicas agree (a binding another replica made after the
+// copy's index makes the create fail, and the winner's binding is read). Without a current watch the
+// copy holds what this replica read or wrote, and Get asks Consul. When Consul fails, Get answers from
+// the copy, so meetings already bound keep their node through an outage (new rooms cannot be bound
+// safely without Consul and fail with rooms.ErrStore). After a failure, Consul is left alone for one
+// Timeout: a hung Consul would otherwise cost every lookup a full timeout.
 type Store struct {
 	kv   *api.KV
 	opts Options
@@ -55,9 +60,19 @@ type Store struct {
 	mu     sync.Mutex
 	cache  map[string]rooms.Binding
 	downAt time.Time // last Consul failure; zero while Consul answers
+	// mirror is the watch's last listing (raw pairs: decoding every binding of every listing would
+	// cost more than the lookups it saves; a hit decodes one). mirrored is set while the watch's
+	// last blocking query succeeded: mirror then holds every binding up to index, and cache this
+	// replica's own newer writes.
+	mirror   map[string]*api.KVPair
+	mirrored bool
+	index    uint64
 }
 
-var _ rooms.Store = (*Store)(nil)
+var (
+	_ rooms.Store   = (*Store)(nil)
+	_ rooms.Watcher = (*Store)(nil)
+)
 
 // New returns a Store using client.
 func New(client *api.Client, opts Options) (*Store, error) {
@@ -100,11 +115,15 @@ func (s *Store) down() bool {
 	return !s.downAt.IsZero() && s.opts.Now().Sub(s.downAt) < s.opts.Timeout
 }
 
-// cached returns the copy of a room's binding, if it has not expired.
+// cached returns the copy of a room's binding, if it has not expired: this replica's own copy, or
+// the watch's last listing.
 func (s *Store) cached(room string) (rooms.Binding, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b, ok := s.cache[room]
+	if m, mok := s.mirrored1(room); mok && (!ok || m.Version > b.Version) {
+		b, ok = m, true
+	}
 	if ok && s.expired(b) {
 		delete(s.cache, room)
 		return rooms.Binding{}, false
@@ -167,8 +186,52 @@ func (s *Store) current(ctx context.Context, room string) (rooms.Binding, bool, 
 	return rooms.Binding{}, false, nil
 }
 
-// Get implements rooms.Store. When Consul fails it answers from the copy of the bindings.
+// fromMirror answers Get from the copy when the watch keeps it complete (fresh is false otherwise).
+// An expired binding counts as absent: the create that follows finds the key, and bind's read
+// deletes it and creates the room afresh.
+func (s *Store) fromMirror(room string) (b rooms.Binding, ok, fresh bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.mirrored || (!s.downAt.IsZero() && s.opts.Now().Sub(s.downAt) < s.opts.Timeout) {
+		return rooms.Binding{}, false, false
+	}
+	b, ok = s.cache[room]
+	p := s.mirror[room]
+	switch {
+	case ok && p == nil && b.Version > s.index: // written here after the listing
+	case ok && p != nil && b.Version >= p.ModifyIndex: // decoded before, or written here since
+	case p == nil:
+		return rooms.Binding{}, false, true
+	default: // decode once, then keep it: joins of a room repeat
+		var err error
+		if b, err = s.decode(room, p); err != nil {
+			return rooms.Binding{}, false, true
+		}
+		ok = true
+		s.cache[room] = b
+	}
+	if ok && s.expired(b) {
+		return rooms.Binding{}, false, true
+	}
+	return b, ok, true
+}
+
+// mirrored1 decodes room's binding from the watch's listing; s.mu must be held.
+func (s *Store) mirrored1(room string) (rooms.Binding, bool) {
+	p := s.mirror[room]
+	if p == nil {
+		return rooms.Binding{}, false
+	}
+	b, err := s.decode(room, p)
+	return b, err == nil
+}
+
+// Get implements rooms.Store. With a current watch it answers from the copy; when Consul fails it
+// answers from the copy for the rooms it holds.
 func (s *Store) Get(ctx context.Context, room string) (rooms.Binding, bool, error) {
+	if b, ok, fresh := s.fromMirror(room); fresh {
+		return b, ok, nil
+	}
 	if !s.down() {
 		ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 		defer cancel()
@@ -203,12 +266,13 @@ func (s *Store) Bind(ctx context.Context, room, node string) (rooms.Binding, boo
 func (s *Store) bind(ctx context.Context, room, node string) (rooms.Binding, bool, error) {
 	key := s.key(room)
 	for range casAttempts {
-		ok, _, err := s.kv.CAS(&api.KVPair{Key: key, Value: s.encode(node, s.opts.Now()), ModifyIndex: 0}, (&api.WriteOptions{}).WithContext(ctx))
+		b, ok, err := s.cas(ctx, room, node, 0)
 		if err != nil {
 			return rooms.Binding{}, false, s.failed(storeErr("create", key, err))
 		}
 		if ok {
-			return s.created(ctx, room, node)
+			s.remember(room, b, true)
+			return b, true, nil
 		}
 		b, live, err := s.current(ctx, room)
 		if err != nil {
@@ -222,23 +286,21 @@ func (s *Store) bind(ctx context.Context, room, node string) (rooms.Binding, boo
 	return rooms.Binding{}, false, storeErr("create", key, errors.New("binding kept changing"))
 }
 
-// created returns the binding just written. Consul answers a check-and-set with true or false only, so
-// the key is read back for its ModifyIndex (the binding's version).
-func (s *Store) created(ctx context.Context, room, node string) (rooms.Binding, bool, error) {
-	key := s.key(room)
-	p, _, err := s.kv.Get(key, (&api.QueryOptions{}).WithContext(ctx))
+// cas writes room → node if the key's ModifyIndex is still index (0: create only) in one transaction,
+// whose answer carries the new ModifyIndex (the binding's version), so no read-back is needed. ok is
+// false when the check failed.
+func (s *Store) cas(ctx context.Context, room, node string, index uint64) (rooms.Binding, bool, error) {
+	now := s.opts.Now()
+	ops := api.KVTxnOps{{Verb: api.KVCAS, Key: s.key(room), Value: s.encode(node, now), Index: index}}
+	ok, resp, _, err := s.kv.Txn(ops, (&api.QueryOptions{}).WithContext(ctx))
 	if err != nil {
-		return rooms.Binding{}, false, s.failed(storeErr("read back", key, err))
+		return rooms.Binding{}, false, err
 	}
-	if p == nil {
-		return rooms.Binding{}, false, storeErr("read back", key, errors.New("binding vanished after its creation"))
+	if !ok || resp == nil || len(resp.Results) != 1 || resp.Results[0] == nil {
+		return rooms.Binding{}, false, nil
 	}
-	b, err := s.decode(room, p)
-	if err != nil {
-		return rooms.Binding{}, false, storeErr("read back", key, err)
-	}
-	s.remember(room, b, true)
-	return b, b.Node == node, nil
+	// The stored time is in milliseconds; keep the binding equal to what a read would give.
+	return rooms.Binding{Room: room, Node: node, Version: resp.Results[0].ModifyIndex, LastUsed: time.UnixMilli(now.UnixMilli())}, true, nil
 }
 
 // Rebind implements rooms.Store.
@@ -252,12 +314,13 @@ func (s *Store) Rebind(ctx context.Context, old rooms.Binding, node string) (roo
 		return s.bind(ctx, old.Room, node)
 	}
 	key := s.key(old.Room)
-	ok, _, err := s.kv.CAS(&api.KVPair{Key: key, Value: s.encode(node, s.opts.Now()), ModifyIndex: old.Version}, (&api.WriteOptions{}).WithContext(ctx))
+	b, ok, err := s.cas(ctx, old.Room, node, old.Version)
 	if err != nil {
 		return rooms.Binding{}, false, s.failed(storeErr("rebind", key, err))
 	}
 	if ok {
-		return s.created(ctx, old.Room, node)
+		s.remember(old.Room, b, true)
+		return b, true, nil
 	}
 	b, live, err := s.current(ctx, old.Room)
 	if err != nil {
@@ -278,9 +341,15 @@ func (s *Store) Touch(ctx context.Context, room string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	b, live, err := s.current(ctx, room)
-	if err != nil || !live {
-		return err
+	b, live, fresh := s.fromMirror(room)
+	if !fresh {
+		var err error
+		if b, live, err = s.current(ctx, room); err != nil {
+			return err
+		}
+	}
+	if !live {
+		return nil
 	}
 	key := s.key(room)
 	// A failed check-and-set means another replica touched or rebound it meanwhile: nothing to do.
@@ -348,22 +417,79 @@ func (s *Store) pruneCache() {
 	}
 }
 
-// RunSweeper calls Sweep every interval until ctx ends, passing each result to report.
-func (s *Store) RunSweeper(ctx context.Context, interval time.Duration, report func(map[string]int), logger *slog.Logger) {
-	t := time.NewTicker(interval)
+// Watch keeps the copy of the bindings current with one blocking query on the prefix until ctx ends.
+// Consul's index rules apply: an index that goes backwards (a snapshot restore) restarts from 0,
+// errors back off from one Timeout up to 30 s, and answers come at most every minWatchGap, so a busy
+// KV costs each replica a bounded number of listings. A failed query makes Get ask Consul again
+// until the watch is current.
+func (s *Store) Watch(ctx context.Context, logger *slog.Logger) {
+	var index uint64
+	backoff := s.opts.Timeout
+	for ctx.Err() == nil {
+		start := time.Now()
+		qctx, cancel := context.WithTimeout(ctx, watchWait+s.opts.Timeout)
+		pairs, meta, err := s.kv.List(s.opts.Prefix, (&api.QueryOptions{WaitIndex: index, WaitTime: watchWait}).WithContext(qctx))
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.mu.Lock()
+			s.mirrored = false
+			s.mu.Unlock()
+			logger.Warn("room binding watch failed", "err", err, "retry_in", backoff)
+			index = 0
+			sleep(ctx, backoff)
+			backoff = min(2*backoff, 30*time.Second)
+			continue
+		}
+		backoff = s.opts.Timeout
+		next := meta.LastIndex
+		if next < index || next == 0 {
+			next = 0 // reset, as Consul's blocking query rules say
+		}
+		if next != index || !s.isMirrored() {
+			s.load(pairs, next)
+		}
+		index = next
+		if gap := minWatchGap - time.Since(start); gap > 0 {
+			sleep(ctx, gap)
+		}
+	}
+}
+
+// watchWait is the blocking query's wait; minWatchGap bounds how often the copy is rebuilt.
+const (
+	watchWait = 5 * time.Minute
+	// A stale copy costs only speed: a miss for a room another replica bound since goes to the
+	// create-only check-and-set, which fails and reads the winner. So the copy is refreshed at most
+	// once a second, which bounds the listings a busy KV costs Consul and each replica.
+	minWatchGap = time.Second
+)
+
+func (s *Store) isMirrored() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mirrored
+}
+
+// load takes a listing made at index as the mirror. This replica's own copy stays: entries newer
+// than the listing win over it (see fromMirror).
+func (s *Store) load(pairs api.KVPairs, index uint64) {
+	next := make(map[string]*api.KVPair, len(pairs))
+	for _, p := range pairs {
+		next[strings.TrimPrefix(p.Key, s.opts.Prefix)] = p
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mirror, s.index, s.mirrored = next, index, true
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
 	defer t.Stop()
-	for {
-		perNode, err := s.Sweep(ctx)
-		if err != nil && ctx.Err() == nil {
-			logger.Warn("room binding sweep failed", "err", err)
-		}
-		if perNode != nil && report != nil {
-			report(perNode)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -181,5 +184,103 @@ func TestOptionsValidated(t *testing.T) {
 		if _, err := New(c, o); err == nil {
 			t.Errorf("New(%+v) accepted", o)
 		}
+	}
+}
+
+// countingTransport counts the HTTP requests a client sends.
+type countingTransport struct {
+	n    atomic.Int64
+	next http.RoundTripper
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.next.RoundTrip(r)
+}
+
+// TestWatchedCopy: with its watch current, a replica answers joins of bound rooms (its own and other
+// replicas') without a Consul request, binds a new room in one request, and still agrees with a
+// replica that bound the room after the copy's index; when Consul stops, bound rooms keep their node
+// and new rooms fail with rooms.ErrStore.
+func TestWatchedCopy(t *testing.T) {
+	consul := testenv.StartConsul(t, testenv.ConsulOptions{})
+	clk := newClock()
+	counter := &countingTransport{next: http.DefaultTransport.(*http.Transport).Clone()}
+	cfg := consul.Agent.Config()
+	cfg.Transport = nil
+	cfg.HttpClient = &http.Client{Transport: counter}
+	watched, err := api.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := newStore(t, watched, clk), newStore(t, consul.Client(t), clk)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); a.Watch(ctx, slog.New(slog.DiscardHandler)) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	other, _, err := b.Bind(ctx, "other-replica", "node-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 10*time.Second, func() error {
+		if got, ok, fresh := a.fromMirror("other-replica"); !fresh || !ok || got != other {
+			return fmt.Errorf("copy has %+v, %v (fresh %v)", got, ok, fresh)
+		}
+		return nil
+	})
+	// The watch's own blocking query is one request in flight; count only what Get and Bind add.
+	before := counter.n.Load()
+	for range 100 {
+		if got, ok, err := a.Get(ctx, "other-replica"); err != nil || !ok || got != other {
+			t.Fatalf("Get = %+v, %v, %v; want %+v", got, ok, err, other)
+		}
+	}
+	if _, ok, err := a.Get(ctx, "brand-new"); err != nil || ok {
+		t.Fatalf("Get of an unbound room = %v, %v; want a miss", ok, err)
+	}
+	mine, created, err := a.Bind(ctx, "brand-new", "node-2")
+	if err != nil || !created {
+		t.Fatalf("Bind = %+v, %v, %v", mine, created, err)
+	}
+	if got, ok, _ := a.Get(ctx, "brand-new"); !ok || got != mine {
+		t.Fatalf("own binding not in the copy at once: %+v, %v", got, ok)
+	}
+	if n := counter.n.Load() - before; n > 2 { // the bind, and perhaps the watch waking up for it
+		t.Fatalf("100 joins, a miss and a bind cost %d Consul requests, want 1 (+1 for the watch)", n)
+	}
+	if got, _, _ := b.Get(ctx, "brand-new"); got.Node != "node-2" || got.Version != mine.Version {
+		t.Fatalf("the other replica reads %+v, want %+v", got, mine)
+	}
+
+	// A room bound by the other replica, asked for before the copy can have it: the create-only
+	// check-and-set fails and the winner's binding comes back.
+	for i := range 20 {
+		room := fmt.Sprintf("race-%d", i)
+		won, _, err := b.Bind(ctx, room, "node-3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, created, err := a.Bind(ctx, room, "node-4")
+		if err != nil || created || got.Node != won.Node {
+			t.Fatalf("%s: Bind after the other replica's = %+v, %v, %v; want its %+v", room, got, created, err, won)
+		}
+	}
+
+	consul.Stop(t)
+	if got, ok, err := a.Get(ctx, "other-replica"); err != nil || !ok || got.Node != "node-1" {
+		t.Fatalf("Get of a bound room with Consul down = %+v, %v, %v", got, ok, err)
+	}
+	if _, _, err := a.Bind(ctx, "during-outage", "node-1"); !errors.Is(err, rooms.ErrStore) {
+		t.Fatalf("Bind with Consul down: %v, want ErrStore", err)
+	}
+	testenv.WaitFor(t, 10*time.Second, func() error {
+		if a.isMirrored() {
+			return errors.New("the watch has not noticed the outage")
+		}
+		return nil
+	})
+	if _, _, err := a.Get(ctx, "never-seen"); !errors.Is(err, rooms.ErrStore) {
+		t.Fatalf("Get of an unknown room with Consul down and no watch: %v, want ErrStore", err)
 	}
 }

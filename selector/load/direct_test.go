@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ensemble-jitsi/ensemble/internal/testenv"
 	"github.com/ensemble-jitsi/ensemble/selector/catalog"
-	"github.com/ensemble-jitsi/ensemble/selector/internal/target"
 	"github.com/ensemble-jitsi/ensemble/selector/placement"
 )
 
@@ -27,7 +27,7 @@ func nodeFor(t *testing.T, id, addr string) catalog.Node {
 }
 
 func TestDirectFetch(t *testing.T) {
-	good := target.Start(4)
+	good := testenv.StartTarget(4)
 	t.Cleanup(good.Close)
 	good.Set(0.5, 0.2, 7)
 

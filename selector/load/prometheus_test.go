@@ -9,12 +9,11 @@ import (
 	"time"
 
 	"github.com/ensemble-jitsi/ensemble/internal/testenv"
-	"github.com/ensemble-jitsi/ensemble/selector/internal/target"
 )
 
 // promConfig scrapes the targets every second with the `node` label the shipped configuration sets,
 // and loads the shipped recording rules that the default queries read.
-func promConfig(t *testing.T, targets map[string]*target.Target) string {
+func promConfig(t *testing.T, targets map[string]*testenv.Target) string {
 	t.Helper()
 	rules, err := filepath.Abs("../../deploy/prometheus/rules/selector.yml")
 	if err != nil {
@@ -28,12 +27,12 @@ func promConfig(t *testing.T, targets map[string]*target.Target) string {
 }
 
 func TestPrometheusFetch(t *testing.T) {
-	a, b := target.Start(2), target.Start(8)
+	a, b := testenv.StartTarget(2), testenv.StartTarget(8)
 	t.Cleanup(a.Close)
 	t.Cleanup(b.Close)
 	a.Set(0.2, 0.1, 3)
 	b.Set(0.7, 0.6, 30)
-	prom := testenv.StartPrometheus(t, promConfig(t, map[string]*target.Target{"a": a, "b": b}))
+	prom := testenv.StartPrometheus(t, promConfig(t, map[string]*testenv.Target{"a": a, "b": b}))
 
 	src, err := Builtin().New("prometheus", Config{PrometheusURL: prom.URL, Queries: DefaultQueries(), Timeout: 2 * time.Second})
 	if err != nil {

@@ -23,11 +23,26 @@ type Config struct {
 	// room's participants arrive. Jicofo uses 20 s because bridges report every 5-10 s without
 	// a rate window; Ensemble's Prometheus path is slower, hence 90 s.
 	Window time.Duration
-	// Cost is the CPU (in logical CPUs) that one new room is expected to add once its participants
-	// have joined. 0.25 CPU is a typical 3-4 person meeting on a JVB + prosody + jicofo + nginx
-	// node (see docs/placement.md for the sizing figures); Jicofo's equivalent is 0.01 stress per
-	// participant on a bridge.
+	// Cost is the CPU (in logical CPUs) that one new room is expected to add beyond its
+	// participants: 0.1, the conference itself plus the participants about to follow the first
+	// one, whom no join has announced yet. The simulator's tuning seeds put it between 0.1 and
+	// 0.25 with JoinCost 0.06 (docs/placement.md).
 	Cost float64
+	// JoinCost is the CPU (in logical CPUs) one participant sent to a node is expected to add
+	// before the load data shows it. It is counted for every join, of new and bound rooms alike,
+	// so the correction grows with a room's size: every join passes through the selector before
+	// any metric sees it. 0.06 is the cost model's marginal participant in a meeting of about
+	// ten (0.02 plus 0.002 per stream each way); Jicofo's equivalent is 0.01 stress per
+	// participant.
+	JoinCost float64
+	// Choices is how many random nodes best-of-d compares (0 counts as 2, p2c). 8 came out of the
+	// simulator's tuning seeds: at 2 a burst of large rooms stacks on unlucky pairs, at 4 it
+	// still did in one seed, and 8 stayed within a few per cent of the best policy on every shape.
+	Choices int
+	// Replicas is how many selector instances share the fleet behind a load balancer that
+	// spreads requests evenly. Each sees only its own share of the joins and new rooms, so its
+	// pending counts are scaled by Replicas to estimate everyone's. 0 counts as 1.
+	Replicas int
 	// Epsilon is bounded-hash's slack: a node takes a room by hash only while its load is at most
 	// (1+Epsilon) times the fleet mean. 0.25 is the value of liblb/bounded and brpc's 1.25 load factor;
 	// smaller values move more rooms off their hash-preferred node, larger ones allow more skew.
@@ -36,10 +51,11 @@ type Config struct {
 
 // DefaultConfig returns the defaults documented on Config's fields.
 func DefaultConfig() Config {
-	return Config{HighWater: 0.8, MaxAge: 30 * time.Second, Window: 90 * time.Second, Cost: 0.25, Epsilon: 0.25}
+	return Config{HighWater: 0.8, MaxAge: 30 * time.Second, Window: 90 * time.Second, Cost: 0.1, JoinCost: 0.06,
+		Choices: 8, Replicas: 1, Epsilon: 0.25}
 }
 
-// Validate reports the first field that cannot work.
+// Validate reports every field that cannot work.
 func (c Config) Validate() error {
 	var errs []error
 	if !(c.HighWater > 0) || math.IsInf(c.HighWater, 0) {
@@ -54,8 +70,26 @@ func (c Config) Validate() error {
 	if !(c.Cost >= 0) || math.IsInf(c.Cost, 0) {
 		errs = append(errs, fmt.Errorf("per-room cost must be zero or positive, got %v", c.Cost))
 	}
+	if !(c.JoinCost >= 0) || math.IsInf(c.JoinCost, 0) {
+		errs = append(errs, fmt.Errorf("per-join cost must be zero or positive, got %v", c.JoinCost))
+	}
+	if c.Choices < 0 || c.Choices > 64 {
+		errs = append(errs, fmt.Errorf("choices must be in [0, 64], got %d", c.Choices))
+	}
+	if c.Replicas < 0 || c.Replicas > 1000 {
+		errs = append(errs, fmt.Errorf("selector replicas must be in [0, 1000], got %d", c.Replicas))
+	}
 	if !(c.Epsilon >= 0) || math.IsInf(c.Epsilon, 0) {
 		errs = append(errs, fmt.Errorf("bounded-hash epsilon must be zero or positive, got %v", c.Epsilon))
 	}
 	return errors.Join(errs...)
+}
+
+func (c Config) replicas() int { return max(1, c.Replicas) }
+
+func (c Config) choices() int {
+	if c.Choices == 0 {
+		return 2
+	}
+	return max(2, c.Choices)
 }

@@ -21,6 +21,7 @@ type Fleet struct {
 
 	mu       sync.Mutex
 	accounts map[string]*account
+	joins    map[string]*account
 	layout   *layout // of the last snapshot
 }
 
@@ -33,7 +34,7 @@ func NewFleet(cfg Config, now func() time.Time) (*Fleet, error) {
 	if now == nil {
 		return nil, fmt.Errorf("placement: nil clock")
 	}
-	return &Fleet{cfg: cfg, now: now, width: int64(cfg.Window) / pendingBuckets, accounts: map[string]*account{}}, nil
+	return &Fleet{cfg: cfg, now: now, width: int64(cfg.Window) / pendingBuckets, accounts: map[string]*account{}, joins: map[string]*account{}}, nil
 }
 
 // Config returns the configuration the Fleet was built with.
@@ -48,8 +49,10 @@ type Snapshot struct {
 	index    map[string]int // shared with other snapshots of the same node IDs, read-only
 	load     []float64      // reported load used for scoring: NaN/stale → excluded, or 0 when degraded
 	step     []float64      // Cost / Capacity: score added per pending assignment
+	joinStep []float64      // JoinCost / Capacity: score added per pending join
 	hash     []uint64       // per-node rendezvous hash seed, shared like index
 	accounts []*account     // pending account per node, owned by the Fleet
+	joins    []*account     // pending joins per node, owned by the Fleet
 	eligible []int32        // Eligible state with usable load data, in index order
 	below    []int32        // eligible with reported load under the high-water mark
 	mean     float64        // mean reported load over eligible nodes
@@ -63,6 +66,9 @@ type Snapshot struct {
 	// age out), so the fleet stays saturated until the epoch ends: p2c then samples saturatedDraws
 	// nodes instead of scanning every node for every new room.
 	saturatedAt atomic.Int64
+
+	regionMu sync.Mutex
+	regions  map[string]*Snapshot // InRegion's views, built on first use
 }
 
 // layout is the part of a snapshot that depends only on the node IDs. Consecutive snapshots of
@@ -72,6 +78,7 @@ type layout struct {
 	index    map[string]int
 	hash     []uint64   // per-node rendezvous hash seed
 	accounts []*account // pending account per node, owned by the Fleet
+	joins    []*account // pending joins per node, owned by the Fleet
 }
 
 // layoutFor returns the layout of sorted nodes, reusing the previous one when the IDs are the same.
@@ -95,6 +102,7 @@ func (f *Fleet) layoutFor(nodes []Node) *layout {
 		index:    make(map[string]int, len(nodes)),
 		hash:     make([]uint64, len(nodes)),
 		accounts: make([]*account, len(nodes)),
+		joins:    make([]*account, len(nodes)),
 	}
 	for i, n := range nodes {
 		l.ids[i] = n.ID
@@ -106,14 +114,21 @@ func (f *Fleet) layoutFor(nodes []Node) *layout {
 			f.accounts[n.ID] = a
 		}
 		l.accounts[i] = a
+		j := f.joins[n.ID]
+		if j == nil {
+			j = &account{}
+			f.joins[n.ID] = j
+		}
+		l.joins[i] = j
 	}
 	// Forget nodes that left the catalog once their pending assignments have aged out, so churn
 	// cannot grow the map without bound.
 	if len(f.accounts) > len(nodes) {
 		e := f.epoch()
 		for id, a := range f.accounts {
-			if _, ok := l.index[id]; !ok && a.count(e) == 0 {
+			if _, ok := l.index[id]; !ok && a.count(e) == 0 && f.joins[id].count(e) == 0 {
 				delete(f.accounts, id)
+				delete(f.joins, id)
 			}
 		}
 	}
@@ -124,17 +139,18 @@ func (f *Fleet) layoutFor(nodes []Node) *layout {
 // Snapshot builds a view of nodes. The input slice is copied, never kept.
 func (f *Fleet) Snapshot(nodes []Node) *Snapshot {
 	s := &Snapshot{
-		fleet: f,
-		nodes: slices.Clone(nodes),
-		load:  make([]float64, len(nodes)),
-		step:  make([]float64, len(nodes)),
+		fleet:    f,
+		nodes:    slices.Clone(nodes),
+		load:     make([]float64, len(nodes)),
+		step:     make([]float64, len(nodes)),
+		joinStep: make([]float64, len(nodes)),
 	}
 	byID := func(a, b Node) int { return cmp.Compare(a.ID, b.ID) }
 	if !slices.IsSortedFunc(s.nodes, byID) {
 		slices.SortFunc(s.nodes, byID)
 	}
 	l := f.layoutFor(s.nodes)
-	s.index, s.hash, s.accounts = l.index, l.hash, l.accounts
+	s.index, s.hash, s.accounts, s.joins = l.index, l.hash, l.accounts, l.joins
 	known, members := false, false
 	for i, n := range s.nodes {
 		s.load[i] = n.Load
@@ -149,7 +165,10 @@ func (f *Fleet) Snapshot(nodes []Node) *Snapshot {
 		if !(c > 0) {
 			c = 1
 		}
-		s.step[i] = f.cfg.Cost / c
+		// Each of Replicas selectors sees about 1/Replicas of the joins and rooms, since the load
+		// balancer spreads requests: scaling its own counts estimates the whole fleet's.
+		s.step[i] = f.cfg.Cost * float64(f.cfg.replicas()) / c
+		s.joinStep[i] = f.cfg.JoinCost * float64(f.cfg.replicas()) / c
 	}
 	// Without any usable load data (Prometheus down, fleet just started) the selector still places
 	// rooms: loads count as zero and the pending accounts alone spread the rooms.
@@ -175,6 +194,40 @@ func (f *Fleet) Snapshot(nodes []Node) *Snapshot {
 }
 
 func (f *Fleet) epoch() int64 { return f.now().UnixNano() / f.width }
+
+// InRegion returns the view of s in which only the nodes of region can take new rooms. It shares the
+// nodes, their indexes and pending accounts with s, so a policy's choice in it is an index of s, and
+// an assignment counts in both. The view is built once per snapshot and region.
+func (s *Snapshot) InRegion(region string) *Snapshot {
+	s.regionMu.Lock()
+	defer s.regionMu.Unlock()
+	if v, ok := s.regions[region]; ok {
+		return v
+	}
+	v := &Snapshot{
+		fleet: s.fleet, nodes: s.nodes, index: s.index, load: s.load, step: s.step, joinStep: s.joinStep,
+		hash: s.hash, accounts: s.accounts, joins: s.joins, degraded: s.degraded,
+	}
+	sum := 0.0
+	for _, i := range s.eligible {
+		if s.nodes[i].Region != region {
+			continue
+		}
+		v.eligible = append(v.eligible, i)
+		if s.load[i] < s.fleet.cfg.HighWater {
+			v.below = append(v.below, i)
+		}
+		sum += s.load[i]
+	}
+	if len(v.eligible) > 0 {
+		v.mean = sum / float64(len(v.eligible))
+	}
+	if s.regions == nil {
+		s.regions = map[string]*Snapshot{}
+	}
+	s.regions[region] = v
+	return v
+}
 
 // Len returns the number of nodes.
 func (s *Snapshot) Len() int { return len(s.nodes) }
@@ -204,17 +257,30 @@ func (s *Snapshot) Config() Config { return s.fleet.cfg }
 // Pending returns the assignments node i received within the pending window.
 func (s *Snapshot) Pending(i int) int { return s.accounts[i].count(s.fleet.epoch()) }
 
+// PendingJoins returns the joins this selector sent to node i within the pending window.
+func (s *Snapshot) PendingJoins(i int) int { return s.joins[i].count(s.fleet.epoch()) }
+
 // Score returns node i's corrected score: reported load plus the expected load of the rooms
-// assigned to it since (approximately) that load was measured. NaN when its load is unusable.
+// assigned and the participants sent to it since (approximately) that load was measured. NaN when
+// its load is unusable.
 func (s *Snapshot) Score(i int) float64 { return s.score(i, s.fleet.epoch()) }
 
 func (s *Snapshot) score(i int, epoch int64) float64 {
-	return s.load[i] + float64(s.accounts[i].count(epoch))*s.step[i]
+	sc := s.load[i] + float64(s.accounts[i].count(epoch))*s.step[i]
+	if s.joinStep[i] != 0 {
+		sc += float64(s.joins[i].count(epoch)) * s.joinStep[i]
+	}
+	return sc
 }
 
 // Assign records that node i received a new room now. Call it once per room actually bound
 // (after the binding store accepted it), not per Pick, so a lost bind race does not count twice.
 func (s *Snapshot) Assign(i int) { s.accounts[i].add(s.fleet.epoch()) }
+
+// Join records that a participant was sent to node i now, for a new room or a bound one. Every
+// join passes through the selector before any metric shows it, so counting joins tracks a room's
+// growth, which the per-room account cannot: a 30-person class costs ten times a 3-person call.
+func (s *Snapshot) Join(i int) { s.joins[i].add(s.fleet.epoch()) }
 
 // sorted returns the eligible nodes by ascending reported load. Sorting 10,000 nodes takes about a
 // millisecond, more than the rest of a rebuild, so it is done only for the policies that need it

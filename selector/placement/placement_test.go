@@ -87,7 +87,10 @@ func TestPick(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.Name, func(t *testing.T) {
 			c := newClock()
-			f := newFleet(t, DefaultConfig(), c)
+			// The cases' pending figures were worked out for 0.25 CPU per room and no join cost.
+			cfg := DefaultConfig()
+			cfg.Cost, cfg.JoinCost = 0.25, 0
+			f := newFleet(t, cfg, c)
 			nodes := make([]Node, len(tc.Nodes))
 			for i, tn := range tc.Nodes {
 				nodes[i] = tn.node(t)
@@ -251,7 +254,7 @@ func TestBoundedHashIsStable(t *testing.T) {
 
 func TestRegistry(t *testing.T) {
 	r := Builtin()
-	if want := []string{"bounded-hash", "least-loaded", "most-free-cpu", "p2c", "random"}; !slices.Equal(r.Names(), want) {
+	if want := []string{"best-of-d", "bounded-hash", "least-loaded", "most-free-cpu", "p2c", "random"}; !slices.Equal(r.Names(), want) {
 		t.Fatalf("names = %v, want %v", r.Names(), want)
 	}
 	if _, err := r.Get(DefaultPolicy); err != nil {
@@ -276,6 +279,9 @@ func TestConfigValidate(t *testing.T) {
 		{"tiny window", func(c *Config) { c.Window = 1 }},
 		{"negative cost", func(c *Config) { c.Cost = -1 }},
 		{"infinite epsilon", func(c *Config) { c.Epsilon = math.Inf(1) }},
+		{"negative join cost", func(c *Config) { c.JoinCost = -0.1 }},
+		{"too many choices", func(c *Config) { c.Choices = 65 }},
+		{"negative replicas", func(c *Config) { c.Replicas = -1 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := DefaultConfig()
@@ -295,6 +301,7 @@ func TestConfigValidate(t *testing.T) {
 func TestP2CSaturated(t *testing.T) {
 	c := newClock()
 	cfg := DefaultConfig()
+	cfg.Cost = 0.25
 	f := newFleet(t, cfg, c)
 	const n = 4 * maxExactScan
 	nodes := make([]Node, n)
@@ -336,5 +343,102 @@ func TestP2CSaturated(t *testing.T) {
 	c.Advance(cfg.Window)
 	if ch, err := (P2C{}).Pick(s, "later", r); err != nil || ch.Saturated || s.Score(ch.Index) >= cfg.HighWater {
 		t.Fatalf("after the window: %+v, %v (score %v)", ch, err, s.Score(ch.Index))
+	}
+}
+
+// TestJoinAccount: every join adds JoinCost/capacity to the node's score for one window, scaled by
+// the replicas sharing the fleet; room and join accounts add up.
+func TestJoinAccount(t *testing.T) {
+	for _, tc := range []struct {
+		replicas    int
+		rooms, join int
+		want        float64
+	}{
+		{0, 0, 3, 0.2 + 3*0.06/4},
+		{1, 1, 3, 0.2 + (0.1+3*0.06)/4},
+		{3, 1, 3, 0.2 + 3*(0.1+3*0.06)/4},
+	} {
+		c := newClock()
+		cfg := DefaultConfig()
+		cfg.Replicas = tc.replicas
+		f := newFleet(t, cfg, c)
+		s := f.Snapshot([]Node{{ID: "a", Load: 0.2, Capacity: 4}})
+		for range tc.rooms {
+			s.Assign(0)
+		}
+		for range tc.join {
+			s.Join(0)
+		}
+		if got := s.Score(0); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("replicas %d, %d rooms, %d joins: score %v, want %v", tc.replicas, tc.rooms, tc.join, got, tc.want)
+		}
+		if s.PendingJoins(0) != tc.join || s.Pending(0) != tc.rooms {
+			t.Errorf("pending %d rooms, %d joins", s.Pending(0), s.PendingJoins(0))
+		}
+		c.Advance(cfg.Window)
+		if got := s.Score(0); got != 0.2 {
+			t.Errorf("after the window: score %v, want the reported 0.2", got)
+		}
+	}
+}
+
+// TestBestOfDSpreadsBurst: a burst of classes (20 people, 1.3 CPU each once all have joined) onto
+// unevenly loaded nodes before the data moves, when only the first two joins of each class have
+// reached the selector. The highest eventual node load under best-of-d is lower than under p2c,
+// whose random pairs stack classes on the pair's better but still busy node.
+func TestBestOfDSpreadsBurst(t *testing.T) {
+	const nodes, rooms, class = 100, 150, 1.3 / 4
+	peak := func(p Policy) float64 {
+		f := newFleet(t, DefaultConfig(), newClock())
+		ns := make([]Node, nodes)
+		load := make([]float64, nodes)
+		r := rand.New(rand.NewPCG(7, 7))
+		for i := range ns {
+			load[i] = 0.1 + 0.5*r.Float64()
+			ns[i] = Node{ID: fmt.Sprintf("n%03d", i), Load: load[i], Capacity: 4}
+		}
+		s := f.Snapshot(ns)
+		for k := range rooms {
+			ch, err := p.Pick(s, fmt.Sprint(k), r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Assign(ch.Index)
+			s.Join(ch.Index)
+			s.Join(ch.Index)
+			load[ch.Index] += class
+		}
+		return slices.Max(load)
+	}
+	b, p := peak(BestOfD{}), peak(P2C{})
+	t.Logf("highest eventual node load: best-of-d %.2f, p2c %.2f", b, p)
+	if b >= p {
+		t.Fatalf("best-of-d peaks at %.2f, p2c at %.2f: want best-of-d lower", b, p)
+	}
+}
+
+// TestDesiredNodes: demand in CPUs over the target load of a serving node, draining nodes' load
+// counted but not their CPUs, unknown loads ignored, gone nodes left out, at least one per region.
+func TestDesiredNodes(t *testing.T) {
+	n := func(id, region string, load, capacity float64, st State) Node {
+		return Node{ID: id, Region: region, Load: load, Capacity: capacity, State: st}
+	}
+	got := DesiredNodes([]Node{
+		// eu: 4 × 4 CPUs at 0.8 = 12.8 CPUs in use; one draining at 0.5 adds 2 CPUs: 14.8 / (4 × 0.64) = 5.78 → 6.
+		n("eu-1", "eu", 0.8, 4, Eligible), n("eu-2", "eu", 0.8, 4, Eligible), n("eu-3", "eu", 0.8, 4, Eligible),
+		n("eu-4", "eu", 0.8, 4, Eligible), n("eu-5", "eu", 0.5, 4, Draining), n("eu-6", "eu", math.NaN(), 4, Eligible),
+		n("eu-7", "eu", 0.9, 4, Gone),
+		// us: idle, still one node.
+		n("us-1", "us", 0.01, 8, Eligible), n("us-2", "us", 0, 8, Eligible),
+		// ap: only a draining node at 0.7 of 4 CPUs: 2.8 / 2.56 → 2 replacements.
+		n("ap-1", "ap", 0.7, 4, Draining),
+	}, 0.8, DefaultHeadroom)
+	want := []Capacity{
+		{Region: "ap", Serving: 0, Leaving: 1, Desired: 2},
+		{Region: "eu", Serving: 5, Leaving: 1, Desired: 6},
+		{Region: "us", Serving: 2, Leaving: 0, Desired: 1},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got  %+v\nwant %+v", got, want)
 	}
 }

@@ -65,6 +65,37 @@ func (P2C) Pick(s *Snapshot, _ string, r Rand) (Choice, error) {
 	return s.least(epoch)
 }
 
+// BestOfD is p2c with d = Config.Choices random draws: the node with the lowest corrected score
+// among d drawn (with replacement) from the nodes under the high-water mark. More draws come closer
+// to least-loaded's spread of a burst of large rooms, which two draws stack (in the simulator's
+// day of classes opening on the hour, p2c turned away up to 1.3× the joins); the randomness keeps
+// several replicas, each with its own pending accounts, from herding onto one minimum, which
+// least-loaded does. With no more than d such nodes it is least-loaded; a saturated fleet is
+// handled as in P2C. The expected cost is O(d).
+type BestOfD struct{}
+
+// Name implements Policy.
+func (BestOfD) Name() string { return "best-of-d" }
+
+// Pick implements Policy.
+func (BestOfD) Pick(s *Snapshot, _ string, r Rand) (Choice, error) {
+	epoch := s.fleet.epoch()
+	if s.saturated(epoch) {
+		return Choice{Index: s.lowest(s.eligible, saturatedDraws, r, epoch), Saturated: true}, nil
+	}
+	d := s.fleet.cfg.choices()
+	if len(s.below) <= d {
+		return s.least(epoch)
+	}
+	hw := s.fleet.cfg.HighWater
+	for range p2cDraws {
+		if i := s.lowest(s.below, d, r, epoch); s.score(i, epoch) < hw {
+			return Choice{Index: i}, nil
+		}
+	}
+	return s.least(epoch)
+}
+
 // BoundedHash is consistent hashing with bounded loads over rendezvous hashing: the room goes to
 // the node with the highest hash of (room, node) among nodes whose reported load is under both the
 // high-water mark and (1+Epsilon) times the fleet mean. It ignores pending accounts on purpose, so
@@ -113,6 +144,7 @@ var (
 	_ Policy = MostFreeCPU{}
 	_ Policy = LeastLoaded{}
 	_ Policy = P2C{}
+	_ Policy = BestOfD{}
 	_ Policy = BoundedHash{}
 	_ Policy = Random{}
 )

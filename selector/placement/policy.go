@@ -41,7 +41,7 @@ type Policy interface {
 }
 
 // DefaultPolicy is the name of the policy the selector uses unless told otherwise.
-const DefaultPolicy = "p2c"
+const DefaultPolicy = "best-of-d"
 
 // Registry maps policy names to policies. It is a value built by the caller, so tests and
 // programs can register their own policies without touching shared state.
@@ -66,7 +66,7 @@ func NewRegistry(ps ...Policy) (*Registry, error) {
 
 // Builtin returns a new registry with the built-in policies.
 func Builtin() *Registry {
-	r, err := NewRegistry(MostFreeCPU{}, LeastLoaded{}, P2C{}, BoundedHash{}, Random{})
+	r, err := NewRegistry(MostFreeCPU{}, LeastLoaded{}, P2C{}, BestOfD{}, BoundedHash{}, Random{})
 	if err != nil {
 		panic(err) // the built-in names are constants; a clash is a programming error
 	}

@@ -149,11 +149,11 @@ func (m *Memory) Delete(_ context.Context, room string) error {
 // Sweep drops every expired binding and returns the number of live ones per node, like the Consul
 // store's Sweep. It holds the lock for one pass over the map (about 30 ms per million bindings), so
 // the selector runs it at most once a minute.
-func (m *Memory) Sweep() map[string]int {
+func (m *Memory) Sweep(context.Context) (map[string]int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.sweep(m.now())
-	return maps.Clone(m.perNode)
+	return maps.Clone(m.perNode), nil
 }
 
 // Counts returns the number of bindings per node, including expired ones not yet swept.
@@ -170,4 +170,7 @@ func (m *Memory) Len() int {
 	return len(m.m)
 }
 
-var _ Store = (*Memory)(nil)
+var (
+	_ Store   = (*Memory)(nil)
+	_ Counter = (*Memory)(nil)
+)

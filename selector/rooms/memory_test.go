@@ -109,7 +109,7 @@ func TestMemory(t *testing.T) {
 			if got := m.Counts()["a"]; got != m.Len() {
 				t.Fatalf("count %d for %d bindings held", got, m.Len())
 			}
-			if got := m.Sweep(); len(got) != 0 || m.Len() != 0 {
+			if got, _ := m.Sweep(context.Background()); len(got) != 0 || m.Len() != 0 {
 				t.Fatalf("after a sweep past every TTL: counts %v, %d bindings held", got, m.Len())
 			}
 		}},
@@ -118,7 +118,7 @@ func TestMemory(t *testing.T) {
 				t.Helper()
 				got := m.Counts()
 				if sweep {
-					got = m.Sweep()
+					got, _ = m.Sweep(context.Background())
 				}
 				if !maps.Equal(got, w) {
 					t.Fatalf("counts = %v, want %v", got, w)

@@ -30,8 +30,11 @@ type Result struct {
 	Node    placement.Node
 	Outcome Outcome
 	// Saturated is set when a new binding went to a node over the high-water mark because every
-	// eligible node was.
+	// eligible node was (every node of the home region and of its neighbours, with a home region).
 	Saturated bool
+	// Spilled is set when a new binding went to a neighbour region because the home region was
+	// saturated.
+	Spilled bool
 }
 
 // ResolverOptions configures a Resolver.
@@ -46,6 +49,9 @@ type ResolverOptions struct {
 	// idle TTL above a few minutes accurate.
 	TouchEvery time.Duration
 	Logger     *slog.Logger
+	// Neighbours lists, for each region, the regions a new room may spill to when the home region
+	// is saturated, nearest first. A region not listed spills nowhere.
+	Neighbours map[string][]string
 }
 
 // DefaultTouchEvery is ResolverOptions.TouchEvery's recommended value.
@@ -84,22 +90,55 @@ func hosts(s *placement.Snapshot, id string) (int, bool) {
 	return i, ok && s.Node(i).State != placement.Gone
 }
 
-// Resolve returns the node for room in snapshot s, binding the room if needed:
+// Resolve is ResolveIn without a home region: every eligible node may take a new room.
+func (r *Resolver) Resolve(ctx context.Context, s *placement.Snapshot, room string, rnd placement.Rand) (Result, error) {
+	return r.ResolveIn(ctx, s, room, "", rnd)
+}
+
+// pick chooses a node for a new room. With a home region it picks among the home region's nodes; when
+// that choice is saturated (every home node at or over the high-water mark) it tries the neighbours in
+// order and takes the first unsaturated choice; failing that it stays home, saturated. A home region
+// without any eligible node, or none given, leaves the choice to the whole fleet.
+func (r *Resolver) pick(s *placement.Snapshot, name, home string, rnd placement.Rand) (placement.Choice, bool, error) {
+	if home == "" {
+		ch, err := r.opts.Policy.Pick(s, name, rnd)
+		return ch, false, err
+	}
+	ch, err := r.opts.Policy.Pick(s.InRegion(home), name, rnd)
+	if err == nil && !ch.Saturated {
+		return ch, false, nil
+	}
+	for _, nb := range r.opts.Neighbours[home] {
+		if c, err := r.opts.Policy.Pick(s.InRegion(nb), name, rnd); err == nil && !c.Saturated {
+			return c, true, nil
+		}
+	}
+	if err == nil {
+		return ch, false, nil
+	}
+	ch, err = r.opts.Policy.Pick(s, name, rnd)
+	return ch, ch.Index >= 0 && err == nil && s.Node(ch.Index).Region != home, err
+}
+
+// ResolveIn returns the node for room in snapshot s, binding the room if needed:
 //   - bound to a node that is eligible or draining (however loaded): that node;
 //   - bound to a node that is gone: the policy picks a new node and the binding moves, unless
 //     another writer moved it first;
 //   - unbound: the policy picks a node and binds create-only; if another writer won, its node.
 //
+// A new room goes to the home region when it has room (see pick); a bound room stays where it is,
+// whatever the region of the person asking: a room is never split.
+//
 // It returns an error wrapping ErrInvalidName, placement.ErrNoNode, or ErrStore.
-func (r *Resolver) Resolve(ctx context.Context, s *placement.Snapshot, room string, rnd placement.Rand) (Result, error) {
-	return r.ResolveAdmit(ctx, s, room, rnd, nil)
+func (r *Resolver) ResolveIn(ctx context.Context, s *placement.Snapshot, room, home string, rnd placement.Rand) (Result, error) {
+	return r.ResolveAdmit(ctx, s, room, home, rnd, nil)
 }
 
-// ResolveAdmit is Resolve with an admission check: before a binding is written (a new room, or
+// ResolveAdmit is ResolveIn with an admission check: before a binding is written (a new room, or
 // one moved off a gone node) admit is called with the chosen node's index, and an error it
 // returns is returned as is, with nothing written. Lookups of bound rooms never call it, so
 // limits on room creation do not slow down people joining a meeting.
-func (r *Resolver) ResolveAdmit(ctx context.Context, s *placement.Snapshot, room string, rnd placement.Rand, admit func(node int) error) (Result, error) {
+func (r *Resolver) ResolveAdmit(ctx context.Context, s *placement.Snapshot, room, home string, rnd placement.Rand, admit func(node int) error) (Result, error) {
 	name, err := Normalize(room)
 	if err != nil {
 		return Result{}, err
@@ -112,10 +151,11 @@ func (r *Resolver) ResolveAdmit(ctx context.Context, s *placement.Snapshot, room
 		if ok {
 			if i, live := hosts(s, b.Node); live {
 				r.touch(ctx, b)
+				s.Join(i)
 				return Result{Room: name, Node: s.Node(i), Outcome: Existing}, nil
 			}
 		}
-		ch, err := r.opts.Policy.Pick(s, name, rnd)
+		ch, spilled, err := r.pick(s, name, home, rnd)
 		if err != nil {
 			return Result{}, fmt.Errorf("place %q: %w", name, err)
 		}
@@ -138,10 +178,12 @@ func (r *Resolver) ResolveAdmit(ctx context.Context, s *placement.Snapshot, room
 		}
 		if won {
 			s.Assign(ch.Index)
-			return Result{Room: name, Node: s.Node(ch.Index), Outcome: outcome, Saturated: ch.Saturated}, nil
+			s.Join(ch.Index)
+			return Result{Room: name, Node: s.Node(ch.Index), Outcome: outcome, Saturated: ch.Saturated, Spilled: spilled}, nil
 		}
 		// Another writer bound the room first; its choice stands if its node can host the room.
 		if i, live := hosts(s, b.Node); live {
+			s.Join(i)
 			return Result{Room: name, Node: s.Node(i), Outcome: Joined}, nil
 		}
 	}

@@ -250,3 +250,72 @@ func TestResolveStoreDown(t *testing.T) {
 		t.Fatalf("err = %v, want ErrStore wrapping the cause", err)
 	}
 }
+
+// TestResolveRegions: a new room stays in its home region while the region has a node under the
+// high-water mark, spills to the nearest neighbour with one when it has none, stays home saturated
+// when the neighbours are full too, and a bound room stays on its node whoever asks.
+func TestResolveRegions(t *testing.T) {
+	ctx := context.Background()
+	c := testenv.NewClock(time.Unix(1_800_000_000, 0))
+	in := func(id, region string, load float64) placement.Node {
+		n := node(id, load, placement.Eligible)
+		n.Region = region
+		return n
+	}
+	for _, tc := range []struct {
+		name        string
+		nodes       []placement.Node
+		home        string
+		want        string
+		spilled     bool
+		saturated   bool
+		neighbours  map[string][]string
+		wantOutcome Outcome
+	}{
+		{name: "home has room", home: "eu",
+			nodes: []placement.Node{in("eu-1", "eu", 0.5), in("us-1", "us", 0.1), in("ap-1", "ap", 0.05)}, want: "eu-1"},
+		{name: "home saturated: nearest neighbour with room", home: "eu",
+			nodes: []placement.Node{in("eu-1", "eu", 0.9), in("us-1", "us", 0.85), in("ap-1", "ap", 0.3), in("me-1", "me", 0.1)},
+			want:  "ap-1", spilled: true},
+		{name: "everyone saturated: stay home", home: "eu",
+			nodes: []placement.Node{in("eu-1", "eu", 0.95), in("us-1", "us", 0.85), in("ap-1", "ap", 0.9)}, want: "eu-1", saturated: true},
+		{name: "no eligible node at home: the nearest neighbour", home: "eu",
+			nodes: []placement.Node{in("us-1", "us", 0.5), in("ap-1", "ap", 0.2)}, want: "us-1", spilled: true},
+		{name: "no node at home, no neighbours: the whole fleet", home: "af",
+			nodes: []placement.Node{in("us-1", "us", 0.5), in("ap-1", "ap", 0.2)}, want: "ap-1", spilled: true},
+		{name: "no home region: region-blind", home: "",
+			nodes: []placement.Node{in("eu-1", "eu", 0.5), in("us-1", "us", 0.2)}, want: "us-1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := NewResolver(ResolverOptions{
+				Store: mustMemory(t, c), Policy: placement.LeastLoaded{}, Now: c.Now, TouchEvery: DefaultTouchEvery,
+				Logger: slog.New(slog.DiscardHandler), Neighbours: map[string][]string{"eu": {"us", "ap", "me"}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := snapshot(t, c, tc.nodes...)
+			res, err := r.ResolveIn(ctx, s, "room", tc.home, rand.New(rand.NewPCG(1, 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Node.ID != tc.want || res.Spilled != tc.spilled || res.Saturated != tc.saturated {
+				t.Fatalf("got %s spilled %v saturated %v, want %s %v %v", res.Node.ID, res.Spilled, res.Saturated, tc.want, tc.spilled, tc.saturated)
+			}
+			// Someone from another region joins the same room: same node, never split.
+			again, err := r.ResolveIn(ctx, s, "room", "elsewhere", rand.New(rand.NewPCG(2, 2)))
+			if err != nil || again.Node.ID != tc.want || again.Outcome != Existing {
+				t.Fatalf("second join from another region: %+v, %v", again, err)
+			}
+		})
+	}
+}
+
+func mustMemory(t *testing.T, c *testenv.Clock) *Memory {
+	t.Helper()
+	m, err := NewMemory(time.Hour, c.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}

@@ -5,6 +5,7 @@ package rooms
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 )
 
@@ -40,4 +41,19 @@ type Store interface {
 	Touch(ctx context.Context, room string) error
 	// Delete removes the room's binding, if any.
 	Delete(ctx context.Context, room string) error
+	// Sweep removes the expired bindings and returns the number of live ones per node. The selector
+	// calls it periodically (at most once a minute): it may cost a pass over every binding.
+	Sweep(ctx context.Context) (perNode map[string]int, err error)
+}
+
+// Counter is implemented by stores that know their live bindings per node at any time without a
+// sweep (the memory store); the selector then shows current counts between sweeps.
+type Counter interface {
+	Counts() map[string]int
+}
+
+// Watcher is implemented by stores that keep a local copy current in the background (the Consul
+// store); the selector runs Watch for as long as it serves.
+type Watcher interface {
+	Watch(ctx context.Context, logger *slog.Logger)
 }

@@ -1,8 +1,4 @@
-// Package target serves the part of a sidecar that the selector reads, for tests: the contract's CPU,
-// videobridge and scrape metrics on /metrics and a health endpoint on /health, with values the test sets.
-// CPU counters advance with the wall clock at the busy ratio currently set, so Prometheus's rate() and
-// the direct source's two-reading ratio both see that ratio.
-package target
+package testenv
 
 import (
 	"fmt"
@@ -12,7 +8,10 @@ import (
 	"time"
 )
 
-// Target is one emulated node's sidecar.
+// Target is one emulated node's sidecar: the part of a sidecar that the selector reads, for tests.
+// It serves the contract's CPU, videobridge and scrape metrics on /metrics and a health endpoint on
+// /health, with values the test sets. CPU counters advance with the wall clock at the busy ratio
+// currently set, so Prometheus's rate() and the direct source's two-reading ratio both see that ratio.
 type Target struct {
 	srv *httptest.Server
 
@@ -26,9 +25,9 @@ type Target struct {
 	last      time.Time
 }
 
-// Start serves a target with cpus logical CPUs, idle, until Close (which looks like a crash to Consul's
-// HTTP check on /health).
-func Start(cpus float64) *Target {
+// StartTarget serves a target with cpus logical CPUs, idle, until Close (which looks like a crash to
+// Consul's HTTP check on /health).
+func StartTarget(cpus float64) *Target {
 	t := &Target{cpus: cpus, last: time.Now()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/metrics", t.metrics)

@@ -1,7 +1,10 @@
-// Command benchfleet sets up the world for scripts/bench-selector.sh: a real Consul dev agent with N
-// registered Jitsi nodes, and the baseline, a bare net/http handler returning a fixed room JSON. It
-// prints shell assignments (CONSUL_HTTP_ADDR=..., BARE_URL=...) once everything is up, then runs until
-// its standard input closes or it gets SIGTERM/SIGINT, and stops Consul.
+// Command ensemble-benchfleet sets up the world for scripts/bench-selector.sh: a real Consul dev agent
+// with N registered Jitsi nodes, and two baselines: a bare net/http handler returning a fixed room JSON
+// (BARE_URL), and a bare handler that does one Consul KV create-only check-and-set of the requested
+// path and nothing else (BARE_CAS_URL), the floor of binding a new room in Consul. It prints shell
+// assignments (CONSUL_HTTP_ADDR=..., BARE_URL=..., BARE_CAS_URL=...) once everything is up, then runs
+// until its standard input closes or it gets SIGTERM/SIGINT, and stops Consul. It is a benchmark
+// fixture, not part of a deployment.
 package main
 
 import (
@@ -77,7 +80,32 @@ func run() int {
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 
-	fmt.Printf("CONSUL_HTTP_ADDR=%s\nBARE_URL=http://%s\nREADY=1\n", consul.HTTPAddr, ln.Addr())
+	// The CAS baseline: what --rooms.store=consul must do at least once for a new room.
+	casLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "benchfleet: %v\n", err)
+		return 1
+	}
+	kv := client.KV()
+	value := []byte(`{"node":"node-0001","last_used_unix_ms":0}`)
+	casSrv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			ok, _, err := kv.CAS(&api.KVPair{Key: "bench-cas" + r.URL.Path, Value: value}, (&api.WriteOptions{}).WithContext(ctx))
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			_, _ = fmt.Fprintf(w, `{"created":%t}`+"\n", ok)
+		}),
+		ReadHeaderTimeout: 5 * time.Second,
+	}
+	go func() { _ = casSrv.Serve(casLn) }()
+	defer casSrv.Close()
+
+	fmt.Printf("CONSUL_HTTP_ADDR=%s\nBARE_URL=http://%s\nBARE_CAS_URL=http://%s\nREADY=1\n", consul.HTTPAddr, ln.Addr(), casLn.Addr())
 	<-ctx.Done()
 	return 0
 }
