@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -17,6 +18,7 @@ import (
 	promslogflag "github.com/prometheus/common/promslog/flag"
 
 	"github.com/ensemble-jitsi/ensemble/internal/fleet"
+	"github.com/ensemble-jitsi/ensemble/selector/placement"
 )
 
 func main() {
@@ -27,8 +29,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	opts := fleet.DefaultOptions()
 	app := kingpin.New("ensemble-demo", "Run a whole Ensemble fleet on this machine until Ctrl-C.").DefaultEnvars()
 	app.Flag("nodes", "Number of emulated Jitsi nodes.").Default("5").IntVar(&opts.Nodes)
-	app.Flag("selector.policy", "Placement policy of the selectors (most-free-cpu, least-loaded, p2c, bounded-hash, random).").
-		Default(opts.Policy).StringVar(&opts.Policy)
+	app.Flag("selector.policy", "Placement policy of the selectors: "+strings.Join(placement.Builtin().Names(), ", ")+".").
+		Default(opts.Policy).EnumVar(&opts.Policy, placement.Builtin().Names()...)
 	app.Flag("load", "Synthetic load: meetings started per second (0 = none).").Default("0.5").Float64Var(&opts.Load)
 	binDir := app.Flag("bin-dir", "Directory with ensemble-jvbemu, ensemble-sidecar and ensemble-selector (default: next to this binary).").String()
 	app.Flag("work-dir", "Keep configs and logs here instead of a temporary directory removed on exit.").StringVar(&opts.WorkDir)

@@ -11,6 +11,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/ensemble-jitsi/ensemble/selector/placement"
 )
 
 // Options configures a fleet. Field names mirror ensemble-demo's flags.
@@ -83,7 +85,7 @@ const SharedMachineLoadScore = "stress"
 func DefaultOptions() Options {
 	return Options{
 		Nodes:            5,
-		Policy:           "p2c",
+		Policy:           placement.DefaultPolicy,
 		Load:             0.5,
 		PrometheusConfig: "deploy/prometheus/prometheus-http-sd.yml",
 		LoadScore:        SharedMachineLoadScore,

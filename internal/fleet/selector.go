@@ -43,6 +43,7 @@ func (f *Fleet) startSelector(ctx context.Context, i int) (*Selector, error) {
 		"--load.source=prometheus",
 		"--load.max-age=" + t.LoadMaxAge.String(),
 		"--selector.policy=" + f.opts.Policy,
+		fmt.Sprintf("--selector.replicas=%d", f.opts.Selectors),
 		"--rooms.store=consul",
 		"--catalog.max-staleness=" + t.MaxStaleness.String(),
 		"--log.level=info",
