@@ -144,12 +144,12 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Append reads stats and health concurrently. A stats failure (including
+// Update reads stats and health concurrently. A stats failure (including
 // a value the bridge cannot have sent, see check) appends only
 // ensemble_jvb_up 0 (plus healthy, which has its own source) and returns
 // the error; a field the bridge did not send is left out rather than
 // zeroed.
-func (c *Collector) Append(ctx context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error) {
+func (c *Collector) Update(ctx context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	healthErr := make(chan error, 1)
@@ -220,11 +220,6 @@ func (c *Collector) Append(ctx context.Context, ms []prometheus.Metric) ([]prome
 		ms = append(ms, exporter.NewMetric(c.info, prometheus.GaugeValue, 1, capLabel(v)))
 	}
 	return ms, nil
-}
-
-// Update sends what Append appends.
-func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
-	return exporter.SendAppended(ctx, c, ch)
 }
 
 // read fetches the statistics from the configured source. Auto tries the

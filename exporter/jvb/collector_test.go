@@ -124,11 +124,9 @@ func startEmulator(t *testing.T, opts jvbemu.Options) (*jvbemu.Emulator, string)
 // sentNames runs one Update and returns the names of the metrics sent.
 func sentNames(t *testing.T, c *Collector) (map[string]float64, error) {
 	t.Helper()
-	ch := make(chan prometheus.Metric, 200)
-	err := c.Update(t.Context(), ch)
-	close(ch)
+	ms, err := c.Update(t.Context(), nil)
 	got := map[string]float64{}
-	for m := range ch {
+	for _, m := range ms {
 		name := m.Desc().String()
 		name = name[strings.Index(name, `"`)+1:]
 		name = name[:strings.Index(name, `"`)]
