@@ -61,6 +61,10 @@ tidy-check: ## Fail if go.mod/go.sum are not tidy.
 check-metrics: ## promtool check metrics on the golden exposition file.
 	promtool check metrics < exporter/testdata/e2e-metrics.txt
 
+.PHONY: docs
+docs: ## Regenerate README.md's flag tables from the binaries' flags (docs/flags_test.go checks them).
+	$(GO) test ./docs/ -run '^TestREADMEFlagTables$$' -count=1 -update
+
 .PHONY: test-images
 test-images: ## Lint, converge, idempotence-check and boot the Ansible/Packer images.
 	scripts/test-images.sh
@@ -70,7 +74,7 @@ bench: ## Run the Go benchmarks.
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 
 .PHONY: bench-exporters
-bench-exporters: build ## Our exporter vs node_exporter + nginx-exporter: CPU and RSS ratios.
+bench-exporters: build ## Our exporter and sidecar vs node_exporter + nginx-exporter: CPU and RSS ratios.
 	scripts/bench-exporters.sh $(BIN)
 
 .PHONY: bench-selector

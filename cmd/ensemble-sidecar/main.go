@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/ensemble-jitsi/ensemble/exporter/builtin"
+	"github.com/ensemble-jitsi/ensemble/internal/flagdoc"
 	"github.com/ensemble-jitsi/ensemble/sidecar"
 )
 
@@ -140,5 +141,6 @@ func newCLI(o *sidecar.Options, stderr io.Writer) *cli {
 	c.exporter = builtin.AddFlags(app)
 	c.log = &promslog.Config{Writer: stderr}
 	promslogflag.AddFlags(app, c.log)
+	flagdoc.Register(app, os.Stdout, os.Exit, map[string]string{"consul.service-id": "host name", "node.capacity": "logical CPUs"})
 	return c
 }
