@@ -35,6 +35,8 @@ build: ## Build every command into ./bin.
 demo: ## Run a whole fleet on this machine (Consul, Prometheus, 5 nodes, 2 selectors) until Ctrl-C.
 	@scripts/install-deps.sh --demo
 	@$(MAKE) --no-print-directory build
+	@echo "Grafana dashboards: import deploy/grafana/fleet.json and deploy/grafana/node.json"
+	@echo "  (Grafana > Dashboards > New > Import, pick a Prometheus data source pointing at the demo's Prometheus URL printed below)."
 	$(BIN)/ensemble-demo --bin-dir=$(BIN) $(DEMO_FLAGS)
 
 .PHONY: test
@@ -64,6 +66,10 @@ check-metrics: ## promtool check metrics on the golden exposition file.
 .PHONY: docs
 docs: ## Regenerate README.md's flag tables from the binaries' flags (docs/flags_test.go checks them).
 	$(GO) test ./docs/ -run '^TestREADMEFlagTables$$' -count=1 -update
+
+.PHONY: dashboards
+dashboards: ## Regenerate deploy/grafana/*.json from internal/dashboards.
+	$(GO) run ./cmd/ensemble-dashboards --out-dir=deploy/grafana
 
 .PHONY: test-images
 test-images: ## Lint, converge, idempotence-check and boot the Ansible/Packer images.
