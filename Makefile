@@ -36,6 +36,8 @@ build: ## Build every command into ./bin.
 demo: ## Run a whole fleet on this machine (Consul, Prometheus, 5 nodes, 2 selectors) until Ctrl-C.
 	@scripts/install-deps.sh --demo
 	@$(MAKE) --no-print-directory build
+	@echo "Grafana dashboards: import deploy/grafana/fleet.json and deploy/grafana/node.json"
+	@echo "  (Grafana > Dashboards > New > Import, pick a Prometheus data source pointing at the demo's Prometheus URL printed below)."
 	$(BIN)/ensemble-demo --bin-dir=$(BIN) $(DEMO_FLAGS)
 
 .PHONY: test
@@ -64,6 +66,14 @@ tidy-check: ## Fail if go.mod/go.sum are not tidy.
 check-metrics: ## promtool check metrics on the golden exposition file.
 	promtool check metrics < exporter/testdata/e2e-metrics.txt
 
+.PHONY: docs
+docs: ## Regenerate README.md's flag tables from the binaries' flags (docs/flags_test.go checks them).
+	$(GO) test ./docs/ -run '^TestREADMEFlagTables$$' -count=1 -update
+
+.PHONY: dashboards
+dashboards: ## Regenerate deploy/grafana/*.json from internal/dashboards.
+	$(GO) run ./cmd/ensemble-dashboards --out-dir=deploy/grafana
+
 .PHONY: test-images
 test-images: ## Lint, converge, idempotence-check and boot the Ansible/Packer images.
 	scripts/test-images.sh
@@ -79,7 +89,7 @@ bench: ## Run the Go benchmarks.
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 
 .PHONY: bench-exporters
-bench-exporters: build ## Our exporter vs node_exporter + nginx-exporter: CPU and RSS ratios.
+bench-exporters: build ## Our exporter and sidecar vs node_exporter + nginx-exporter: CPU and RSS ratios.
 	scripts/bench-exporters.sh $(BIN)
 
 .PHONY: bench-selector

@@ -3,6 +3,7 @@
 package exporter_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,9 +13,15 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ensemble-jitsi/ensemble/exporter"
 	"github.com/ensemble-jitsi/ensemble/exporter/builtin"
+	"github.com/ensemble-jitsi/ensemble/exporter/cpu"
+	"github.com/ensemble-jitsi/ensemble/exporter/jvb"
+	"github.com/ensemble-jitsi/ensemble/exporter/memory"
+	"github.com/ensemble-jitsi/ensemble/exporter/network"
+	"github.com/ensemble-jitsi/ensemble/exporter/nginx"
 	"github.com/ensemble-jitsi/ensemble/internal/jvbemu"
 	"github.com/ensemble-jitsi/ensemble/internal/testenv"
 )
@@ -166,4 +173,86 @@ func BenchmarkProgramMetrics(b *testing.B) {
 			cpu.report()
 		})
 	}
+}
+
+// BenchmarkCollectorContract measures the collector contract in one run:
+// "append" is the built-in collectors as they are (Update appends to a
+// pooled slice), "channel" the same collectors behind the channel contract
+// the Exporter had before (a goroutine per collector and a channel send per
+// metric). Compare their cpu-ns/op and allocs/op as a ratio.
+func BenchmarkCollectorContract(b *testing.B) {
+	stub, jvbURL := benchTargets(b)
+	hc := builtin.NewHTTPClient()
+	collectors := func() map[string]exporter.Collector {
+		cpuC, err := cpu.New(cpu.DefaultConfig())
+		if err != nil {
+			b.Fatal(err)
+		}
+		memC, err := memory.New(memory.DefaultConfig())
+		if err != nil {
+			b.Fatal(err)
+		}
+		netC, err := network.New(network.DefaultConfig())
+		if err != nil {
+			b.Fatal(err)
+		}
+		jvbC, err := jvb.New(jvb.NewClient(jvbURL, hc), 5*time.Second, jvb.SourceColibri, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return map[string]exporter.Collector{
+			"cpu": cpuC, "memory": memC, "network": netC, "jvb": jvbC,
+			"nginx": nginx.New(nginx.NewClient(stub, hc), 5*time.Second),
+		}
+	}
+	for _, tt := range []struct {
+		name string
+		wrap func(exporter.Collector) exporter.Collector
+	}{
+		{"append", func(c exporter.Collector) exporter.Collector { return c }},
+		{"channel", func(c exporter.Collector) exporter.Collector { return channelCollector{c} }},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			cs := collectors()
+			for name, c := range cs {
+				cs[name] = tt.wrap(c)
+			}
+			h := exporter.New(cs, exporter.Options{}).Handler(exporter.HandlerOptions{})
+			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+			req.Header.Set(exporter.ScrapeTimeoutHeader, "10")
+			b.ReportAllocs()
+			cpu := startCPU(b)
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Fatalf("status %d", w.Code)
+				}
+			}
+			cpu.report()
+		})
+	}
+}
+
+// channelCollector runs a collector the way the channel contract did: in
+// its own goroutine, each metric sent on a channel and gathered again.
+type channelCollector struct{ c exporter.Collector }
+
+func (cc channelCollector) Describe(ch chan<- *prometheus.Desc) { cc.c.Describe(ch) }
+
+func (cc channelCollector) Update(ctx context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error) {
+	mch := make(chan prometheus.Metric, 64)
+	errc := make(chan error, 1)
+	go func() {
+		defer close(mch)
+		got, err := cc.c.Update(ctx, nil)
+		for _, m := range got {
+			mch <- m
+		}
+		errc <- err
+	}()
+	for m := range mch {
+		ms = append(ms, m)
+	}
+	return ms, <-errc
 }

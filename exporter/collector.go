@@ -11,31 +11,22 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Collector reads one source and sends its metrics on ch. It must return
-// soon after ctx is done: the Exporter stops waiting for it at the deadline.
+// Collector reads one source. It is the one contract every collector
+// implements, as node_exporter's Update is, with two differences: the
+// scrape's ctx, and metrics appended to a slice rather than sent on a
+// channel, which saves the Exporter a goroutine and a channel operation per
+// metric and lets it reuse the slice between scrapes.
 type Collector interface {
-	Update(ctx context.Context, ch chan<- prometheus.Metric) error
-}
-
-// Appender is a Collector that can also add its metrics to a slice, which
-// saves the Exporter a goroutine and a channel operation per metric on
-// every scrape. The built-in collectors are Appenders; their Update is
-// SendAppended.
-type Appender interface {
-	Collector
-	// Append appends this scrape's metrics to ms and returns the result,
-	// with the same meaning of errors as Update.
-	Append(ctx context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error)
-}
-
-// SendAppended implements Update for an Appender: it sends on ch what
-// a.Append adds.
-func SendAppended(ctx context.Context, a Appender, ch chan<- prometheus.Metric) error {
-	ms, err := a.Append(ctx, nil)
-	for _, m := range ms {
-		ch <- m
-	}
-	return err
+	// Update appends this scrape's metrics to ms and returns the result.
+	// It must return soon after ctx is done: the Exporter stops waiting at
+	// the deadline and drops whatever an abandoned Update appended. An
+	// error marks the collector failed for this scrape (ErrNoData: nothing
+	// to report); the metrics returned with it are still exported, so a
+	// collector reports its own *_up 0.
+	Update(ctx context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error)
+	// Describe sends every Desc Update may use, so registries check each
+	// scrape against them.
+	Describe(ch chan<- *prometheus.Desc)
 }
 
 // ErrNoData is returned by a collector that had nothing to report this

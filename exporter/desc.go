@@ -80,6 +80,13 @@ func (s *sample) Write(out *dto.Metric) error {
 	return nil
 }
 
+// Sample hands the text writer the sample without a protobuf message
+// when the Desc's label names are in text order.
+func (s *sample) Sample() (dto.MetricType, float64, []string, bool) {
+	typ, ok := dtoType(s.t)
+	return typ, s.v, s.values, ok && s.d.direct
+}
+
 // dtoType is the family type of a sample of value type t.
 func dtoType(t prometheus.ValueType) (dto.MetricType, bool) {
 	switch t {

@@ -162,6 +162,9 @@ func TestEndToEnd(t *testing.T) {
 		"--path.procfs="+procfsFixture(t),
 		"--collector.nginx.scrape-uri="+nginx.StubStatusURL,
 		"--collector.jvb.url="+jvbURL,
+		// The bridge's own /metrics: it has every field /colibri/stats has
+		// (TestCollectorSourcesAgree) plus the conference distributions.
+		"--collector.jvb.source=metrics",
 		"--collector.network.device-exclude=lo|veth.*",
 		"--web.exporter-metrics")
 	body := testenv.Get(t, base+"/metrics", nil)

@@ -29,14 +29,11 @@ type Options struct {
 // it succeeded.
 type Exporter struct {
 	collectors []namedCollector
-	// checked: every collector can describe its metrics, so Describe
-	// sends them all and a pedantic registry can verify each scrape.
-	checked  bool
-	timeout  time.Duration
-	duration *Desc
-	success  *Desc
-	workers  workers
-	bufs     sync.Pool // *[]prometheus.Metric for Appenders
+	timeout    time.Duration
+	duration   *Desc
+	success    *Desc
+	workers    workers
+	bufs       sync.Pool // *[]prometheus.Metric, one per collector run
 }
 
 type namedCollector struct {
@@ -69,34 +66,17 @@ func New(collectors map[string]Collector, opts Options) *Exporter {
 	for name, c := range collectors {
 		e.collectors = append(e.collectors, namedCollector{name: name, c: c, logger: logger.With("collector", name)})
 	}
-	e.checked = true
-	for _, nc := range e.collectors {
-		if _, ok := nc.c.(describer); !ok {
-			e.checked = false
-		}
-	}
 	sort.Slice(e.collectors, func(i, j int) bool { return e.collectors[i].name < e.collectors[j].name })
 	return e
 }
 
-// describer is implemented by collectors that can list every Desc they may
-// use (all built-in ones do).
-type describer interface {
-	Describe(ch chan<- *prometheus.Desc)
-}
-
-// Describe sends every descriptor when all collectors implement
-// Describe(chan<- *prometheus.Desc), so registries can check scrapes
-// against them. Otherwise it sends none, which makes the Exporter an
-// "unchecked" collector, as node_exporter is.
+// Describe sends every descriptor of every collector, so registries can
+// check scrapes against them.
 func (e *Exporter) Describe(ch chan<- *prometheus.Desc) {
-	if !e.checked {
-		return
-	}
 	ch <- e.duration.Prometheus()
 	ch <- e.success.Prometheus()
 	for _, nc := range e.collectors {
-		nc.c.(describer).Describe(ch)
+		nc.c.Describe(ch)
 	}
 }
 
@@ -164,26 +144,11 @@ func (e *Exporter) collect(ctx context.Context, emit func(prometheus.Metric)) {
 
 func (e *Exporter) run(ctx context.Context, idx int, results chan<- result) {
 	begin := time.Now()
-	if a, ok := e.collectors[idx].c.(Appender); ok {
-		// No channel: an abandoned Appender's late metrics stay in its slice.
-		buf := e.bufs.Get().(*[]prometheus.Metric)
-		ms, err := a.Append(ctx, *buf)
-		results <- result{idx: idx, metrics: ms, buf: buf, err: err, duration: time.Since(begin)}
-		return
-	}
-	// The collector writes into a private channel so that, if it is
-	// abandoned, late sends land here and never on the registry's channel.
-	mch := make(chan prometheus.Metric, 64)
-	errc := make(chan error, 1)
-	e.workers.run(func() {
-		defer close(mch)
-		errc <- e.collectors[idx].c.Update(ctx, mch)
-	})
-	ms := make([]prometheus.Metric, 0, 64)
-	for m := range mch {
-		ms = append(ms, m)
-	}
-	results <- result{idx: idx, metrics: ms, err: <-errc, duration: time.Since(begin)}
+	// No channel: an abandoned collector's late metrics stay in its slice,
+	// which then never returns to the pool.
+	buf := e.bufs.Get().(*[]prometheus.Metric)
+	ms, err := e.collectors[idx].c.Update(ctx, *buf)
+	results <- result{idx: idx, metrics: ms, buf: buf, err: err, duration: time.Since(begin)}
 }
 
 func (e *Exporter) report(emit func(prometheus.Metric), nc namedCollector, r result) {

@@ -15,44 +15,23 @@ import (
 )
 
 // collectorFunc adapts a function to Collector; it describes testDesc.
-type collectorFunc func(ctx context.Context, ch chan<- prometheus.Metric) error
+type collectorFunc func(ctx context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error)
 
-func (f collectorFunc) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
-	return f(ctx, ch)
+func (f collectorFunc) Update(ctx context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error) {
+	return f(ctx, ms)
 }
 
 func (f collectorFunc) Describe(ch chan<- *prometheus.Desc) { ch <- testDesc }
 
-// appendFunc adapts a function to Appender; it describes testDesc.
-type appendFunc func(ctx context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error)
-
-func (f appendFunc) Append(ctx context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error) {
-	return f(ctx, ms)
-}
-
-func (f appendFunc) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
-	return SendAppended(ctx, f, ch)
-}
-
-func (f appendFunc) Describe(ch chan<- *prometheus.Desc) { ch <- testDesc }
-
-// undescribed is a Collector without Describe.
-type undescribed struct{ f collectorFunc }
-
-func (u undescribed) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
-	return u.f(ctx, ch)
-}
-
 var testDesc = prometheus.NewDesc("test_value", "A test gauge.", []string{"source"}, nil)
 
 func sends(source string, v float64) collectorFunc {
-	return func(_ context.Context, ch chan<- prometheus.Metric) error {
-		ch <- prometheus.MustNewConstMetric(testDesc, prometheus.GaugeValue, v, source)
-		return nil
+	return func(_ context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error) {
+		return append(ms, prometheus.MustNewConstMetric(testDesc, prometheus.GaugeValue, v, source)), nil
 	}
 }
 
-// hung sends one metric, then blocks until its ctx ends, and reports on
+// hung appends one metric, then blocks until its ctx ends, and reports on
 // returned (buffered) each time it gives up.
 func hung(returned chan<- struct{}) collectorFunc {
 	return hungSignalling(make(chan struct{}, 100), returned)
@@ -61,48 +40,41 @@ func hung(returned chan<- struct{}) collectorFunc {
 // hungSignalling is hung that also reports on started (buffered) when it
 // begins to hang.
 func hungSignalling(started, returned chan<- struct{}) collectorFunc {
-	return func(ctx context.Context, ch chan<- prometheus.Metric) error {
-		ch <- prometheus.MustNewConstMetric(testDesc, prometheus.GaugeValue, 99, "hung")
+	return func(ctx context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error) {
+		ms = append(ms, prometheus.MustNewConstMetric(testDesc, prometheus.GaugeValue, 99, "hung"))
 		select {
 		case started <- struct{}{}:
 		default:
 		}
 		<-ctx.Done()
 		returned <- struct{}{}
-		return ctx.Err()
+		return ms, ctx.Err()
 	}
 }
 
 func TestExporterIsolatesFailures(t *testing.T) {
 	returned := make(chan struct{}, 10)
 	e := New(map[string]Collector{
-		"good":   sends("good", 1),
-		"broken": collectorFunc(func(context.Context, chan<- prometheus.Metric) error { return errors.New("boom") }),
-		"empty":  collectorFunc(func(context.Context, chan<- prometheus.Metric) error { return ErrNoData }),
-		"hung":   hung(returned),
-		"appended": appendFunc(func(_ context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error) {
-			return append(ms, prometheus.MustNewConstMetric(testDesc, prometheus.GaugeValue, 2, "appended")), nil
+		"good": sends("good", 1),
+		"broken": collectorFunc(func(_ context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error) {
+			return append(ms, prometheus.MustNewConstMetric(testDesc, prometheus.GaugeValue, 0, "broken")), errors.New("boom")
 		}),
-		"hung-appender": appendFunc(func(ctx context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error) {
-			ms = append(ms, prometheus.MustNewConstMetric(testDesc, prometheus.GaugeValue, 99, "hung-appender"))
-			<-ctx.Done()
-			returned <- struct{}{}
-			return ms, ctx.Err()
-		}),
+		"empty": collectorFunc(func(_ context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error) { return ms, ErrNoData }),
+		"hung":  hung(returned),
+		"hung2": hung(returned),
 	}, Options{Timeout: time.Second})
 
 	want := `
 # HELP ensemble_scrape_collector_success Whether a collector succeeded during the last scrape (1) or failed, timed out or had no data (0).
 # TYPE ensemble_scrape_collector_success gauge
-ensemble_scrape_collector_success{collector="appended"} 1
 ensemble_scrape_collector_success{collector="broken"} 0
 ensemble_scrape_collector_success{collector="empty"} 0
 ensemble_scrape_collector_success{collector="good"} 1
 ensemble_scrape_collector_success{collector="hung"} 0
-ensemble_scrape_collector_success{collector="hung-appender"} 0
+ensemble_scrape_collector_success{collector="hung2"} 0
 # HELP test_value A test gauge.
 # TYPE test_value gauge
-test_value{source="appended"} 2
+test_value{source="broken"} 0
 test_value{source="good"} 1
 `
 	// The hung collectors' metrics made before they hung must not appear.
@@ -116,8 +88,8 @@ test_value{source="good"} 1
 			t.Fatal("an abandoned collector's context was never cancelled")
 		}
 	}
-	if n := testutil.CollectAndCount(e, "ensemble_scrape_collector_duration_seconds"); n != 6 {
-		t.Errorf("%d duration series, want 6", n)
+	if n := testutil.CollectAndCount(e, "ensemble_scrape_collector_duration_seconds"); n != 5 {
+		t.Errorf("%d duration series, want 5", n)
 	}
 }
 
@@ -141,25 +113,6 @@ func TestExporterConcurrentScrapes(t *testing.T) {
 		if err := <-errc; err != nil {
 			t.Fatal(err)
 		}
-	}
-}
-
-func TestExporterUncheckedWithUndescribedCollector(t *testing.T) {
-	e := New(map[string]Collector{"a": sends("a", 1), "b": undescribed{sends("b", 2)}}, Options{})
-	descs := make(chan *prometheus.Desc, 10)
-	e.Describe(descs)
-	close(descs)
-	if n := len(descs); n != 0 {
-		t.Errorf("Describe sent %d descs, want 0 (unchecked)", n)
-	}
-	want := `
-# HELP test_value A test gauge.
-# TYPE test_value gauge
-test_value{source="a"} 1
-test_value{source="b"} 2
-`
-	if err := testutil.CollectAndCompare(e, strings.NewReader(want), "test_value"); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 func testRegistry(t *testing.T) *Registry {
 	t.Helper()
 	nop := func(*slog.Logger) (Collector, error) {
-		return collectorFunc(func(context.Context, chan<- prometheus.Metric) error { return nil }), nil
+		return collectorFunc(func(_ context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error) { return ms, nil }), nil
 	}
 	r, err := NewRegistry(
 		Spec{Name: "cpu", DefaultEnabled: true, New: nop},

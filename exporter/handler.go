@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/ensemble-jitsi/ensemble/exporter/internal/textfmt"
 )
 
 // ScrapeTimeoutHeader is the header in which Prometheus sends its scrape timeout.
@@ -49,14 +51,14 @@ type HandlerOptions struct {
 // meta-metric says so), never a 500.
 //
 // The text format is written directly from the collected metrics (see
-// textWriter), which costs a fraction of the registry's gathering and
+// textfmt.Writer), which costs a fraction of the registry's gathering and
 // encoding; other formats, and metrics the text writer does not handle, go
 // through a registry made for the request.
 //
 // Replies are not compressed: a scrape is a few kilobytes on the node's own
 // network, and gzip would cost more CPU than the rest of the scrape.
 func (e *Exporter) Handler(opts HandlerOptions) http.Handler {
-	h := &handler{e: e, opts: opts, logger: opts.Logger, text: newTextWriter()}
+	h := &handler{e: e, opts: opts, logger: opts.Logger, text: textfmt.New()}
 	if h.logger == nil {
 		h.logger = slog.New(slog.DiscardHandler)
 	}
@@ -75,7 +77,7 @@ type handler struct {
 	opts     HandlerOptions
 	logger   *slog.Logger
 	inflight chan struct{}
-	text     *textWriter
+	text     *textfmt.Writer
 	metrics  sync.Pool // *[]prometheus.Metric
 }
 
@@ -115,7 +117,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if h.opts.Gatherer != nil {
 			extra, err = h.opts.Gatherer.Gather()
 		}
-		if err == nil && h.text.write(*msp, extra, func(b []byte) {
+		if err == nil && h.text.Write(*msp, extra, func(b []byte) {
 			w.Header().Set("Content-Type", string(format))
 			w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 			if _, err := w.Write(b); err != nil {
@@ -170,4 +172,15 @@ func ScrapeContext(r *http.Request, fallback, offset time.Duration) (context.Con
 		}
 	}
 	return context.WithTimeout(r.Context(), timeout)
+}
+
+// replay is an unchecked collector sending metrics already collected.
+type replay []prometheus.Metric
+
+func (replay) Describe(chan<- *prometheus.Desc) {}
+
+func (r replay) Collect(ch chan<- prometheus.Metric) {
+	for _, m := range r {
+		ch <- m
+	}
 }

@@ -7,10 +7,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/ensemble-jitsi/ensemble/internal/httpserve"
 )
 
 // RunOptions configure Run.
@@ -37,7 +38,7 @@ type RunOptions struct {
 }
 
 // Run serves the Exporter over HTTP until ctx is done, then shuts down
-// gracefully.
+// gracefully (internal/httpserve: one server per listener).
 func Run(ctx context.Context, opts RunOptions) error {
 	logger := opts.Logger
 	if logger == nil {
@@ -45,11 +46,6 @@ func Run(ctx context.Context, opts RunOptions) error {
 	}
 	if opts.MetricsPath == "" {
 		opts.MetricsPath = "/metrics"
-	}
-	if opts.WebConfigFile != "" {
-		if err := web.Validate(opts.WebConfigFile); err != nil {
-			return fmt.Errorf("web config %s: %w", opts.WebConfigFile, err)
-		}
 	}
 	mux := http.NewServeMux()
 	mux.Handle(opts.MetricsPath, opts.Exporter.Handler(HandlerOptions{
@@ -68,63 +64,28 @@ func Run(ctx context.Context, opts RunOptions) error {
 		mux.Handle("/", landing)
 	}
 
-	var listeners []net.Listener
-	closeAll := func() {
+	listeners, err := httpserve.Listen(ctx, opts.Addresses, logger)
+	if err != nil {
+		return err
+	}
+	g, err := httpserve.Start(listeners, httpserve.Options{
+		Handler: mux, WebConfigFile: opts.WebConfigFile, Logger: logger,
+	})
+	if err != nil {
 		for _, l := range listeners {
-			l.Close()
+			_ = l.Close()
 		}
+		return err
 	}
-	var lc net.ListenConfig
-	for _, a := range opts.Addresses {
-		l, err := lc.Listen(ctx, "tcp", a)
-		if err != nil {
-			closeAll()
-			return fmt.Errorf("listen on %s: %w", a, err)
-		}
-		listeners = append(listeners, l)
-	}
-	if len(listeners) == 0 {
-		return errors.New("no listen address")
-	}
-	addrs := make([]net.Addr, len(listeners))
-	for i, l := range listeners {
-		addrs[i] = l.Addr()
-		logger.Info("listening", "address", l.Addr().String())
-	}
-
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		// A scrape may take up to Prometheus's timeout (at most a minute
-		// in practice) before the reply is written.
-		WriteTimeout:   2 * time.Minute,
-		IdleTimeout:    2 * time.Minute,
-		MaxHeaderBytes: 16 << 10,
-		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	webFlags := &web.FlagConfig{
-		WebListenAddresses: &opts.Addresses,
-		WebSystemdSocket:   new(bool),
-		WebConfigFile:      &opts.WebConfigFile,
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- web.ServeMultiple(listeners, srv, webFlags, logger) }()
 	if opts.Listening != nil {
-		opts.Listening(addrs)
+		opts.Listening(httpserve.Addrs(listeners))
 	}
+	var serveErr error
 	select {
-	case err := <-errc:
-		return fmt.Errorf("serving: %w", err)
+	case serveErr = <-g.Err():
 	case <-ctx.Done():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), httpserve.DefaultShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serving: %w", err)
-	}
-	return nil
+	return errors.Join(serveErr, g.Shutdown(shutdownCtx))
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/ensemble-jitsi/ensemble/exporter/internal/textfmt"
 )
 
 // metricsFromText turns an exposition file into const metrics, one Desc per
@@ -94,7 +96,7 @@ func registryText(t *testing.T, ms []prometheus.Metric, extra prometheus.Gathere
 }
 
 // fastText is what the text writer serves, and whether it could.
-func fastText(t *testing.T, tw *textWriter, ms []prometheus.Metric, extra prometheus.Gatherer) (string, bool) {
+func fastText(t *testing.T, tw *textfmt.Writer, ms []prometheus.Metric, extra prometheus.Gatherer) (string, bool) {
 	t.Helper()
 	var mfs []*dto.MetricFamily
 	if extra != nil {
@@ -105,7 +107,7 @@ func fastText(t *testing.T, tw *textWriter, ms []prometheus.Metric, extra promet
 	}
 	var out string
 	sent := false
-	ok := tw.write(ms, mfs, func(b []byte) { out, sent = string(b), true })
+	ok := tw.Write(ms, mfs, func(b []byte) { out, sent = string(b), true })
 	if ok != sent {
 		t.Fatalf("write returned %v but sent=%v", ok, sent)
 	}
@@ -149,7 +151,7 @@ func TestTextWriterMatchesRegistry(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			want := registryText(t, tt.ms, tt.extra)
-			tw := newTextWriter()
+			tw := textfmt.New()
 			for round := range 2 { // learning, then cached
 				got, ok := fastText(t, tw, tt.ms, tt.extra)
 				if !ok {
@@ -210,7 +212,7 @@ func TestTextWriterDefersToRegistry(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got, ok := fastText(t, newTextWriter(), tt.ms, tt.extra); ok {
+			if got, ok := fastText(t, textfmt.New(), tt.ms, tt.extra); ok {
 				t.Errorf("the text writer wrote what the registry would check:\n%s", got)
 			}
 		})

@@ -3,11 +3,18 @@
 # run, against the same real nginx:
 #   theirs: Debian's prometheus-node-exporter (collectors cpu, loadavg, meminfo, netdev only)
 #           + prometheus-nginx-exporter
-#   ours:   one ensemble-exporter doing all of that plus the JVB collector (against the JVB emulator)
+#   ours:   one ensemble-exporter doing all of that plus the JVB collector (against the JVB emulator),
+#           and ensemble-sidecar, which serves the same collectors plus its own metrics (Consul
+#           registration, drain, health probes). The sidecar is what a node runs.
 # Each exporter is scraped N times (sequentially, over one kept-alive connection, as Prometheus does).
 # CPU is utime+stime from /proc/PID/stat, RSS is VmRSS from /proc/PID/status after the scrapes.
 # Prints seconds of CPU per 1,000 scrapes and RSS for each process, then ours / theirs combined
-# (goals: CPU <= 0.35, RSS <= 0.5).
+# (goals: CPU <= 0.35, RSS <= 0.5), and the same ratios for the sidecar.
+#
+# The sidecar is pointed at a Consul address where nothing listens (the scrapes do not touch Consul):
+# its registration then retries in the background with a backoff that grows to --consul.resync-interval,
+# a few attempts during the measurement. A real agent would add one registration and a blocking query
+# per resync instead.
 #
 # BENCH_BASELINE=path/to/ensemble-exporter adds a row for another build of ours (say, the previous commit's),
 # scraped in the same run, and prints its ratios too, so a change is measured against its baseline.
@@ -51,8 +58,9 @@ wait_for() {
 	return 1
 }
 
-echo "building ensemble-exporter and ensemble-jvbemu..." >&2
+echo "building ensemble-exporter, ensemble-sidecar and ensemble-jvbemu..." >&2
 go build -o "$work/ensemble-exporter" ./cmd/ensemble-exporter
+go build -o "$work/ensemble-sidecar" ./cmd/ensemble-sidecar
 go build -o "$work/ensemble-jvbemu" ./cmd/ensemble-jvbemu
 
 # nginx with stub_status on a free port.
@@ -114,7 +122,21 @@ start_ours() {
 }
 start_ours ours
 start_ours ours_rt --web.exporter-metrics
-names=(node nginxexp ours ours_rt)
+# start_sidecar VAR ARGS...: the sidecar with the same collectors; sets ${VAR}_pid and ${VAR}_url.
+start_sidecar() {
+	local var=$1 log="$work/$1.log"
+	shift
+	CONSUL_HTTP_ADDR=127.0.0.1:$(free_port) "$work/ensemble-sidecar" --web.listen-address=127.0.0.1:0 \
+		--node.public-url=https://bench.invalid --consul.service-id=bench \
+		--collector.nginx.scrape-uri="$stub" --collector.jvb.url="$jvb" "$@" 2>"$log" &
+	pids+=($!)
+	printf -v "${var}_pid" %s "$!"
+	wait_for grep -q 'msg=listening address=' "$log"
+	printf -v "${var}_url" %s "http://$(sed -n 's/.*msg=listening address=\([^ ]*\).*/\1/p' "$log" | head -1)/metrics"
+}
+start_sidecar side
+start_sidecar side_rt --web.exporter-metrics
+names=(node nginxexp ours ours_rt side side_rt)
 if [[ -n $baseline ]]; then
 	start_ours base
 	names+=(base)
@@ -133,6 +155,9 @@ expect() { # URL REGEX WHAT
 }
 expect "$ours_url" '^ensemble_jvb_up 1' "our JVB collector is not up"
 expect "$ours_url" '^ensemble_nginx_up 1' "our nginx collector is not up"
+expect "$side_url" '^ensemble_jvb_up 1' "the sidecar's JVB collector is not up"
+expect "$side_url" '^ensemble_nginx_up 1' "the sidecar's nginx collector is not up"
+expect "$side_rt_url" '^go_goroutines ' "the sidecar with --web.exporter-metrics has no go_* metrics"
 if [[ -n $baseline ]]; then expect "$base_url" '^ensemble_jvb_up 1' "the baseline's JVB collector is not up"; fi
 expect "$nginxexp_url" '^nginx_up 1' "nginx-exporter is not up"
 expect "$node_url" '^node_load1 ' "node-exporter has no load average"
@@ -157,6 +182,8 @@ for name in "${names[@]}"; do
 	nginxexp) pid=$nginxexp_pid url=$nginxexp_url ;;
 	ours) pid=$ours_pid url=$ours_url ;;
 	ours_rt) pid=$ours_rt_pid url=$ours_rt_url ;;
+	side) pid=$side_pid url=$side_url ;;
+	side_rt) pid=$side_rt_pid url=$side_rt_url ;;
 	base) pid=$base_pid url=$base_url ;;
 	esac
 	scrape "$url" 50 # warm up: connections, caches, first GC cycles
@@ -171,6 +198,9 @@ theirs_cpu=$(awk -v a="${cpu[node]}" -v b="${cpu[nginxexp]}" 'BEGIN {printf "%.3
 theirs_rss=$((rss[node] + rss[nginxexp]))
 cpu_ratio=$(awk -v o="${cpu[ours]}" -v t="$theirs_cpu" 'BEGIN {printf "%.2f", (t > 0 ? o / t : 0)}')
 rss_ratio=$(awk -v o="${rss[ours]}" -v t="$theirs_rss" 'BEGIN {printf "%.2f", o / t}')
+side_cpu_ratio=$(awk -v o="${cpu[side]}" -v t="$theirs_cpu" 'BEGIN {printf "%.2f", (t > 0 ? o / t : 0)}')
+side_rss_ratio=$(awk -v o="${rss[side]}" -v t="$theirs_rss" 'BEGIN {printf "%.2f", o / t}')
+side_rt_cpu_ratio=$(awk -v o="${cpu[side_rt]}" -v t="$theirs_cpu" 'BEGIN {printf "%.2f", (t > 0 ? o / t : 0)}')
 
 cat <<EOF
 exporter comparison, $N scrapes each, $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ)
@@ -182,8 +212,11 @@ exporter comparison, $N scrapes each, $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ)
 | theirs combined | $theirs_cpu | $(awk -v k="$theirs_rss" 'BEGIN {printf "%.1f", k / 1024}') |
 | ensemble-exporter (cpu, memory, network, nginx, jvb) | ${cpu[ours]} | $(awk -v k="${rss[ours]}" 'BEGIN {printf "%.1f", k / 1024}') |
 | ensemble-exporter --web.exporter-metrics (adds go_*, process_*; not in the ratio) | ${cpu[ours_rt]} | $(awk -v k="${rss[ours_rt]}" 'BEGIN {printf "%.1f", k / 1024}') |
+| ensemble-sidecar (same collectors + its own metrics) | ${cpu[side]} | $(awk -v k="${rss[side]}" 'BEGIN {printf "%.1f", k / 1024}') |
+| ensemble-sidecar --web.exporter-metrics (its old default) | ${cpu[side_rt]} | $(awk -v k="${rss[side_rt]}" 'BEGIN {printf "%.1f", k / 1024}') |
 
 ours / theirs: CPU $cpu_ratio (goal <= 0.35), RSS $rss_ratio (goal <= 0.5)
+sidecar / theirs: CPU $side_cpu_ratio, RSS $side_rss_ratio; with --web.exporter-metrics CPU $side_rt_cpu_ratio
 EOF
 if [[ -n $baseline ]]; then
 	awk -v o="${cpu[base]}" -v t="$theirs_cpu" -v r="${rss[base]}" -v tr="$theirs_rss" -v c="${cpu[ours]}" -v b="$baseline" 'BEGIN {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -17,9 +16,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/exporter-toolkit/web"
 	"golang.org/x/time/rate"
 
+	"github.com/ensemble-jitsi/ensemble/internal/httpserve"
 	"github.com/ensemble-jitsi/ensemble/internal/registration"
 	"github.com/ensemble-jitsi/ensemble/selector/catalog"
 	"github.com/ensemble-jitsi/ensemble/selector/clientrate"
@@ -206,29 +205,11 @@ func Run(ctx context.Context, opts Options) error {
 // Run binds the listeners, starts the catalog watch, the load poller and the binding sweeper, and serves
 // HTTP until ctx ends; then it shuts the server down gracefully.
 func (s *Selector) Run(ctx context.Context) error {
-	if s.opts.WebConfigFile != "" {
-		if err := web.Validate(s.opts.WebConfigFile); err != nil {
-			return fmt.Errorf("web config %s: %w", s.opts.WebConfigFile, err)
-		}
+	listeners, err := httpserve.Listen(ctx, s.opts.ListenAddresses, s.logger)
+	if err != nil {
+		return err
 	}
-	var lc net.ListenConfig
-	listeners := make([]net.Listener, 0, len(s.opts.ListenAddresses))
-	addrs := make([]net.Addr, 0, len(s.opts.ListenAddresses))
-	for _, a := range s.opts.ListenAddresses {
-		l, err := lc.Listen(ctx, "tcp", a)
-		if err != nil {
-			for _, l := range listeners {
-				_ = l.Close()
-			}
-			return fmt.Errorf("listen on %s: %w", a, err)
-		}
-		listeners = append(listeners, l)
-		addrs = append(addrs, l.Addr())
-		s.logger.Info("listening", "address", l.Addr().String())
-	}
-	if len(listeners) == 0 {
-		return errors.New("no listen address")
-	}
+	addrs := httpserve.Addrs(listeners)
 	if s.opts.OnListen != nil {
 		s.opts.OnListen(addrs)
 	}
@@ -268,33 +249,31 @@ func (s *Selector) Run(ctx context.Context) error {
 		}
 	}
 
-	// One server per listener: exporter-toolkit's Serve wraps the server's handler in place, which two
-	// listeners sharing one server would race on.
-	flags := &web.FlagConfig{WebListenAddresses: &s.opts.ListenAddresses, WebSystemdSocket: new(bool), WebConfigFile: &s.opts.WebConfigFile}
-	handler := s.handler()
-	servers := make([]*http.Server, len(listeners))
-	serveErr := make(chan error, len(listeners))
-	for i, l := range listeners {
-		servers[i] = s.server(handler)
-		go func() { serveErr <- web.Serve(l, servers[i], flags, s.logger) }()
-	}
-	var err error
-	select {
-	case <-ctx.Done():
-	case err = <-serveErr:
-		err = fmt.Errorf("serve: %w", err)
-	}
-	cancel()
-	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer stop()
-	for _, srv := range servers {
-		_ = srv.Shutdown(shutdownCtx)
-	}
-	wg.Wait()
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+	// One server per listener (internal/httpserve): exporter-toolkit's Serve wraps the server's handler in
+	// place, which two listeners sharing one server would race on.
+	servers, err := httpserve.Start(listeners, httpserve.Options{
+		Handler: s.handler(), WebConfigFile: s.opts.WebConfigFile, Logger: s.logger,
+		ReadHeaderTimeout: s.opts.ReadHeaderTimeout, ReadTimeout: s.opts.ReadTimeout,
+		WriteTimeout: s.opts.WriteTimeout, IdleTimeout: s.opts.IdleTimeout, MaxHeaderBytes: s.opts.MaxHeaderBytes,
+	})
+	if err != nil {
+		cancel()
+		wg.Wait()
+		for _, l := range listeners {
+			_ = l.Close()
+		}
 		return err
 	}
-	return nil
+	select {
+	case <-ctx.Done():
+	case err = <-servers.Err():
+	}
+	cancel()
+	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), httpserve.DefaultShutdownTimeout)
+	defer stop()
+	_ = servers.Shutdown(shutdownCtx)
+	wg.Wait()
+	return err
 }
 
 // pollLoad reads the load source every interval and rebuilds the view. A failing source keeps the last

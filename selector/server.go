@@ -19,18 +19,6 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 // retryAfter is what 503 answers ask clients to wait, in seconds.
 const retryAfter = "5"
 
-// server returns an HTTP server for handler with the selector's timeouts and limits.
-func (s *Selector) server(handler http.Handler) *http.Server {
-	return &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
-		ReadTimeout:       s.opts.ReadTimeout,
-		WriteTimeout:      s.opts.WriteTimeout,
-		IdleTimeout:       s.opts.IdleTimeout,
-		MaxHeaderBytes:    s.opts.MaxHeaderBytes,
-	}
-}
-
 // handler returns the selector's handler: the router with the security headers and a shortcut for room
 // lookups.
 func (s *Selector) handler() http.Handler {

@@ -150,10 +150,12 @@ func TestHealthURL(t *testing.T) {
 // hungCollector blocks until its scrape's deadline.
 type hungCollector struct{}
 
-func (hungCollector) Update(ctx context.Context, _ chan<- prometheus.Metric) error {
+func (hungCollector) Update(ctx context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error) {
 	<-ctx.Done()
-	return ctx.Err()
+	return ms, ctx.Err()
 }
+
+func (hungCollector) Describe(chan<- *prometheus.Desc) {}
 
 // /metrics honours Prometheus's scrape timeout: a hung node collector costs
 // its own metrics, and the sidecar's metrics still come.

@@ -36,6 +36,10 @@ type Options struct {
 	WebControlListener net.Listener
 	// WebControlTokenFile holds the bearer token control POSTs must carry; empty requires none.
 	WebControlTokenFile string
+	// WebExporterMetrics adds the sidecar's own go_* and process_* metrics to /metrics. They
+	// cost more CPU per scrape than all the collectors (docs/benchmarks.md), so they are opt-in,
+	// as in ensemble-exporter.
+	WebExporterMetrics bool
 
 	// Consul is the client configuration; nil means api.DefaultConfig(), which reads
 	// CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN(_FILE) and the CONSUL_* TLS variables.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/activation"
 	"github.com/ensemble-jitsi/ensemble/exporter/jvb"
+	"github.com/ensemble-jitsi/ensemble/internal/httpserve"
 	"github.com/hashicorp/consul/api"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -110,7 +111,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	own := prometheus.NewRegistry()
-	own.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if o.WebExporterMetrics {
+		own.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
 	m := newMetrics(own)
 	hc := &http.Client{
 		Transport: http.DefaultTransport.(*http.Transport).Clone(),
@@ -153,24 +156,37 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 
-	servers, serveErr := serve(&o, listeners, handler, logger)
-	ctlSrv := &http.Server{
+	servers, err := serve(&o, listeners, handler, logger)
+	if err != nil {
+		_ = control.Close()
+		return err
+	}
+	// The control listener is plain HTTP on loopback (or guarded by its token): no web config.
+	ctlServers, err := httpserve.Start([]net.Listener{control}, httpserve.Options{
 		Handler:           controlRoutes(newControlGuard(control.Addr(), tokenSum), ctl, logger.With("component", "control")),
+		Logger:            logger.With("component", "control"),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	})
+	if err != nil {
+		_ = servers.Shutdown(context.WithoutCancel(ctx))
+		return err
 	}
-	servers = append(servers, ctlSrv)
-	go func() {
-		if err := ctlSrv.Serve(control); !errors.Is(err, http.ErrServerClosed) {
-			serveErr <- fmt.Errorf("control listener: %w", err)
-		}
-	}()
 	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+	serveErr := make(chan error, 1)
+	go func() {
+		select {
+		case err := <-servers.Err():
+			serveErr <- err
+		case err := <-ctlServers.Err():
+			serveErr <- fmt.Errorf("control listener: %w", err)
+		case <-work.Done():
+		}
+	}()
 	if verdict != nil {
 		err = ctl.idle(ctx, serveErr, verdict)
 	} else {
@@ -179,43 +195,24 @@ func Run(ctx context.Context, o Options) error {
 
 	sctx, scancel := context.WithTimeout(work, shutdownTimeout)
 	defer scancel()
-	for _, srv := range servers {
-		_ = srv.Shutdown(sctx)
-	}
+	_ = servers.Shutdown(sctx)
+	_ = ctlServers.Shutdown(sctx)
 	return err
 }
 
-// serve serves handler on every listener through the exporter-toolkit, which adds TLS and
-// basic auth from the web config. Errors other than a shutdown arrive on the channel, which has
-// room for one more sender (the control listener).
-func serve(o *Options, listeners []net.Listener, handler http.Handler, logger *slog.Logger) ([]*http.Server, chan error) {
-	webFlags := &web.FlagConfig{
-		WebListenAddresses: &o.WebListenAddress,
-		WebSystemdSocket:   &o.WebSystemdSocket,
-		WebConfigFile:      &o.WebConfigFile,
-	}
-	errs := make(chan error, len(listeners)+1)
-	servers := make([]*http.Server, len(listeners))
-	for i, l := range listeners {
-		// One server per listener: web.Serve wraps server.Handler, which must not be
-		// shared between listeners served at the same time.
-		srv := &http.Server{
-			Handler:           handler,
-			ReadHeaderTimeout: readHeaderTimeout,
-			ReadTimeout:       readTimeout,
-			WriteTimeout:      writeTimeout,
-			IdleTimeout:       idleTimeout,
-			MaxHeaderBytes:    maxHeaderBytes,
-			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		}
-		servers[i] = srv
-		go func() {
-			if err := web.Serve(l, srv, webFlags, logger.With("component", "web")); !errors.Is(err, http.ErrServerClosed) {
-				errs <- err
-			}
-		}()
-	}
-	return servers, errs
+// serve serves handler on every listener (internal/httpserve: one server per listener, TLS
+// and basic auth from the web config). Errors other than a shutdown arrive on Err.
+func serve(o *Options, listeners []net.Listener, handler http.Handler, logger *slog.Logger) (*httpserve.Group, error) {
+	return httpserve.Start(listeners, httpserve.Options{
+		Handler:           handler,
+		WebConfigFile:     o.WebConfigFile,
+		Logger:            logger.With("component", "web"),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+	})
 }
 
 // listen binds every listener before anything is served, so ":0" resolves to a known port.

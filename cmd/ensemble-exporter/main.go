@@ -21,6 +21,7 @@ import (
 
 	"github.com/ensemble-jitsi/ensemble/exporter"
 	"github.com/ensemble-jitsi/ensemble/exporter/builtin"
+	"github.com/ensemble-jitsi/ensemble/internal/flagdoc"
 )
 
 const program = "ensemble_exporter"
@@ -47,6 +48,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	logConfig := &promslog.Config{Writer: stderr}
 	promslogflag.AddFlags(app, logConfig)
 	collectors := builtin.AddFlags(app)
+	// Accepted only to say it is not supported: not advertised.
+	app.GetFlag("web.systemd-socket").Hidden()
+	flagdoc.Register(app, os.Stdout, os.Exit, nil)
 
 	if _, err := app.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "ensemble-exporter: %v\n", err)

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/ensemble-jitsi/ensemble/internal/flagdoc"
 	"github.com/ensemble-jitsi/ensemble/selector"
 	"github.com/ensemble-jitsi/ensemble/selector/load"
 	"github.com/ensemble-jitsi/ensemble/selector/placement"
@@ -120,6 +121,9 @@ func run(args []string, stderr io.Writer) int {
 		Default(opts.IdleTimeout.String()).DurationVar(&opts.IdleTimeout)
 	logCfg := &promslog.Config{}
 	promslogflag.AddFlags(app, logCfg)
+	// Accepted only to say it is not supported: not advertised.
+	app.GetFlag("web.systemd-socket").Hidden()
+	flagdoc.Register(app, os.Stdout, os.Exit, nil)
 	app.UsageWriter(stderr)
 	app.ErrorWriter(stderr)
 	if _, err := app.Parse(args); err != nil {

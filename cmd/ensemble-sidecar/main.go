@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/ensemble-jitsi/ensemble/exporter/builtin"
+	"github.com/ensemble-jitsi/ensemble/internal/flagdoc"
 	"github.com/ensemble-jitsi/ensemble/sidecar"
 )
 
@@ -139,9 +140,12 @@ func newCLI(o *sidecar.Options, stderr io.Writer) *cli {
 	durationVar(app.Flag("drain.timeout", "Longest wait for meetings to end during a drain."), &o.DrainTimeout)
 	app.Flag("drain.jvb-graceful-shutdown", "Ask the bridge for graceful shutdown (or drain mode) when a drain starts.").BoolVar(&o.DrainJVBGracefulShutdown)
 	durationVar(app.Flag("drain.poll-interval", "How often a drain asks the bridge for its conferences."), &o.DrainPollInterval)
+	app.Flag("web.exporter-metrics", "Also export the sidecar's own go_* and process_* metrics (they cost more CPU per scrape than the collectors).").
+		BoolVar(&o.WebExporterMetrics)
 	c.maxProcs = app.Flag("runtime.gomaxprocs", "GOMAXPROCS; one is plenty next to a busy bridge.").Default("1").Int()
 	c.exporter = builtin.AddFlags(app)
 	c.log = &promslog.Config{Writer: stderr}
 	promslogflag.AddFlags(app, c.log)
+	flagdoc.Register(app, os.Stdout, os.Exit, map[string]string{"consul.service-id": "host name", "node.capacity": "logical CPUs"})
 	return c
 }

@@ -56,7 +56,7 @@ func Specs(config func() Config, hc *http.Client) []exporter.Spec {
 		{Name: jvb.Name, Help: "Jitsi Videobridge load and health from its private REST API", DefaultEnabled: true,
 			New: func(logger *slog.Logger) (exporter.Collector, error) {
 				c := config().JVB
-				return jvb.New(jvb.NewClient(c.URL, hc), c.Timeout, logger), nil
+				return jvb.New(jvb.NewClient(c.URL, hc), c.Timeout, c.Source, logger)
 			}},
 	}
 }

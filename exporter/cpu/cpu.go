@@ -99,8 +99,8 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Append reads one Sample.
-func (c *Collector) Append(ctx context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error) {
+// Update reads one Sample.
+func (c *Collector) Update(ctx context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error) {
 	s, err := c.src.Read(ctx, c.perCPU)
 	if err != nil {
 		return ms, err
@@ -117,11 +117,6 @@ func (c *Collector) Append(ctx context.Context, ms []prometheus.Metric) ([]prome
 	ms = append(ms, exporter.NewMetric(c.l5, prometheus.GaugeValue, s.Load5))
 	ms = append(ms, exporter.NewMetric(c.l15, prometheus.GaugeValue, s.Load15))
 	return ms, nil
-}
-
-// Update sends what Append appends.
-func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
-	return exporter.SendAppended(ctx, c, ch)
 }
 
 func (c *Collector) appendTimes(ms []prometheus.Metric, t Times, cpu string) []prometheus.Metric {

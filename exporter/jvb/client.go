@@ -17,9 +17,24 @@ import (
 // MaxBodyBytes bounds a /colibri/stats reply (about 3 KiB today).
 const MaxBodyBytes = 1 << 20
 
+// ErrNotFound is wrapped by the errors for a 404 from the bridge: the
+// resource is switched off or does not exist in this release.
+var ErrNotFound = errors.New("not found (404)")
+
 // ErrRESTDisabled is returned for a 404 from /colibri/*: the bridge's
 // private REST API is switched off, which is its default.
-var ErrRESTDisabled = errors.New("JVB REST API disabled (404): set videobridge.apis.rest.enabled=true in jvb.conf")
+var ErrRESTDisabled = fmt.Errorf("JVB REST API disabled: set videobridge.apis.rest.enabled=true in jvb.conf: %w", ErrNotFound)
+
+// ErrMetricsDisabled is returned for a 404 from /metrics: a bridge older
+// than mid-2022, or one with videobridge.rest.prometheus disabled.
+var ErrMetricsDisabled = fmt.Errorf("JVB /metrics absent (bridge before 2022, or its Prometheus endpoint disabled): %w", ErrNotFound)
+
+// Accept headers. The bridge's /metrics splits its Accept header without
+// a null check, so one is always sent.
+const (
+	acceptJSON       = "application/json"
+	acceptPrometheus = "text/plain; version=0.0.4"
+)
 
 // ErrShutdownDisabled is returned for a 404 from /colibri/shutdown, which
 // also needs its own setting (default false).
@@ -60,11 +75,15 @@ func (c *Client) URL() string { return c.base }
 // do runs one request and hands the status and body to handle while the
 // pooled buffer is still owned.
 func (c *Client) do(ctx context.Context, method, path string, body io.Reader, handle func(req *http.Request, code int, body []byte) error) error {
+	accept := acceptJSON
+	if path == "/metrics" {
+		accept = acceptPrometheus
+	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return fmt.Errorf("JVB %s %s: %w", method, c.base+path, err)
 	}
-	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept", accept)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -86,6 +105,10 @@ func expectOK(req *http.Request, code int, body []byte) error {
 		return fmt.Errorf("%s %s: %w", req.Method, req.URL.Redacted(), ErrShutdownDisabled)
 	case code == http.StatusNotFound && strings.Contains(req.URL.Path, "/colibri/"):
 		return fmt.Errorf("%s %s: %w", req.Method, req.URL.Redacted(), ErrRESTDisabled)
+	case code == http.StatusNotFound && strings.HasSuffix(req.URL.Path, "/metrics"):
+		return fmt.Errorf("%s %s: %w", req.Method, req.URL.Redacted(), ErrMetricsDisabled)
+	case code == http.StatusNotFound:
+		return fmt.Errorf("%s %s: %w", req.Method, req.URL.Redacted(), ErrNotFound)
 	}
 	return fetch.NewStatusError(req, code, body)
 }
@@ -104,6 +127,50 @@ func (c *Client) Stats(ctx context.Context) (*Stats, error) {
 		return nil
 	})
 	return s, err
+}
+
+// Metrics fetches and parses the bridge's own Prometheus text at
+// /metrics into the same Stats as /colibri/stats (see ParseMetrics), with
+// the version from /about/version, which /metrics does not carry.
+func (c *Client) Metrics(ctx context.Context) (*Stats, error) {
+	var s *Stats
+	err := c.do(ctx, http.MethodGet, "/metrics", nil, func(req *http.Request, code int, body []byte) error {
+		if err := expectOK(req, code, body); err != nil {
+			return err
+		}
+		var err error
+		if s, err = ParseMetrics(body); err != nil {
+			return fmt.Errorf("GET %s: %w", req.URL.Redacted(), err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The version is only a label: without it the numbers still stand.
+	if v, err := c.Version(ctx); err == nil {
+		s.setText("version", v)
+	}
+	return s, nil
+}
+
+// Version returns the version /about/version reports.
+func (c *Client) Version(ctx context.Context) (string, error) {
+	var v string
+	err := c.do(ctx, http.MethodGet, "/about/version", nil, func(req *http.Request, code int, body []byte) error {
+		if err := expectOK(req, code, body); err != nil {
+			return err
+		}
+		var about struct {
+			Version *string `json:"version"`
+		}
+		if err := json.Unmarshal(body, &about); err != nil || about.Version == nil {
+			return fmt.Errorf("GET %s: want {\"version\":\"...\"}, got %q", req.URL.Redacted(), clip(body))
+		}
+		v = *about.Version
+		return nil
+	})
+	return v, err
 }
 
 // Health returns nil when /about/health says the bridge is healthy, an

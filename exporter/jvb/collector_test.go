@@ -34,6 +34,9 @@ func collectorNames() []string {
 	for _, f := range boolFields {
 		names = append(names, "ensemble_jvb_"+f.name)
 	}
+	for _, f := range distFields {
+		names = append(names, "ensemble_jvb_"+f.name)
+	}
 	return names
 }
 
@@ -55,7 +58,10 @@ func gatherText(t *testing.T, e prometheus.Collector) []byte {
 // Each recorded payload is served as a static file by a real nginx, so the
 // whole path (HTTP, body limit, decode, conversion) runs on known bytes.
 func TestCollectorRecordedPayloads(t *testing.T) {
-	cases := []string{"sample-2026", "float-bitrate-2020", "colibri2-2022", "conference-sizes-string"}
+	cases := []string{
+		"release-2020-03", "float-bitrate-2020", "release-2021-06", "release-2021-11", "colibri2-2022",
+		"release-2023-05", "sample-2026", "conference-sizes-string", "jicofo-2023",
+	}
 	n := testenv.StartNginx(t, testenv.NginxOptions{ExtraServerConf: `
     location ~ ^/[^/]+/about/health$ { return 200; }
     location ~ ^/[^/]+/colibri/stats$ { default_type application/json; }
@@ -72,7 +78,7 @@ func TestCollectorRecordedPayloads(t *testing.T) {
 	}
 	for _, name := range cases {
 		t.Run(name, func(t *testing.T) {
-			e := newExporter(New(NewClient(n.URL+"/"+name, nil), 5*time.Second, nil))
+			e := newExporter(mustNew(t, NewClient(n.URL+"/"+name, nil), 5*time.Second, SourceColibri, nil))
 			golden := filepath.Join("testdata", name+".prom")
 			if *update {
 				if err := os.WriteFile(golden, gatherText(t, e), 0o644); err != nil {
@@ -87,8 +93,24 @@ func TestCollectorRecordedPayloads(t *testing.T) {
 				t.Error(err)
 			}
 			testenv.CollectAndLint(t, e)
+			// What an operator watches most is there for every release.
+			got := string(gatherText(t, e))
+			for _, line := range []string{"\nensemble_jvb_up 1\n", "\nensemble_jvb_endpoints ", "\nensemble_jvb_conferences ", "\nensemble_jvb_largest_conference "} {
+				if !strings.Contains(got, line) {
+					t.Errorf("no %q in\n%s", strings.TrimSpace(line), got)
+				}
+			}
 		})
 	}
+}
+
+func mustNew(t testing.TB, client *Client, timeout time.Duration, source string, logger *slog.Logger) *Collector {
+	t.Helper()
+	c, err := New(client, timeout, source, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func startEmulator(t *testing.T, opts jvbemu.Options) (*jvbemu.Emulator, string) {
@@ -102,11 +124,9 @@ func startEmulator(t *testing.T, opts jvbemu.Options) (*jvbemu.Emulator, string)
 // sentNames runs one Update and returns the names of the metrics sent.
 func sentNames(t *testing.T, c *Collector) (map[string]float64, error) {
 	t.Helper()
-	ch := make(chan prometheus.Metric, 200)
-	err := c.Update(t.Context(), ch)
-	close(ch)
+	ms, err := c.Update(t.Context(), nil)
 	got := map[string]float64{}
-	for m := range ch {
+	for _, m := range ms {
 		name := m.Desc().String()
 		name = name[strings.Index(name, `"`)+1:]
 		name = name[:strings.Index(name, `"`)]
@@ -142,7 +162,7 @@ func TestCollectorFaults(t *testing.T) {
 			if tt.fault == jvbemu.Hang {
 				timeout = 300 * time.Millisecond
 			}
-			c := New(NewClient(url, nil), timeout, nil)
+			c := mustNew(t, NewClient(url, nil), timeout, SourceColibri, nil)
 			got, err := sentNames(t, c)
 			if err == nil {
 				t.Fatal("no error")
@@ -173,7 +193,7 @@ func TestCollectorFaults(t *testing.T) {
 func TestCollectorRESTDisabledLogsOnce(t *testing.T) {
 	emu, url := startEmulator(t, jvbemu.Options{})
 	var logs bytes.Buffer
-	c := New(NewClient(url, nil), time.Second, slog.New(slog.NewTextHandler(&logs, nil)))
+	c := mustNew(t, NewClient(url, nil), time.Second, SourceColibri, slog.New(slog.NewTextHandler(&logs, nil)))
 	emu.SetFault(jvbemu.RESTDisabled)
 	for range 3 {
 		if _, err := sentNames(t, c); !errors.Is(err, exporter.ErrNoData) {
@@ -196,7 +216,7 @@ func TestCollectorRESTDisabledLogsOnce(t *testing.T) {
 
 func TestCollectorFollowsEmulator(t *testing.T) {
 	emu, url := startEmulator(t, jvbemu.Options{})
-	c := New(NewClient(url, nil), time.Second, nil)
+	c := mustNew(t, NewClient(url, nil), time.Second, SourceColibri, nil)
 	emu.StartConference(6)
 	emu.StartConference(4)
 	emu.SetStress(0.25)

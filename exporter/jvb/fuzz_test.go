@@ -68,9 +68,37 @@ func FuzzStats(f *testing.F) {
 				got, ok = s.Bool(k.key)
 			case kindText:
 				got, ok = s.Text(k.key)
+			default:
+				// Distributions and presence-only keys: only bounds here.
+				if d, ok := s.Dist(k.key); ok && (len(d) == 0 || len(d) > distBuckets) {
+					t.Fatalf("key %q: %d buckets", k.key, len(d))
+				}
+				continue
 			}
 			if ok != inJSON || (ok && got != v) {
 				t.Fatalf("key %q: got %v (present %v), encoding/json %v (present %v)", k.key, got, ok, v, inJSON)
+			}
+		}
+	})
+}
+
+// FuzzMetrics checks ParseMetrics never panics, that its errors say where
+// they came from, and that what it returns has bounded distributions.
+func FuzzMetrics(f *testing.F) {
+	addSeeds(f, "*.txt")
+	f.Add([]byte("jitsi_jvb_conferences 1\n"))
+	f.Add([]byte("# TYPE jitsi_jvb_drain_mode gauge\njitsi_jvb_drain_mode 2\n"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		s, err := ParseMetrics(body)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "bridge metrics:") {
+				t.Fatalf("error without context: %v", err)
+			}
+			return
+		}
+		for _, f := range distFields {
+			if d, ok := s.Dist(f.key); ok && len(d) != distBuckets {
+				t.Fatalf("%s: %d buckets", f.key, len(d))
 			}
 		}
 	})

@@ -19,6 +19,13 @@ const (
 	kindNumber kind = iota + 1
 	kindBool
 	kindText
+	// kindDist is an array of per-bucket conference counts, also accepted
+	// as a string holding such an array (old bridges sent "[]" before
+	// their first statistics run) and ignored as an object (Jicofo's
+	// /stats has a conference_sizes object).
+	kindDist
+	// kindAny is a key whose presence alone is kept.
+	kindAny
 )
 
 func (k kind) String() string {
@@ -29,6 +36,10 @@ func (k kind) String() string {
 		return "boolean"
 	case kindText:
 		return "string"
+	case kindDist:
+		return "JSON array of numbers"
+	case kindAny:
+		return "value"
 	}
 	return "unknown"
 }
@@ -37,6 +48,8 @@ func (k kind) String() string {
 type knownField struct {
 	key  string
 	kind kind
+	// dist is the index in distFields of a kindDist key.
+	dist int
 }
 
 // known lists the fields whose type is checked and whose values are kept.
@@ -46,15 +59,20 @@ type knownField struct {
 var known = func() []knownField {
 	var ks []knownField
 	for _, f := range fields {
-		ks = append(ks, knownField{f.key, kindNumber})
+		ks = append(ks, knownField{key: f.key, kind: kindNumber})
 	}
-	ks = append(ks, knownField{"participants", kindNumber})
+	ks = append(ks, knownField{key: "participants", kind: kindNumber})
 	for _, f := range boolFields {
-		ks = append(ks, knownField{f.key, kindBool})
+		ks = append(ks, knownField{key: f.key, kind: kindBool})
 	}
 	for _, k := range []string{"version", "current_timestamp", "region", "release", "relay_id"} {
-		ks = append(ks, knownField{k, kindText})
+		ks = append(ks, knownField{key: k, kind: kindText})
 	}
+	for i, f := range distFields {
+		ks = append(ks, knownField{key: f.key, kind: kindDist, dist: i})
+	}
+	// Jicofo's /stats: kept to say so when the URL points at Jicofo.
+	ks = append(ks, knownField{key: "bridge_selector", kind: kindAny})
 	return ks
 }()
 
@@ -67,11 +85,14 @@ var knownIndex = func() map[string]int {
 	return m
 }()
 
-const maxKnown = 96
+const (
+	maxKnown = 96
+	numDists = 3
+)
 
 func init() {
-	if len(known) > maxKnown {
-		panic("jvb: raise maxKnown")
+	if len(known) > maxKnown || len(distFields) != numDists {
+		panic("jvb: update maxKnown or numDists")
 	}
 }
 
@@ -82,6 +103,41 @@ type Stats struct {
 	present [maxKnown]bool
 	numbers [maxKnown]float64 // also holds booleans as 0/1
 	texts   [maxKnown]string
+	dists   [numDists]dist
+}
+
+// dist is one conference distribution; n == 0 means the bridge sent none.
+type dist struct {
+	n      int
+	counts [distBuckets]float64
+}
+
+// set fills d from per-bucket counts, folding buckets past the last into
+// it.
+func (d *dist) set(counts []float64) {
+	*d = dist{}
+	for i, c := range counts {
+		d.counts[min(i, distBuckets-1)] += c
+	}
+	d.n = min(len(counts), distBuckets)
+}
+
+// Dist returns a conference distribution (conference_sizes,
+// conferences_by_audio_senders or conferences_by_video_senders): index i
+// counts conferences with i endpoints or senders, the last index that many
+// or more. It is absent on bridges since 2024, whose /colibri/stats no
+// longer has them (their /metrics does), and when the bridge had not yet
+// computed its statistics.
+func (s *Stats) Dist(key string) ([]float64, bool) {
+	i, ok := knownIndex[key]
+	if !ok || known[i].kind != kindDist {
+		return nil, false
+	}
+	d := &s.dists[known[i].dist]
+	if !s.present[i] || d.n == 0 {
+		return nil, false
+	}
+	return d.counts[:d.n], true
 }
 
 // ErrNotObject means the body was valid JSON but not an object.
@@ -330,11 +386,26 @@ func (p *scanner) value(s *Stats, idx int) error {
 		}
 		return &typeError{key: key, got: got, want: want.String()}
 	}
+	if want == kindAny {
+		start := p.pos
+		if err := p.value(s, -1); err != nil {
+			return err
+		}
+		s.present[idx] = string(p.b[start:p.pos]) != "null"
+		return nil
+	}
 	switch c := p.b[p.pos]; {
 	case c == '"':
 		raw, escaped, err := p.str()
 		if err != nil {
 			return err
+		}
+		if want == kindDist {
+			v, err := unquote(raw)
+			if err != nil {
+				return err
+			}
+			return s.setDist(idx, []byte(v), "a string")
 		}
 		if want != kindText {
 			return mismatch("a string")
@@ -404,13 +475,30 @@ func (p *scanner) value(s *Stats, idx int) error {
 			p.pos = start
 			return p.errorf("invalid nested value")
 		}
-		if c == '{' {
+		switch {
+		case want == kindDist && c == '[':
+			return s.setDist(idx, p.b[start:p.pos], "an array")
+		case want == kindDist:
+			return nil // Jicofo's histogram object: not the bridge's buckets
+		case c == '{':
 			return mismatch("an object")
 		}
 		return mismatch("an array")
 	default:
 		return p.errorf("invalid character %q looking for beginning of value", c)
 	}
+	return nil
+}
+
+// setDist stores the JSON array raw as the distribution at known index
+// idx. got names the JSON type for errors: a string must hold an array.
+func (s *Stats) setDist(idx int, raw []byte, got string) error {
+	var counts []float64
+	if err := json.Unmarshal(raw, &counts); err != nil {
+		return &typeError{key: known[idx].key, got: got, want: kindDist.String()}
+	}
+	s.dists[known[idx].dist].set(counts)
+	s.present[idx] = len(counts) > 0
 	return nil
 }
 
@@ -505,4 +593,11 @@ func (p *scanner) skipNested() error {
 		p.pos++
 	}
 	return p.errorf("unexpected end of input")
+}
+
+// setText sets a kindText field.
+func (s *Stats) setText(key, v string) {
+	if i, ok := knownIndex[key]; ok && known[i].kind == kindText {
+		s.texts[i], s.present[i] = v, true
+	}
 }

@@ -155,3 +155,61 @@ func TestParseHealth(t *testing.T) {
 		}
 	}
 }
+
+// Distributions come as arrays, as the string "[]" before the bridge's
+// first statistics run (absent then), and as Jicofo's object (ignored).
+func TestParseStatsDistributions(t *testing.T) {
+	tests := []struct {
+		file    string
+		key     string
+		want    map[int]float64 // non-zero buckets; nil: absent
+		numbers map[string]float64
+	}{
+		{file: "release-2020-03.json", key: "conference_sizes", want: map[int]float64{2: 1, 3: 1, 6: 1},
+			numbers: map[string]float64{"participants": 11}},
+		{file: "release-2021-06.json", key: "conferences_by_video_senders", want: map[int]float64{0: 1, 2: 1, 3: 1, 5: 1}},
+		{file: "release-2023-05.json", key: "conferences_by_audio_senders", want: map[int]float64{0: 2, 1: 1, 2: 1, 4: 1}},
+		{file: "conference-sizes-string.json", key: "conference_sizes"},
+		{file: "jicofo-2023.json", key: "conference_sizes", numbers: map[string]float64{"participants": 31}},
+		{file: "sample-2026.json", key: "conference_sizes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			s, err := ParseStats(readFixture(t, tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok := s.Dist(tt.key)
+			if tt.want == nil {
+				if ok {
+					t.Fatalf("%s = %v, want absent", tt.key, got)
+				}
+			} else {
+				if !ok || len(got) != distBuckets {
+					t.Fatalf("%s = %v (present %v)", tt.key, got, ok)
+				}
+				for i, v := range got {
+					if v != tt.want[i] {
+						t.Errorf("%s[%d] = %v, want %v", tt.key, i, v, tt.want[i])
+					}
+				}
+			}
+			for k, want := range tt.numbers {
+				if v, ok := s.Number(k); !ok || v != want {
+					t.Errorf("%s = %v (present %v), want %v", k, v, ok, want)
+				}
+			}
+		})
+	}
+	// A longer array folds into the last bucket; a bad element is a type error.
+	s, err := ParseStats([]byte(`{"conference_sizes":[0,1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,2,3,4]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := s.Dist("conference_sizes"); len(d) != distBuckets || d[1] != 1 || d[21] != 9 {
+		t.Errorf("folded = %v", d)
+	}
+	if _, err := ParseStats([]byte(`{"conference_sizes":[0,"x"]}`)); err == nil || !strings.Contains(err.Error(), `"conference_sizes" is an array, want a JSON array of numbers`) {
+		t.Errorf("err = %v", err)
+	}
+}

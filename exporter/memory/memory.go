@@ -66,8 +66,8 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.available.Prometheus()
 }
 
-// Append reads one Sample.
-func (c *Collector) Append(ctx context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error) {
+// Update reads one Sample.
+func (c *Collector) Update(ctx context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error) {
 	s, err := c.src.Read(ctx)
 	if err != nil {
 		return ms, err
@@ -75,9 +75,4 @@ func (c *Collector) Append(ctx context.Context, ms []prometheus.Metric) ([]prome
 	ms = append(ms, exporter.NewMetric(c.total, prometheus.GaugeValue, float64(s.Total)))
 	ms = append(ms, exporter.NewMetric(c.available, prometheus.GaugeValue, float64(s.Available)))
 	return ms, nil
-}
-
-// Update sends what Append appends.
-func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
-	return exporter.SendAppended(ctx, c, ch)
 }

@@ -94,8 +94,8 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Append reads every device once and appends those the filters keep.
-func (c *Collector) Append(ctx context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error) {
+// Update reads every device once and appends those the filters keep.
+func (c *Collector) Update(ctx context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error) {
 	devs, err := c.src.Read(ctx)
 	if err != nil {
 		return ms, err
@@ -115,11 +115,6 @@ func (c *Collector) Append(ctx context.Context, ms []prometheus.Metric) ([]prome
 		return ms, exporter.ErrNoData
 	}
 	return ms, nil
-}
-
-// Update sends what Append appends.
-func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
-	return exporter.SendAppended(ctx, c, ch)
 }
 
 func (c *Collector) keep(name string) bool {

@@ -71,10 +71,10 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Append reads stub_status once. When nginx cannot be read, only
+// Update reads stub_status once. When nginx cannot be read, only
 // ensemble_nginx_up 0 is appended (stale or zero counters would be lies) and the
 // error is returned so the scrape's success meta-metric shows it too.
-func (c *Collector) Append(ctx context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error) {
+func (c *Collector) Update(ctx context.Context, ms []prometheus.Metric) ([]prometheus.Metric, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	s, err := c.client.StubStatus(ctx)
@@ -97,9 +97,4 @@ func (c *Collector) Append(ctx context.Context, ms []prometheus.Metric) ([]prome
 	counter(c.handled, s.Handled)
 	counter(c.requests, s.Requests)
 	return ms, nil
-}
-
-// Update sends what Append appends.
-func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
-	return exporter.SendAppended(ctx, c, ch)
 }

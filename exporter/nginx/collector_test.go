@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ensemble-jitsi/ensemble/exporter"
@@ -172,9 +171,7 @@ func TestCollectorFailures(t *testing.T) {
 				timeout = 300 * time.Millisecond
 			}
 			c := New(NewClient(tt.url, nil), timeout)
-			ch := make(chan prometheus.Metric, 20)
-			err := c.Update(t.Context(), ch)
-			close(ch)
+			ms, err := c.Update(t.Context(), nil)
 			if err == nil || !strings.Contains(err.Error(), tt.url) {
 				t.Fatalf("err = %v, want an error naming %s", err, tt.url)
 			}
@@ -185,7 +182,7 @@ func TestCollectorFailures(t *testing.T) {
 				t.Errorf("err = %v, want errors.Is %v", err, tt.is)
 			}
 			var got []string
-			for m := range ch {
+			for _, m := range ms {
 				got = append(got, m.Desc().String())
 			}
 			if len(got) != 1 || !strings.Contains(got[0], `"ensemble_nginx_up"`) {

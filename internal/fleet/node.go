@@ -112,6 +112,9 @@ func (n *Node) StartSidecar(ctx context.Context) error {
 		"--node.address=127.0.0.1",
 		"--node.region=demo",
 		"--collector.jvb.url=" + n.EmulatorURL,
+		// The bridge's own /metrics: everything /colibri/stats has plus the
+		// conference distributions the fleet dashboard shows.
+		"--collector.jvb.source=metrics",
 		"--collector.nginx.scrape-uri=" + n.nginx.StubStatusURL,
 		"--drain.timeout=" + t.DrainTimeout.String(),
 		"--drain.poll-interval=" + t.DrainPoll.String(),

@@ -1,5 +1,6 @@
 // Package jvbemu emulates a Jitsi Videobridge's private REST API
-// (/colibri/stats, /about/health, /about/version, /colibri/drain,
+// (/colibri/stats and its own Prometheus /metrics, /about/health,
+// /about/version, /colibri/drain,
 // /colibri/shutdown) field for field, with a load that tests and the demo
 // script through Go or the /emulator/ control API, and faults on request.
 // It is the one stand-in the project's tests allow.
@@ -54,6 +55,7 @@ type Emulator struct {
 	graceful    bool
 	shutting    bool
 	last        time.Time // counters are integrated up to here
+	started     time.Time // the bridge's startup_time and counters' _created
 	totals      totals
 	startedConf int64
 	doneConf    int64
@@ -94,6 +96,7 @@ func New(opts Options) *Emulator {
 		stress:     -1,
 		healthCode: http.StatusOK,
 		last:       opts.Clock(),
+		started:    opts.Clock(),
 	}
 	e.mux = e.routes()
 	return e

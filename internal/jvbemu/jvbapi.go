@@ -18,6 +18,7 @@ func (e *Emulator) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /colibri/stats", e.jvb(true, e.stats))
 	mux.HandleFunc("GET /about/health", e.jvb(false, e.health))
+	mux.HandleFunc("GET /metrics", e.jvb(false, e.metrics))
 	mux.HandleFunc("GET /about/version", e.jvb(false, e.version))
 	mux.HandleFunc("GET /colibri/drain", e.jvb(true, e.drainState))
 	mux.HandleFunc("POST /colibri/drain/enable", e.jvb(true, e.setDrain(true)))

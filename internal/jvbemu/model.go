@@ -38,7 +38,16 @@ type model struct {
 	stress                                  float64
 	incomingLoss, outgoingLoss, overallLoss float64
 	rtt                                     float64
+	// Current conferences by size and by audio and video senders: index
+	// i counts i, the last index sizeBuckets-1 or more, as the bridge's
+	// conference_sizes arrays and conferences_by_* histograms do.
+	bySize, byAudio, byVideo [sizeBuckets]int
 }
+
+// sizeBuckets is the bridge's number of conference-size buckets.
+const sizeBuckets = 22
+
+func bucket(b *[sizeBuckets]int, n int) { b[min(n, sizeBuckets-1)]++ }
 
 // modelLocked derives the model from the conferences. Called with mu held.
 func (e *Emulator) modelLocked() model {
@@ -48,7 +57,10 @@ func (e *Emulator) modelLocked() model {
 		m.endpoints += n
 		m.largest = max(m.largest, n)
 		m.conferences++
+		bucket(&m.bySize, n)
 		if n < 3 {
+			bucket(&m.byAudio, 0)
+			bucket(&m.byVideo, 0)
 			// One or two endpoints: the media goes peer to peer (two) or
 			// nowhere (one), so the bridge sees an inactive conference.
 			m.inactiveConfs++
@@ -67,6 +79,8 @@ func (e *Emulator) modelLocked() model {
 		m.receiveOnly += recvOnly
 		m.sendingVideo += video
 		m.sendingAudio += audio
+		bucket(&m.byAudio, audio)
+		bucket(&m.byVideo, video)
 		m.downKbps += int64(video*videoSendKbps + audio*audioKbps)
 		m.downPPS += int64(video*videoSendKbps*1000/8/videoBytesPerPacket + audio*audioPPS)
 		// Video senders receive the others, everyone else all senders,

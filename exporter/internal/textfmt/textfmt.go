@@ -1,4 +1,10 @@
-package exporter
+// Package textfmt writes the Prometheus text exposition format (0.0.4) of
+// plain gauges, counters and untyped metrics without a registry, byte for
+// byte as Registry.Gather plus expfmt's encoder would (FuzzWriter and the
+// exporter's TestTextWriterMatchesRegistry check it). It is the exporter's
+// fast path, kept internal so that the public API stays plain
+// client_golang.
+package textfmt
 
 import (
 	"bytes"
@@ -22,12 +28,22 @@ import (
 // scrape takes the registry path.
 const maxTextFamilies = 4096
 
+// Direct is a metric that hands over its sample without building a
+// protobuf message (exporter.NewMetric's).
+type Direct interface {
+	prometheus.Metric
+	// Sample returns the sample's type, value and label values in the
+	// order of its Desc's variable labels, which must be sorted; ok false
+	// means the Writer must use Write instead.
+	Sample() (typ dto.MetricType, v float64, labelValues []string, ok bool)
+}
+
 // textFamily is what the text writer knows of one Desc, learnt once from
 // the first metric seen with it.
 type textFamily struct {
 	name string
 	// rank orders families by name (equal names, equal ranks), so sorting
-	// a scrape compares integers; guarded by textWriter.mu.
+	// a scrape compares integers; guarded by Writer.mu.
 	rank int
 	// header is "# HELP …\n# TYPE …\n" exactly as expfmt writes it.
 	header []byte
@@ -36,7 +52,7 @@ type textFamily struct {
 	labelNames []string
 }
 
-// textWriter writes the text exposition format (0.0.4) of plain gauges,
+// Writer writes the text exposition format (0.0.4) of plain gauges,
 // counters and untyped metrics without the registry: no conversion to
 // metric families, no consistency hashing, one pooled buffer. Its output is
 // byte for byte what Registry.Gather plus expfmt's text encoder give for the
@@ -44,7 +60,7 @@ type textFamily struct {
 // way — histograms, summaries, names needing UTF-8 quoting, inconsistent
 // families — makes write return false and the caller takes the registry path,
 // which also reports what is wrong.
-type textWriter struct {
+type Writer struct {
 	mu       sync.RWMutex
 	families map[*prometheus.Desc]*textFamily // nil entry: the Desc needs the registry path
 	ranks    int                              // distinct family names
@@ -82,17 +98,18 @@ type textScratch struct {
 	metric          dto.Metric
 }
 
-func newTextWriter() *textWriter {
-	return &textWriter{
+// New returns an empty Writer; it learns each Desc on first use.
+func New() *Writer {
+	return &Writer{
 		families: map[*prometheus.Desc]*textFamily{},
 		scratch:  sync.Pool{New: func() any { return new(textScratch) }},
 	}
 }
 
-// write encodes ms, merged with the already gathered families extra (sorted
+// Write encodes ms, merged with the already gathered families extra (sorted
 // by name, as Gather returns them), and passes the bytes to send. It returns
 // false, having sent nothing, when ms or extra need the registry path.
-func (tw *textWriter) write(ms []prometheus.Metric, extra []*dto.MetricFamily, send func([]byte)) bool {
+func (tw *Writer) Write(ms []prometheus.Metric, extra []*dto.MetricFamily, send func([]byte)) bool {
 	s := tw.scratch.Get().(*textScratch)
 	defer func() {
 		clear(s.samples) // drop references to this scrape's labels
@@ -103,20 +120,21 @@ func (tw *textWriter) write(ms []prometheus.Metric, extra []*dto.MetricFamily, s
 		}
 	}()
 	for _, m := range ms {
-		if smp, ok := m.(*sample); ok && smp.d.direct {
-			// Made by NewMetric: no protobuf message needed.
-			fam := tw.family(smp.d.desc, m)
-			typ, ok := dtoType(smp.t)
-			if fam == nil || !ok || fam.typ != typ || len(smp.values) != len(fam.labelNames) {
-				return false
-			}
-			for _, v := range smp.values {
-				if !utf8.ValidString(v) {
+		if d, ok := m.(Direct); ok {
+			if typ, v, values, ok := d.Sample(); ok {
+				// No protobuf message needed.
+				fam := tw.family(m.Desc(), m)
+				if fam == nil || fam.typ != typ || len(values) != len(fam.labelNames) {
 					return false
 				}
+				for _, lv := range values {
+					if !utf8.ValidString(lv) {
+						return false
+					}
+				}
+				s.samples = append(s.samples, textSample{fam: fam, values: values, value: v})
+				continue
 			}
-			s.samples = append(s.samples, textSample{fam: fam, values: smp.values, value: smp.v})
-			continue
 		}
 		s.metric.Reset()
 		if err := m.Write(&s.metric); err != nil {
@@ -195,7 +213,7 @@ func legacyNames(mfs []*dto.MetricFamily) bool {
 // series is unique. Most families have one sample or a few, so it places
 // the samples by family rank (a counting sort) and then sorts each
 // family's samples by their labels.
-func (tw *textWriter) sort(s *textScratch) bool {
+func (tw *Writer) sort(s *textScratch) bool {
 	tw.mu.RLock() // ranks stay put meanwhile
 	defer tw.mu.RUnlock()
 	starts := slices.Grow(s.counts[:0], tw.ranks+1)[:tw.ranks+1]
@@ -230,7 +248,7 @@ func (tw *textWriter) sort(s *textScratch) bool {
 }
 
 // family returns what is known of d, learning it from m the first time.
-func (tw *textWriter) family(d *prometheus.Desc, m prometheus.Metric) *textFamily {
+func (tw *Writer) family(d *prometheus.Desc, m prometheus.Metric) *textFamily {
 	tw.mu.RLock()
 	fam, known := tw.families[d]
 	tw.mu.RUnlock()
@@ -254,7 +272,7 @@ func (tw *textWriter) family(d *prometheus.Desc, m prometheus.Metric) *textFamil
 }
 
 // rank numbers the known families in name order; the caller holds mu.
-func (tw *textWriter) rank() {
+func (tw *Writer) rank() {
 	fams := make([]*textFamily, 0, len(tw.families))
 	for _, f := range tw.families {
 		if f != nil {

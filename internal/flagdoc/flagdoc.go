@@ -1,0 +1,71 @@
+// Package flagdoc prints a kingpin application's flags as the Markdown
+// table the README carries, so that the README is generated from the
+// binaries themselves (make docs) and a docs test fails when it drifts.
+package flagdoc
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/alecthomas/kingpin/v2"
+)
+
+// Flag is the hidden flag that prints the table and exits.
+const Flag = "help-flags-markdown"
+
+// Register adds the hidden --help-flags-markdown to app: it writes
+// Table(app) to w and calls exit(0). docDefaults replaces defaults that
+// depend on the machine (the host name, the number of CPUs) with words, so
+// the table is the same wherever it is generated.
+func Register(app *kingpin.Application, w io.Writer, exit func(int), docDefaults map[string]string) {
+	app.Flag(Flag, "Print the flags as a Markdown table and exit.").Hidden().
+		PreAction(func(*kingpin.ParseContext) error {
+			_, err := io.WriteString(w, Table(app.Model(), docDefaults))
+			if err != nil {
+				return fmt.Errorf("--%s: %w", Flag, err)
+			}
+			exit(0)
+			return nil
+		}).Bool()
+}
+
+// Table renders the visible flags of app (not help and version) as a
+// Markdown table: flag, default, meaning. A boolean flag shows its
+// default as true or false, which kingpin's own help leaves out. Call it
+// before parsing, or from a PreAction of a parse that set no other flag and
+// read no environment that sets flags.
+func Table(app *kingpin.ApplicationModel, docDefaults map[string]string) string {
+	var b strings.Builder
+	b.WriteString("| flag | default | meaning |\n|---|---|---|\n")
+	for _, f := range app.Flags {
+		switch {
+		case f.Hidden, f.Name == "help", f.Name == "help-long", f.Name == "help-man", f.Name == "version":
+			continue
+		}
+		name := "--" + f.Name
+		def := strings.Join(f.Default, ", ")
+		if f.IsBoolFlag() {
+			name = "--[no-]" + f.Name
+			if def == "" {
+				// No kingpin default: the value as declared is the
+				// default (a collector switch starts enabled). Only this
+				// flag was given, so nothing else has been set.
+				def = f.Value.String()
+			}
+		}
+		if d, ok := docDefaults[f.Name]; ok {
+			def = d
+		} else if def != "" {
+			def = "`" + def + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", name, cell(def), cell(f.Help))
+	}
+	return b.String()
+}
+
+// cell makes s safe inside a table cell.
+func cell(s string) string {
+	s = strings.ReplaceAll(s, "|", `\|`)
+	return strings.ReplaceAll(s, "\n", " ")
+}
