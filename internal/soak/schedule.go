@@ -65,22 +65,10 @@ func lockOf(e Event) string {
 	return e.group()
 }
 
-// nodeSlot returns the earliest time from at when fewer than limit node
-// faults (ending at ends) are still running.
-func nodeSlot(ends []time.Duration, at time.Duration, limit int) time.Duration {
-	for {
-		var running []time.Duration
-		for _, end := range ends {
-			if end > at {
-				running = append(running, end)
-			}
-		}
-		if len(running) < limit {
-			return at
-		}
-		at = slices.Min(running)
-	}
-}
+// stretch is [from, to), counted from the start of the soak.
+type stretch struct{ from, to time.Duration }
+
+func (s stretch) overlaps(o stretch) bool { return s.from < o.to && o.from < s.to }
 
 // Event is one planned fault.
 type Event struct {
@@ -161,13 +149,46 @@ func Plan(seed uint64, o PlanOptions) ([]Event, error) {
 			hold: o.MinHold + time.Duration(rng.Int64N(int64(o.MaxHold-o.MinHold)+1)).Round(100*time.Millisecond),
 		}
 	}
-	slices.SortStableFunc(drafts, func(a, b draft) int { return int(a.at - b.at) })
+	// The one-of-each drafts are placed first, so the random ones cannot
+	// crowd them out of the window.
+	slices.SortStableFunc(drafts[len(Kinds):], func(a, b draft) int { return int(a.at - b.at) })
 
 	last := o.Warmup + span // latest start
 	var plan []Event
-	busy := map[string]time.Duration{} // lock group → when it is free again
-	var nodeEnds []time.Duration       // ends of planned node faults
-	for _, d := range drafts {
+	reserved := map[string][]stretch{} // lock group → reserved spans
+	var nodeSpans []stretch            // spans of node faults
+	feasible := func(e Event, at time.Duration) bool {
+		sp := stretch{at, at + e.Hold + o.Reserve}
+		for _, r := range reserved[lockOf(e)] {
+			if r.overlaps(sp) {
+				return false
+			}
+		}
+		if !e.Kind.nodeFault() {
+			return true
+		}
+		// The most node faults running at once within sp, counted at sp's
+		// start and at every start of another node fault inside it.
+		points := []time.Duration{sp.from}
+		for _, r := range nodeSpans {
+			if r.from > sp.from && r.from < sp.to {
+				points = append(points, r.from)
+			}
+		}
+		for _, p := range points {
+			n := 0
+			for _, r := range nodeSpans {
+				if r.from <= p && p < r.to {
+					n++
+				}
+			}
+			if n >= o.MaxNodesDown {
+				return false
+			}
+		}
+		return true
+	}
+	for i, d := range drafts {
 		var candidates []Event
 		switch {
 		case d.kind.nodeFault():
@@ -185,30 +206,37 @@ func Plan(seed uint64, o PlanOptions) ([]Event, error) {
 		case d.kind == PrometheusStop:
 			candidates = []Event{{Kind: d.kind, Target: "prometheus"}}
 		}
-		// A busy target delays the fault to when the target is free again,
-		// and too many nodes down delays a node fault until one comes back.
-		earliest := d.at
-		if d.kind.nodeFault() {
-			earliest = max(earliest, nodeSlot(nodeEnds, d.at, o.MaxNodesDown))
+		for j := range candidates {
+			candidates[j].Hold = d.hold
 		}
-		best, bestAt := -1, time.Duration(0)
 		order := rng.Perm(len(candidates))
-		for _, i := range order {
-			at := max(earliest, busy[lockOf(candidates[i])])
-			if best < 0 || at < bestAt {
-				best, bestAt = i, at
+		// A busy target delays the fault; a one-of-each fault that finds no
+		// room later also looks earlier in the window.
+		starts := []time.Duration{d.at, o.Warmup}
+		if i >= len(Kinds) {
+			starts = starts[:1]
+		}
+		placed := false
+		for _, from := range starts {
+			for at := from; at <= last && !placed; at += 250 * time.Millisecond {
+				for _, j := range order {
+					if e := candidates[j]; feasible(e, at) {
+						e.At = at
+						sp := stretch{at, at + e.Hold + o.Reserve}
+						reserved[lockOf(e)] = append(reserved[lockOf(e)], sp)
+						if e.Kind.nodeFault() {
+							nodeSpans = append(nodeSpans, sp)
+						}
+						plan = append(plan, e)
+						placed = true
+						break
+					}
+				}
+			}
+			if placed {
+				break
 			}
 		}
-		if bestAt > last {
-			continue
-		}
-		e := candidates[best]
-		e.At, e.Hold = bestAt, d.hold
-		busy[lockOf(e)] = e.At + e.Hold + o.Reserve
-		if e.Kind.nodeFault() {
-			nodeEnds = append(nodeEnds, e.At+e.Hold+o.Reserve)
-		}
-		plan = append(plan, e)
 	}
 	slices.SortStableFunc(plan, func(a, b Event) int { return int(a.At - b.At) })
 	return plan, nil
