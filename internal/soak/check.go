@@ -67,8 +67,12 @@ type Tally struct {
 	Invariants []Invariant `json:"invariants"`
 	// Allowed503 counts the documented 503 answers by reason.
 	Allowed503 map[string]int `json:"allowed_503"`
-	// LegitMoves counts rooms that moved away from a node that was down.
-	LegitMoves int `json:"legit_moves"`
+	// LegitMoves counts rooms that moved away from a node that was down
+	// (the documented rebinding); UnfaultedMoves counts those of them whose
+	// node no fault hit, but whose check Consul showed critical (a check
+	// that timed out on the starved machine, or an agent's restart).
+	LegitMoves     int `json:"legit_moves"`
+	UnfaultedMoves int `json:"unfaulted_moves"`
 }
 
 // allowed503 are the 503 reasons the selector documents for any time: no
@@ -115,7 +119,9 @@ func Check(answers []Answer, windows []Window, b Bounds) Tally {
 		}
 		return d
 	}
-	downNear := func(node string, from, to time.Time) bool {
+	// downNear reports whether node was down around [from, to], and
+	// whether an injected fault (not only Consul's view) says so.
+	downNear := func(node string, from, to time.Time) (down, injected bool) {
 		for _, w := range byNode[node] {
 			if w.State != Down {
 				continue
@@ -124,10 +130,11 @@ func Check(answers []Answer, windows []Window, b Bounds) Tally {
 				w.End = w.End.Add(b.Recover)
 			}
 			if w.overlaps(from, to) {
-				return true
+				down = true
+				injected = injected || w.Kind != Observed
 			}
 		}
-		return false
+		return down, injected
 	}
 	last := map[string]Answer{}
 	for _, a := range answers {
@@ -149,7 +156,7 @@ func Check(answers []Answer, windows []Window, b Bounds) Tally {
 		fresh := !seen || prev.Node != a.Node
 		if a.Kind != "probe" {
 			for _, w := range byNode[a.Node] {
-				if !w.covers(a.Start) || (w.State != Down && (w.State != Draining || !fresh)) {
+				if w.Kind == Observed || !w.covers(a.Start) || (w.State != Down && (w.State != Draining || !fresh)) {
 					continue
 				}
 				if e := elapsed(w, a.Start); e > b.Detect {
@@ -159,9 +166,14 @@ func Check(answers []Answer, windows []Window, b Bounds) Tally {
 		}
 		if seen && prev.Node != a.Node {
 			from := prev.Start
+			oldDown, oldInjected := downNear(prev.Node, from, a.End)
+			newDown, newInjected := downNear(a.Node, from, a.End)
 			switch {
-			case downNear(prev.Node, from, a.End) || downNear(a.Node, from, a.End):
+			case oldDown || newDown:
 				t.LegitMoves++
+				if !oldInjected && !newInjected {
+					t.UnfaultedMoves++
+				}
 			case inWindow(churn, from, 0) || anyOverlap(churn, from, a.End) || anyOverlap(blind, from, a.End):
 				inv[3].add("%s room %s: %s (%s) then %s (%s)", at(a.Start), a.Room, prev.Node, prev.Replica, a.Node, a.Replica)
 			default:

@@ -151,11 +151,11 @@ func (r *Report) Print(w io.Writer) {
 		failed -= counts[k]
 	}
 	fmt.Fprintf(w, "faults injected: %s (failed to inject: %d)\n", strings.Join(parts, ", "), failed)
-	for what, why := range r.NotInjected {
-		fmt.Fprintf(w, "not injected: %s: %s\n", what, why)
+	for _, what := range slices.Sorted(maps.Keys(r.NotInjected)) {
+		fmt.Fprintf(w, "not injected: %s: %s\n", what, r.NotInjected[what])
 	}
-	fmt.Fprintf(w, "rooms moved off a node that was down: %d; documented 503s: %v; fleet whole %.1fs after the last fault\n",
-		r.LegitMoves, r.Allowed503, r.Recovery.Seconds())
+	fmt.Fprintf(w, "rooms moved off a node that was down: %d (of which %d off a node no fault hit but Consul showed critical); documented 503s: %v; fleet whole %.1fs after the last fault\n",
+		r.LegitMoves, r.UnfaultedMoves, r.Allowed503, r.Recovery.Seconds())
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "invariant\tcount\tlimit\t")
 	for _, inv := range r.Invariants {
