@@ -45,8 +45,6 @@ type injector struct {
 	f     *fleet.Fleet
 	start time.Time
 	tl    *Timeline
-	// drain switches a node's drain; see SetDrain.
-	drain func(ctx context.Context, n *fleet.Node, on bool) error
 
 	locks sync.Map // lock group → *sync.Mutex
 
