@@ -35,7 +35,10 @@ type Report struct {
 	LatencyP50 float64 `json:"latency_p50_seconds"`
 	LatencyP99 float64 `json:"latency_p99_seconds"`
 
-	Plan        []Event           `json:"plan"`
+	Plan []Event `json:"plan"`
+	// Windows is the ground truth: each fault's span and what Consul
+	// showed critical, from the start of the load.
+	Windows     []WindowOffset    `json:"windows"`
 	Faults      []FaultRecord     `json:"faults"`
 	NotInjected map[string]string `json:"not_injected"`
 
@@ -51,7 +54,29 @@ type Report struct {
 	Leftover []string `json:"leftover"`
 }
 
+// WindowOffset is a Window with times from the start of the load.
+type WindowOffset struct {
+	Node  string  `json:"node,omitempty"`
+	State State   `json:"state"`
+	Kind  Kind    `json:"kind"`
+	Start float64 `json:"start_seconds"`
+	End   float64 `json:"end_seconds"`
+}
+
 func (r *Report) tally(answers []Answer, windows []Window, b Bounds) {
+	var zero time.Time
+	for _, a := range answers {
+		if zero.IsZero() || a.Start.Before(zero) {
+			zero = a.Start
+		}
+	}
+	for _, w := range windows {
+		o := WindowOffset{Node: w.Node, State: w.State, Kind: w.Kind, Start: w.Start.Sub(zero).Seconds()}
+		if !w.End.IsZero() {
+			o.End = w.End.Sub(zero).Seconds()
+		}
+		r.Windows = append(r.Windows, o)
+	}
 	r.Outcomes = map[string]int{}
 	var lat []float64
 	for _, a := range answers {
