@@ -68,3 +68,53 @@ func observe(ctx context.Context, f *fleet.Fleet, nodes []string, tl *Timeline) 
 		tl.Close(i, time.Now())
 	}
 }
+
+// LeaderLoss marks a span in which the fleet's Consul agent knew no
+// leader, or the leader changed, whatever the cause (a killed leader, or a
+// restarted server that called an election when it came back). Consul
+// cannot write then, and blocking reads stall.
+const LeaderLoss Kind = "leader-loss"
+
+// watchLeader asks the fleet's agent for the raft leader every 100 ms until
+// ctx ends, and records a Blind window for each span without one, and for
+// each change of leader (from the last poll that saw the old one).
+func watchLeader(ctx context.Context, f *fleet.Fleet, tl *Timeline) {
+	const every = 100 * time.Millisecond
+	var (
+		last     string // leader at the last poll that saw one
+		lastSeen time.Time
+		open     = -1
+	)
+	for ctx.Err() == nil {
+		qctx, cancel := context.WithTimeout(ctx, time.Second)
+		leader, err := f.Consul.Leader(qctx)
+		cancel()
+		now := time.Now()
+		switch {
+		case err != nil || leader == "":
+			if open < 0 && ctx.Err() == nil {
+				start := now
+				if !lastSeen.IsZero() {
+					start = lastSeen
+				}
+				open = tl.Open(Window{State: Blind, Kind: LeaderLoss, Start: start})
+			}
+		default:
+			if open >= 0 {
+				tl.Close(open, now)
+				open = -1
+			} else if last != "" && leader != last {
+				i := tl.Open(Window{State: Blind, Kind: LeaderLoss, Start: lastSeen})
+				tl.Close(i, now)
+			}
+			last, lastSeen = leader, now
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(every):
+		}
+	}
+	if open >= 0 {
+		tl.Close(open, time.Now())
+	}
+}

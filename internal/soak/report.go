@@ -38,7 +38,10 @@ type Report struct {
 	Plan []Event `json:"plan"`
 	// Windows is the ground truth: each fault's span and what Consul
 	// showed critical, from the start of the load.
-	Windows     []WindowOffset    `json:"windows"`
+	Windows []WindowOffset `json:"windows"`
+	// Refused lists the users' answers that named no node (the first 2000),
+	// to line them up with the windows.
+	Refused     []Refusal         `json:"refused"`
 	Faults      []FaultRecord     `json:"faults"`
 	NotInjected map[string]string `json:"not_injected"`
 
@@ -52,6 +55,17 @@ type Report struct {
 	Groups map[int]bool `json:"-"`
 	// Leftover lists processes alive after the fleet stopped.
 	Leftover []string `json:"leftover"`
+}
+
+// Refusal is an answer that named no node, at its offset from the start
+// of the load.
+type Refusal struct {
+	At      float64 `json:"at_seconds"`
+	Kind    string  `json:"kind"`
+	Status  int     `json:"status"`
+	Reason  string  `json:"reason,omitempty"`
+	Replica string  `json:"replica,omitempty"`
+	Err     string  `json:"err,omitempty"`
 }
 
 // WindowOffset is a Window with times from the start of the load.
@@ -95,6 +109,10 @@ func (r *Report) tally(answers []Answer, windows []Window, b Bounds) {
 			key += " bad"
 		}
 		r.Outcomes[key]++
+		if !a.ok() && len(r.Refused) < 2000 {
+			r.Refused = append(r.Refused, Refusal{At: a.Start.Sub(zero).Seconds(), Kind: a.Kind, Status: a.Status,
+				Reason: a.Reason, Replica: a.Replica, Err: a.Err})
+		}
 		if a.Status != 0 {
 			lat = append(lat, a.End.Sub(a.Start).Seconds())
 		}

@@ -129,6 +129,7 @@ func Run(ctx context.Context, f *fleet.Fleet, o Options) (*Report, error) {
 	tl := &Timeline{}
 	in := &injector{f: f, start: start, tl: tl}
 	wg.Go(func() { observe(runCtx, f, nodes, tl) })
+	wg.Go(func() { watchLeader(runCtx, f, tl) })
 	// Resources are measured after the warm-up, before the first fault.
 	select {
 	case <-runCtx.Done():
