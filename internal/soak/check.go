@@ -47,7 +47,7 @@ type Bounds struct {
 	// ConsulSettle is how long after a Consul server or agent change (kill,
 	// restart) new bindings may still fail: a restarted server can call an
 	// election when it rejoins, and the rooms store backs off after a
-	// failure. Measured up to 9 s on the shared machine; allowed 15 s.
+	// failure (measured up to 9 s on the shared machine).
 	ConsulSettle time.Duration
 }
 
