@@ -56,14 +56,15 @@ func (f *Fleet) startSelector(ctx context.Context, i int) (*Selector, error) {
 		args = append(args, "--load.score="+f.opts.LoadScore)
 	}
 	s.args = args
-	if err := s.start(ctx, "127.0.0.1:0"); err != nil {
+	if err := s.start(ctx, "127.0.0.1:0", true); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// start runs the selector on addr and waits until it is ready.
-func (s *Selector) start(ctx context.Context, addr string) error {
+// start runs the selector on addr and waits until it is ready; if it is
+// not, the selector is stopped when stopUnready is set, else left running.
+func (s *Selector) start(ctx context.Context, addr string, stopUnready bool) error {
 	args := append([]string{"--web.listen-address=" + addr}, s.args...)
 	p, bound, err := s.f.startChild(ctx, s.Name, "ensemble-selector", s.Name, args,
 		[]string{"CONSUL_HTTP_ADDR=" + s.f.ConsulAddr()}, slogListening)
@@ -76,7 +77,9 @@ func (s *Selector) start(ctx context.Context, addr string) error {
 	if err := p.Poll(ctx, 50*time.Millisecond, func(ctx context.Context) error {
 		return call(ctx, http.MethodGet, s.URL+"/-/ready", nil, nil)
 	}); err != nil {
-		_ = s.stop() // the readiness error says more
+		if stopUnready {
+			_ = s.stop() // the readiness error says more
+		}
 		return err
 	}
 	return nil
@@ -97,12 +100,13 @@ func (s *Selector) Kill() error { return s.current().Kill() }
 
 // Restart starts a killed replica again on the same address (load balancers
 // and Prometheus's service discovery keep pointing at it) and waits until
-// it is ready.
+// it is ready. A replica that does not become ready (Consul is down) keeps
+// running, as under systemd, and the error says why.
 func (s *Selector) Restart(ctx context.Context) error {
 	if s.current().Running() {
 		return fmt.Errorf("%s is still running", s.Name)
 	}
-	return s.start(ctx, strings.TrimPrefix(s.URL, "http://"))
+	return s.start(ctx, strings.TrimPrefix(s.URL, "http://"), false)
 }
 
 // PID is the process ID of the replica's current process.

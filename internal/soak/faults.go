@@ -166,6 +166,9 @@ func (in *injector) apply(ctx context.Context, e Event, rec *FaultRecord) (func(
 		return in.f.StartPrometheus, nil
 	case ConsulAgentRestart:
 		rec.Victim = in.f.Consul.NodeName
+		if err := in.waitVoters(ctx); err != nil {
+			return nil, err
+		}
 		closeBlind := in.window("", Blind, e.Kind)
 		closeChurn := in.window("", Churn, e.Kind)
 		if err := in.f.Consul.Stop(); err != nil {
@@ -176,7 +179,10 @@ func (in *injector) apply(ctx context.Context, e Event, rec *FaultRecord) (func(
 		return func(ctx context.Context) error {
 			defer closeChurn()
 			defer closeBlind()
-			return in.f.Consul.Restart(ctx)
+			if err := in.f.Consul.Restart(ctx); err != nil {
+				return err
+			}
+			return in.waitVoters(ctx)
 		}, nil
 	case ConsulServerKill:
 		return in.killServer(ctx, e.Target, rec)
@@ -241,6 +247,9 @@ func (in *injector) killServer(ctx context.Context, target string, rec *FaultRec
 	if cl == nil {
 		return nil, errors.New("the fleet has no Consul cluster")
 	}
+	if err := in.waitVoters(ctx); err != nil {
+		return nil, err
+	}
 	lctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	leader, err := cl.Leader(lctx)
@@ -284,15 +293,60 @@ func (in *injector) killServer(ctx context.Context, target string, rec *FaultRec
 		closeChurn()
 		return nil, err
 	}
+	revert := func(ctx context.Context) error {
+		defer closeChurn()
+		if err := victim.Restart(ctx); err != nil {
+			return err
+		}
+		return in.waitVoters(ctx)
+	}
 	if closeBlind != nil {
 		_, err := cl.Leader(lctx)
 		closeBlind()
 		if err != nil {
-			closeChurn()
-			return nil, fmt.Errorf("no new leader: %w", err)
+			// The killed server still comes back after the hold.
+			return revert, fmt.Errorf("no new leader: %w", err)
 		}
 	}
-	return func(ctx context.Context) error { defer closeChurn(); return victim.Restart(ctx) }, nil
+	return revert, nil
+}
+
+// waitVoters waits until the raft configuration has every server of the
+// cluster as a voter. A server that rejoins after a kill is a non-voter
+// until autopilot finds it stable (10 s); killing the leader before then
+// would leave one voter of two, without a quorum: a different test.
+func (in *injector) waitVoters(ctx context.Context) error {
+	c, err := api.NewClient(in.f.Consul.Config())
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, reviveTimeout)
+	defer cancel()
+	want := len(in.f.Cluster.Servers)
+	var last error
+	for {
+		cfg, err := c.Operator().RaftGetConfiguration((&api.QueryOptions{}).WithContext(ctx))
+		if err == nil {
+			voters, leader := 0, false
+			for _, s := range cfg.Servers {
+				if s.Voter {
+					voters++
+				}
+				leader = leader || s.Leader
+			}
+			if voters == want && leader {
+				return nil
+			}
+			last = fmt.Errorf("%d of %d voters, leader %v", voters, want, leader)
+		} else {
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("consul cluster not whole: %w (last: %v)", ctx.Err(), last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // transferLeader asks the cluster to elect another leader and waits for it.
