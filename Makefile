@@ -6,6 +6,9 @@ CACHE      ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/ensemble
 BIN        ?= $(CURDIR)/bin
 FUZZTIME   ?= 30s
 BENCHTIME  ?= 1s
+SOAK_DURATION ?= 10m
+SOAK_SEED  ?=
+SOAK_RATE  ?= 15
 GOTEST_FLAGS ?= -race -shuffle=on -timeout 20m
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS    := -X github.com/prometheus/common/version.Version=$(VERSION) \
@@ -50,6 +53,12 @@ test: deps lint tidy-check ## Install deps, lint, and run every test (unit, real
 .PHONY: e2e
 e2e: ## Run only the end-to-end fleet scenarios.
 	$(GO) test -count=1 -v -timeout 15m ./e2e/...
+
+.PHONY: soak
+soak: ## Chaos soak: fleet under load while seeded faults hit every part (SOAK_DURATION=10m, SOAK_SEED=, SOAK_RATE=15).
+	@mkdir -p $(BIN)
+	SOAK_DURATION=$(SOAK_DURATION) SOAK_SEED=$(SOAK_SEED) SOAK_RATE=$(SOAK_RATE) SOAK_REPORT=$(BIN)/soak-report.json \
+	  $(GO) test -count=1 -v -run '^TestSoak$$' -timeout 45m ./e2e/
 
 .PHONY: lint
 lint: ## gofmt, go vet and staticcheck.

@@ -307,7 +307,7 @@ func (f *Fleet) LogTails() map[string]string {
 		}
 	}
 	for _, s := range f.Selectors {
-		out[s.Name] = s.proc.Tail()
+		out[s.Name] = s.current().Tail()
 	}
 	if f.Prometheus != nil {
 		out["prometheus"] = lastLines(f.Prometheus.Log(), logTailLines)
@@ -324,4 +324,50 @@ const logTailLines = 20
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// Proc is one running process of the fleet, for resource accounting.
+type Proc struct {
+	// Name says which part it is: "node-1 sidecar", "selector-2",
+	// "consul ensemble-server-1", "prometheus".
+	Name string
+	// PID is its process ID, which is also its process group's.
+	PID int
+	// MetricsURL serves its Prometheus metrics (go_goroutines), or is empty.
+	MetricsURL string
+}
+
+// Processes lists the fleet's running processes (not those stopped or
+// killed at the moment).
+func (f *Fleet) Processes() []Proc {
+	var out []Proc
+	add := func(name string, pid int, metrics string) {
+		if pid > 0 {
+			out = append(out, Proc{Name: name, PID: pid, MetricsURL: metrics})
+		}
+	}
+	if f.Cluster != nil {
+		for _, c := range f.Cluster.Servers {
+			add("consul "+c.NodeName, c.PID(), "")
+		}
+	} else if f.Consul != nil {
+		add("consul "+f.Consul.NodeName, f.Consul.PID(), "")
+	}
+	if f.Prometheus != nil {
+		add("prometheus", f.Prometheus.PID(), f.Prometheus.URL+"/metrics")
+	}
+	for _, n := range f.Nodes {
+		pids := n.PIDs()
+		add(n.ID+" jvbemu", pids["jvbemu"], "")
+		add(n.ID+" nginx", pids["nginx"], "")
+		if p := n.currentSidecar(); p != nil && p.Running() {
+			add(n.ID+" sidecar", p.PID(), n.SidecarURL()+"/metrics")
+		}
+	}
+	for _, s := range f.Selectors {
+		if p := s.current(); p.Running() {
+			add(s.Name, p.PID(), s.URL+"/metrics")
+		}
+	}
+	return out
 }

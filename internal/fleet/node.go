@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -246,6 +247,38 @@ func (n *Node) stop() {
 			n.f.opts.Logger.Warn("stop nginx", "node", n.ID, "err", err)
 		}
 	}
+}
+
+// StopNginx stops the node's nginx (stub_status and the public https
+// server) and keeps its ports for StartNginx.
+func (n *Node) StopNginx() error { return n.nginx.Halt() }
+
+// StartNginx starts the node's nginx again after StopNginx.
+func (n *Node) StartNginx(ctx context.Context) error { return n.nginx.Restart(ctx) }
+
+// Partition cuts the node off (on) or reconnects it: it stops (SIGSTOP) or
+// continues (SIGCONT) the node's emulator, nginx and sidecar. Their sockets
+// stay open, so every caller (Consul's check, Prometheus, users) connects
+// and then gets no answer until its own timeout, as behind a firewall that
+// drops packets. Unlike a real partition the node's own outgoing calls stop
+// too; the node is frozen, not just unreachable.
+func (n *Node) Partition(on bool) error {
+	sig := syscall.SIGCONT
+	if on {
+		sig = syscall.SIGSTOP
+	}
+	var errs []error
+	if p := n.currentSidecar(); p != nil {
+		errs = append(errs, p.Signal(sig))
+	}
+	errs = append(errs, n.emu.Signal(sig), n.nginx.Signal(sig))
+	return errors.Join(errs...)
+}
+
+// PIDs returns the process IDs of the node's emulator, nginx master and
+// current sidecar, by part.
+func (n *Node) PIDs() map[string]int {
+	return map[string]int{"jvbemu": n.emu.PID(), "nginx": n.nginx.PID(), "sidecar": n.SidecarPID()}
 }
 
 // SidecarPID is the process ID of the current sidecar, for the demo's

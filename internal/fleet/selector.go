@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -14,9 +16,13 @@ import (
 type Selector struct {
 	// Name is selector-1, selector-2, ...
 	Name string
-	// URL is http://127.0.0.1:PORT.
+	// URL is http://127.0.0.1:PORT, the same across Kill and Restart.
 	URL string
 
+	f    *Fleet
+	args []string // without --web.listen-address
+
+	mu   sync.Mutex
 	proc *services.Process
 }
 
@@ -34,9 +40,8 @@ func (f *Fleet) startSelectors(ctx context.Context) error {
 
 func (f *Fleet) startSelector(ctx context.Context, i int) (*Selector, error) {
 	t := f.opts.Timing
-	s := &Selector{Name: fmt.Sprintf("selector-%d", i)}
+	s := &Selector{Name: fmt.Sprintf("selector-%d", i), f: f}
 	args := []string{
-		"--web.listen-address=127.0.0.1:0",
 		"--consul.service=" + ServiceName,
 		"--prometheus.url=" + f.PrometheusURL(),
 		"--prometheus.interval=" + t.PollInterval.String(),
@@ -51,24 +56,62 @@ func (f *Fleet) startSelector(ctx context.Context, i int) (*Selector, error) {
 	if f.opts.LoadScore != "" {
 		args = append(args, "--load.score="+f.opts.LoadScore)
 	}
-	p, addr, err := f.startChild(ctx, s.Name, "ensemble-selector", s.Name, args,
-		[]string{"CONSUL_HTTP_ADDR=" + f.ConsulAddr()}, slogListening)
-	if err != nil {
-		return nil, err
-	}
-	s.proc, s.URL = p, "http://"+addr
-	if err := p.Poll(ctx, 50*time.Millisecond, func(ctx context.Context) error {
-		return call(ctx, http.MethodGet, s.URL+"/-/ready", nil, nil)
-	}); err != nil {
-		_ = s.stop() // the readiness error says more
+	s.args = args
+	if err := s.start(ctx, "127.0.0.1:0", true); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Selector) stop() error {
-	return s.proc.Stop(3*time.Second, syscall.SIGTERM)
+// start runs the selector on addr and waits until it is ready; if it is
+// not, the selector is stopped when stopUnready is set, else left running.
+func (s *Selector) start(ctx context.Context, addr string, stopUnready bool) error {
+	args := append([]string{"--web.listen-address=" + addr}, s.args...)
+	p, bound, err := s.f.startChild(ctx, s.Name, "ensemble-selector", s.Name, args,
+		[]string{"CONSUL_HTTP_ADDR=" + s.f.ConsulAddr()}, slogListening)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.proc, s.URL = p, "http://"+bound
+	s.mu.Unlock()
+	if err := p.Poll(ctx, 50*time.Millisecond, func(ctx context.Context) error {
+		return call(ctx, http.MethodGet, s.URL+"/-/ready", nil, nil)
+	}); err != nil {
+		if stopUnready {
+			_ = s.stop() // the readiness error says more
+		}
+		return err
+	}
+	return nil
 }
+
+func (s *Selector) current() *services.Process {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.proc
+}
+
+func (s *Selector) stop() error {
+	return s.current().Stop(3*time.Second, syscall.SIGTERM)
+}
+
+// Kill ends the replica with SIGKILL, as a crash would.
+func (s *Selector) Kill() error { return s.current().Kill() }
+
+// Restart starts a killed replica again on the same address (load balancers
+// and Prometheus's service discovery keep pointing at it) and waits until
+// it is ready. A replica that does not become ready (Consul is down) keeps
+// running, as under systemd, and the error says why.
+func (s *Selector) Restart(ctx context.Context) error {
+	if s.current().Running() {
+		return fmt.Errorf("%s is still running", s.Name)
+	}
+	return s.start(ctx, strings.TrimPrefix(s.URL, "http://"), false)
+}
+
+// PID is the process ID of the replica's current process.
+func (s *Selector) PID() int { return s.current().PID() }
 
 // Placement is the selector's answer for a room.
 type Placement struct {

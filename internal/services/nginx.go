@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"text/template"
 	"time"
@@ -37,6 +38,10 @@ type Nginx struct {
 	// LogPath collects nginx's stderr, which is also its error log.
 	LogPath string
 
+	bin  string
+	opts NginxOptions
+
+	mu   sync.Mutex
 	proc *Process
 }
 
@@ -94,7 +99,7 @@ func StartNginx(ctx context.Context, opts NginxOptions) (*Nginx, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("nginx: %w", err)
 	}
-	n := &Nginx{Dir: dir, LogPath: filepath.Join(dir, "nginx.log")}
+	n := &Nginx{Dir: dir, LogPath: filepath.Join(dir, "nginx.log"), bin: bin, opts: opts}
 	err = retryBindClash(func() error {
 		err := n.start(ctx, bin, opts)
 		if err != nil && bindClash(tailFile(n.LogPath, 8<<10)) {
@@ -129,16 +134,72 @@ func (n *Nginx) start(ctx context.Context, bin string, opts NginxOptions) error 
 	}
 	n.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
 	n.StubStatusURL = n.URL + "/nginx_status"
-	rctx, cancel := context.WithTimeout(ctx, opts.ReadyTimeout)
+	return n.run(ctx)
+}
+
+// run starts nginx on the config in Dir and waits for stub_status.
+func (n *Nginx) run(ctx context.Context) error {
+	rctx, cancel := context.WithTimeout(ctx, n.opts.ReadyTimeout)
 	defer cancel()
 	// -e keeps nginx from opening /var/log/nginx/error.log before it reads
 	// our config.
-	n.proc, err = StartProcess(rctx, ProcessSpec{
-		Name: "nginx", Path: bin, Args: []string{"-p", n.Dir, "-e", "stderr", "-c", confPath},
+	p, err := StartProcess(rctx, ProcessSpec{
+		Name: "nginx", Path: n.bin, Args: []string{"-p", n.Dir, "-e", "stderr", "-c", filepath.Join(n.Dir, "nginx.conf")},
 		Dir: n.Dir, LogPath: n.LogPath,
 		Ready: func(ctx context.Context, p *Process) error { return p.Poll(ctx, 20*time.Millisecond, n.ready) },
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.proc = p
+	n.mu.Unlock()
+	return nil
+}
+
+func (n *Nginx) current() *Process {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.proc
+}
+
+// Halt stops nginx at once (SIGQUIT, then SIGKILL after 2 s) and keeps its
+// directory, configuration and port for Restart: an nginx that went down
+// on a node, as the chaos soak injects it.
+func (n *Nginx) Halt() error {
+	if p := n.current(); p != nil {
+		return p.Stop(2*time.Second, syscall.SIGQUIT)
+	}
+	return nil
+}
+
+// Restart starts a halted nginx again on the same port and configuration
+// and returns once stub_status answers.
+func (n *Nginx) Restart(ctx context.Context) error {
+	if p := n.current(); p != nil && p.Running() {
+		return fmt.Errorf("nginx %s: already running", n.URL)
+	}
+	if err := n.run(ctx); err != nil {
+		return fmt.Errorf("nginx restart: %w\nnginx log:\n%s", err, tailFile(n.LogPath, 8<<10))
+	}
+	return nil
+}
+
+// PID is the nginx master's process ID (also its process group's), or 0
+// while it is not running.
+func (n *Nginx) PID() int {
+	if p := n.current(); p != nil && p.Running() {
+		return p.PID()
+	}
+	return 0
+}
+
+// Signal sends sig to nginx's process group (master and workers).
+func (n *Nginx) Signal(sig syscall.Signal) error {
+	if p := n.current(); p != nil {
+		return p.Signal(sig)
+	}
+	return nil
 }
 
 // ready checks that stub_status answers, which the sidecar's collector needs.
@@ -156,7 +217,10 @@ func (n *Nginx) ready(ctx context.Context) error {
 // Stop shuts nginx down gracefully (QUIT), kills it after 5 s, and removes
 // its directory.
 func (n *Nginx) Stop() error {
-	err := n.proc.Stop(5*time.Second, syscall.SIGQUIT)
+	var err error
+	if p := n.current(); p != nil {
+		err = p.Stop(5*time.Second, syscall.SIGQUIT)
+	}
 	if rmErr := os.RemoveAll(n.Dir); err == nil && rmErr != nil {
 		err = fmt.Errorf("nginx: remove %s: %w", n.Dir, rmErr)
 	}

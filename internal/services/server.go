@@ -58,6 +58,17 @@ func (s *server) Running() bool {
 	return s.proc != nil && s.proc.Running()
 }
 
+// PID is the process ID of the running server (also its process group's),
+// or 0 while it is not running.
+func (s *server) PID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc == nil || !s.proc.Running() {
+		return 0
+	}
+	return s.proc.PID()
+}
+
 // Stop shuts the server down with SIGTERM, kills it after 10 s, and keeps
 // its directory for Restart. The exit status is not an error: Consul exits
 // with 1 after a clean SIGTERM.

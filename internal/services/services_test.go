@@ -92,3 +92,43 @@ func TestStartNginxBadConfig(t *testing.T) {
 		t.Fatalf("want an error quoting the bad directive, got %v", err)
 	}
 }
+
+// Halt and Restart keep nginx's port and configuration: the chaos soak
+// stops a node's nginx and brings it back under the same URL.
+func TestNginxHaltRestart(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n, err := StartNginx(ctx, NginxOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	first := n.PID()
+	if err := n.Halt(); err != nil {
+		t.Fatal(err)
+	}
+	if n.PID() != 0 {
+		t.Errorf("PID after Halt = %d, want 0", n.PID())
+	}
+	if err := syscall.Kill(-first, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Fatalf("process group %d still exists after Halt: %v", first, err)
+	}
+	if _, err := http.Get(n.StubStatusURL); err == nil {
+		t.Fatal("nginx still answers after Halt")
+	}
+	if err := n.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n.PID() == 0 || n.PID() == first {
+		t.Errorf("PID after Restart = %d (first run %d)", n.PID(), first)
+	}
+	resp, err := http.Get(n.StubStatusURL)
+	if err != nil {
+		t.Fatalf("same URL after Restart: %v", err)
+	}
+	resp.Body.Close()
+	if err := n.Restart(ctx); err == nil {
+		t.Error("Restart of a running nginx: no error")
+	}
+}

@@ -1,0 +1,238 @@
+package soak
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ensemble-jitsi/ensemble/internal/fleet"
+)
+
+// Usage is one process's resources at one moment.
+type Usage struct {
+	PID      int   `json:"pid"`
+	RSSBytes int64 `json:"rss_bytes"`
+	FDs      int   `json:"open_files"`
+	Threads  int   `json:"threads"`
+	// Goroutines is go_goroutines from its /metrics, -1 without one.
+	Goroutines int `json:"goroutines"`
+}
+
+// Resource is one daemon's usage at the start and end of the soak and
+// whether the end is within the stated bound.
+type Resource struct {
+	Name  string `json:"name"`
+	Start Usage  `json:"start"`
+	End   Usage  `json:"end"`
+	// Restarted is true when the process at the end is not the one measured
+	// at the start (a fault restarted it); it is held to the same bound.
+	Restarted bool   `json:"restarted"`
+	Bound     string `json:"bound"`
+	OK        bool   `json:"ok"`
+	Why       string `json:"why,omitempty"`
+}
+
+// limit is how much a daemon may grow: end ≤ start × factor + slack.
+type limit struct {
+	factor float64
+	slack  float64
+}
+
+func (l limit) allows(start, end float64) bool { return end <= start*l.factor+l.slack }
+
+// growth is the stated bound per kind of daemon. Ensemble's own daemons
+// and the emulator hold no state that grows with requests, so they get
+// tight bounds; Consul (raft log, KV) and Prometheus (TSDB head) grow with
+// time by design, so their RSS bound is loose and their files bounded.
+type growth struct{ goroutines, fds, rss limit }
+
+const mib = 1 << 20
+
+var (
+	ownGrowth     = growth{goroutines: limit{1.5, 20}, fds: limit{1.5, 20}, rss: limit{2, 32 * mib}}
+	foreignGrowth = growth{goroutines: limit{2, 100}, fds: limit{2, 64}, rss: limit{3, 128 * mib}}
+)
+
+func growthOf(name string) growth {
+	for _, own := range []string{"sidecar", "selector", "jvbemu"} {
+		if strings.Contains(name, own) {
+			return ownGrowth
+		}
+	}
+	return foreignGrowth
+}
+
+func (g growth) String() string {
+	f := func(l limit, unit float64, suffix string) string {
+		return fmt.Sprintf("x%g+%g%s", l.factor, l.slack/unit, suffix)
+	}
+	return fmt.Sprintf("goroutines %s, files %s, rss %s", f(g.goroutines, 1, ""), f(g.fds, 1, ""), f(g.rss, mib, "MiB"))
+}
+
+// sample measures every process of the fleet.
+func sample(ctx context.Context, procs []fleet.Proc) map[string]Usage {
+	out := map[string]Usage{}
+	for _, p := range procs {
+		u, err := usage(ctx, p)
+		if err != nil {
+			continue // it exited meanwhile
+		}
+		out[p.Name] = u
+	}
+	return out
+}
+
+func usage(ctx context.Context, p fleet.Proc) (Usage, error) {
+	u := Usage{PID: p.PID, Goroutines: -1}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.PID))
+	if err != nil {
+		return u, err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(status))
+	for sc.Scan() {
+		k, v, _ := strings.Cut(sc.Text(), ":")
+		fields := strings.Fields(v)
+		if len(fields) == 0 {
+			continue
+		}
+		n, _ := strconv.ParseInt(fields[0], 10, 64)
+		switch k {
+		case "VmRSS":
+			u.RSSBytes = n * 1024
+		case "Threads":
+			u.Threads = int(n)
+		}
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", p.PID))
+	if err != nil {
+		return u, err
+	}
+	u.FDs = len(fds)
+	if p.MetricsURL != "" {
+		if g, err := goroutines(ctx, p.MetricsURL); err == nil {
+			u.Goroutines = g
+		}
+	}
+	return u, nil
+}
+
+var metricsClient = &http.Client{Timeout: 3 * time.Second}
+
+// goroutines reads go_goroutines from a /metrics page.
+func goroutines(ctx context.Context, url string) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := metricsClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(io.LimitReader(resp.Body, 8<<20))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "go_goroutines "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				return 0, fmt.Errorf("%s: go_goroutines %q: %w", url, v, err)
+			}
+			return int(f), nil
+		}
+	}
+	return 0, fmt.Errorf("%s: no go_goroutines", url)
+}
+
+// compare holds every daemon's end usage to its bound.
+func compare(start, end map[string]Usage) []Resource {
+	var out []Resource
+	for name, s := range start {
+		g := growthOf(name)
+		r := Resource{Name: name, Start: s, Bound: g.String(), OK: true}
+		e, ok := end[name]
+		if !ok {
+			r.OK, r.Why = false, "not running at the end"
+			out = append(out, r)
+			continue
+		}
+		r.End, r.Restarted = e, e.PID != s.PID
+		var why []string
+		if s.Goroutines >= 0 && e.Goroutines >= 0 && !g.goroutines.allows(float64(s.Goroutines), float64(e.Goroutines)) {
+			why = append(why, fmt.Sprintf("goroutines %d -> %d", s.Goroutines, e.Goroutines))
+		}
+		if !g.fds.allows(float64(s.FDs), float64(e.FDs)) {
+			why = append(why, fmt.Sprintf("open files %d -> %d", s.FDs, e.FDs))
+		}
+		if !g.rss.allows(float64(s.RSSBytes), float64(e.RSSBytes)) {
+			why = append(why, fmt.Sprintf("rss %.1f -> %.1f MiB", float64(s.RSSBytes)/mib, float64(e.RSSBytes)/mib))
+		}
+		if len(why) > 0 {
+			r.OK, r.Why = false, strings.Join(why, ", ")
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// Leftovers returns the processes still alive whose process group is one
+// of groups (every fleet process leads its own group, and nginx workers
+// share their master's): after the fleet's Stop there must be none.
+func Leftovers(groups map[int]bool) ([]string, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("leftovers: %w", err)
+	}
+	var out []string
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue // gone meanwhile
+		}
+		comm, pgrp, state, err := parseStat(stat)
+		if err != nil {
+			return nil, fmt.Errorf("leftovers: pid %d: %w", pid, err)
+		}
+		if groups[pgrp] && state != "Z" {
+			out = append(out, fmt.Sprintf("pid %d (%s) in group %d", pid, comm, pgrp))
+		} else if groups[pid] && syscall.Kill(pid, 0) == nil && state != "Z" {
+			out = append(out, fmt.Sprintf("pid %d (%s)", pid, comm))
+		}
+	}
+	return out, nil
+}
+
+// parseStat reads the command, process group and state from
+// /proc/PID/stat ("pid (comm) state ppid pgrp ..."; comm may hold spaces
+// and parentheses, so it is cut at the last ')').
+func parseStat(stat []byte) (comm string, pgrp int, state string, err error) {
+	open, end := bytes.IndexByte(stat, '('), bytes.LastIndexByte(stat, ')')
+	if open < 0 || end < open {
+		return "", 0, "", errors.New("no (comm) in stat")
+	}
+	comm = string(stat[open+1 : end])
+	f := strings.Fields(string(stat[end+1:]))
+	if len(f) < 3 {
+		return "", 0, "", fmt.Errorf("short stat %q", stat)
+	}
+	pgrp, err = strconv.Atoi(f[2])
+	if err != nil {
+		return "", 0, "", fmt.Errorf("pgrp %q: %w", f[2], err)
+	}
+	return comm, pgrp, f[0], nil
+}

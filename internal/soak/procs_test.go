@@ -1,0 +1,102 @@
+package soak
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+
+	"github.com/ensemble-jitsi/ensemble/internal/fleet"
+)
+
+func TestUsageOfSelf(t *testing.T) {
+	u, err := usage(context.Background(), fleet.Proc{Name: "test", PID: os.Getpid()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.RSSBytes < 1<<20 || u.FDs < 3 || u.Threads < 1 || u.Goroutines != -1 {
+		t.Errorf("usage of the test process: %+v", u)
+	}
+	if _, err := usage(context.Background(), fleet.Proc{Name: "none", PID: 1 << 30}); err == nil {
+		t.Error("usage of a process that does not exist: no error")
+	}
+}
+
+// A process in a recorded group is reported until it is gone.
+func TestLeftovers(t *testing.T) {
+	cmd := exec.Command("sleep", "60")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	groups := map[int]bool{pid: true}
+	left, err := Leftovers(groups)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 1 {
+		t.Fatalf("leftovers with sleep running: %v", left)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if left, err := Leftovers(groups); err != nil || len(left) != 0 {
+		t.Errorf("leftovers after sleep was killed: %v %v", left, err)
+	}
+}
+
+func TestCompareBounds(t *testing.T) {
+	start := map[string]Usage{
+		"node-1 sidecar": {PID: 10, RSSBytes: 20 * mib, FDs: 12, Goroutines: 30},
+		"selector-1":     {PID: 11, RSSBytes: 20 * mib, FDs: 12, Goroutines: 30},
+		"prometheus":     {PID: 12, RSSBytes: 100 * mib, FDs: 40, Goroutines: 200},
+		"node-2 sidecar": {PID: 13, RSSBytes: 20 * mib, FDs: 12, Goroutines: 30},
+	}
+	end := map[string]Usage{
+		"node-1 sidecar": {PID: 20, RSSBytes: 30 * mib, FDs: 15, Goroutines: 60},  // restarted, within
+		"selector-1":     {PID: 11, RSSBytes: 20 * mib, FDs: 12, Goroutines: 300}, // goroutine leak
+		"prometheus":     {PID: 12, RSSBytes: 300 * mib, FDs: 60, Goroutines: 250},
+	}
+	got := map[string]Resource{}
+	for _, r := range compare(start, end) {
+		got[r.Name] = r
+	}
+	for name, want := range map[string]bool{"node-1 sidecar": true, "selector-1": false, "prometheus": true, "node-2 sidecar": false} {
+		if got[name].OK != want {
+			t.Errorf("%s: ok = %v, want %v (%s)", name, got[name].OK, want, got[name].Why)
+		}
+	}
+	if !got["node-1 sidecar"].Restarted {
+		t.Error("node-1 sidecar: restart not noticed")
+	}
+}
+
+func TestParseStat(t *testing.T) {
+	comm, pgrp, state, err := parseStat([]byte("4242 (nginx: worker) S 4241 4241 4241 0 -1 4194624 86 0 0 0"))
+	if err != nil || comm != "nginx: worker" || pgrp != 4241 || state != "S" {
+		t.Errorf("parseStat = %q %d %q %v", comm, pgrp, state, err)
+	}
+	for _, bad := range []string{"", "12 nginx S 1 1", "12 (x) S 1", "12 (x) S 1 pgrp"} {
+		if _, _, _, err := parseStat([]byte(bad)); err == nil {
+			t.Errorf("parseStat(%q): no error", bad)
+		}
+	}
+}
+
+func FuzzParseStat(f *testing.F) {
+	f.Add([]byte("1 (systemd) S 0 1 1 0 -1 4194560"))
+	f.Add([]byte("77 (a) b) c) R 1 77 77"))
+	f.Fuzz(func(t *testing.T, stat []byte) {
+		comm, _, state, err := parseStat(stat)
+		if err != nil {
+			return
+		}
+		if len(comm) > len(stat) || state == "" {
+			t.Errorf("parseStat(%q) = comm %q state %q", stat, comm, state)
+		}
+	})
+}
