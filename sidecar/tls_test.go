@@ -2,15 +2,7 @@ package sidecar_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -25,56 +17,15 @@ import (
 	"github.com/ensemble-jitsi/ensemble/sidecar"
 )
 
-// selfSigned writes a certificate for 127.0.0.1 and its key into dir and returns the
-// certificate for a client's pool.
-func selfSigned(t *testing.T, dir string) *x509.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "ensemble-sidecar test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(name, typ string, b []byte) {
-		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("cert.pem", "CERTIFICATE", der)
-	write("key.pem", "EC PRIVATE KEY", kder)
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
-}
-
 func TestTLSAndBasicAuth(t *testing.T) {
 	e := newEnv(t, testenv.ConsulOptions{}, jvbemu.Options{})
 	dir := t.TempDir()
-	cert := selfSigned(t, dir)
+	cert := testenv.SelfSigned(t, dir)
 	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\nbasic_auth_users:\n  prom: " + string(hash) + "\n"
+	cfg := "tls_server_config:\n  cert_file: " + cert.CertFile + "\n  key_file: " + cert.KeyFile + "\nbasic_auth_users:\n  prom: " + string(hash) + "\n"
 	cfgPath := filepath.Join(dir, "web.yml")
 	pwPath := filepath.Join(dir, "password")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
@@ -98,9 +49,7 @@ func TestTLSAndBasicAuth(t *testing.T) {
 		t.Errorf("check output = %q, want a 200 from %s/health", got, httpsURL)
 	}
 
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 5 * time.Second}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cert.Pool}}, Timeout: 5 * time.Second}
 	for _, tc := range []struct {
 		name     string
 		user, pw string
