@@ -379,6 +379,14 @@ in_node() { # NAME COMMAND...: in every namespace of the container
 	shift
 	nsenter -t "$init" -a "$@"
 }
+# node_net NAME COMMAND...: a host command (curl) in the container's network namespace only.
+node_net() {
+	local init
+	init=$(container_init "$1")
+	[[ -n $init ]] || { echo "container $1 does not run" >&2; return 1; }
+	shift
+	nsenter -t "$init" -n "$@"
+}
 mgmt=$(cat /proc/sys/kernel/random/uuid)
 consul_api() { # PATH: GET from the server with the management token
 	in_net curl -sf --max-time 5 -H "X-Consul-Token: $mgmt" "http://127.0.0.1:8500$1"
@@ -595,7 +603,7 @@ boot_fleet() {
 	for name in node-a node-b node-c; do
 		agent_tokens[$name]=$(acl token create -description "agent $name" -node-identity "$name:dc1" -format=json | secret_id)
 		new_sidecar_token "$name" "sidecar $name"
-		turn_secrets[$name]=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
+		turn_secrets[$name]=$(openssl rand -hex 24)
 		make_node_certificate "$name"
 	done
 	write_user_data node-a
@@ -680,7 +688,7 @@ check_broken() { # NAME
 	wait_system "$name" degraded
 	in_node "$name" journalctl -u ensemble-firstboot --no-pager | grep -q 'ensemble.consul.agent_token' ||
 		{ in_node "$name" journalctl -u ensemble-firstboot --no-pager; die "$name: the journal does not name the missing field"; }
-	health=$(in_node "$name" curl -s --max-time 5 -w ' %{http_code}' http://127.0.0.1:9105/health || true)
+	health=$(node_net "$name" curl -s --max-time 5 -w ' %{http_code}' http://127.0.0.1:9105/health || true)
 	[[ $health == *ensemble.consul.agent_token*' 503' ]] || die "$name: /health does not say why (got: $health)"
 	! consul_api /v1/catalog/nodes | grep -q "\"$name\"" || die "$name appears in Consul"
 	! in_node "$name" systemctl is-active --quiet consul || die "$name: consul runs without a configuration"
@@ -749,7 +757,7 @@ step fleet boot_fleet
 # --- rolling: jitsi.yml against the two running nodes, a conference on one ---------------------
 
 bridge_started() { in_node "$1" systemctl show -p ActiveEnterTimestampMonotonic --value jitsi-videobridge2; }
-drain_state() { in_node "$1" curl -sf --max-time 2 http://127.0.0.1:9106/drain | grep -o '"state":"[a-z]*"' | cut -d'"' -f4; }
+drain_state() { node_net "$1" curl -sf --max-time 2 http://127.0.0.1:9106/drain | grep -o '"state":"[a-z]*"' | cut -d'"' -f4; }
 node_draining() { [[ $(drain_state "$1") == draining ]]; }
 
 rolling() {
@@ -767,7 +775,7 @@ rolling() {
 		sed -i '/BEGIN ANSIBLE MANAGED BLOCK ensemble/,/END ANSIBLE MANAGED BLOCK ensemble/d' "$work/$name/etc/jitsi/videobridge/jvb.conf"
 	done
 	local conf a_before b_before
-	conf=$(in_node node-a curl -sf --max-time 5 -X POST -H 'Content-Type: application/json' -d '{"size":3}' \
+	conf=$(node_net node-a curl -sf --max-time 5 -X POST -H 'Content-Type: application/json' -d '{"size":3}' \
 		http://127.0.0.1:8080/emulator/conferences | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
 	[[ -n $conf ]] || die "could not start a conference on node-a"
 	a_before=$(bridge_started node-a)
@@ -784,7 +792,7 @@ rolling() {
 	[[ $(drain_state node-a) == draining && $(bridge_started node-a) == "$a_before" ]] ||
 		{ kill "$play"; die "node-a's bridge restarted or its drain ended while it had a conference"; }
 	[[ $(bridge_started node-b) == "$b_before" ]] || { kill "$play"; die "node-b changed before node-a was done (serial)"; }
-	in_node node-a curl -sf --max-time 5 -X DELETE "http://127.0.0.1:8080/emulator/conferences/$conf" >/dev/null
+	node_net node-a curl -sf --max-time 5 -X DELETE "http://127.0.0.1:8080/emulator/conferences/$conf" >/dev/null
 	wait "$play" || { tail -40 "$work/rolling.log"; die "jitsi.yml failed (log: $work/rolling.log)"; }
 	for name in node-a node-b; do
 		[[ $(drain_state "$name") == serving ]] || die "$name is not serving after the rolling change"
@@ -808,19 +816,19 @@ step fleet-stop stop_fleet
 # --- 5. boot the control host --------------------------------------------------------------------
 
 selector_healthy() {
-	in_node control curl -sf --max-time 2 --cacert "$work/selector.crt" \
+	node_net control curl -sf --max-time 2 --cacert "$work/selector.crt" \
 		--resolve selector.ci.invalid:443:127.0.0.1 https://selector.ci.invalid/-/healthy >/dev/null
 }
 
 prometheus_ready() {
-	in_node control curl -sf --max-time 2 http://127.0.0.1:9090/-/ready >/dev/null
+	node_net control curl -sf --max-time 2 http://127.0.0.1:9090/-/ready >/dev/null
 }
 
 # The monitoring role's target list reaches the selector: its first scrape lands within one
 # scrape interval (15 s).
 prometheus_scrapes_selector() {
 	local body
-	body=$(in_node control curl -sf --max-time 2 --get --data-urlencode 'query=up{job="ensemble-selector"}' \
+	body=$(node_net control curl -sf --max-time 2 --get --data-urlencode 'query=up{job="ensemble-selector"}' \
 		http://127.0.0.1:9090/api/v1/query) && grep -q '"1"\]' <<<"$body"
 }
 
@@ -843,7 +851,7 @@ boot_control() {
 	echo "   selector: /-/healthy through nginx with TLS"
 	poll 100 prometheus_ready || { in_node control journalctl -u prometheus --no-pager -n 30; die "prometheus not ready"; }
 	poll 150 prometheus_scrapes_selector ||
-		{ in_node control curl -s http://127.0.0.1:9090/api/v1/targets; die "prometheus does not scrape the selector"; }
+		{ node_net control curl -s http://127.0.0.1:9090/api/v1/targets; die "prometheus does not scrape the selector"; }
 	echo "   prometheus: ready, selector target up"
 	stop_container control
 }
