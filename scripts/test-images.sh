@@ -32,6 +32,7 @@
 # Runs as root on the CI host. Everything it creates lives under one temporary directory (roots,
 # repository, keys, logs), the cache directory and one network namespace; the trap stops the
 # containers and processes and removes it all. ENSEMBLE_IMAGES_KEEP=1 keeps the work directory.
+# ENSEMBLE_IMAGES_SIDECAR=<binary> uses that ensemble-sidecar instead of this tree's.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -141,6 +142,10 @@ build_binaries() {
 	mkdir -p "$work/bin"
 	(cd "$repo" && go build -trimpath -ldflags='-s -w' -o "$work/bin/" ./cmd/ensemble-sidecar ./cmd/ensemble-jvbemu \
 		./cmd/ensemble-firstboot ./cmd/ensemble-selector)
+	# ENSEMBLE_IMAGES_SIDECAR=<binary> tries the images with another build of the sidecar.
+	if [[ -n ${ENSEMBLE_IMAGES_SIDECAR:-} ]]; then
+		cp "$ENSEMBLE_IMAGES_SIDECAR" "$work/bin/ensemble-sidecar"
+	fi
 }
 step binaries build_binaries
 
