@@ -84,6 +84,7 @@ cleanup() {
 	set +e
 	for name in "${!nspawn_pids[@]}"; do stop_container "$name"; done
 	for pid in "${host_pids[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+	for name in node-a node-b node-c; do ip netns del "$netns-$name" 2>/dev/null; done
 	ip netns del "$netns" 2>/dev/null
 	# nspawn mounts in its own namespace; this only catches what leaked into the host's.
 	findmnt -rn -o TARGET | grep -F "$work/" | sort -r | while read -r m; do umount -l "$m"; done
@@ -526,18 +527,21 @@ EOF2
 }
 
 # A node boots from a copy of the image. What the cloud provides is put in place the way it
-# arrives there: the host name and network (cloud-init and DHCP on Scaleway; a file and
-# systemd-networkd here) and the user-data where cloud-init keeps its copy.
+# arrives there: the host name (cloud-init on Scaleway; a file here), the network (a network
+# namespace of its own, wired to the test bridge by a veth pair) and the user-data where
+# cloud-init keeps its copy.
 declare -A node_ips=([node-a]=$net.11 [node-b]=$net.12 [node-c]=$net.13)
 prepare_node() { # NAME
-	local name=$1 root=$work/$1
+	local name=$1 root=$work/$1 ns=$netns-$1
 	cp -a "$image_root" "$root"
 	echo "$name" >"$root/etc/hostname"
-	mkdir -p "$root/etc/systemd/network"
-	printf '[Match]\nName=host0\n\n[Network]\nAddress=%s/24\nLinkLocalAddressing=no\n' "${node_ips[$name]}" \
-		>"$root/etc/systemd/network/10-ci.network"
-	systemctl --root="$root" enable systemd-networkd.service >/dev/null 2>&1
 	install_user_data "$name"
+	ip netns add "$ns"
+	ip -n "$netns" link add "vb-$name" type veth peer name host0 netns "$ns"
+	ip -n "$netns" link set "vb-$name" master ensbr0 up
+	ip -n "$ns" addr add "${node_ips[$name]}/24" dev host0
+	ip -n "$ns" link set host0 up
+	ip -n "$ns" link set lo up
 }
 install_user_data() { # NAME
 	install -D -m 0600 "$work/$1.user-data" "$work/$1/var/lib/cloud/instance/user-data.txt"
@@ -547,7 +551,9 @@ install_user_data() { # NAME
 boot_node() {
 	local name=$1 root=$work/$1
 	rm -f "$root/usr/sbin/policy-rc.d"
-	in_net systemd-nspawn -q --register=no --keep-unit -M "$name" --network-bridge=ensbr0 -D "$root" -b \
+	# From the host's mount namespace (ip netns exec would hide the cgroup hierarchy from nspawn).
+	systemd-nspawn -q --register=no --keep-unit -M "$name" --network-namespace-path="/run/netns/$netns-$name" \
+		--capability=CAP_NET_ADMIN -D "$root" -b \
 		</dev/null >"$root.boot.log" 2>&1 &
 	nspawn_pids[$name]=$!
 	local init=""
@@ -814,6 +820,7 @@ stop_fleet() {
 	for name in node-a node-b node-c; do stop_container "$name"; done
 	for pid in "${host_pids[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
 	host_pids=()
+	for name in node-a node-b node-c; do ip netns del "$netns-$name"; done
 	ip netns del "$netns"
 }
 step fleet-stop stop_fleet
