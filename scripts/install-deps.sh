@@ -10,6 +10,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/ensemble
 CONSUL_VERSION=v1.16.3
+PEBBLE_VERSION=v2.10.3
 STATICCHECK_VERSION=v0.8.2
 BENCHSTAT_VERSION=v0.0.0-20260908200009-22c9c6c9d4da
 
@@ -62,6 +63,20 @@ install_consul() {
 	mv "$bin.tmp" "$bin"
 }
 
+# Let's Encrypt's test ACME server and its DNS stand-in, for the first-boot ACME tests; built
+# from the pinned tools/pebble module like Consul.
+install_pebble() {
+	local cmd bin
+	for cmd in pebble pebble-challtestsrv; do
+		bin=$CACHE/$cmd-$PEBBLE_VERSION
+		[[ -x $bin ]] && continue
+		say "building $cmd $PEBBLE_VERSION from tools/pebble"
+		mkdir -p "$CACHE"
+		(cd "$ROOT/tools/pebble" && go build -trimpath -ldflags='-s -w' -o "$bin.tmp" "github.com/letsencrypt/pebble/v2/cmd/$cmd")
+		mv "$bin.tmp" "$bin"
+	done
+}
+
 install_go_tool() { # name package version
 	local bin=$CACHE/bin/$1-$3
 	[[ -x $bin ]] && return
@@ -86,6 +101,7 @@ fi
 command -v go >/dev/null || { say "Go 1.26 is required: https://go.dev/dl/"; exit 1; }
 install_consul
 if [[ $mode == all ]]; then
+	install_pebble
 	install_go_tool staticcheck honnef.co/go/tools/cmd/staticcheck "$STATICCHECK_VERSION"
 	install_go_tool benchstat golang.org/x/perf/cmd/benchstat "$BENCHSTAT_VERSION"
 	if [[ -x $ROOT/scripts/install-packer.sh ]]; then

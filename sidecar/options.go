@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/consul/api"
 
 	"github.com/ensemble-jitsi/ensemble/exporter"
+	"github.com/ensemble-jitsi/ensemble/internal/firstboot/status"
 	"github.com/ensemble-jitsi/ensemble/selector/catalog"
 )
 
@@ -66,6 +67,10 @@ type Options struct {
 	NodeTag    []string
 	// NodeCapacity is the node's logical CPU count, published as Meta capacity.
 	NodeCapacity int
+	// NodeFirstbootStatus is the first-boot verdict file (/run/ensemble/firstboot.json).
+	// When set and the verdict is not ok (or the file is missing), the node is not
+	// registered, /health answers 503 with the reason, and NodePublicURL may be empty.
+	NodeFirstbootStatus string
 
 	// CollectorJVBURL and CollectorNginxScrapeURI are the endpoints the health probes and the
 	// drain talk to (the same the exporter scrapes). Empty disables that probe.
@@ -133,6 +138,15 @@ func ValidatePublicURL(s string) error {
 	return err
 }
 
+// FirstbootVerdict returns nil when NodeFirstbootStatus is unset or records a successful
+// first boot, and otherwise the reason the node must not register.
+func (o *Options) FirstbootVerdict() error {
+	if o.NodeFirstbootStatus == "" {
+		return nil
+	}
+	return status.Verdict(o.NodeFirstbootStatus)
+}
+
 // Validate checks the options the way Run does, so a command can reject bad flags before
 // it starts anything.
 func (o *Options) Validate() error {
@@ -162,8 +176,15 @@ func (o *Options) Validate() error {
 	if (o.ConsulCheckBasicAuthUser == "") != (o.ConsulCheckBasicAuthPasswordFile == "") {
 		errs = append(errs, errors.New("consul.check-basic-auth-user and consul.check-basic-auth-password-file go together"))
 	}
-	if err := ValidatePublicURL(o.NodePublicURL); err != nil {
-		errs = append(errs, fmt.Errorf("node.public-url: %w", err))
+	switch {
+	case o.FirstbootVerdict() != nil:
+		// The node will not register; its URL, probably never written, does not matter.
+	case o.NodePublicURL == "":
+		errs = append(errs, errors.New("--node.public-url is required (unless --node.firstboot-status records a failed first boot)"))
+	default:
+		if err := ValidatePublicURL(o.NodePublicURL); err != nil {
+			errs = append(errs, fmt.Errorf("node.public-url: %w", err))
+		}
 	}
 	if o.NodeCapacity <= 0 {
 		errs = append(errs, fmt.Errorf("node.capacity must be positive, got %d", o.NodeCapacity))

@@ -54,6 +54,10 @@ func Run(ctx context.Context, o Options) error {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	verdict := o.FirstbootVerdict()
+	if verdict != nil {
+		logger.Error("first boot failed; serving /health 503 and not registering in Consul", "err", verdict, "status_file", o.NodeFirstbootStatus)
+	}
 	tlsOn, err := webConfigTLS(o.WebConfigFile)
 	if err != nil {
 		return err
@@ -104,6 +108,9 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	if verdict != nil {
+		probes = append([]Probe{firstbootProbe(verdict)}, probes...)
+	}
 	reg := &registrar{
 		agent:    client.Agent(),
 		reg:      newRegistration(&o, tcp.Port, healthURL(tcp, tlsOn), header),
@@ -127,7 +134,11 @@ func Run(ctx context.Context, o Options) error {
 	servers, serveErr := serve(&o, listeners, handler, logger)
 	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	err = ctl.loop(ctx, work, serveErr)
+	if verdict != nil {
+		err = ctl.idle(ctx, serveErr, verdict)
+	} else {
+		err = ctl.loop(ctx, work, serveErr)
+	}
 
 	sctx, scancel := context.WithTimeout(work, shutdownTimeout)
 	defer scancel()

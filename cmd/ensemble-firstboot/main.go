@@ -31,6 +31,43 @@ func main() {
 // certificate not renewed), 2 on bad flags.
 func run(args []string, stderr io.Writer) int {
 	o := firstboot.DefaultOptions()
+	c := newCLI(&o, stderr)
+	cmd, err := c.app.Parse(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "ensemble-firstboot: error: %v\n", err)
+		return 2
+	}
+	o.ACMEReloadCommand = strings.Fields(*c.reload)
+	o.Logger = promslog.New(c.log)
+	if err := o.Validate(); err != nil {
+		fmt.Fprintf(stderr, "ensemble-firstboot: error: %v\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	switch cmd {
+	case c.applyCmd.FullCommand():
+		if _, err := firstboot.Apply(ctx, o); err != nil {
+			return 1 // Apply logged the one line
+		}
+	case c.renewCmd.FullCommand():
+		if _, err := firstboot.Renew(ctx, o); err != nil {
+			o.Logger.Error("certificate renewal failed", "err", err)
+			return 1
+		}
+	}
+	return 0
+}
+
+// cli is the parsed command line; flags that map onto firstboot.Options write into it.
+type cli struct {
+	app                *kingpin.Application
+	reload             *string
+	log                *promslog.Config
+	applyCmd, renewCmd *kingpin.CmdClause
+}
+
+func newCLI(o *firstboot.Options, stderr io.Writer) *cli {
 	app := kingpin.New("ensemble-firstboot", "Applies this node's user-data (identity, certificates, secrets) at boot, "+
 		"and renews its ACME certificate. The verdict goes to --status.file, which the sidecar reads.").DefaultEnvars()
 	app.Version(version.Print("ensemble-firstboot"))
@@ -56,34 +93,10 @@ func run(args []string, stderr io.Writer) int {
 	app.Flag("acme.ca-file", "PEM bundle trusted for the ACME directory's TLS (a private ACME CA); empty: the system's.").StringVar(&o.ACMECAFile)
 	reload := app.Flag("acme.reload-command", "Command run after renew installed a new certificate (split on spaces; empty: none).").
 		Default(strings.Join(o.ACMEReloadCommand, " ")).String()
-	logCfg := &promslog.Config{Writer: stderr}
-	promslogflag.AddFlags(app, logCfg)
-	applyCmd := app.Command("apply", "Apply the user-data and write the verdict (the default).").Default()
-	renewCmd := app.Command("renew", "Renew the ACME certificate if it expires soon, then reload nginx.")
+	c := &cli{app: app, reload: reload, log: &promslog.Config{Writer: stderr}}
+	promslogflag.AddFlags(app, c.log)
+	c.applyCmd = app.Command("apply", "Apply the user-data and write the verdict (the default).").Default()
+	c.renewCmd = app.Command("renew", "Renew the ACME certificate if it expires soon, then reload nginx.")
 
-	cmd, err := app.Parse(args)
-	if err != nil {
-		fmt.Fprintf(stderr, "ensemble-firstboot: error: %v\n", err)
-		return 2
-	}
-	o.ACMEReloadCommand = strings.Fields(*reload)
-	o.Logger = promslog.New(logCfg)
-	if err := o.Validate(); err != nil {
-		fmt.Fprintf(stderr, "ensemble-firstboot: error: %v\n", err)
-		return 2
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	switch cmd {
-	case applyCmd.FullCommand():
-		if _, err := firstboot.Apply(ctx, o); err != nil {
-			return 1 // Apply logged the one line
-		}
-	case renewCmd.FullCommand():
-		if _, err := firstboot.Renew(ctx, o); err != nil {
-			o.Logger.Error("certificate renewal failed", "err", err)
-			return 1
-		}
-	}
-	return 0
+	return c
 }

@@ -3,21 +3,26 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/ensemble-jitsi/ensemble/internal/firstboot"
 	"github.com/ensemble-jitsi/ensemble/internal/firstboot/status"
 )
 
 const userdataDir = "../../internal/firstboot/userdata/testdata"
 
-// node is one node's file system under a temp dir, and the flags that point the command at it.
+// node is one node's file system under a temp dir; run points the command at it.
 type node struct {
-	dir  string
-	args []string
+	dir string
 }
 
 func newNode(t *testing.T, userData string) *node {
@@ -241,4 +246,62 @@ func settings(unit []byte) map[string][]string {
 		}
 	}
 	return m
+}
+
+// TestReadmeFlags keeps the README's flag table equal to the command's flags.
+func TestReadmeFlags(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "### `ensemble-firstboot` flags")
+	if !ok {
+		t.Fatal("README has no ensemble-firstboot flags section")
+	}
+	section, _, _ = strings.Cut(section, "\n### ")
+	var rows []string
+	for line := range strings.SplitSeq(section, "\n") {
+		if strings.HasPrefix(line, "| `--") {
+			rows = append(rows, line)
+		}
+	}
+	o := firstboot.DefaultOptions()
+	c := newCLI(&o, &bytes.Buffer{})
+	var want []string
+	for _, f := range c.app.Model().Flags {
+		if f.Hidden || f.Name == "help" || f.Name == "version" {
+			continue
+		}
+		def := ""
+		if len(f.Default) > 0 {
+			def = "`" + strings.Join(f.Default, ",") + "`"
+		}
+		want = append(want, fmt.Sprintf("| `--%s` | %s | %s |", f.Name, def, f.Help))
+	}
+	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
+		t.Errorf("README table:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestApplyScaleway wires --user-data.source=scaleway to a local metadata server that, like
+// Scaleway's, serves user-data only to privileged source ports.
+func TestApplyScaleway(t *testing.T) {
+	doc, err := os.ReadFile(userdataDir + "/good/provided.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, port, _ := net.SplitHostPort(r.RemoteAddr)
+		if p, _ := strconv.Atoi(port); p >= 1024 || r.URL.Path != "/user_data/cloud-init" {
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return
+		}
+		_, _ = w.Write(doc)
+	}))
+	defer srv.Close()
+	n := newNode(t, userdataDir+"/bad/no-agent-token.yaml") // the copy on disk is not read
+	code, stderr := n.run(t, "--user-data.source=scaleway", "--user-data.scaleway-url="+srv.URL)
+	if s := n.status(t); code != 0 || !s.OK || s.Source != "scaleway metadata API" {
+		t.Fatalf("exit %d, status %+v: %s", code, s, stderr)
+	}
 }

@@ -46,7 +46,9 @@ func (v namedValue) Set(s string) error {
 type publicURL struct{ p *string }
 
 func (v *publicURL) Set(s string) error {
-	if err := sidecar.ValidatePublicURL(s); err != nil {
+	// Empty is left to Options.Validate: it is allowed when the first-boot verdict failed
+	// (the unit passes ${ENSEMBLE_SIDECAR_NODE_PUBLIC_URL}, empty on a node never applied).
+	if err := sidecar.ValidatePublicURL(s); s != "" && err != nil {
 		return err
 	}
 	*v.p = s

@@ -43,7 +43,7 @@ func Apply(ctx context.Context, o Options) (status.Status, error) {
 		logger.Error("first boot failed; this node will not register", "err", err, "public_name", st.PublicName, "source", st.Source)
 		return st, err
 	}
-	logger.Info("first boot applied", "public_name", st.PublicName, "source", st.Source, "changed", len(st.Changed))
+	logger.Info("first boot applied", "public_name", st.PublicName, "source", st.Source, "changed", st.Changed)
 	return st, nil
 }
 

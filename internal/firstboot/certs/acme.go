@@ -39,8 +39,8 @@ type ACME struct {
 	AccountKey string
 	// HTTPAddress is where Obtain answers challenges when Webroot is empty (":80").
 	HTTPAddress string
-	// Webroot, when set, receives the challenge files instead
-	// (<Webroot>/.well-known/acme-challenge/<token>).
+	// Webroot, when set, receives the challenge files instead: it is the directory nginx
+	// serves at /.well-known/acme-challenge/ (an alias), so a token's file is <Webroot>/<token>.
 	Webroot string
 	// HTTPClient talks to the CA; nil uses a client with a 30 s timeout.
 	HTTPClient *http.Client
@@ -113,9 +113,12 @@ func (a *ACME) Obtain(ctx context.Context, name string) (chain, key []byte, err 
 		}
 		a.unpublish(resp, chal.Token)
 	}
-	if order, err = client.WaitOrder(ctx, order.URI); err != nil {
+	orderURI := order.URI
+	if order, err = client.WaitOrder(ctx, orderURI); err != nil {
 		return nil, nil, fmt.Errorf("acme: order: %w", err)
 	}
+	// A POST-as-GET answer carries no Location; finalizing polls the order by its URI.
+	order.URI = orderURI
 	certKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
@@ -126,7 +129,7 @@ func (a *ACME) Obtain(ctx context.Context, name string) (chain, key []byte, err 
 	if err != nil {
 		return nil, nil, fmt.Errorf("acme: CSR: %w", err)
 	}
-	ders, _, err := client.CreateOrderCert(ctx, order.FinalizeURL, csr, true)
+	ders, _, err := client.CreateCertFromOrder(ctx, order, csr, true)
 	if err != nil {
 		return nil, nil, fmt.Errorf("acme: finalizing the order: %w", err)
 	}
@@ -197,11 +200,10 @@ func (a *ACME) publish(r *responder, token, body string) error {
 	if strings.ContainsAny(token, "/\\") || token == "." || token == ".." {
 		return fmt.Errorf("acme: refusing token %q", token)
 	}
-	dir := filepath.Join(a.Webroot, filepath.FromSlash(challengePrefix))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(a.Webroot, 0o755); err != nil {
 		return fmt.Errorf("acme: webroot: %w", err)
 	}
-	if _, err := atomicfile.Write(atomicfile.File{Path: filepath.Join(dir, token), Data: []byte(body), Mode: 0o644, UID: -1, GID: -1}); err != nil {
+	if _, err := atomicfile.Write(atomicfile.File{Path: filepath.Join(a.Webroot, token), Data: []byte(body), Mode: 0o644, UID: -1, GID: -1}); err != nil {
 		return fmt.Errorf("acme: webroot: %w", err)
 	}
 	return nil
@@ -214,7 +216,7 @@ func (a *ACME) unpublish(r *responder, token string) {
 		r.mu.Unlock()
 		return
 	}
-	_ = os.Remove(filepath.Join(a.Webroot, filepath.FromSlash(challengePrefix), token))
+	_ = os.Remove(filepath.Join(a.Webroot, token))
 }
 
 // loadOrCreateKey reads a PEM EC key, or creates one (0600) if the file does not exist.

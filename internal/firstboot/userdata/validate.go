@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // privateRanges are the networks a private_cidr must lie in: RFC 1918, RFC 6598 (carrier-grade
@@ -297,8 +298,9 @@ func (c *Consul) validate(now time.Time) error {
 	if c.Encrypt == "" {
 		return fieldErr("ensemble.consul.encrypt", "is required (consul keygen)")
 	}
+	// Go's decoder skips line breaks, which would then reach Consul's configuration.
 	key, err := base64.StdEncoding.DecodeString(c.Encrypt)
-	if err != nil {
+	if err != nil || strings.ContainsFunc(c.Encrypt, unicode.IsSpace) {
 		return fieldErr("ensemble.consul.encrypt", "is not base64 (consul keygen prints the right form)")
 	}
 	if n := len(key); n != 16 && n != 24 && n != 32 {

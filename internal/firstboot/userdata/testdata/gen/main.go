@@ -201,6 +201,7 @@ ensemble:
 		{"bad-retry-join", "ensemble.consul.retry_join[1]", "172.16.0.3,", "\"172.16.0.3 ; rm -rf\","},
 		{"no-encrypt", "ensemble.consul.encrypt is required", "    encrypt: pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s=\n", ""},
 		{"bad-encrypt", "ensemble.consul.encrypt is not base64", "pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s=", "not-base64!"},
+		{"multiline-encrypt", "ensemble.consul.encrypt is not base64", "    encrypt: pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s=\n", "    encrypt: |\n      pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s=\n"},
 		{"short-encrypt", "ensemble.consul.encrypt decodes to 8 bytes", "pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s=", "AAAAAAAAAAA="},
 		{"no-ca", "ensemble.consul.ca_certificate is required", "    ca_certificate: |\n" + indent(certPEM(consulCA)) + "\n", ""},
 		{"leaf-as-ca", "ensemble.consul.ca_certificate certificate 1 (CN=*.example.org) is not a CA certificate", indent(certPEM(consulCA)), indent(certPEM(wildcard))},

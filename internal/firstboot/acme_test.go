@@ -1,0 +1,121 @@
+package firstboot_test
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ensemble-jitsi/ensemble/internal/firstboot"
+	"github.com/ensemble-jitsi/ensemble/internal/testenv"
+)
+
+// TestACME runs first boot in ACME mode against pebble, Let's Encrypt's test CA: apply
+// answers the http-01 challenge itself (nginx is not running yet at boot), a second boot
+// orders nothing, and renew, once the certificate is within the renewal window, answers
+// through a webroot that a real nginx serves, then runs the reload command.
+func TestACME(t *testing.T) {
+	pb := testenv.StartPebble(t)
+	n := newNode(t, "good/acme.yaml", func(doc string) string {
+		return strings.Replace(doc, "    mode: acme\n", "    mode: acme\n    acme_directory: "+pb.Directory+"\n", 1)
+	})
+	o := n.options()
+	o.ACMEHTTPAddress = fmt.Sprintf("127.0.0.1:%d", pb.HTTPPort)
+	o.ACMECAFile = pb.CAFile
+	o.ACMETimeout = time.Minute
+	ctx := context.Background()
+
+	st, err := firstboot.Apply(ctx, o)
+	if err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	first := leaf(t, o.TLSCertFile)
+	if err := first.VerifyHostname("meet-0003.example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(first.Issuer.CommonName, "Pebble") {
+		t.Errorf("issuer %q is not pebble's", first.Issuer)
+	}
+	if !contains(st.Changed, o.TLSCertFile) || !contains(st.Changed, o.TLSKeyFile) {
+		t.Errorf("changed %v lacks the certificate", st.Changed)
+	}
+	if info, err := os.Stat(filepath.Join(o.ACMEDir, "account.key")); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("account key: %v, %v", info, err)
+	}
+
+	// A reboot: the certificate is fresh, so no order and no write.
+	st, err = firstboot.Apply(ctx, o)
+	if err != nil || len(st.Changed) != 0 {
+		t.Fatalf("second apply: changed %v, %v", st.Changed, err)
+	}
+	reloaded := filepath.Join(n.dir, "reloaded")
+	o.ACMEReloadCommand = []string{"touch", reloaded}
+	if renewed, err := firstboot.Renew(ctx, o); err != nil || renewed {
+		t.Fatalf("renew of a fresh certificate: %v, %v", renewed, err)
+	}
+	if _, err := os.Stat(reloaded); err == nil {
+		t.Fatal("reload ran without a renewal")
+	}
+
+	// 70 days later a 90-day certificate is inside the 30-day window. nginx now owns the
+	// validation port and serves the webroot, as on a running node.
+	webroot, err := os.MkdirTemp("", "acme-webroot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(webroot) })
+	if err := os.Chmod(webroot, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	testenv.StartNginx(t, testenv.NginxOptions{ExtraHTTPConf: fmt.Sprintf(
+		"server { listen 127.0.0.1:%d; location ^~ /.well-known/acme-challenge/ { alias %s/; default_type text/plain; } }",
+		pb.HTTPPort, webroot)})
+	o.ACMEWebroot = webroot
+	o.Now = func() time.Time { return time.Now().Add(70 * 24 * time.Hour) }
+	renewed, err := firstboot.Renew(ctx, o)
+	if err != nil || !renewed {
+		t.Fatalf("renew: %v, %v", renewed, err)
+	}
+	second := leaf(t, o.TLSCertFile)
+	if second.SerialNumber.Cmp(first.SerialNumber) == 0 {
+		t.Fatal("renew kept the old certificate")
+	}
+	if _, err := os.Stat(reloaded); err != nil {
+		t.Fatalf("reload command did not run: %v", err)
+	}
+	left, _ := os.ReadDir(webroot)
+	if len(left) != 0 {
+		t.Errorf("challenge files left in the webroot: %v", left)
+	}
+}
+
+func leaf(t *testing.T, path string) *x509.Certificate {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		t.Fatalf("%s: no PEM", path)
+	}
+	c, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
