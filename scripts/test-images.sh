@@ -797,12 +797,12 @@ rolling() {
 		-e jitsi_sidecar_binary_src="$work/bin/ensemble-sidecar" -e jitsi_drain_poll=1 -e jitsi_drain_timeout=120 \
 		--skip-tags jitsi_install jitsi.yml) >"$work/rolling.log" 2>&1 &
 	local play=$!
-	poll 300 node_draining node-a || { kill "$play"; tail -30 "$work/rolling.log"; die "node-a did not start draining"; }
+	poll 300 node_draining node-a || { kill "$play" 2>/dev/null || true; tail -30 "$work/rolling.log"; die "node-a did not start draining"; }
 	# While the meeting lasts the play waits; the bridge keeps running.
 	sleep 3
 	[[ $(drain_state node-a) == draining && $(bridge_started node-a) == "$a_before" ]] ||
-		{ kill "$play"; die "node-a's bridge restarted or its drain ended while it had a conference"; }
-	[[ $(bridge_started node-b) == "$b_before" ]] || { kill "$play"; die "node-b changed before node-a was done (serial)"; }
+		{ kill "$play" 2>/dev/null || true; die "node-a's bridge restarted or its drain ended while it had a conference"; }
+	[[ $(bridge_started node-b) == "$b_before" ]] || { kill "$play" 2>/dev/null || true; die "node-b changed before node-a was done (serial)"; }
 	node_net node-a curl -sf --max-time 5 -X DELETE "http://127.0.0.1:8080/emulator/conferences/$conf" >/dev/null
 	wait "$play" || { tail -40 "$work/rolling.log"; die "jitsi.yml failed (log: $work/rolling.log)"; }
 	for name in node-a node-b; do
