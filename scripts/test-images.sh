@@ -818,7 +818,10 @@ step rolling rolling
 stop_fleet() {
 	local name pid
 	for name in node-a node-b node-c; do stop_container "$name"; done
-	for pid in "${host_pids[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+	for pid in "${host_pids[@]}"; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true # the status of a killed process
+	done
 	host_pids=()
 	for name in node-a node-b node-c; do ip netns del "$netns-$name"; done
 	ip netns del "$netns"
