@@ -206,6 +206,7 @@ packer_build() {
 	local name=$1 root=$2 log=$3
 	if ! (cd "$repo" && "$PACKER" build -color=false -only="$name.null.ci" \
 		-var ci_chroot="$root" -var ansible_vars_file="$work/vars.yml" \
+		-var source_image=11111111-1111-1111-1111-111111111111 \
 		-var consul_binary="$consul_bin" -var sidecar_binary="$work/bin/ensemble-sidecar" \
 		-var firstboot_binary="$work/bin/ensemble-firstboot" \
 		-var manifest="$work/manifest.json" \
