@@ -18,8 +18,9 @@ build {
     user          = "root"
     # Ansible connects to the builder directly with Packer's key: v1.0.3's SSH proxy offers an
     # RSA/SHA-1 host key that OpenSSH >= 8.8 refuses and breaks OpenSSH 9's SFTP-mode scp. The CI
-    # source has no communicator and falls back to the proxy, which it never uses (chroot).
-    use_proxy        = false
+    # source has no communicator, where v1.0.3 panics without its proxy (provisioner.go:550);
+    # the proxy is never used there (chroot connection).
+    use_proxy        = source.type == "null"
     ansible_env_vars = local.ansible_env
     extra_arguments  = concat(local.ansible_args, source.type == "null" ? local.ci_ansible_args : [])
   }
