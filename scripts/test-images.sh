@@ -267,6 +267,7 @@ standin_repo() {
 	printf 'Codename: %s\nComponents: main\nArchitectures: amd64\nSignWith: %s\n' "$suite" "$fpr" >"$work/repo/conf/distributions"
 	reprepro -b "$work/repo" --silent includedeb "$suite" "$debs"/*.deb
 	gpg --batch --armor --export "$fpr" >"$work/repo/key.asc"
+	unset GNUPGHOME
 	# The role checks the key it fetches against this fingerprint, as it does Jitsi's.
 	cat >>"$work/vars.yml" <<EOF2
 jitsi_apt_key_url: file:///var/local/jitsi-standin/key.asc
