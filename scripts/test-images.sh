@@ -459,7 +459,8 @@ acl {
   }
 }
 EOF2
-	in_net "$consul_bin" agent -config-file="$work/consul-server.hcl" >"$work/consul-server.log" 2>&1 &
+	# Not through in_net: a function in the background is a subshell, and $! must be the agent.
+	ip netns exec "$netns" "$consul_bin" agent -config-file="$work/consul-server.hcl" >"$work/consul-server.log" 2>&1 &
 	host_pids+=($!)
 	poll 150 consul_leader || { tail -20 "$work/consul-server.log"; die "the Consul server elected no leader"; }
 
@@ -676,7 +677,7 @@ check_nginx() { # NAME
 # each node's sidecar: new rooms land on both nodes, each redirect names the node it chose.
 selector_ready() { in_net curl -sf --max-time 2 http://127.0.0.1:18080/-/ready >/dev/null; }
 check_selector() {
-	in_net env CONSUL_HTTP_ADDR=127.0.0.1:8500 CONSUL_HTTP_TOKEN="$selector_token" "$work/bin/ensemble-selector" \
+	ip netns exec "$netns" env CONSUL_HTTP_ADDR=127.0.0.1:8500 CONSUL_HTTP_TOKEN="$selector_token" "$work/bin/ensemble-selector" \
 		--web.listen-address=127.0.0.1:18080 --load.source=direct --rooms.store=consul \
 		>"$work/selector.log" 2>&1 &
 	host_pids+=($!)
@@ -795,7 +796,7 @@ rolling() {
 	b_before=$(bridge_started node-b)
 	# The play reaches the nodes over SSH from this namespace; the package install is skipped
 	# (the test network has no Debian mirror).
-	(cd "$repo/ansible" && in_net ansible-playbook -i "$work/fleet.ini" -e @"$work/vars.yml" \
+	(cd "$repo/ansible" && exec ip netns exec "$netns" ansible-playbook -i "$work/fleet.ini" -e @"$work/vars.yml" \
 		-e jitsi_sidecar_binary_src="$work/bin/ensemble-sidecar" -e jitsi_drain_poll=1 -e jitsi_drain_timeout=120 \
 		--skip-tags jitsi_install jitsi.yml) >"$work/rolling.log" 2>&1 &
 	local play=$!
