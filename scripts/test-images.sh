@@ -1,25 +1,38 @@
 #!/usr/bin/env bash
-# make test-images: proves that the packer templates and Ansible roles bake a working Jitsi node,
-# without a cloud account and without reaching Jitsi's servers.
+# make test-images: proves that the packer templates and Ansible roles bake ONE generic Jitsi image
+# that boots into distinct nodes from their user-data, without a cloud account and without
+# reaching Jitsi's servers.
 #
 #   1. lint       ansible-lint, --syntax-check per playbook, packer fmt -check / init / validate
+#                 (and validate must refuse a source image that is not a UUID)
 #   2. converge   packer build of the base and jitsi templates' CI source into debootstrap roots
-#                 (the real ansible provisioner over Ansible's chroot connection), then the same
-#                 builds again, which must report changed=0
-#   3. stand-ins  Jitsi's packages are built with equivs into a signed local apt repository that the
-#                 jitsi role's repository variables point at; the videobridge stand-in runs
-#                 ensemble-jvbemu as the bridge
-#   control       selector.yml and monitoring.yml converge (twice, changed=0) into another copy of
-#                 the base root: the control host
-#   4. boot       systemd-nspawn boots the jitsi root; through nsenter on its PID 1 the system must be
-#                 running, the services active, the sidecar registered in Consul and exporting
-#                 ensemble_jvb_up 1 and ensemble_nginx_up 1; then the control root, whose selector
-#                 must answer through nginx with TLS and whose Prometheus must be ready and scraping
-#                 the selector
+#                 (the real ansible provisioner over Ansible's chroot connection, in first-boot
+#                 mode: no secret, no node name), then the same builds again: changed=0
+#   3. stand-ins  Jitsi's packages are built with equivs into a signed local apt repository; their
+#                 postinst scripts write the debconf host name where the real ones do, and the
+#                 videobridge stand-in runs ensemble-jvbemu as the bridge
+#   control       base.yml (inventory mode), selector.yml and monitoring.yml converge (twice,
+#                 changed=0) into another root: the control host
+#   image         the image cleanup script runs in the jitsi root; the result is tarred and grepped
+#                 for every secret and node name the test uses later: zero hits
+#   4. fleet      in a network namespace of its own (a bridge, 172.31.251.0/24): a Consul server
+#                 with ACLs, TLS and auto_encrypt, the ACL policies of deploy/consul and per-node
+#                 tokens; three copies of the image boot as nspawn containers on the bridge, each
+#                 with its own user-data: two good nodes (own names, certificates from a CA made
+#                 here) and one with a field missing. Both good nodes pass in Consul with their own
+#                 public_url, export ensemble_jvb_up 1 through their firewalls, serve their own
+#                 certificate; a selector spreads new rooms over both and redirects to each node's
+#                 name. The broken node never reaches Consul and says why in its journal and on
+#                 /health. A reboot changes no file; a rotated sidecar token is applied at boot.
+#   rolling       jitsi.yml (serial 1, drain through the sidecar's control listener) runs against
+#                 the two nodes over SSH with a conference on one: no bridge restarts while it
+#                 has conferences, both nodes end serving
+#   5. boot       the control root boots: selector through nginx with TLS, Prometheus scraping it
 #
 # Runs as root on the CI host. Everything it creates lives under one temporary directory (roots,
-# repository, keys, logs) and the cache directory; the trap stops the container and removes it all.
-# ENSEMBLE_IMAGES_KEEP=1 keeps the work directory for debugging.
+# repository, keys, logs), the cache directory and one network namespace; the trap stops the
+# containers and processes and removes it all. ENSEMBLE_IMAGES_KEEP=1 keeps the work directory.
+# ENSEMBLE_IMAGES_SIDECAR=<binary> uses that ensemble-sidecar instead of this tree's.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,32 +46,46 @@ die() { echo "test-images: $*" >&2; exit 1; }
 [[ $(id -u) == 0 ]] || die "needs root (debootstrap, chroot, systemd-nspawn)"
 consul_bin="$cache/consul-v1.16.3"
 [[ -x $consul_bin ]] || die "$consul_bin missing: run scripts/install-deps.sh"
-for tool in ansible-lint ansible-playbook debootstrap systemd-nspawn nsenter equivs-build reprepro gpg openssl curl go; do
+for tool in ansible-lint ansible-playbook debootstrap systemd-nspawn nsenter equivs-build reprepro gpg openssl curl go ip ssh-keygen; do
 	command -v "$tool" >/dev/null || die "$tool missing: run scripts/install-deps.sh"
 done
 
 work=$(mktemp -d /tmp/ensemble-images.XXXXXX)
-nspawn_pid=""
+netns=ensemble-images-$$
+declare -A nspawn_pids=() # container name -> systemd-nspawn PID
+host_pids=()              # Consul server, selector: processes in the test's network namespace
 
-stop_container() {
-	[[ -n $nspawn_pid ]] && kill -0 "$nspawn_pid" 2>/dev/null || return 0
-	local init
-	init=$(pgrep -P "$nspawn_pid" | head -1 || true)
-	[[ -n $init ]] && nsenter -t "$init" -a systemctl poweroff >/dev/null 2>&1 || true
-	for _ in $(seq 100); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.2; done
-	if kill -0 "$nspawn_pid" 2>/dev/null; then
-		kill -TERM "$nspawn_pid" 2>/dev/null || true
-		sleep 2
-		kill -KILL "$nspawn_pid" 2>/dev/null || true
+# container_init NAME: the container's PID 1 (systemd), empty if it does not run.
+container_init() {
+	local pid=${nspawn_pids[$1]:-}
+	[[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
+	pgrep -P "$pid" -x systemd | head -1 || true
+}
+
+stop_container() { # NAME
+	local name=$1 pid=${nspawn_pids[$1]:-} init
+	[[ -n $pid ]] || return 0
+	if kill -0 "$pid" 2>/dev/null; then
+		init=$(container_init "$name")
+		[[ -n $init ]] && nsenter -t "$init" -a systemctl poweroff >/dev/null 2>&1 || true
+		for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -TERM "$pid" 2>/dev/null || true
+			sleep 2
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
 	fi
-	wait "$nspawn_pid" 2>/dev/null || true
-	nspawn_pid=""
+	wait "$pid" 2>/dev/null || true
+	unset "nspawn_pids[$name]"
 }
 
 cleanup() {
-	local rc=$?
+	local rc=$? name pid
 	set +e
-	stop_container
+	for name in "${!nspawn_pids[@]}"; do stop_container "$name"; done
+	for pid in "${host_pids[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+	for name in node-a node-b node-c; do ip netns del "$netns-$name" 2>/dev/null; done
+	ip netns del "$netns" 2>/dev/null
 	# nspawn mounts in its own namespace; this only catches what leaked into the host's.
 	findmnt -rn -o TARGET | grep -F "$work/" | sort -r | while read -r m; do umount -l "$m"; done
 	if [[ ${ENSEMBLE_IMAGES_KEEP:-} == 1 ]]; then
@@ -99,8 +126,14 @@ lint() {
 	done
 	"$PACKER" fmt -check -diff "$repo/packer"
 	"$PACKER" init "$repo/packer" >/dev/null
-	"$PACKER" validate -var base_image=11111111-1111-1111-1111-111111111111 \
+	"$PACKER" validate -var source_image=11111111-1111-1111-1111-111111111111 \
 		-var manifest="$work/manifest.json" "$repo/packer"
+	# plugin v1.0.4 would look a label up through Scaleway's retired marketplace v1 API
+	if "$PACKER" validate -var source_image=debian_bookworm -var manifest="$work/manifest.json" \
+		"$repo/packer" >"$work/validate-label.log" 2>&1; then
+		die "packer validate accepted a source image label; it must require a UUID"
+	fi
+	grep -q 'must be an image UUID' "$work/validate-label.log" || { cat "$work/validate-label.log"; die "unexpected validate error"; }
 }
 step lint lint
 
@@ -108,7 +141,12 @@ step lint lint
 
 build_binaries() {
 	mkdir -p "$work/bin"
-	(cd "$repo" && go build -trimpath -ldflags='-s -w' -o "$work/bin/" ./cmd/ensemble-sidecar ./cmd/ensemble-jvbemu)
+	(cd "$repo" && go build -trimpath -ldflags='-s -w' -o "$work/bin/" ./cmd/ensemble-sidecar ./cmd/ensemble-jvbemu \
+		./cmd/ensemble-firstboot ./cmd/ensemble-selector)
+	# ENSEMBLE_IMAGES_SIDECAR=<binary> tries the images with another build of the sidecar.
+	if [[ -n ${ENSEMBLE_IMAGES_SIDECAR:-} ]]; then
+		cp "$ENSEMBLE_IMAGES_SIDECAR" "$work/bin/ensemble-sidecar"
+	fi
 }
 step binaries build_binaries
 
@@ -154,37 +192,32 @@ make_root() {
 }
 step root make_root
 
-# Secrets of this run only: a one-server Consul datacenter inside the image, with ACLs on.
-token=$(cat /proc/sys/kernel/random/uuid)
-cat >"$work/vars.yml" <<EOF
-base_consul_server: true
-base_consul_bootstrap_expect: 1
-base_consul_bind_addr: 127.0.0.1
-base_consul_retry_join: ["127.0.0.1"]
-base_consul_encrypt: "$(head -c32 /dev/urandom | base64)"
-base_consul_agent_token: "$token"
-base_consul_initial_management_token: "$token"
-jitsi_public_name: meet.ci.invalid
-jitsi_apt_key_url: file:///var/local/jitsi-standin/key.asc
-jitsi_apt_repository: "deb [signed-by=/etc/apt/keyrings/jitsi.asc] file:/var/local/jitsi-standin $suite main"
-jitsi_sidecar_consul_token: "$token"
-EOF
+# What every image build gets: no secret and no node name (those come with each node's user-data,
+# further down). The SSH key lets the rolling playbook reach the nodes.
+ssh-keygen -q -t ed25519 -N '' -C ensemble-ci -f "$work/ssh-key"
+cat >"$work/vars.yml" <<EOF2
+base_firewall_ssh_sources: ["0.0.0.0/0"]
+base_ssh_authorized_keys: ["$(cat "$work/ssh-key.pub")"]
+EOF2
 
-# packer_build NAME ROOT LOG: the template's CI source into ROOT; prints the PLAY RECAP's changed=.
+# packer_build NAME ROOT LOG: the template's CI source into ROOT; prints the summed changed= of its
+# PLAY RECAPs (the jitsi build runs base.yml, then jitsi.yml).
 packer_build() {
 	local name=$1 root=$2 log=$3
 	if ! (cd "$repo" && "$PACKER" build -color=false -only="$name.null.ci" \
 		-var ci_chroot="$root" -var ansible_vars_file="$work/vars.yml" \
+		-var source_image=11111111-1111-1111-1111-111111111111 \
 		-var consul_binary="$consul_bin" -var sidecar_binary="$work/bin/ensemble-sidecar" \
+		-var firstboot_binary="$work/bin/ensemble-firstboot" \
 		-var manifest="$work/manifest.json" \
 		packer/) >"$log" 2>&1; then
 		grep -E 'fatal:|FAILED|Error' "$log" | tail -20 >&2
 		die "packer build $name failed (log: $log)"
 	fi
-	local recap
-	recap=$(grep -E "$name\.null\.ci: default +: ok=" "$log") || die "no PLAY RECAP in $log"
-	echo "   $recap" >&2
-	sed -E 's/.* changed=([0-9]+) .*/\1/' <<<"$recap"
+	local recaps
+	recaps=$(grep -E "$name\.null\.ci: default +: ok=" "$log") || die "no PLAY RECAP in $log"
+	echo "$recaps" | sed 's/^/   /' >&2
+	sed -E 's/.* changed=([0-9]+) .*/\1/' <<<"$recaps" | awk '{n += $1} END {print n + 0}'
 }
 
 # not_idempotent NAME LOG: names the tasks that changed on a second run, then fails.
@@ -206,11 +239,12 @@ step base converge_base
 # Built once per content of packer/ci/standin and the emulator binary.
 standin_repo() {
 	local src="$repo/packer/ci/standin" key debs
-	key=$(cat "$src"/* "$work/bin/ensemble-jvbemu" | sha256sum | cut -c1-12)
+	key=$( (cd "$src" && find . -type f | sort | xargs cat; cat "$work/bin/ensemble-jvbemu") | sha256sum | cut -c1-12)
 	debs="$cache/images/standin-$key"
 	if [[ ! -d $debs ]]; then
 		mkdir -p "$work/equivs"
-		cp "$src"/* "$work/bin/ensemble-jvbemu" "$work/equivs/"
+		cp -r "$src"/. "$work/equivs/"
+		cp "$work/bin/ensemble-jvbemu" "$work/equivs/"
 		local ctl
 		for ctl in "$work"/equivs/*.ctl; do
 			# nostrip: the emulator is a Go binary, which dh_dwz cannot process.
@@ -233,6 +267,13 @@ standin_repo() {
 	printf 'Codename: %s\nComponents: main\nArchitectures: amd64\nSignWith: %s\n' "$suite" "$fpr" >"$work/repo/conf/distributions"
 	reprepro -b "$work/repo" --silent includedeb "$suite" "$debs"/*.deb
 	gpg --batch --armor --export "$fpr" >"$work/repo/key.asc"
+	unset GNUPGHOME
+	# The role checks the key it fetches against this fingerprint, as it does Jitsi's.
+	cat >>"$work/vars.yml" <<EOF2
+jitsi_apt_key_url: file:///var/local/jitsi-standin/key.asc
+jitsi_apt_key_fingerprint: "$fpr"
+jitsi_apt_repository: "deb [signed-by=/etc/apt/keyrings/jitsi.asc] file:/var/local/jitsi-standin $suite main"
+EOF2
 }
 step standin standin_repo
 
@@ -246,6 +287,13 @@ converge_jitsi() {
 	apt_cache_in "$jitsi_root"
 	packer_build jitsi "$jitsi_root" "$work/jitsi.log" >/dev/null
 	apt_cache_out "$jitsi_root"
+	# The packages were configured for the internal XMPP domain, not for any public name.
+	grep -q 'domain = "auth.meet.jitsi"' "$jitsi_root/etc/jitsi/videobridge/jvb.conf" ||
+		die "jvb.conf is not configured for the internal domain meet.jitsi"
+	grep -qx "config.bosh = '/http-bind';" "$jitsi_root/etc/jitsi/meet/meet.jitsi-config.js" ||
+		die "config.js has no relative BOSH URL"
+	[[ ! -e $jitsi_root/etc/nginx/sites-enabled/meet.jitsi.conf && ! -e $jitsi_root/etc/nginx/sites-enabled/default ]] ||
+		die "a packaged nginx site is still enabled"
 }
 step jitsi converge_jitsi
 
@@ -258,14 +306,15 @@ idempotence() {
 }
 step idempotent idempotence
 
-# --- control host: selector and monitoring roles on another copy of the base root ------------
+# --- control host: base (inventory mode), selector and monitoring on a fresh root ---------------
 
 control_root="$work/control"
+token=$(cat /proc/sys/kernel/random/uuid)
 
-control_playbooks() { # LOG: runs selector.yml and monitoring.yml; prints the summed changed=
+control_playbooks() { # LOG: runs base.yml, selector.yml and monitoring.yml; prints the summed changed=
 	local log=$1
-	if ! (cd "$repo/ansible" && ansible-playbook -i "$work/control.ini" -e @"$work/vars.yml" \
-		selector.yml monitoring.yml) >"$log" 2>&1; then
+	if ! (cd "$repo/ansible" && ansible-playbook -i "$work/control.ini" -e @"$work/control-vars.yml" \
+		base.yml selector.yml monitoring.yml) >"$log" 2>&1; then
 		grep -E 'fatal:|FAILED|ERROR' "$log" | tail -20 >&2
 		die "control playbooks failed (log: $log)"
 	fi
@@ -273,36 +322,84 @@ control_playbooks() { # LOG: runs selector.yml and monitoring.yml; prints the su
 }
 
 converge_control() {
-	cp -a "$base_root" "$control_root"
-	(cd "$repo" && go build -trimpath -ldflags='-s -w' -o "$work/bin/" ./cmd/ensemble-selector)
+	mkdir -p "$control_root"
+	tar -C "$control_root" -xf "$root_tar"
+	printf '#!/bin/sh\nexit 101\n' >"$control_root/usr/sbin/policy-rc.d"
+	chmod 0755 "$control_root/usr/sbin/policy-rc.d"
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=selector.ci.invalid \
 		-addext subjectAltName=DNS:selector.ci.invalid -keyout "$work/selector.key" -out "$work/selector.crt" 2>/dev/null
 	printf '[selector]\ncontrol\n[monitoring]\ncontrol\n[all:vars]\nansible_connection=community.general.chroot\nansible_host=%s\n' \
 		"$control_root" >"$work/control.ini"
-	{
-		echo "selector_public_name: selector.ci.invalid"
-		echo "selector_tls_certificate_src: $work/selector.crt"
-		echo "selector_tls_key_src: $work/selector.key"
-		echo "selector_binary_src: $work/bin/ensemble-selector"
-		echo "selector_consul_token: \"$token\""
-	} >>"$work/vars.yml"
+	# A one-server Consul datacenter inside the control host, with ACLs on; loopback only.
+	cat >"$work/control-vars.yml" <<EOF2
+base_firewall_ssh_sources: ["0.0.0.0/0"]
+base_firewall_consul_sources: ["127.0.0.1/32"]
+base_consul_binary_src: "$consul_bin"
+base_consul_server: true
+base_consul_bootstrap_expect: 1
+base_consul_bind_addr: 127.0.0.1
+base_consul_retry_join: ["127.0.0.1"]
+base_consul_encrypt: "$(head -c32 /dev/urandom | base64)"
+base_consul_agent_token: "$token"
+base_consul_initial_management_token: "$token"
+selector_public_name: selector.ci.invalid
+selector_tls_certificate_src: $work/selector.crt
+selector_tls_key_src: $work/selector.key
+selector_binary_src: $work/bin/ensemble-selector
+selector_consul_token: "$token"
+EOF2
 	apt_cache_in "$control_root"
 	control_playbooks "$work/control.log" >/dev/null
 	apt_cache_out "$control_root"
 	local changed
 	changed=$(control_playbooks "$work/control-again.log")
-	[[ $changed == 0 ]] || not_idempotent selector/monitoring "$work/control-again.log"
+	[[ $changed == 0 ]] || not_idempotent base/selector/monitoring "$work/control-again.log"
 }
 step control converge_control
 
-# --- 4. boot ------------------------------------------------------------------------------------
+# --- image: what packer's last step does, then the tarball a snapshot would be ----------------
 
-in_container() { nsenter -t "$init" -a "$@"; }
+image_root="$work/image"
+image_tar="$work/image.tar"
 
-dump_container() {
-	in_container systemctl --failed --no-pager || true
-	in_container journalctl -b --no-pager -n 60 || true
+make_image() {
+	mv "$jitsi_root" "$image_root"
+	rm -rf "$image_root/var/local/jitsi-standin"
+	chroot "$image_root" /usr/local/sbin/ensemble-image-cleanup >"$work/cleanup.log" 2>&1 ||
+		{ cat "$work/cleanup.log"; die "ensemble-image-cleanup failed"; }
+	[[ ! -s $image_root/etc/machine-id ]] || die "the image has a machine ID"
+	! compgen -G "$image_root/etc/ssh/ssh_host_*" >/dev/null || die "the image has SSH host keys"
+	[[ ! -e $image_root/etc/ssl/ensemble/node.key ]] || die "the image has a TLS key"
+	tar -C "$image_root" -cf "$image_tar" .
+	echo "   image: $(du -m "$image_tar" | cut -f1) MB"
 }
+step image make_image
+
+# --- 4. fleet: one image, three nodes, a Consul server with ACLs and TLS ------------------------
+
+net=172.31.251
+host_ip=$net.1
+in_net() { ip netns exec "$netns" "$@"; }
+in_node() { # NAME COMMAND...: in every namespace of the container
+	local init
+	init=$(container_init "$1")
+	[[ -n $init ]] || { echo "container $1 does not run" >&2; return 1; }
+	shift
+	nsenter -t "$init" -a "$@"
+}
+# node_net NAME COMMAND...: a host command (curl) in the container's network namespace only.
+node_net() {
+	local init
+	init=$(container_init "$1")
+	[[ -n $init ]] || { echo "container $1 does not run" >&2; return 1; }
+	shift
+	nsenter -t "$init" -n "$@"
+}
+mgmt=$(cat /proc/sys/kernel/random/uuid)
+consul_api() { # PATH: GET from the server with the management token
+	in_net curl -sf --max-time 5 -H "X-Consul-Token: $mgmt" "http://127.0.0.1:8500$1"
+}
+acl() { in_net env CONSUL_HTTP_ADDR=127.0.0.1:8500 CONSUL_HTTP_TOKEN="$mgmt" "$consul_bin" acl "$@"; }
 
 # poll TRIES COMMAND...: runs COMMAND every 0.2 s until it succeeds.
 poll() {
@@ -315,102 +412,466 @@ poll() {
 	return 1
 }
 
-# start_container ROOT: boots ROOT as an instance boots the image and waits until systemd reports
-# the system running; sets nspawn_pid and init (the container's PID 1).
-start_container() {
-	local root=$1
+consul_leader() { [[ $(consul_api /v1/status/leader 2>/dev/null) == *"$host_ip:8300"* ]]; }
+
+start_fleet_network() {
+	ip netns add "$netns"
+	in_net ip link set lo up
+	in_net ip link add ensbr0 type bridge
+	in_net ip addr add "$host_ip/24" dev ensbr0
+	in_net ip link set ensbr0 up
+
+	# The datacenter's CA, the server's certificate, the gossip key (consul's own tooling).
+	mkdir -p "$work/consul-tls" "$work/consul-server"
+	(cd "$work/consul-tls" && "$consul_bin" tls ca create -days 2 >/dev/null &&
+		"$consul_bin" tls cert create -server -dc dc1 -days 2 >/dev/null)
+	gossip=$("$consul_bin" keygen)
+	cat >"$work/consul-server.hcl" <<EOF2
+datacenter       = "dc1"
+node_name        = "ci-server"
+data_dir         = "$work/consul-server"
+server           = true
+bootstrap_expect = 1
+bind_addr        = "$host_ip"
+client_addr      = "127.0.0.1"
+encrypt          = "$gossip"
+log_level        = "warn"
+tls {
+  defaults {
+    ca_file         = "$work/consul-tls/consul-agent-ca.pem"
+    cert_file       = "$work/consul-tls/dc1-server-consul-0.pem"
+    key_file        = "$work/consul-tls/dc1-server-consul-0-key.pem"
+    verify_incoming = true
+    verify_outgoing = true
+  }
+  internal_rpc {
+    verify_server_hostname = true
+  }
+}
+auto_encrypt {
+  allow_tls = true
+}
+acl {
+  enabled        = true
+  default_policy = "deny"
+  tokens {
+    initial_management = "$mgmt"
+  }
+}
+EOF2
+	# Not through in_net: a function in the background is a subshell, and $! must be the agent.
+	ip netns exec "$netns" "$consul_bin" agent -config-file="$work/consul-server.hcl" >"$work/consul-server.log" 2>&1 &
+	host_pids+=($!)
+	poll 150 consul_leader || { tail -20 "$work/consul-server.log"; die "the Consul server elected no leader"; }
+
+	# The policy files as shipped, and per-node tokens made from them.
+	acl policy create -name ensemble-jitsi-sidecar -rules @"$repo/deploy/consul/jitsi-sidecar.hcl" >/dev/null
+	acl policy create -name ensemble-selector -rules @"$repo/deploy/consul/selector.hcl" >/dev/null
+	selector_token=$(acl token create -description selector -policy-name ensemble-selector -format=json | secret_id)
+	echo "   consul: server with ACLs, TLS and auto_encrypt; policies of deploy/consul created"
+}
+
+secret_id() { sed -n 's/.*"SecretID": *"\([^"]*\)".*/\1/p' | head -1; }
+accessor_id() { sed -n 's/.*"AccessorID": *"\([^"]*\)".*/\1/p' | head -1; }
+declare -A sidecar_accessors=()
+new_sidecar_token() { # NAME DESCRIPTION: sets sidecar_tokens[NAME] and sidecar_accessors[NAME]
+	local json
+	json=$(acl token create -description "$2" -policy-name ensemble-jitsi-sidecar -format=json)
+	sidecar_tokens[$1]=$(secret_id <<<"$json")
+	sidecar_accessors[$1]=$(accessor_id <<<"$json")
+}
+
+# The nodes' certificates: a CA of this run, one leaf per public name.
+make_node_certificate() { # NAME
+	local name=$1
+	[[ -s $work/ca.crt ]] || openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj "/CN=Ensemble CI CA" -keyout "$work/ca.key" -out "$work/ca.crt" 2>/dev/null
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$name.ci.invalid" \
+		-keyout "$work/$name.key" -out "$work/$name.csr" 2>/dev/null
+	printf 'subjectAltName=DNS:%s.ci.invalid\n' "$name" >"$work/$name.ext"
+	openssl x509 -req -in "$work/$name.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" -CAcreateserial \
+		-days 2 -extfile "$work/$name.ext" -out "$work/$name.crt" 2>/dev/null
+}
+
+indent() { sed 's/^/      /' "$1"; }
+
+# write_user_data NAME [OMIT]: the node's user-data (docs/design/userdata.md) from the tokens in
+# agent_<NAME>/sidecar_<NAME>; OMIT names a line to leave out (a broken node).
+declare -A agent_tokens=() sidecar_tokens=() turn_secrets=()
+write_user_data() {
+	local name=$1 omit=${2:-}
+	{
+		cat <<EOF2
+#cloud-config
+ensemble:
+  version: 1
+  public_name: $name.ci.invalid
+  region: ci-$name
+  private_cidr: $net.0/24
+  monitoring_sources: [$host_ip/32]
+  tls:
+    mode: provided
+    certificate: |
+$(indent "$work/$name.crt")
+    key: |
+$(indent "$work/$name.key")
+  consul:
+    datacenter: dc1
+    retry_join: [$host_ip]
+    encrypt: "$gossip"
+    ca_certificate: |
+$(indent "$work/consul-tls/consul-agent-ca.pem")
+    agent_token: ${agent_tokens[$name]}
+    sidecar_token: ${sidecar_tokens[$name]}
+  turn:
+    secret: ${turn_secrets[$name]}
+EOF2
+	} | { if [[ -n $omit ]]; then grep -v "^ *$omit:"; else cat; fi; } >"$work/$name.user-data"
+}
+
+# A node boots from a copy of the image. What the cloud provides is put in place the way it
+# arrives there: the host name (cloud-init on Scaleway; a file here), the network (a network
+# namespace of its own, wired to the test bridge by a veth pair) and the user-data where
+# cloud-init keeps its copy.
+declare -A node_ips=([node-a]=$net.11 [node-b]=$net.12 [node-c]=$net.13)
+prepare_node() { # NAME
+	local name=$1 root=$work/$1 ns=$netns-$1
+	cp -a "$image_root" "$root"
+	echo "$name" >"$root/etc/hostname"
+	install_user_data "$name"
+	ip netns add "$ns"
+	ip -n "$netns" link add "vb-$name" type veth peer name host0 netns "$ns"
+	ip -n "$netns" link set "vb-$name" master ensbr0 up
+	ip -n "$ns" addr add "${node_ips[$name]}/24" dev host0
+	ip -n "$ns" link set host0 up
+	ip -n "$ns" link set lo up
+}
+install_user_data() { # NAME
+	install -D -m 0600 "$work/$1.user-data" "$work/$1/var/lib/cloud/instance/user-data.txt"
+}
+
+# boot_node NAME: boots the node's root on the test bridge; returns once systemd has a PID 1.
+boot_node() {
+	local name=$1 root=$work/$1
 	rm -f "$root/usr/sbin/policy-rc.d"
-	# What the Scaleway builds strip from an image (packer's image_cleanup): the instance must
-	# recreate its host keys and machine ID.
-	rm -f "$root"/etc/ssh/ssh_host_*
-	truncate -s 0 "$root/etc/machine-id"
-	# --private-network: only loopback, so nothing reaches outside and nftables may load its rules.
-	systemd-nspawn -q --register=no --keep-unit --private-network -D "$root" -b \
+	# From the host's mount namespace (ip netns exec would hide the cgroup hierarchy from nspawn).
+	systemd-nspawn -q --register=no --keep-unit -M "$name" --network-namespace-path="/run/netns/$netns-$name" \
+		--capability=CAP_NET_ADMIN -D "$root" -b \
 		</dev/null >"$root.boot.log" 2>&1 &
-	nspawn_pid=$!
-	init=""
+	nspawn_pids[$name]=$!
+	local init=""
 	for _ in $(seq 100); do
-		init=$(pgrep -P "$nspawn_pid" -x systemd | head -1 || true)
+		init=$(container_init "$name")
 		[[ -n $init ]] && break
-		kill -0 "$nspawn_pid" 2>/dev/null || { cat "$root.boot.log"; die "systemd-nspawn exited"; }
+		kill -0 "${nspawn_pids[$name]}" 2>/dev/null || { cat "$root.boot.log"; die "systemd-nspawn $name exited"; }
 		sleep 0.1
 	done
-	[[ -n $init ]] || die "no systemd in the container"
-	# systemctl answers once PID 1 has set up its private socket.
-	poll 50 in_container systemctl is-system-running >/dev/null 2>&1 || true
-	local state
-	state=$(timeout 120 nsenter -t "$init" -a systemctl is-system-running --wait || true)
-	echo "   system: $state"
-	[[ $state == running ]] || { dump_container; die "system is '$state', not running"; }
+	[[ -n $init ]] || die "no systemd in $name"
 }
 
-require_active() {
-	local unit
+# wait_system NAME WANT: waits for the boot to finish; the state must be WANT.
+wait_system() {
+	local name=$1 want=$2 state
+	poll 50 in_node "$name" systemctl is-system-running >/dev/null 2>&1 || true
+	state=$(timeout 120 nsenter -t "$(container_init "$name")" -a systemctl is-system-running --wait || true)
+	echo "   $name: system $state"
+	[[ $state == "$want" ]] || { dump_node "$name"; die "$name is '$state', not $want"; }
+}
+
+dump_node() {
+	in_node "$1" systemctl --failed --no-pager || true
+	in_node "$1" journalctl -b --no-pager -n 80 || true
+}
+
+require_active() { # NAME UNIT...
+	local name=$1 unit
+	shift
 	for unit in "$@"; do
-		in_container systemctl is-active --quiet "$unit" || { dump_container; die "$unit is not active"; }
+		in_node "$name" systemctl is-active --quiet "$unit" || { dump_node "$name"; die "$name: $unit is not active"; }
 	done
-	echo "   active: $*"
 }
 
-# The HTTP checks run in the container's network namespace with the host's curl.
-sidecar_reports_up() {
+# The node's metrics through its firewall, from the monitoring source (this namespace).
+node_exports_up() { # NAME
 	local metrics
-	metrics=$(nsenter -t "$init" -n curl -sf --max-time 2 http://127.0.0.1:9105/metrics) &&
+	metrics=$(in_net curl -sf --max-time 2 "http://${node_ips[$1]}:9105/metrics") &&
 		grep -qx 'ensemble_jvb_up 1' <<<"$metrics" && grep -qx 'ensemble_nginx_up 1' <<<"$metrics"
 }
 
-node_passing() {
-	local body
-	body=$(nsenter -t "$init" -n curl -sf --max-time 2 -H "X-Consul-Token: $token" \
-		'http://127.0.0.1:8500/v1/health/service/jitsi?passing') && grep -q '"ServiceName":"jitsi"' <<<"$body"
+passing_urls() { # the public_url of every passing jitsi instance, sorted
+	consul_api '/v1/health/service/jitsi?passing' | grep -o '"public_url":"[^"]*"' | sort
+}
+both_passing() {
+	[[ $(passing_urls) == $'"public_url":"https://node-a.ci.invalid"\n"public_url":"https://node-b.ci.invalid"' ]]
 }
 
-boot_jitsi() {
-	start_container "$jitsi_root"
-	require_active nftables ssh nginx jitsi-videobridge2 consul ensemble-sidecar
-	# The jitsi role's rule file made it into the loaded ruleset.
-	local rules
-	rules=$(in_container nft list chain inet filter input)
-	grep -q 'udp dport 10000 accept' <<<"$rules" || { echo "$rules"; die "the jitsi ports are not in the loaded firewall"; }
-	poll 100 sidecar_reports_up ||
-		{ in_container journalctl -u ensemble-sidecar --no-pager -n 30; die "sidecar does not report the bridge and nginx up"; }
-	echo "   metrics: ensemble_jvb_up 1, ensemble_nginx_up 1"
-	# The sidecar registered with its ACL token and Consul's check of it passes.
-	poll 100 node_passing ||
-		{ in_container journalctl -u ensemble-sidecar -u consul --no-pager -n 40; die "node not passing in Consul"; }
-	echo "   consul: jitsi service registered and passing"
-	stop_container
+# The SAN of the certificate the node serves, verified against the run's CA.
+served_san() { # NAME
+	in_net openssl s_client -connect "${node_ips[$1]}:443" -servername "$1.ci.invalid" -CAfile "$work/ca.crt" \
+		-verify_return_error </dev/null 2>/dev/null | openssl x509 -noout -ext subjectAltName 2>/dev/null | tail -1 | tr -d ' '
 }
-step boot-jitsi boot_jitsi
+
+boot_fleet() {
+	start_fleet_network
+	local name
+	for name in node-a node-b node-c; do
+		agent_tokens[$name]=$(acl token create -description "agent $name" -node-identity "$name:dc1" -format=json | secret_id)
+		new_sidecar_token "$name" "sidecar $name"
+		turn_secrets[$name]=$(openssl rand -hex 24)
+		make_node_certificate "$name"
+	done
+	write_user_data node-a
+	write_user_data node-b
+	write_user_data node-c agent_token # broken: a required field is missing
+	for name in node-a node-b node-c; do
+		prepare_node "$name"
+		boot_node "$name"
+	done
+	wait_system node-a running
+	wait_system node-b running
+	for name in node-a node-b; do
+		require_active "$name" nftables ssh nginx prosody coturn jitsi-videobridge2 consul ensemble-sidecar
+		[[ $(in_node "$name" systemctl show -p Result --value ensemble-firstboot.service) == success ]] ||
+			{ dump_node "$name"; die "$name: ensemble-firstboot did not succeed"; }
+		# What the first boot rendered passes the tools' own checks.
+		in_node "$name" nft -c -f /etc/nftables.conf || die "$name: the rendered ruleset does not pass nft -c"
+		in_node "$name" /usr/local/bin/consul validate -quiet /etc/consul.d/ >/dev/null ||
+			die "$name: the rendered Consul configuration does not pass consul validate"
+	done
+	echo "   node-a, node-b: first boot succeeded; nft -c and consul validate pass on what it rendered"
+
+	poll 300 both_passing ||
+		{ passing_urls; in_node node-a journalctl -u consul -u ensemble-sidecar --no-pager -n 40; die "the two nodes are not passing in Consul with their own public_url"; }
+	echo "   consul: both passing, public_url https://node-a.ci.invalid and https://node-b.ci.invalid"
+	for name in node-a node-b; do
+		poll 100 node_exports_up "$name" || die "$name does not export ensemble_jvb_up 1 to the monitoring source"
+		[[ $(served_san "$name") == "DNS:$name.ci.invalid" ]] || die "$name does not serve its own certificate (SAN '$(served_san "$name")')"
+	done
+	echo "   metrics: ensemble_jvb_up 1 from both through their firewalls; each serves its own verified certificate"
+
+	check_nginx node-a
+	check_selector
+	check_broken node-c
+	check_image_secrets
+	check_reboot node-a
+	check_rotation node-b
+}
+
+# nginx: the room page over TLS by the node's name, a plain-HTTP redirect to the node's own name
+# whatever Host was sent, no version in the Server header.
+check_nginx() { # NAME
+	local name=$1 ip=${node_ips[$1]} page headers
+	page=$(in_net curl -sf --max-time 5 --cacert "$work/ca.crt" --resolve "$name.ci.invalid:443:$ip" \
+		"https://$name.ci.invalid/some-room") || die "$name: no room page over TLS"
+	grep -q 'ensemble stand-in jitsi-meet' <<<"$page" || die "$name: the room page is not Jitsi Meet's index"
+	headers=$(in_net curl -s --max-time 5 -o /dev/null -D - -H 'Host: evil.example' "http://$ip/some-room")
+	grep -qi "^location: https://$name.ci.invalid/some-room" <<<"$headers" ||
+		{ echo "$headers"; die "$name: the HTTP redirect does not go to the node's own name"; }
+	grep -qi '^server: nginx\s*$' <<<"$headers" || { echo "$headers"; die "$name: nginx shows its version"; }
+	in_net curl -sf --max-time 5 --cacert "$work/ca.crt" --resolve "$name.ci.invalid:443:$ip" \
+		"https://$name.ci.invalid/config.js" | grep -qx "config.bosh = '/http-bind';" || die "$name: config.js is not the relative one"
+	echo "   nginx: room page over TLS, redirect to its own name (Host ignored), no version, relative config.js"
+}
+
+# A selector in this namespace (the control host's place) reading the real Consul server and
+# each node's sidecar: new rooms land on both nodes, each redirect names the node it chose.
+selector_ready() { in_net curl -sf --max-time 2 http://127.0.0.1:18080/-/ready >/dev/null; }
+check_selector() {
+	ip netns exec "$netns" env CONSUL_HTTP_ADDR=127.0.0.1:8500 CONSUL_HTTP_TOKEN="$selector_token" "$work/bin/ensemble-selector" \
+		--web.listen-address=127.0.0.1:18080 --load.source=direct --rooms.store=consul \
+		>"$work/selector.log" 2>&1 &
+	host_pids+=($!)
+	poll 150 selector_ready || { tail -20 "$work/selector.log"; die "the selector is not ready"; }
+	local i location a=0 b=0
+	for i in $(seq 12); do
+		location=$(in_net curl -s --max-time 5 -o /dev/null -w '%{redirect_url}' "http://127.0.0.1:18080/room-$i")
+		case $location in
+		"https://node-a.ci.invalid/room-$i") a=$((a + 1)) ;;
+		"https://node-b.ci.invalid/room-$i") b=$((b + 1)) ;;
+		*) tail -20 "$work/selector.log"; die "room-$i was sent to '$location'" ;;
+		esac
+	done
+	echo "   selector: 12 new rooms, $a to node-a and $b to node-b, each redirected to its node's name"
+	((a > 0 && b > 0)) || die "the selector did not spread new rooms over both nodes"
+}
+
+# The broken node: its first boot names the missing field in the journal and on /health, and it
+# never appears in Consul (its agent does not even start).
+check_broken() { # NAME
+	local name=$1 health
+	wait_system "$name" degraded
+	in_node "$name" journalctl -u ensemble-firstboot --no-pager | grep -q 'ensemble.consul.agent_token' ||
+		{ in_node "$name" journalctl -u ensemble-firstboot --no-pager; die "$name: the journal does not name the missing field"; }
+	health=$(node_net "$name" curl -s --max-time 5 -w ' %{http_code}' http://127.0.0.1:9105/health || true)
+	[[ $health == *ensemble.consul.agent_token*' 503' ]] || die "$name: /health does not say why (got: $health)"
+	! consul_api /v1/catalog/nodes | grep -q "\"$name\"" || die "$name appears in Consul"
+	! in_node "$name" systemctl is-active --quiet consul || die "$name: consul runs without a configuration"
+	echo "   $name (no agent_token): not in Consul; journal and /health (503) name ensemble.consul.agent_token"
+}
+
+# No secret and no node name of this run is in the image a snapshot would be made of.
+check_image_secrets() {
+	local name hits=0 value
+	local values=("$gossip" "$mgmt" "$selector_token")
+	for name in node-a node-b node-c; do
+		values+=("${agent_tokens[$name]}" "${sidecar_tokens[$name]}" "${turn_secrets[$name]}" "$name.ci.invalid")
+		# the private key's base64 body, line by line
+		while read -r value; do values+=("$value"); done < <(grep -v -- '-----' "$work/$name.key")
+	done
+	while read -r value; do values+=("$value"); done < <(grep -v -- '-----' "$work/consul-tls/consul-agent-ca-key.pem")
+	for value in "${values[@]}"; do
+		[[ -n $value ]] || continue
+		if grep -qaF -- "$value" "$image_tar"; then
+			echo "   in the image: ${value:0:12}..." >&2
+			hits=$((hits + 1))
+		fi
+	done
+	[[ $hits == 0 ]] || die "the image tarball holds $hits secret or node-specific values"
+	echo "   image: none of ${#values[@]} secrets and node names of this run in the tarball"
+}
+
+# outputs_state NAME: checksum and mtime of every file the first boot writes.
+outputs_state() {
+	in_node "$1" sh -c 'for f in $(python3 -c "import json; [print(o[\"dest\"]) for o in json.load(open(\"/etc/ensemble/firstboot/outputs.json\"))]") /etc/ssl/ensemble/node.crt /etc/ssl/ensemble/node.key; do
+		printf "%s %s\n" "$(sha256sum "$f" | cut -c1-16)" "$(stat -c "%Y %a %U:%G %n" "$f")"; done'
+}
+
+reboot_node() { # NAME WANT
+	stop_container "$1"
+	install_user_data "$1"
+	boot_node "$1"
+	wait_system "$1" running
+}
+
+check_reboot() { # NAME
+	local name=$1 before after
+	before=$(outputs_state "$name")
+	reboot_node "$name"
+	after=$(outputs_state "$name")
+	[[ $before == "$after" ]] || { diff <(echo "$before") <(echo "$after"); die "$name: a reboot with the same user-data changed files"; }
+	poll 300 both_passing || die "$name is not passing again after its reboot"
+	echo "   $name rebooted: no rendered file changed (content, mode, owner, mtime), passing again"
+}
+
+# A new sidecar token in the user-data is applied at the next boot; the old one is deleted first,
+# so passing again proves the node registered with the new one.
+check_rotation() { # NAME
+	local name=$1 old=${sidecar_accessors[$1]} new
+	new_sidecar_token "$name" "sidecar $name rotated"
+	new=${sidecar_tokens[$name]}
+	write_user_data "$name"
+	acl token delete -accessor-id "$old" >/dev/null || die "could not delete the old token of $name"
+	reboot_node "$name"
+	[[ $(in_node "$name" cat /etc/ensemble-sidecar/consul-token) == "$new" ]] || die "$name: the rotated token was not written"
+	poll 300 both_passing || { in_node "$name" journalctl -u ensemble-sidecar --no-pager -n 20; die "$name is not passing with its rotated token"; }
+	echo "   $name: rotated sidecar token applied at boot (old one deleted), passing again"
+}
+step fleet boot_fleet
+
+# --- rolling: jitsi.yml against the two running nodes, a conference on one ---------------------
+
+bridge_started() { in_node "$1" systemctl show -p ActiveEnterTimestampMonotonic --value jitsi-videobridge2; }
+drain_state() { node_net "$1" curl -sf --max-time 2 http://127.0.0.1:9106/drain | grep -o '"state":"[a-z]*"' | cut -d'"' -f4; }
+node_draining() { [[ $(drain_state "$1") == draining ]]; }
+
+rolling() {
+	# The control listener is shared contract #2 (the sidecar's --web.control-address).
+	if ! "$work/bin/ensemble-sidecar" --help 2>&1 | grep -q -- '--web.control-address'; then
+		echo "   rolling: NOT RUN: this ensemble-sidecar has no --web.control-address (control listener) yet" >&2
+		return 0
+	fi
+	printf '[jitsi]\nnode-a ansible_host=%s\nnode-b ansible_host=%s\n[jitsi:vars]\nansible_user=root\nansible_ssh_private_key_file=%s\nansible_ssh_common_args="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"\n' \
+		"${node_ips[node-a]}" "${node_ips[node-b]}" "$work/ssh-key" >"$work/fleet.ini"
+	# A change that needs a bridge restart on both (their jvb.conf lost the role's block), and a
+	# conference on node-a.
+	local name
+	for name in node-a node-b; do
+		sed -i '/BEGIN ANSIBLE MANAGED BLOCK ensemble/,/END ANSIBLE MANAGED BLOCK ensemble/d' "$work/$name/etc/jitsi/videobridge/jvb.conf"
+	done
+	local conf a_before b_before
+	conf=$(node_net node-a curl -sf --max-time 5 -X POST -H 'Content-Type: application/json' -d '{"size":3}' \
+		http://127.0.0.1:8080/emulator/conferences | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
+	[[ -n $conf ]] || die "could not start a conference on node-a"
+	a_before=$(bridge_started node-a)
+	b_before=$(bridge_started node-b)
+	# The play reaches the nodes over SSH from this namespace; the package install is skipped
+	# (the test network has no Debian mirror).
+	(cd "$repo/ansible" && exec ip netns exec "$netns" ansible-playbook -i "$work/fleet.ini" -e @"$work/vars.yml" \
+		-e jitsi_sidecar_binary_src="$work/bin/ensemble-sidecar" -e jitsi_drain_poll=1 -e jitsi_drain_timeout=120 \
+		--skip-tags jitsi_install jitsi.yml) >"$work/rolling.log" 2>&1 &
+	local play=$!
+	poll 300 node_draining node-a || { kill "$play" 2>/dev/null || true; tail -30 "$work/rolling.log"; die "node-a did not start draining"; }
+	# While the meeting lasts the play waits; the bridge keeps running.
+	sleep 3
+	[[ $(drain_state node-a) == draining && $(bridge_started node-a) == "$a_before" ]] ||
+		{ kill "$play" 2>/dev/null || true; die "node-a's bridge restarted or its drain ended while it had a conference"; }
+	[[ $(bridge_started node-b) == "$b_before" ]] || { kill "$play" 2>/dev/null || true; die "node-b changed before node-a was done (serial)"; }
+	node_net node-a curl -sf --max-time 5 -X DELETE "http://127.0.0.1:8080/emulator/conferences/$conf" >/dev/null
+	wait "$play" || { tail -40 "$work/rolling.log"; die "jitsi.yml failed (log: $work/rolling.log)"; }
+	for name in node-a node-b; do
+		[[ $(drain_state "$name") == serving ]] || die "$name is not serving after the rolling change"
+	done
+	[[ $(bridge_started node-a) != "$a_before" && $(bridge_started node-b) != "$b_before" ]] ||
+		die "the rolling change did not restart the bridges"
+	poll 300 both_passing || die "the nodes are not both passing after the rolling change"
+	echo "   rolling: node-a drained and waited for its conference, then each bridge restarted in turn; both serving and passing"
+}
+step rolling rolling
+
+stop_fleet() {
+	local name pid
+	for name in node-a node-b node-c; do stop_container "$name"; done
+	for pid in "${host_pids[@]}"; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true # the status of a killed process
+	done
+	host_pids=()
+	for name in node-a node-b node-c; do ip netns del "$netns-$name"; done
+	ip netns del "$netns"
+}
+step fleet-stop stop_fleet
+
+# --- 5. boot the control host --------------------------------------------------------------------
 
 selector_healthy() {
-	nsenter -t "$init" -n curl -sf --max-time 2 --cacert "$work/selector.crt" \
+	node_net control curl -sf --max-time 2 --cacert "$work/selector.crt" \
 		--resolve selector.ci.invalid:443:127.0.0.1 https://selector.ci.invalid/-/healthy >/dev/null
 }
 
 prometheus_ready() {
-	nsenter -t "$init" -n curl -sf --max-time 2 http://127.0.0.1:9090/-/ready >/dev/null
+	node_net control curl -sf --max-time 2 http://127.0.0.1:9090/-/ready >/dev/null
 }
 
 # The monitoring role's target list reaches the selector: its first scrape lands within one
 # scrape interval (15 s).
 prometheus_scrapes_selector() {
 	local body
-	body=$(nsenter -t "$init" -n curl -sf --max-time 2 --get --data-urlencode 'query=up{job="ensemble-selector"}' \
+	body=$(node_net control curl -sf --max-time 2 --get --data-urlencode 'query=up{job="ensemble-selector"}' \
 		http://127.0.0.1:9090/api/v1/query) && grep -q '"1"\]' <<<"$body"
 }
 
 boot_control() {
-	start_container "$control_root"
-	require_active nftables ssh nginx consul ensemble-selector prometheus
+	rm -f "$control_root/usr/sbin/policy-rc.d" "$control_root"/etc/ssh/ssh_host_*
+	truncate -s 0 "$control_root/etc/machine-id"
+	# --private-network: only loopback, so nothing reaches outside and nftables may load its rules.
+	systemd-nspawn -q --register=no --keep-unit --private-network -M control -D "$control_root" -b \
+		</dev/null >"$control_root.boot.log" 2>&1 &
+	nspawn_pids[control]=$!
+	for _ in $(seq 100); do
+		[[ -n $(container_init control) ]] && break
+		sleep 0.1
+	done
+	wait_system control running
+	require_active control nftables ssh nginx consul ensemble-selector prometheus
+	in_node control /usr/local/bin/consul validate -quiet /etc/consul.d/ >/dev/null || die "control: consul validate fails"
 	poll 100 selector_healthy ||
-		{ in_container journalctl -u ensemble-selector -u nginx --no-pager -n 30; die "selector not healthy through nginx with TLS"; }
+		{ in_node control journalctl -u ensemble-selector -u nginx --no-pager -n 30; die "selector not healthy through nginx with TLS"; }
 	echo "   selector: /-/healthy through nginx with TLS"
-	poll 100 prometheus_ready || { in_container journalctl -u prometheus --no-pager -n 30; die "prometheus not ready"; }
+	poll 100 prometheus_ready || { in_node control journalctl -u prometheus --no-pager -n 30; die "prometheus not ready"; }
 	poll 150 prometheus_scrapes_selector ||
-		{ nsenter -t "$init" -n curl -s http://127.0.0.1:9090/api/v1/targets; die "prometheus does not scrape the selector"; }
+		{ node_net control curl -s http://127.0.0.1:9090/api/v1/targets; die "prometheus does not scrape the selector"; }
 	echo "   prometheus: ready, selector target up"
-	stop_container
+	stop_container control
 }
 step boot-control boot_control
 

@@ -5,6 +5,6 @@ Package: jitsi-meet-web
 Version: 1.0.0-1~ensemble
 Maintainer: Ensemble CI <ci@ensemble.invalid>
 Architecture: all
+Files: web/index.html /usr/share/jitsi-meet/
 Description: stand-in for Jitsi's jitsi-meet-web package (Ensemble CI)
- An empty package with the name of Jitsi's, so the jitsi role's install path runs
- against a local repository in CI.
+ The front page only, so nginx serves rooms from /usr/share/jitsi-meet.
