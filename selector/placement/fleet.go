@@ -273,9 +273,18 @@ func (s *Snapshot) score(i int, epoch int64) float64 {
 	return sc
 }
 
-// Assign records that node i received a new room now. Call it once per room actually bound
-// (after the binding store accepted it), not per Pick, so a lost bind race does not count twice.
-func (s *Snapshot) Assign(i int) { s.accounts[i].add(s.fleet.epoch()) }
+// Assign records that node i received a new room now, and returns the epoch it was counted in.
+// Call it once per room, as soon as the room is headed for the node (before the binding store's
+// round trip, so concurrent picks see it); Unassign takes it back when the bind was lost.
+func (s *Snapshot) Assign(i int) int64 {
+	e := s.fleet.epoch()
+	s.accounts[i].add(e)
+	return e
+}
+
+// Unassign takes back an Assign of node i made in epoch, unless that epoch has already left
+// the pending window (then there is nothing left to take back).
+func (s *Snapshot) Unassign(i int, epoch int64) { s.accounts[i].remove(epoch) }
 
 // Join records that a participant was sent to node i now, for a new room or a bound one. Every
 // join passes through the selector before any metric shows it, so counting joins tracks a room's

@@ -42,6 +42,21 @@ func (a *account) add(epoch int64) {
 	}
 }
 
+// remove undoes one add made in epoch, if its bucket still holds that epoch.
+func (a *account) remove(epoch int64) {
+	e := uint64(epoch) & epochMask
+	b := &a.buckets[e%pendingBuckets]
+	for {
+		old := b.Load()
+		if old>>countBits != e || old&countMask == 0 {
+			return
+		}
+		if b.CompareAndSwap(old, old-1) {
+			return
+		}
+	}
+}
+
 // count returns the assignments made in the pendingBuckets buckets ending with epoch.
 func (a *account) count(epoch int64) int {
 	e := uint64(epoch) & epochMask

@@ -147,6 +147,32 @@ func TestPick(t *testing.T) {
 	}
 }
 
+// Unassign takes back one assignment of its epoch, and nothing once that epoch has left the window.
+func TestUnassign(t *testing.T) {
+	c := newClock()
+	cfg := DefaultConfig()
+	f := newFleet(t, cfg, c)
+	s := f.Snapshot([]Node{{ID: "a", Load: 0.1, Capacity: 4}})
+	e1 := s.Assign(0)
+	s.Assign(0)
+	s.Unassign(0, e1)
+	if got := s.Pending(0); got != 1 {
+		t.Fatalf("pending after one Unassign of two = %d, want 1", got)
+	}
+	s.Unassign(0, e1)
+	s.Unassign(0, e1) // nothing left in that epoch: no underflow
+	if got := s.Pending(0); got != 0 {
+		t.Fatalf("pending after taking both back = %d, want 0", got)
+	}
+	old := s.Assign(0)
+	c.Advance(2 * cfg.Window)
+	now := s.Assign(0)
+	s.Unassign(0, old) // expired: must not take back the new one
+	if got := s.Pending(0); got != 1 || now == old {
+		t.Fatalf("pending = %d after undoing an expired epoch, want 1", got)
+	}
+}
+
 func TestPendingWindow(t *testing.T) {
 	c := newClock()
 	cfg := DefaultConfig()

@@ -164,6 +164,11 @@ func (r *Resolver) ResolveAdmit(ctx context.Context, s *placement.Snapshot, room
 				return Result{}, err
 			}
 		}
+		// Count the room on its node before the store's round trip, not after: requests that
+		// arrive meanwhile must see it, or a burst of new rooms all pick the same least-loaded
+		// node (with the Consul store that is a millisecond, enough for a flash crowd to herd).
+		// A lost race takes it back.
+		epoch := s.Assign(ch.Index)
 		node := s.Node(ch.Index).ID
 		var won bool
 		outcome := Created
@@ -174,13 +179,14 @@ func (r *Resolver) ResolveAdmit(ctx context.Context, s *placement.Snapshot, room
 			b, won, err = r.opts.Store.Bind(ctx, name, node)
 		}
 		if err != nil {
+			s.Unassign(ch.Index, epoch)
 			return Result{}, fmt.Errorf("%w: bind %q to %s: %w", ErrStore, name, node, err)
 		}
 		if won {
-			s.Assign(ch.Index)
 			s.Join(ch.Index)
 			return Result{Room: name, Node: s.Node(ch.Index), Outcome: outcome, Saturated: ch.Saturated, Spilled: spilled}, nil
 		}
+		s.Unassign(ch.Index, epoch)
 		// Another writer bound the room first; its choice stands if its node can host the room.
 		if i, live := hosts(s, b.Node); live {
 			s.Join(i)
