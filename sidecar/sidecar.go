@@ -156,21 +156,15 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 
-	servers, err := serve(&o, listeners, handler, logger)
+	servers, err := httpserve.Start(listeners, serverOptions(handler, o.WebConfigFile, logger.With("component", "web")))
 	if err != nil {
 		_ = control.Close()
 		return err
 	}
 	// The control listener is plain HTTP on loopback (or guarded by its token): no web config.
-	ctlServers, err := httpserve.Start([]net.Listener{control}, httpserve.Options{
-		Handler:           controlRoutes(newControlGuard(control.Addr(), tokenSum), ctl, logger.With("component", "control")),
-		Logger:            logger.With("component", "control"),
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-	})
+	ctlLog := logger.With("component", "control")
+	ctlServers, err := httpserve.Start([]net.Listener{control},
+		serverOptions(controlRoutes(newControlGuard(control.Addr(), tokenSum), ctl, ctlLog), "", ctlLog))
 	if err != nil {
 		_ = servers.Shutdown(context.WithoutCancel(ctx))
 		return err
@@ -200,19 +194,19 @@ func Run(ctx context.Context, o Options) error {
 	return err
 }
 
-// serve serves handler on every listener (internal/httpserve: one server per listener, TLS
-// and basic auth from the web config). Errors other than a shutdown arrive on Err.
-func serve(o *Options, listeners []net.Listener, handler http.Handler, logger *slog.Logger) (*httpserve.Group, error) {
-	return httpserve.Start(listeners, httpserve.Options{
+// serverOptions are the sidecar's server limits (internal/httpserve: one server per listener,
+// TLS and basic auth from webConfigFile when set) for handler.
+func serverOptions(handler http.Handler, webConfigFile string, logger *slog.Logger) httpserve.Options {
+	return httpserve.Options{
 		Handler:           handler,
-		WebConfigFile:     o.WebConfigFile,
-		Logger:            logger.With("component", "web"),
+		WebConfigFile:     webConfigFile,
+		Logger:            logger,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-	})
+	}
 }
 
 // listen binds every listener before anything is served, so ":0" resolves to a known port.
