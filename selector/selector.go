@@ -372,7 +372,7 @@ func (s *Selector) publish(cat *catalog.Snapshot) {
 	nodes := make([]placement.Node, len(cat.Nodes))
 	for i, c := range cat.Nodes {
 		n := placement.Node{
-			ID: c.ID, URL: c.PublicURL, Region: c.Region, Capacity: c.Capacity, State: c.State,
+			ID: c.ID, URL: c.PublicURL, Region: c.Region, Capacity: c.Capacity, State: c.State, LiveSince: c.LiveSince,
 			Load: math.NaN(), Stress: math.NaN(), Age: unknownAge,
 		}
 		if smp, ok := samples[c.ID]; ok && !smp.At.IsZero() {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/consul/api"
 
@@ -34,6 +35,10 @@ type Node struct {
 	Version  string
 	// State follows the checks: placement.Eligible, Draining (maintenance or a warning) or Gone.
 	State placement.State
+	// LiveSince is when this watcher last saw the node come back: first listed, or out of Gone
+	// (zero while Gone). A copy of a room binding older than it may be stale: the node was gone
+	// in between, and another replica may have moved the room.
+	LiveSince time.Time
 }
 
 // classify turns a node's checks into a State. Consul's maintenance checks (`_service_maintenance:<id>` and

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"testing"
+	"time"
 
 	"github.com/hashicorp/consul/api"
 
@@ -46,5 +47,38 @@ func TestNextIndex(t *testing.T) {
 		if got := nextIndex(c.prev, c.got); got != c.want {
 			t.Errorf("nextIndex(%d, %d) = %d, want %d", c.prev, c.got, got, c.want)
 		}
+	}
+}
+
+// TestLiveSince follows one node through a watcher's snapshots: it is live since it was first
+// listed, keeps that time while it stays (draining included), loses it while gone, and gets the
+// time of its return.
+func TestLiveSince(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	var old *Snapshot
+	for i, step := range []struct {
+		state placement.State
+		want  time.Time
+	}{
+		{placement.Eligible, t0},
+		{placement.Draining, t0},
+		{placement.Eligible, t0},
+		{placement.Gone, time.Time{}},
+		{placement.Eligible, t0.Add(4 * time.Second)},
+		{placement.Eligible, t0.Add(4 * time.Second)},
+	} {
+		nodes := []Node{{ID: "n", State: step.state}}
+		liveSince(old, nodes, t0.Add(time.Duration(i)*time.Second))
+		if !nodes[0].LiveSince.Equal(step.want) {
+			t.Fatalf("step %d (%v): LiveSince = %v, want %v", i, step.state, nodes[0].LiveSince, step.want)
+		}
+		old = &Snapshot{Nodes: nodes}
+	}
+	// A node that leaves the catalog and returns counts as back.
+	nodes := []Node{{ID: "m", State: placement.Eligible}}
+	liveSince(old, nodes, t0.Add(time.Minute))
+	liveSince(&Snapshot{}, nodes, t0.Add(2*time.Minute))
+	if !nodes[0].LiveSince.Equal(t0.Add(2 * time.Minute)) {
+		t.Fatalf("returning node: LiveSince = %v, want its return", nodes[0].LiveSince)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/ensemble-jitsi/ensemble/internal/registration"
+	"github.com/ensemble-jitsi/ensemble/selector/placement"
 )
 
 // Options configures a Watcher.
@@ -190,6 +191,7 @@ func (w *Watcher) publish(entries []*api.ServiceEntry, index uint64) {
 	nodes, conflicts := dropConflicts(nodes)
 	w.report(skipped, conflicts)
 	old := w.current.Load()
+	liveSince(old, nodes, w.opts.Now())
 	if old != nil && slices.Equal(old.Nodes, nodes) {
 		return
 	}
@@ -197,6 +199,22 @@ func (w *Watcher) publish(entries []*api.ServiceEntry, index uint64) {
 	w.current.Store(snap)
 	if w.hooks.Changed != nil {
 		w.hooks.Changed(snap)
+	}
+}
+
+// liveSince carries each node's LiveSince over from the previous snapshot while it stays out of
+// Gone, and sets it to now when it appears or comes back.
+func liveSince(old *Snapshot, nodes []Node, now time.Time) {
+	for i := range nodes {
+		n := &nodes[i]
+		if n.State == placement.Gone {
+			continue
+		}
+		if o, ok := old.Node(n.ID); ok && o.State != placement.Gone {
+			n.LiveSince = o.LiveSince
+		} else {
+			n.LiveSince = now
+		}
 	}
 }
 

@@ -67,6 +67,9 @@ type Store struct {
 	mirror   map[string]*api.KVPair
 	mirrored bool
 	index    uint64
+	// mirrorAt is when the watch last heard from Consul: the listing was complete then. The
+	// bindings in cache carry in CopiedAt when Consul last confirmed them.
+	mirrorAt time.Time
 }
 
 var (
@@ -94,6 +97,7 @@ func (s *Store) remember(room string, b rooms.Binding, ok bool) {
 	defer s.mu.Unlock()
 	s.downAt = time.Time{}
 	if ok {
+		b.CopiedAt = s.opts.Now()
 		s.cache[room] = b
 	} else {
 		delete(s.cache, room)
@@ -116,13 +120,19 @@ func (s *Store) down() bool {
 }
 
 // cached returns the copy of a room's binding, if it has not expired: this replica's own copy, or
-// the watch's last listing.
+// the watch's last listing, whichever is newer. CopiedAt says when Consul last confirmed it.
 func (s *Store) cached(room string) (rooms.Binding, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b, ok := s.cache[room]
-	if m, mok := s.mirrored1(room); mok && (!ok || m.Version > b.Version) {
-		b, ok = m, true
+	if m, mok := s.mirrored1(room); mok {
+		m.CopiedAt = s.mirrorAt
+		switch {
+		case !ok || m.Version > b.Version:
+			b, ok = m, true
+		case m.Version == b.Version && m.CopiedAt.After(b.CopiedAt):
+			b.CopiedAt = m.CopiedAt
+		}
 	}
 	if ok && s.expired(b) {
 		delete(s.cache, room)
@@ -208,11 +218,13 @@ func (s *Store) fromMirror(room string) (b rooms.Binding, ok, fresh bool) {
 			return rooms.Binding{}, false, true
 		}
 		ok = true
+		b.CopiedAt = s.mirrorAt
 		s.cache[room] = b
 	}
 	if ok && s.expired(b) {
 		return rooms.Binding{}, false, true
 	}
+	b.CopiedAt = time.Time{} // the watch is current: this is Consul's answer
 	return b, ok, true
 }
 
@@ -450,6 +462,8 @@ func (s *Store) Watch(ctx context.Context, logger *slog.Logger) {
 		}
 		if next != index || !s.isMirrored() {
 			s.load(pairs, next)
+		} else {
+			s.confirm()
 		}
 		index = next
 		if gap := minWatchGap - time.Since(start); gap > 0 {
@@ -467,6 +481,13 @@ const (
 	minWatchGap = time.Second
 )
 
+// confirm records that the watch heard from Consul and the listing is still complete.
+func (s *Store) confirm() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mirrorAt = s.opts.Now()
+}
+
 func (s *Store) isMirrored() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -482,7 +503,7 @@ func (s *Store) load(pairs api.KVPairs, index uint64) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.mirror, s.index, s.mirrored = next, index, true
+	s.mirror, s.index, s.mirrored, s.mirrorAt = next, index, true, s.opts.Now()
 }
 
 func sleep(ctx context.Context, d time.Duration) {

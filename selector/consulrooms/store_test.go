@@ -155,8 +155,14 @@ func TestLifecycle(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("Bind with Consul down took %v", d)
 	}
-	if got, ok, err := s.Get(ctx, "kept-room"); err != nil || !ok || got != kept {
-		t.Fatalf("Get of a known room with Consul down = %+v, %v, %v; want %+v", got, ok, err, kept)
+	// The copy says when Consul last confirmed it, so the Resolver can refuse a copy older than
+	// its node's return.
+	got, ok, err := s.Get(ctx, "kept-room")
+	if err != nil || !ok || !got.CopiedAt.Equal(clk.Now()) {
+		t.Fatalf("Get of a known room with Consul down = %+v, %v, %v; want a copy made at %v", got, ok, err, clk.Now())
+	}
+	if got.CopiedAt = (time.Time{}); got != kept {
+		t.Fatalf("Get of a known room with Consul down = %+v, want %+v", got, kept)
 	}
 	if err := s.Touch(ctx, "kept-room"); err != nil {
 		t.Fatalf("Touch with Consul down: %v", err)
@@ -268,8 +274,8 @@ func TestWatchedCopy(t *testing.T) {
 	}
 
 	consul.Stop(t)
-	if got, ok, err := a.Get(ctx, "other-replica"); err != nil || !ok || got.Node != "node-1" {
-		t.Fatalf("Get of a bound room with Consul down = %+v, %v, %v", got, ok, err)
+	if got, ok, err := a.Get(ctx, "other-replica"); err != nil || !ok || got.Node != "node-1" || got.CopiedAt.IsZero() {
+		t.Fatalf("Get of a bound room with Consul down = %+v, %v, %v; want node-1 from a dated copy", got, ok, err)
 	}
 	if _, _, err := a.Bind(ctx, "during-outage", "node-1"); !errors.Is(err, rooms.ErrStore) {
 		t.Fatalf("Bind with Consul down: %v, want ErrStore", err)

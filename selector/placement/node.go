@@ -49,4 +49,7 @@ type Node struct {
 	// Age is how old the load data was when the snapshot was built.
 	Age   time.Duration
 	State State
+	// LiveSince is when the selector last saw the node come back (first listed, or out of Gone);
+	// zero when unknown. A local copy of a room binding older than it is not trusted (rooms).
+	LiveSince time.Time
 }

@@ -150,6 +150,10 @@ func (r *Resolver) ResolveAdmit(ctx context.Context, s *placement.Snapshot, room
 		}
 		if ok {
 			if i, live := hosts(s, b.Node); live {
+				if !b.CopiedAt.IsZero() && s.Node(i).LiveSince.After(b.CopiedAt) {
+					return Result{}, fmt.Errorf("%w: binding of %q to %s is a copy from %s, before the node came back at %s: the room may have moved",
+						ErrStore, name, b.Node, b.CopiedAt.Format(time.RFC3339), s.Node(i).LiveSince.Format(time.RFC3339))
+				}
 				r.touch(ctx, b)
 				s.Join(i)
 				return Result{Room: name, Node: s.Node(i), Outcome: Existing}, nil

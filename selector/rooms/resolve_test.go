@@ -319,3 +319,58 @@ func mustMemory(t *testing.T, c *testenv.Clock) *Memory {
 	}
 	return m
 }
+
+// copyStore answers every Get from a copy made at `at`, as the Consul store does while Consul
+// does not answer.
+type copyStore struct {
+	Store
+	at time.Time
+}
+
+func (c copyStore) Get(ctx context.Context, room string) (Binding, bool, error) {
+	b, ok, err := c.Store.Get(ctx, room)
+	b.CopiedAt = c.at
+	return b, ok, err
+}
+
+// TestResolveStaleCopy: a binding answered from a local copy is served only if its node has not
+// come back since the copy was current; otherwise another replica may have moved the room while
+// the node was gone, and serving the copy would split it.
+func TestResolveStaleCopy(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	copied := c.Now().Add(-time.Minute)
+	for _, tc := range []struct {
+		name      string
+		liveSince time.Time
+		wantErr   bool
+	}{
+		{name: "node live since before the copy", liveSince: copied.Add(-time.Second)},
+		{name: "node's return unknown", liveSince: time.Time{}},
+		{name: "node live since the copy's own time", liveSince: copied},
+		{name: "node came back after the copy", liveSince: copied.Add(time.Second), wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem, err := NewMemory(time.Hour, c.Now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := mem.Bind(ctx, "standup", "a"); err != nil {
+				t.Fatal(err)
+			}
+			a, b := node("a", 0.9, placement.Eligible), node("b", 0.1, placement.Eligible)
+			a.LiveSince = tc.liveSince
+			s := snapshot(t, c, a, b)
+			res, err := resolver(t, copyStore{mem, copied}, c).Resolve(ctx, s, "standup", placement.SystemRand{})
+			switch {
+			case tc.wantErr && !errors.Is(err, ErrStore):
+				t.Fatalf("Resolve = %+v, %v; want ErrStore", res, err)
+			case !tc.wantErr && (err != nil || res.Node.ID != "a" || res.Outcome != Existing):
+				t.Fatalf("Resolve = %+v, %v; want the existing binding on a", res, err)
+			}
+			if got, _, _ := mem.Get(ctx, "standup"); got.Node != "a" {
+				t.Fatalf("binding changed to %+v; a stale copy must not move the room", got)
+			}
+		})
+	}
+}

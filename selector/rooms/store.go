@@ -18,6 +18,11 @@ type Binding struct {
 	Version uint64
 	// LastUsed is when the binding was created or last touched; the idle expiry counts from it.
 	LastUsed time.Time
+	// CopiedAt is set when the store could not be asked and answered from a local copy: the copy
+	// was known current at that time. Zero means the store itself answered. The Resolver serves
+	// a copy only for a node that has not been gone since (placement.Node.LiveSince): another
+	// replica may have moved the room off a node that was gone, and then the copy would split it.
+	CopiedAt time.Time
 }
 
 // ErrStore is wrapped by the Resolver's errors that come from the binding store (Consul down, a
