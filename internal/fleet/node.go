@@ -120,6 +120,8 @@ func (n *Node) StartSidecar(ctx context.Context) error {
 		"--drain.timeout=" + t.DrainTimeout.String(),
 		"--drain.poll-interval=" + t.DrainPoll.String(),
 		"--log.level=info",
+		// go_goroutines, which the soak holds to a bound (internal/soak).
+		"--web.exporter-metrics",
 	}
 	p, addr, err := n.f.startChild(ctx, n.ID+" sidecar", "ensemble-sidecar", fmt.Sprintf("%s-sidecar-%d", n.ID, n.starts),
 		args, []string{"CONSUL_HTTP_ADDR=" + n.f.ConsulAddr()}, slogListening)
