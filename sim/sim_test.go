@@ -8,8 +8,11 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ensemble-jitsi/ensemble/selector/placement"
 )
 
 // small returns a quick scenario: 20 nodes, a 2-hour day, default costs and delays.
@@ -213,6 +216,67 @@ func TestTurnedAwayDemand(t *testing.T) {
 					r.NodeMinutesOver90, r.NodeMinutesOver90Served, r.JoinsRefused, tc.demand, tc.served, tc.refused)
 			}
 		})
+	}
+}
+
+// TestTurnedAwayDemandEndsWithRemovedNode: the autoscaler's removal of a node ends the demand it
+// turned away, and a leave queued before the removal does not take demand off the node once it is
+// back and has turned others away.
+func TestTurnedAwayDemandEndsWithRemovedNode(t *testing.T) {
+	o := DefaultOptions()
+	o.Nodes, o.VCPUs, o.Day = 2, 1, time.Hour
+	o.Cost = Cost{PerParticipant: 0.5}
+	o.ZeroDelay, o.Autoscale, o.MinNodes = true, true, 1
+	o.CrashAt, o.DrainAt = -1, -1
+	o.Trace = []Participant{
+		{Room: "a", Join: time.Minute, Leave: 30 * time.Minute},
+		{Room: "b", Join: 2 * time.Minute, Leave: 30 * time.Minute},
+		{Room: "c", Join: 10 * time.Minute, Leave: 40 * time.Minute},
+		{Room: "d", Join: 10 * time.Minute, Leave: 40 * time.Minute},
+	}
+	w, err := newWorkload(o.Trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := placement.Builtin().Get("least-loaded")
+	r, err := newRun(o, w, p, new(atomic.Int64), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &r.nodes[0]
+	if n.phase != serving {
+		t.Fatal("node-1 is not the autoscaler's floor")
+	}
+	at := func(d time.Duration) { r.now = int64(d) }
+	at(time.Minute)
+	r.turnAway(0, 0, 0)
+	at(2 * time.Minute)
+	r.turnAway(0, 1, 0) // 1.0 CPU turned away from 2:00
+	at(5 * time.Minute) // the autoscaler removes the drained, empty node
+	n.state, n.scaledIn = placement.Draining, true
+	r.scale()
+	if n.phase != absent || n.unserved != 0 || n.overDemand != int64(3*time.Minute) {
+		t.Fatalf("after the removal: phase %v, unserved %v, over 90 %% for %v; want absent, 0, 3m",
+			n.phase, n.unserved, time.Duration(n.overDemand))
+	}
+	n.phase = serving // back, and turning c and d away from 10:00
+	at(10 * time.Minute)
+	r.turnAway(0, 2, 0)
+	r.turnAway(0, 3, 0)
+	at(30 * time.Minute) // a and b's planned leave: their demand went with the removal
+	r.awayLeave(0)
+	r.awayLeave(1)
+	if n.unserved != 1 {
+		t.Fatalf("unserved %v at 30:00, want c and d's 1.0", n.unserved)
+	}
+	at(40 * time.Minute)
+	r.awayLeave(2)
+	r.awayLeave(3)
+	at(50 * time.Minute)
+	r.advance(0)
+	if n.unserved != 0 || n.overDemand != int64(33*time.Minute) || n.over != 0 {
+		t.Fatalf("unserved %v, over 90 %% for %v (served %v); want 0, 33m, 0",
+			n.unserved, time.Duration(n.overDemand), time.Duration(n.over))
 	}
 }
 
