@@ -3,6 +3,8 @@
 # on the tuning seeds and, separately, on the evaluation seeds, with the production data path and
 # the oracle row; then the ratios of the default policy against the best policy of each run and
 # against most-free-cpu. Usage: scripts/placement-sweep.sh [output-dir]
+# Node-minutes over 90 % count, on the node that turned them away, the demand of the participants
+# refused at the ceiling (the CSV's node_minutes_over_90_served has the served demand alone).
 # Cost: 32 runs of about 10 s of CPU each, two at a time (the machine has two cores), then 12 short
 # runs for the regions and autoscaling tables: about 30 minutes on a shared machine.
 set -euo pipefail
@@ -45,6 +47,10 @@ for set in tuning evaluation; do
 	echo
 done
 
+# The sections below read one result row of a CSV; cols (an awk rule) maps its header's names to
+# column numbers in c, so they do not depend on the columns' order.
+cols='NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } '
+
 # Regions: two regions of 50 nodes whose days are 3 h apart (12 h simulated), region-aware vs blind.
 first=${tuning%% *}
 echo "## two regions, days 3 h apart (12 h simulated, mean load $load, seed $first; best-of-d)"
@@ -56,7 +62,7 @@ for seed in $first; do
 		[ "$mode" = blind ] && flag=--regions.blind
 		# shellcheck disable=SC2086
 		"$bin" --no-progress --seed "$seed" --mean-load "$load" --regions 2 --day 12h --policy best-of-d --no-oracle $flag \
-			--output.format csv | awk -F, -v s="$seed" -v m="$mode" 'NR == 2 { printf "| %s | %s | %s | %.0f | %s | %s |\n", s, m, $11, $13, $21, $22 }'
+			--output.format csv | awk -F, -v s="$seed" -v m="$mode" "$cols"'NR == 2 { printf "| %s | %s | %s | %.0f | %s | %s |\n", s, m, $c["joins_refused"], $c["node_minutes_over_90"], $c["rooms_spilled"], $c["remote_joins"] }'
 	done
 done
 echo
@@ -73,6 +79,6 @@ for shape in office plateau; do for seed in $first; do
 		[ "$fleet" = auto ] && args=(--nodes 100 --autoscale)
 		[ "$fleet" != auto ] && args=(--nodes "$fleet")
 		"$bin" --no-progress --seed "$seed" --shape "$shape" --load "$factor" --policy best-of-d --no-oracle "${args[@]}" \
-			--output.format csv | awk -F, -v s="$seed" -v sh="$shape" -v f="$fleet" 'NR == 2 { printf "| %s | %s | %s | %s | %.0f | %.0f |\n", sh, s, f, $11, $13, $23 }'
+			--output.format csv | awk -F, -v s="$seed" -v sh="$shape" -v f="$fleet" "$cols"'NR == 2 { printf "| %s | %s | %s | %s | %.0f | %.0f |\n", sh, s, f, $c["joins_refused"], $c["node_minutes_over_90"], $c["node_hours"] }'
 	done
 done; done

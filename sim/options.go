@@ -97,6 +97,10 @@ type Options struct {
 	Parallel int
 	// Progress, if set, is called now and then with the work done and the total, from any goroutine.
 	Progress func(done, total int64)
+
+	// servedOnly leaves the demand of turned-away participants out of NodeMinutesOver90, for the
+	// test that shows this accounting moves no placement.
+	servedOnly bool
 }
 
 // Cost is the CPU a meeting takes on its node, in logical CPUs:

@@ -52,6 +52,9 @@ type run struct {
 	size        []int32 // participants per room, for the oracle's reservations
 	noNode      int     // joins refused because no node was eligible
 	noNodeSince int64   // time of the first of them
+	// away records, per participant turned away at the ceiling, the demand they left on the node
+	// that refused them (allocated at the first such refusal).
+	away []awayDemand
 
 	done          *atomic.Int64
 	total         int64
@@ -70,9 +73,18 @@ type node struct {
 	demand float64 // CPUs asked for by the meetings present
 	last   int64   // time of the last demand change
 	busy   float64 // ∫ busy ratio dt in seconds (what the CPU counter shows)
-	over   int64   // time spent with demand above 90 % of the CPUs
+	over   int64   // time spent with served demand above 90 % of the CPUs
 	alive  bool
-	state  placement.State
+	// unserved is the CPUs of the participants this node turned away at the ceiling who would still
+	// be in their meetings: demand it did not serve. It is accounting only (overDemand): neither
+	// the ceiling, the busy counter nor the selector's view sees it.
+	unserved   float64
+	overDemand int64 // time spent with served plus unserved demand above 90 % of the CPUs
+	lastDemand int64 // time overDemand was integrated up to
+	// gen counts the node's crash and removals, so that a turned-away participant's leave queued
+	// before one does not take demand off the node that came back.
+	gen   uint32
+	state placement.State
 	// reserved is what the oracle knows and no selector can: the CPUs the participants of the
 	// node's rooms who have not joined yet will add.
 	reserved float64
@@ -101,6 +113,14 @@ type room struct {
 	split      bool
 	moved      bool
 	onCrashed  bool
+}
+
+// awayDemand is a turned-away participant's demand on the node that refused them, until their
+// planned leave.
+type awayDemand struct {
+	node int32
+	gen  uint32
+	cost float64
 }
 
 type nodeCount struct {
@@ -232,6 +252,7 @@ func (r *run) change(k int32, delta float64) {
 
 // advance integrates node k's busy counter and time over 90 % up to now.
 func (r *run) advance(k int32) {
+	r.advanceDemand(k)
 	n := &r.nodes[k]
 	dt := r.now - n.last
 	if dt <= 0 {
@@ -243,6 +264,55 @@ func (r *run) advance(k int32) {
 		n.over += dt
 	}
 	n.last = r.now
+}
+
+// advanceDemand integrates node k's time with served plus unserved demand over 90 % up to now. It
+// leaves the busy counter alone (splitting its integral would change its rounding, and so what the
+// selector sees), so the unserved-demand accounting cannot move a placement.
+func (r *run) advanceDemand(k int32) {
+	n := &r.nodes[k]
+	if dt := r.now - n.lastDemand; dt > 0 {
+		if (n.demand+n.unserved)/r.o.VCPUs > 0.9 {
+			n.overDemand += dt
+		}
+		n.lastDemand = r.now
+	}
+}
+
+// turnAway counts participant p, refused at the ceiling by node k where the room had c of them, as
+// demand on k the node did not serve, until p's planned leave.
+func (r *run) turnAway(k, p int32, c int) {
+	if r.o.servedOnly {
+		return
+	}
+	cost := r.o.Cost.Of(c+1) - r.o.Cost.Of(c)
+	r.advanceDemand(k)
+	n := &r.nodes[k]
+	n.unserved += cost
+	if r.away == nil {
+		r.away = make([]awayDemand, len(r.w.parts))
+	}
+	r.away[p] = awayDemand{node: k, gen: n.gen, cost: cost}
+	r.push(int64(r.w.parts[p].leave), evAwayLeave, p)
+}
+
+// awayLeave ends turned-away participant p's unserved demand at their planned leave, unless the
+// node crashed or was removed since (its unserved demand went with it).
+func (r *run) awayLeave(p int32) {
+	a := r.away[p]
+	n := &r.nodes[a.node]
+	if n.gen != a.gen {
+		return
+	}
+	r.advanceDemand(a.node)
+	n.unserved = max(0, n.unserved-a.cost)
+}
+
+// forget ends node k's unserved demand: the node crashed or was removed.
+func (r *run) forget(k int32) {
+	r.advanceDemand(k)
+	r.nodes[k].unserved = 0
+	r.nodes[k].gen++
 }
 
 // loadView returns what the selector knows of node k's load now and how old it is.
@@ -384,6 +454,13 @@ func (r *run) join(ctx context.Context, p int32) error {
 		return nil
 	}
 	if n.demand/r.o.VCPUs >= r.o.Ceiling {
+		c := 0
+		for _, nc := range rm.placements {
+			if nc.node == k {
+				c = int(nc.count)
+			}
+		}
+		r.turnAway(k, p, c)
 		r.refuse(p, first)
 		return nil
 	}
@@ -489,6 +566,7 @@ func (r *run) crash() {
 		return
 	}
 	r.advance(k)
+	r.forget(k)
 	r.crashed = k
 	r.nodes[k].alive = false
 	r.nodes[k].demand = 0
@@ -552,6 +630,7 @@ func (r *run) scale() {
 			n.phase, n.state = serving, placement.Eligible
 			changed = true
 		case n.phase == serving && n.scaledIn && n.demand == 0:
+			r.forget(int32(k))
 			n.phase, n.scaledIn, n.state = absent, false, placement.Eligible
 			changed = true
 		}
@@ -629,7 +708,7 @@ func (r *run) run(ctx context.Context) (Result, error) {
 		// The next event of each kind; ties go in this order: departures, data and catalog
 		// updates, samples, arrivals.
 		t := int64(never)
-		if len(r.events) > 0 && r.events[0].kind == evLeave {
+		if len(r.events) > 0 && r.events[0].kind != evRejoin { // a departure
 			t = r.events[0].t
 		}
 		detect := int64(never)
@@ -650,7 +729,11 @@ func (r *run) run(ctx context.Context) (Result, error) {
 		r.now = next
 		switch next {
 		case t:
-			r.disconnect(heap.Pop(&r.events).(event).part)
+			if e := heap.Pop(&r.events).(event); e.kind == evLeave {
+				r.disconnect(e.part)
+			} else {
+				r.awayLeave(e.part)
+			}
 		case nextScrape:
 			r.doScrape(int(scrapeTick % int64(r.view.groups)))
 			scrapeTick++
@@ -699,14 +782,16 @@ func (r *run) run(ctx context.Context) (Result, error) {
 		}
 	}
 	r.now = r.horizon
-	var over int64
+	var over, overDemand int64
 	for k := range r.nodes {
 		if r.nodes[k].alive {
 			r.advance(int32(k))
 		}
 		over += r.nodes[k].over
+		overDemand += r.nodes[k].overDemand
 	}
-	r.res.NodeMinutesOver90 = time.Duration(over).Minutes()
+	r.res.NodeMinutesOver90 = time.Duration(overDemand).Minutes()
+	r.res.NodeMinutesOver90Served = time.Duration(over).Minutes()
 	if r.noNode > 0 {
 		r.res.warnings = append(r.res.warnings, fmt.Sprintf("%s: the fleet had no eligible node for %d joins, the first at %v (did a crash or drain empty it?)",
 			r.res.Policy, r.noNode, time.Duration(r.noNodeSince)))
@@ -762,13 +847,15 @@ func (h *histogram) quantile(q float64) float64 {
 	return float64(len(h.bins)-1) / 1000
 }
 
-// eventKind tells a queued participant event apart: a departure, or a reconnection after the
-// crash. Queued events at the same time run in the order they were queued.
+// eventKind tells a queued participant event apart: a departure, a reconnection after the crash,
+// or the planned departure of a participant turned away at the ceiling (the end of their unserved
+// demand). Queued events at the same time run in the order they were queued.
 type eventKind uint8
 
 const (
 	evLeave eventKind = iota
 	evRejoin
+	evAwayLeave
 )
 
 type event struct {

@@ -8,8 +8,11 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ensemble-jitsi/ensemble/selector/placement"
 )
 
 // small returns a quick scenario: 20 nodes, a 2-hour day, default costs and delays.
@@ -96,7 +99,8 @@ func TestHandChecked(t *testing.T) {
 	r := result(t, simulate(t, o), "least-loaded")
 	// Over 90 %: node-1 from 1:01 to 5:01 (4 min), node-2 from 2:11 to 4:01 (110 s).
 	want := Result{
-		Policy: "least-loaded", NodeMinutesOver90: 4 + 110.0/60, PeakNodeLoad: 1,
+		// Turned-away demand adds nothing here: node-1's 0.5 CPU for c after a has left is under 90 %.
+		Policy: "least-loaded", NodeMinutesOver90: 4 + 110.0/60, NodeMinutesOver90Served: 4 + 110.0/60, PeakNodeLoad: 1,
 		JoinsRefused: 2, MeetingsRefused: 1, SaturatedDecisions: 1,
 		// a's third person would have stayed 3:01-5:01, c's first 3:21-6:41.
 		UnservedMinutes: 2 + 200.0/60,
@@ -112,6 +116,10 @@ func TestHandChecked(t *testing.T) {
 		t.Fatalf("node-minutes over 90 %% = %v, want %v", got.NodeMinutesOver90, want.NodeMinutesOver90)
 	}
 	got.NodeMinutesOver90 = want.NodeMinutesOver90
+	if math.Abs(got.NodeMinutesOver90Served-want.NodeMinutesOver90Served) > 1e-9 {
+		t.Fatalf("served node-minutes over 90 %% = %v, want %v", got.NodeMinutesOver90Served, want.NodeMinutesOver90Served)
+	}
+	got.NodeMinutesOver90Served = want.NodeMinutesOver90Served
 	if math.Abs(got.UnservedMinutes-want.UnservedMinutes) > 1e-9 {
 		t.Fatalf("unserved minutes = %v, want %v", got.UnservedMinutes, want.UnservedMinutes)
 	}
@@ -127,6 +135,192 @@ func TestHandChecked(t *testing.T) {
 	// samples 0..9 are node-1 0,.5,1,1,1,1,0,0,0,0 and node-2 0,0,0,1,1,0,0,0,0,0 → sum 6.5/20.
 	if want := 1 / (6.5 / 20); math.Abs(r.PeakOverMean-want) > 1e-9 {
 		t.Fatalf("peak/mean = %v, want %v", r.PeakOverMean, want)
+	}
+}
+
+// TestTurnedAwayDemand: a participant a node turns away at the ceiling counts as demand on that
+// node until their planned leave, so node-minutes over 90 % are at least the served-only figure, and
+// above it when the turned-away demand keeps a node over 90 % that its served demand does not.
+// One 1-CPU node, 0.5 CPU a participant, true load, least-loaded.
+func TestTurnedAwayDemand(t *testing.T) {
+	s := func(sec float64) time.Duration { return time.Duration(sec * float64(time.Second)) }
+	for _, tc := range []struct {
+		name    string
+		ceiling float64
+		crashAt time.Duration
+		trace   []Participant
+		// want node-minutes over 90 %: with turned-away demand, and served only
+		demand, served float64
+		refused        int
+	}{{
+		name: "no refusal", ceiling: 1,
+		trace: []Participant{
+			{Room: "a", Join: s(10), Leave: s(120)},
+			{Room: "a", Join: s(20), Leave: s(120)},
+		},
+		// 1.0 from 0:20 to 2:00 either way.
+		demand: 100.0 / 60, served: 100.0 / 60,
+	}, {
+		name: "turned away at a full node that then empties", ceiling: 1,
+		trace: []Participant{
+			{Room: "a", Join: s(10), Leave: s(120)},
+			{Room: "a", Join: s(20), Leave: s(120)},
+			// The node is at 1.0: b's two are turned away, 0.5 CPU each until 5:00.
+			{Room: "b", Join: s(30), Leave: s(300)},
+			{Room: "b", Join: s(40), Leave: s(300)},
+		},
+		// Served 1.0 from 0:20 to 2:00; with b's 1.0 turned away from 0:40, over 90 % until 5:00.
+		demand: 280.0 / 60, served: 100.0 / 60, refused: 2,
+	}, {
+		name: "turned away, the rest under 90 %", ceiling: 1,
+		trace: []Participant{
+			{Room: "a", Join: s(10), Leave: s(120)},
+			{Room: "a", Join: s(20), Leave: s(120)},
+			{Room: "b", Join: s(30), Leave: s(300)}, // 0.5 CPU turned away: under 90 % once a leaves
+		},
+		demand: 100.0 / 60, served: 100.0 / 60, refused: 1,
+	}, {
+		name: "ceiling under 90 %", ceiling: 0.5,
+		trace: []Participant{
+			{Room: "a", Join: s(10), Leave: s(120)}, // 0.5: the node is at its ceiling
+			{Room: "b", Join: s(30), Leave: s(200)}, // turned away: 1.0 of demand until a leaves
+		},
+		demand: 90.0 / 60, served: 0, refused: 1,
+	}, {
+		name: "turned-away demand goes with the crashed node", ceiling: 0.5, crashAt: s(60),
+		trace: []Participant{
+			{Room: "a", Join: s(10), Leave: s(600)},
+			{Room: "b", Join: s(30), Leave: s(600)},
+			{Room: "b", Join: s(40), Leave: s(600)},
+		},
+		// 1.0 from 0:30 (a served, b's first turned away) to the crash at 1:00; a's reconnection
+		// finds no node, which is no node's demand.
+		demand: 30.0 / 60, served: 0, refused: 3,
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := DefaultOptions()
+			o.Nodes, o.VCPUs, o.Day = 1, 1, 15*time.Minute
+			o.Cost = Cost{PerParticipant: 0.5}
+			o.Ceiling = tc.ceiling
+			o.ZeroDelay = true
+			o.CrashAt, o.DrainAt = -1, -1
+			if tc.crashAt > 0 {
+				o.CrashAt = tc.crashAt
+			}
+			o.Policies = []string{"least-loaded"}
+			o.Oracle = false
+			o.Trace = tc.trace
+			r := result(t, simulate(t, o), "least-loaded")
+			if math.Abs(r.NodeMinutesOver90-tc.demand) > 1e-9 || math.Abs(r.NodeMinutesOver90Served-tc.served) > 1e-9 || r.JoinsRefused != tc.refused {
+				t.Fatalf("node-min over 90 %% %v (served %v), %d refused; want %v (served %v), %d refused",
+					r.NodeMinutesOver90, r.NodeMinutesOver90Served, r.JoinsRefused, tc.demand, tc.served, tc.refused)
+			}
+		})
+	}
+}
+
+// TestTurnedAwayDemandEndsWithRemovedNode: the autoscaler's removal of a node ends the demand it
+// turned away, and a leave queued before the removal does not take demand off the node once it is
+// back and has turned others away.
+func TestTurnedAwayDemandEndsWithRemovedNode(t *testing.T) {
+	o := DefaultOptions()
+	o.Nodes, o.VCPUs, o.Day = 2, 1, time.Hour
+	o.Cost = Cost{PerParticipant: 0.5}
+	o.ZeroDelay, o.Autoscale, o.MinNodes = true, true, 1
+	o.CrashAt, o.DrainAt = -1, -1
+	o.Trace = []Participant{
+		{Room: "a", Join: time.Minute, Leave: 30 * time.Minute},
+		{Room: "b", Join: 2 * time.Minute, Leave: 30 * time.Minute},
+		{Room: "c", Join: 10 * time.Minute, Leave: 40 * time.Minute},
+		{Room: "d", Join: 10 * time.Minute, Leave: 40 * time.Minute},
+	}
+	w, err := newWorkload(o.Trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := placement.Builtin().Get("least-loaded")
+	r, err := newRun(o, w, p, new(atomic.Int64), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &r.nodes[0]
+	if n.phase != serving {
+		t.Fatal("node-1 is not the autoscaler's floor")
+	}
+	at := func(d time.Duration) { r.now = int64(d) }
+	at(time.Minute)
+	r.turnAway(0, 0, 0)
+	at(2 * time.Minute)
+	r.turnAway(0, 1, 0) // 1.0 CPU turned away from 2:00
+	at(5 * time.Minute) // the autoscaler removes the drained, empty node
+	n.state, n.scaledIn = placement.Draining, true
+	r.scale()
+	if n.phase != absent || n.unserved != 0 || n.overDemand != int64(3*time.Minute) {
+		t.Fatalf("after the removal: phase %v, unserved %v, over 90 %% for %v; want absent, 0, 3m",
+			n.phase, n.unserved, time.Duration(n.overDemand))
+	}
+	n.phase = serving // back, and turning c and d away from 10:00
+	at(10 * time.Minute)
+	r.turnAway(0, 2, 0)
+	r.turnAway(0, 3, 0)
+	at(30 * time.Minute) // a and b's planned leave: their demand went with the removal
+	r.awayLeave(0)
+	r.awayLeave(1)
+	if n.unserved != 1 {
+		t.Fatalf("unserved %v at 30:00, want c and d's 1.0", n.unserved)
+	}
+	at(40 * time.Minute)
+	r.awayLeave(2)
+	r.awayLeave(3)
+	at(50 * time.Minute)
+	r.advance(0)
+	if n.unserved != 0 || n.overDemand != int64(33*time.Minute) || n.over != 0 {
+		t.Fatalf("unserved %v, over 90 %% for %v (served %v); want 0, 33m, 0",
+			n.unserved, time.Duration(n.overDemand), time.Duration(n.over))
+	}
+}
+
+// TestTurnedAwayDemandMovesNothing: the turned-away demand is accounting only. On days with many
+// refusals at the ceiling (a crash, a drain, autoscaling, three replicas), every policy places
+// every participant as it does without it (same refusals, same node loads each minute); only
+// node-minutes over 90 % grow, and never below the served-only figure.
+func TestTurnedAwayDemandMovesNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mod  func(*Options)
+	}{
+		{"crash and drain", func(*Options) {}},
+		{"three replicas", func(o *Options) { o.Replicas = 3 }},
+		{"autoscale", func(o *Options) { o.Autoscale, o.CrashAt, o.DrainAt = true, -1, -1 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := small()
+			o.MeanLoad = 0.9
+			o.Series = true
+			tc.mod(&o)
+			with := simulate(t, o)
+			o.servedOnly = true
+			without := simulate(t, o)
+			grew := false
+			for i, w := range with.Results {
+				wo := without.Results[i]
+				if w.JoinsRefused == 0 {
+					t.Errorf("%s: no refusals, the case tests nothing", w.Policy)
+				}
+				if w.NodeMinutesOver90 < w.NodeMinutesOver90Served || w.NodeMinutesOver90Served != wo.NodeMinutesOver90 {
+					t.Errorf("%s: node-min over 90 %% %.1f, served %.1f, without turned-away demand %.1f",
+						w.Policy, w.NodeMinutesOver90, w.NodeMinutesOver90Served, wo.NodeMinutesOver90)
+				}
+				grew = grew || w.NodeMinutesOver90 > w.NodeMinutesOver90Served
+				w.NodeMinutesOver90, wo.NodeMinutesOver90 = 0, 0
+				if !reflect.DeepEqual(w, wo) {
+					t.Errorf("%s: the turned-away demand changed the run:\n with    %+v\n without %+v", w.Policy, w, wo)
+				}
+			}
+			if !grew {
+				t.Error("no policy has a node kept over 90 % by turned-away demand")
+			}
+		})
 	}
 }
 
