@@ -126,7 +126,7 @@ func (c Cost) Of(n int) float64 {
 // window holding four scrapes, a 5 s poll), a crash and a drain mid-day, every built-in policy and
 // the oracle row.
 func DefaultOptions() Options {
-	return Options{
+	o := Options{
 		Seed:           1,
 		Nodes:          100,
 		VCPUs:          4,
@@ -161,6 +161,10 @@ func DefaultOptions() Options {
 		ScaleEvery:     time.Minute,
 		Headroom:       placement.DefaultHeadroom,
 	}
+	// Each simulated replica scales its pending counts by Replicas, as a selector run with
+	// --selector.replicas does; a non-zero value here overrides that.
+	o.Placement.Replicas = 0
+	return o
 }
 
 func (o Options) validate() error {

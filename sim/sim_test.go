@@ -280,6 +280,25 @@ func TestTurnedAwayDemandEndsWithRemovedNode(t *testing.T) {
 	}
 }
 
+// TestReplicasScalePending: with several simulated replicas, each scales its pending counts by
+// their number unless told otherwise, as a selector run with --selector.replicas does. The sweep's
+// three-replica runs once simulated unscaled replicas because the default was 1.
+func TestReplicasScalePending(t *testing.T) {
+	o := small()
+	o.Replicas = 3
+	o.Policies = []string{"best-of-d"}
+	o.Oracle = false
+	byDefault := result(t, simulate(t, o), "best-of-d")
+	o.Placement.Replicas = 3
+	if scaled := result(t, simulate(t, o), "best-of-d"); !reflect.DeepEqual(byDefault, scaled) {
+		t.Fatalf("three replicas by default %+v, scaled by 3 %+v", byDefault, scaled)
+	}
+	o.Placement.Replicas = 1
+	if unscaled := result(t, simulate(t, o), "best-of-d"); reflect.DeepEqual(byDefault, unscaled) {
+		t.Fatal("scaling the pending counts by 3 or by 1 makes no difference: the case tests nothing")
+	}
+}
+
 // TestTurnedAwayDemandMovesNothing: the turned-away demand is accounting only. On days with many
 // refusals at the ceiling (a crash, a drain, autoscaling, three replicas), every policy places
 // every participant as it does without it (same refusals, same node loads each minute); only
