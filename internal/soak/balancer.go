@@ -80,6 +80,9 @@ func (b *Balancer) Close() error {
 	return err
 }
 
+// CloseIdle closes the balancer's idle connections to the replicas.
+func (b *Balancer) CloseIdle() { b.client.CloseIdleConnections() }
+
 func (b *Balancer) skipped(name string, now time.Time) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
