@@ -240,10 +240,17 @@ func newRun(o Options, w *workload, p placement.Policy, done *atomic.Int64, tota
 }
 
 // change moves node k's demand by delta CPUs at the current time, integrating what came before.
+// demandEpsilon is far below any participant's cost (0.02 CPU and up) and far above the rounding
+// error of summing a day of them.
+const demandEpsilon = 1e-9
+
 func (r *run) change(k int32, delta float64) {
 	r.advance(k)
 	n := &r.nodes[k]
-	n.demand = max(0, n.demand+delta)
+	n.demand += delta
+	if n.demand < demandEpsilon { // the float residue of a node whose participants all left
+		n.demand = 0
+	}
 	if ratio := n.demand / r.o.VCPUs; ratio > r.res.PeakNodeLoad {
 		r.res.PeakNodeLoad = ratio
 	}

@@ -700,3 +700,25 @@ func TestAutoscale(t *testing.T) {
 		t.Fatalf("nodes with load: %d early, %d at the peak: no scaling", first, peak)
 	}
 }
+
+// TestDemandEmptiesExactly: a node whose participants have all left has no demand, not a float
+// residue of the additions and subtractions. The autoscaler removes a drained node when its demand
+// is 0; with a residue, drained nodes were paid for until the end of the day.
+func TestDemandEmptiesExactly(t *testing.T) {
+	o := DefaultOptions()
+	r := &run{o: o, nodes: make([]node, 1)}
+	sizes := []int{37, 5, 12, 2, 23}
+	for _, n := range sizes { // rooms arrive one after another
+		for c := range n {
+			r.change(0, o.Cost.Of(c+1)-o.Cost.Of(c))
+		}
+	}
+	for i := len(sizes) - 1; i >= 0; i-- { // and leave in another order
+		for c := sizes[(i+2)%len(sizes)]; c > 0; c-- {
+			r.change(0, o.Cost.Of(c-1)-o.Cost.Of(c))
+		}
+	}
+	if d := r.nodes[0].demand; d != 0 {
+		t.Fatalf("demand %g after every participant left, want 0", d)
+	}
+}
