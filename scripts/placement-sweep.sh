@@ -67,17 +67,20 @@ for seed in $first; do
 done
 echo
 
-# Autoscaling: the fixed fleet, fixed fleets 10 % and 20 % larger (same workload), and the autoscaler.
+# Autoscaling: the fixed fleet, fixed fleets 10 % and 20 % larger (same workload), and the autoscaler
+# from its default floor (a tenth of the fleet) and from a floor of 30 nodes.
 echo "## autoscaling vs fixed fleets (mean load $load on 100 nodes, seed $first; best-of-d)"
 echo "| shape | seed | fleet | joins refused | node-min > 90 % | node-hours |"
 echo "|---|---|---|---|---|---|"
 for shape in office plateau; do for seed in $first; do
 	factor=$("$bin" --no-progress --seed "$seed" --shape "$shape" --mean-load "$load" --policy best-of-d --no-oracle --output.format json |
 		sed -n 's/.*"load_factor": \([0-9.e+-]*\).*/\1/p')
-	for fleet in 100 110 120 auto; do
-		args=(--nodes 100)
-		[ "$fleet" = auto ] && args=(--nodes 100 --autoscale)
-		[ "$fleet" != auto ] && args=(--nodes "$fleet")
+	for fleet in 100 110 120 auto auto-floor-30; do
+		case $fleet in
+		auto) args=(--nodes 100 --autoscale) ;;
+		auto-floor-30) args=(--nodes 100 --autoscale --autoscale.min-nodes 30) ;;
+		*) args=(--nodes "$fleet") ;;
+		esac
 		"$bin" --no-progress --seed "$seed" --shape "$shape" --load "$factor" --policy best-of-d --no-oracle "${args[@]}" \
 			--output.format csv | awk -F, -v s="$seed" -v sh="$shape" -v f="$fleet" "$cols"'NR == 2 { printf "| %s | %s | %s | %s | %.0f | %.0f |\n", sh, s, f, $c["joins_refused"], $c["node_minutes_over_90"], $c["node_hours"] }'
 	done
