@@ -239,11 +239,11 @@ func newRun(o Options, w *workload, p placement.Policy, done *atomic.Int64, tota
 	return r, nil
 }
 
-// change moves node k's demand by delta CPUs at the current time, integrating what came before.
 // demandEpsilon is far below any participant's cost (0.02 CPU and up) and far above the rounding
 // error of summing a day of them.
 const demandEpsilon = 1e-9
 
+// change moves node k's demand by delta CPUs at the current time, integrating what came before.
 func (r *run) change(k int32, delta float64) {
 	r.advance(k)
 	n := &r.nodes[k]
