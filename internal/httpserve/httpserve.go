@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/exporter-toolkit/web"
@@ -90,6 +91,40 @@ type Group struct {
 	servers         []*http.Server
 	errs            chan error
 	shutdownTimeout time.Duration
+	fresh           freshConns
+}
+
+// freshConns tracks accepted connections that have not yet sent a byte of
+// a request. net/http's Shutdown waits for them for five seconds before
+// treating them as idle, so a client that opens a spare connection (Go's
+// Transport does when two dials race; browsers preconnect) would hold
+// every shutdown for that long. At shutdown they are closed at once, like
+// idle keep-alive connections: the client has nothing in flight on them.
+type freshConns struct {
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+func (f *freshConns) track(c net.Conn, st http.ConnState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if st == http.StateNew {
+		if f.conns == nil {
+			f.conns = make(map[net.Conn]struct{})
+		}
+		f.conns[c] = struct{}{}
+		return
+	}
+	delete(f.conns, c)
+}
+
+func (f *freshConns) closeAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c := range f.conns {
+		_ = c.Close()
+		delete(f.conns, c)
+	}
 }
 
 // Start serves opts.Handler on every listener, each through its own
@@ -137,7 +172,11 @@ func Start(listeners []net.Listener, opts Options) (*Group, error) {
 			IdleTimeout:       def(opts.IdleTimeout, DefaultIdleTimeout),
 			MaxHeaderBytes:    maxHeader,
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+			ConnState:         g.fresh.track,
 		}
+		// Shutdown has closed the listeners when it runs this, so no new
+		// connection can join the set.
+		srv.RegisterOnShutdown(g.fresh.closeAll)
 		g.servers = append(g.servers, srv)
 		go func() {
 			if err := web.Serve(l, srv, flags, logger); !errors.Is(err, http.ErrServerClosed) {
@@ -152,14 +191,26 @@ func Start(listeners []net.Listener, opts Options) (*Group, error) {
 // own (never a Shutdown's).
 func (g *Group) Err() <-chan error { return g.errs }
 
-// Shutdown shuts every server down gracefully within ctx.
+// Shutdown shuts every server down gracefully within ctx. Connections
+// still open when ctx ends are closed, so nothing outlives the call.
 func (g *Group) Shutdown(ctx context.Context) error {
-	var errs []error
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	// In parallel: one slow request must not use up the others' time.
 	for _, srv := range g.servers {
-		if err := srv.Shutdown(ctx); err != nil {
-			errs = append(errs, err)
-		}
+		wg.Go(func() {
+			if err := srv.Shutdown(ctx); err != nil {
+				_ = srv.Close()
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
 	}
+	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

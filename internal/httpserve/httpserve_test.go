@@ -2,6 +2,7 @@ package httpserve
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -158,5 +159,85 @@ func TestWebConfig(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Error(err)
+	}
+}
+
+// A connection that never sent a request (a browser's preconnect, or the
+// spare dial of Go's Transport) does not hold shutdown: net/http alone
+// would wait five seconds for it.
+func TestShutdownClosesFreshConnections(t *testing.T) {
+	ls, err := Listen(t.Context(), []string{"127.0.0.1:0"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(ctx, ls, Options{Handler: http.NotFoundHandler(), ShutdownTimeout: time.Minute})
+	}()
+	c, err := net.DialTimeout("tcp", ls[0].Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// The request proves the server is serving, on another connection, so
+	// the first one is accepted and still fresh.
+	if code, _ := get(t, "http://"+ls[0].Addr().String()+"/"); code != http.StatusNotFound {
+		t.Fatalf("GET = %d", code)
+	}
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve = %v", err)
+		}
+	// Below net/http's own five seconds, so a pass shows the fresh
+	// connection was closed, not timed out.
+	case <-time.After(4 * time.Second):
+		t.Fatal("Serve still waits for a connection that sent nothing")
+	}
+	t.Logf("shutdown took %v", time.Since(start))
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Error("fresh connection still open after shutdown")
+	}
+}
+
+// A request that outlives the shutdown timeout is cut off, and Serve says
+// so rather than leave its connection behind.
+func TestShutdownTimeoutClosesRest(t *testing.T) {
+	ls, err := Listen(t.Context(), []string{"127.0.0.1:0"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inFlight := make(chan struct{})
+	release := make(chan struct{})
+	defer close(release)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(inFlight)
+		<-release
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, ls, Options{Handler: h, ShutdownTimeout: 100 * time.Millisecond}) }()
+	client := make(chan error, 1)
+	go func() {
+		ctx, stop := context.WithTimeout(t.Context(), 10*time.Second)
+		defer stop()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+ls[0].Addr().String()+"/", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		client <- err
+	}()
+	<-inFlight
+	cancel()
+	if err := <-done; !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Serve = %v, want the shutdown deadline", err)
+	}
+	if err := <-client; err == nil || errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("client: %v, want the connection closed by the server", err)
 	}
 }
