@@ -7,7 +7,8 @@
 #                 (and validate must refuse a source image that is not a UUID)
 #   2. converge   packer build of the base and jitsi templates' CI source into debootstrap roots
 #                 (the real ansible provisioner over Ansible's chroot connection, in first-boot
-#                 mode: no secret, no node name), then the same builds again: changed=0
+#                 mode: no secret, no node name); the jitsi build's base.yml is base's second run,
+#                 then the jitsi build again: changed=0
 #   3. stand-ins  Jitsi's packages are built with equivs into a signed local apt repository; their
 #                 postinst scripts write the debconf host name where the real ones do, and the
 #                 videobridge stand-in runs ensemble-jvbemu as the bridge
@@ -200,8 +201,8 @@ base_firewall_ssh_sources: ["0.0.0.0/0"]
 base_ssh_authorized_keys: ["$(cat "$work/ssh-key.pub")"]
 EOF2
 
-# packer_build NAME ROOT LOG: the template's CI source into ROOT; prints the summed changed= of its
-# PLAY RECAPs (the jitsi build runs base.yml, then jitsi.yml).
+# packer_build NAME ROOT LOG: the template's CI source into ROOT; prints the changed= of each of its
+# PLAY RECAPs, one per line (the jitsi build runs base.yml, then jitsi.yml).
 packer_build() {
 	local name=$1 root=$2 log=$3
 	if ! (cd "$repo" && "$PACKER" build -color=false -only="$name.null.ci" \
@@ -217,8 +218,9 @@ packer_build() {
 	local recaps
 	recaps=$(grep -E "$name\.null\.ci: default +: ok=" "$log") || die "no PLAY RECAP in $log"
 	echo "$recaps" | sed 's/^/   /' >&2
-	sed -E 's/.* changed=([0-9]+) .*/\1/' <<<"$recaps" | awk '{n += $1} END {print n + 0}'
+	sed -E 's/.* changed=([0-9]+) .*/\1/' <<<"$recaps"
 }
+sum() { awk '{n += $1} END {print n + 0}'; }
 
 # not_idempotent NAME LOG: names the tasks that changed on a second run, then fails.
 not_idempotent() {
@@ -285,8 +287,12 @@ converge_jitsi() {
 	mkdir -p "$jitsi_root/var/local/jitsi-standin"
 	cp -r "$work/repo/dists" "$work/repo/pool" "$work/repo/key.asc" "$jitsi_root/var/local/jitsi-standin/"
 	apt_cache_in "$jitsi_root"
-	packer_build jitsi "$jitsi_root" "$work/jitsi.log" >/dev/null
+	local changed
+	changed=$(packer_build jitsi "$jitsi_root" "$work/jitsi.log")
 	apt_cache_out "$jitsi_root"
+	# This build's base.yml is the second run of base.yml on the base root's copy: base's
+	# idempotence check, without a build of its own.
+	[[ $(head -1 <<<"$changed") == 0 ]] || not_idempotent base "$work/jitsi.log"
 	# The packages were configured for the internal XMPP domain, not for any public name.
 	grep -q 'domain = "auth.meet.jitsi"' "$jitsi_root/etc/jitsi/videobridge/jvb.conf" ||
 		die "jvb.conf is not configured for the internal domain meet.jitsi"
@@ -297,11 +303,11 @@ converge_jitsi() {
 }
 step jitsi converge_jitsi
 
+# The whole jitsi build again: jitsi.yml's second run, and base.yml's third, after jitsi.yml (so
+# neither undoes the other).
 idempotence() {
 	local changed
-	changed=$(packer_build base "$base_root" "$work/base-again.log")
-	[[ $changed == 0 ]] || not_idempotent base "$work/base-again.log"
-	changed=$(packer_build jitsi "$jitsi_root" "$work/jitsi-again.log")
+	changed=$(packer_build jitsi "$jitsi_root" "$work/jitsi-again.log" | sum)
 	[[ $changed == 0 ]] || not_idempotent jitsi "$work/jitsi-again.log"
 }
 step idempotent idempotence
@@ -318,7 +324,7 @@ control_playbooks() { # LOG: runs base.yml, selector.yml and monitoring.yml; pri
 		grep -E 'fatal:|FAILED|ERROR' "$log" | tail -20 >&2
 		die "control playbooks failed (log: $log)"
 	fi
-	grep -E '^control +: ok=' "$log" | sed -E 's/.* changed=([0-9]+) .*/\1/' | awk '{n += $1} END {print n + 0}'
+	grep -E '^control +: ok=' "$log" | sed -E 's/.* changed=([0-9]+) .*/\1/' | sum
 }
 
 converge_control() {
@@ -328,7 +334,7 @@ converge_control() {
 	chmod 0755 "$control_root/usr/sbin/policy-rc.d"
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=selector.ci.invalid \
 		-addext subjectAltName=DNS:selector.ci.invalid -keyout "$work/selector.key" -out "$work/selector.crt" 2>/dev/null
-	printf '[selector]\ncontrol\n[monitoring]\ncontrol\n[all:vars]\nansible_connection=community.general.chroot\nansible_host=%s\n' \
+	printf '[selector]\ncontrol\n[monitoring]\ncontrol\n[all:vars]\nansible_connection=community.general.chroot\nansible_pipelining=false\nansible_host=%s\n' \
 		"$control_root" >"$work/control.ini"
 	# A one-server Consul datacenter inside the control host, with ACLs on; loopback only.
 	cat >"$work/control-vars.yml" <<EOF2
