@@ -52,6 +52,9 @@ func Browser(t testing.TB) context.Context {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
+		// That flag puts shared memory files in TMPDIR; Chromium leaves
+		// their directory behind, so it goes where the test cleans up.
+		chromedp.Env("TMPDIR="+t.TempDir()),
 		chromedp.Flag("ignore-certificate-errors", true),
 	)
 	t.Cleanup(cancelA)
