@@ -5,7 +5,7 @@
 # against most-free-cpu. Usage: scripts/placement-sweep.sh [output-dir]
 # Node-minutes over 90 % count, on the node that turned them away, the demand of the participants
 # refused at the ceiling (the CSV's node_minutes_over_90_served has the served demand alone).
-# Cost: 32 runs of about 10 s of CPU each, two at a time (the machine has two cores), then 12 short
+# Cost: 32 runs of about 10 s of CPU each, two at a time (the machine has two cores), then short
 # runs for the regions and autoscaling tables: about 30 minutes on a shared machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,8 +72,10 @@ echo
 echo "## autoscaling vs fixed fleets (mean load $load on 100 nodes, seed $first; best-of-d)"
 echo "| shape | seed | fleet | joins refused | node-min > 90 % | node-hours |"
 echo "|---|---|---|---|---|---|"
-for shape in office plateau; do for seed in $first; do
-	factor=$("$bin" --no-progress --seed "$seed" --shape "$shape" --mean-load "$load" --policy best-of-d --no-oracle --output.format json |
+for shape in office plateau weekday; do for seed in $first; do
+	day=8h
+	[[ $shape == weekday ]] && day=24h # the one shape with a night, where a scaler saves
+	factor=$("$bin" --no-progress --seed "$seed" --shape "$shape" --day "$day" --mean-load "$load" --policy best-of-d --no-oracle --output.format json |
 		sed -n 's/.*"load_factor": \([0-9.e+-]*\).*/\1/p')
 	for fleet in 100 110 120 auto auto-floor-30; do
 		case $fleet in
@@ -81,7 +83,7 @@ for shape in office plateau; do for seed in $first; do
 		auto-floor-30) args=(--nodes 100 --autoscale --autoscale.min-nodes 30) ;;
 		*) args=(--nodes "$fleet") ;;
 		esac
-		"$bin" --no-progress --seed "$seed" --shape "$shape" --load "$factor" --policy best-of-d --no-oracle "${args[@]}" \
+		"$bin" --no-progress --seed "$seed" --shape "$shape" --day "$day" --load "$factor" --policy best-of-d --no-oracle "${args[@]}" \
 			--output.format csv | awk -F, -v s="$seed" -v sh="$shape" -v f="$fleet" "$cols"'NR == 2 { printf "| %s | %s | %s | %s | %.0f | %.0f |\n", sh, s, f, $c["joins_refused"], $c["node_minutes_over_90"], $c["node_hours"] }'
 	done
 done; done

@@ -596,6 +596,28 @@ func TestShapes(t *testing.T) {
 	}
 }
 
+// TestWeekdayNight: the 24-hour weekday keeps its night nearly empty and its peaks in office
+// hours, so an autoscaler has something to give back.
+func TestWeekdayNight(t *testing.T) {
+	o := DefaultOptions()
+	o.Shape = "weekday"
+	o.Day = 24 * time.Hour
+	w := generate(o, 1, 1)
+	var night, office int
+	for _, p := range w.parts {
+		switch h := p.join.Hours(); {
+		case h < 6:
+			night++
+		case h >= 9 && h < 17:
+			office++
+		}
+	}
+	t.Logf("%d joins: %d at night, %d in office hours", len(w.parts), night, office)
+	if night*50 > len(w.parts) || office*2 < len(w.parts) {
+		t.Errorf("of %d joins, %d between 00:00 and 06:00 (want < 2 %%) and %d in 09:00-17:00 (want > 50 %%)", len(w.parts), night, office)
+	}
+}
+
 // TestClasses: the classes shape opens its large rooms together on the hour.
 func TestClasses(t *testing.T) {
 	o := small()

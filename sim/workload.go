@@ -42,6 +42,14 @@ func office(x float64) float64 { return 0.15 + gauss(x, 0.19, 0.11) + 0.85*gauss
 // morningPeak is where office peaks, as a fraction of the day.
 const morningPeak = 0.19
 
+// weekday is a whole 24-hour working day: a near-empty night, office peaks at about 10:30 and
+// 14:30, and smaller evening calls at about 20:30. It needs --day 24h to read as clock time; it is
+// the day on which an autoscaled fleet can save, since the night needs a few nodes.
+func weekday(x float64) float64 {
+	const h = 1.0 / 24
+	return 0.02 + gauss(x, 10.5*h, 1.2*h) + 0.85*gauss(x, 14.5*h, 1.5*h) + 0.25*gauss(x, 20.5*h, 1.2*h)
+}
+
 // shapes are the day shapes the generator knows. Each stresses placement differently; none is
 // tuned to a policy (docs/placement.md keeps tuning and evaluation seeds apart).
 var shapes = map[string]shape{
@@ -70,6 +78,7 @@ var shapes = map[string]shape{
 		}},
 	// Plateau: a one-hour ramp, then a flat rate for the rest of the day: hours near the busiest
 	// hour's load instead of one peak.
+	"weekday": {about: "a 24-hour day (use --day 24h): a near-empty night, office peaks and evening calls", curve: weekday},
 	"plateau": {about: "a flat rate all day after a short ramp, so most hours sit at the busiest hour's load",
 		curve: func(x float64) float64 { return 0.05 + math.Min(1, x/0.12) }},
 }
