@@ -120,6 +120,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := o.validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrScenario, err)
 	}
+	if d := shapes[o.Shape].day; o.Trace == nil && d != 0 && o.Day != d {
+		warnings = append(warnings, fmt.Sprintf("the %s shape is a %v day; a day of %v stretches or squeezes its hours (set --day %v)", o.Shape, d, o.Day, d))
+	}
 	load := o.Load
 	if o.Trace == nil && o.MeanLoad > 0 {
 		var err error

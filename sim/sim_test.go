@@ -616,6 +616,16 @@ func TestWeekdayNight(t *testing.T) {
 	if night*50 > len(w.parts) || office*2 < len(w.parts) {
 		t.Errorf("of %d joins, %d between 00:00 and 06:00 (want < 2 %%) and %d in 09:00-17:00 (want > 50 %%)", len(w.parts), night, office)
 	}
+
+	// On another day length its hours are no longer clock hours: the report says so.
+	o = small()
+	o.Shape = "weekday"
+	o.Policies = []string{"best-of-d"}
+	o.Oracle = false
+	rep := simulate(t, o)
+	if len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "set --day 24h") {
+		t.Errorf("weekday on a %v day: warnings %q", o.Day, rep.Warnings)
+	}
 }
 
 // TestClasses: the classes shape opens its large rooms together on the hour.

@@ -25,6 +25,8 @@ type shape struct {
 	curve func(x float64) float64
 	// meeting may change a meeting that would start at start (seconds) on a day of day seconds.
 	meeting func(u *rand.Rand, day float64, m *meeting)
+	// day is the length the curve's hours are written for (0: any working day).
+	day time.Duration
 }
 
 // meeting is one generated meeting before its participants are drawn.
@@ -43,8 +45,8 @@ func office(x float64) float64 { return 0.15 + gauss(x, 0.19, 0.11) + 0.85*gauss
 const morningPeak = 0.19
 
 // weekday is a whole 24-hour working day: a near-empty night, office peaks at about 10:30 and
-// 14:30, and smaller evening calls at about 20:30. It needs --day 24h to read as clock time; it is
-// the day on which an autoscaled fleet can save, since the night needs a few nodes.
+// 14:30, and smaller evening calls at about 20:30, on a 24-hour day (Run warns on another length).
+// It is the day on which an autoscaled fleet can save, since the night needs a few nodes.
 func weekday(x float64) float64 {
 	const h = 1.0 / 24
 	return 0.02 + gauss(x, 10.5*h, 1.2*h) + 0.85*gauss(x, 14.5*h, 1.5*h) + 0.25*gauss(x, 20.5*h, 1.2*h)
@@ -78,7 +80,8 @@ var shapes = map[string]shape{
 		}},
 	// Plateau: a one-hour ramp, then a flat rate for the rest of the day: hours near the busiest
 	// hour's load instead of one peak.
-	"weekday": {about: "a 24-hour day (use --day 24h): a near-empty night, office peaks and evening calls", curve: weekday},
+	"weekday": {about: "a 24-hour day (use --day 24h): a near-empty night, office peaks and evening calls", curve: weekday,
+		day: 24 * time.Hour},
 	"plateau": {about: "a flat rate all day after a short ramp, so most hours sit at the busiest hour's load",
 		curve: func(x float64) float64 { return 0.05 + math.Min(1, x/0.12) }},
 }
