@@ -121,7 +121,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, fmt.Errorf("%w: %w", ErrScenario, err)
 	}
 	if d := shapes[o.Shape].day; o.Trace == nil && d != 0 && o.Day != d {
-		warnings = append(warnings, fmt.Sprintf("the %s shape is a %v day; a day of %v stretches or squeezes its hours (set --day %v)", o.Shape, d, o.Day, d))
+		warnings = append(warnings, fmt.Sprintf("the %s shape is a %gh day; a day of %gh stretches or squeezes its hours (set --day %gh)", o.Shape, d.Hours(), o.Day.Hours(), d.Hours()))
 	}
 	load := o.Load
 	if o.Trace == nil && o.MeanLoad > 0 {
