@@ -13,7 +13,7 @@
 #                 postinst scripts write the debconf host name where the real ones do, and the
 #                 videobridge stand-in runs ensemble-jvbemu as the bridge
 #   control       base.yml (inventory mode), selector.yml and monitoring.yml converge (twice,
-#                 changed=0) into another root: the control host
+#                 changed=0) into another root, the control host, beside steps 2 and 3
 #   image         the image cleanup script runs in the jitsi root; the result is tarred and grepped
 #                 for every secret and node name the test uses later: zero hits
 #   4. fleet      in a network namespace of its own (a bridge, 172.31.251.0/24): a Consul server
@@ -55,6 +55,7 @@ work=$(mktemp -d /tmp/ensemble-images.XXXXXX)
 netns=ensemble-images-$$
 declare -A nspawn_pids=() # container name -> systemd-nspawn PID
 host_pids=()              # Consul server, selector: processes in the test's network namespace
+declare -A bg_pids=() bg_starts=() # background step name -> subshell PID, start time
 
 # container_init NAME: the container's PID 1 (systemd), empty if it does not run.
 container_init() {
@@ -83,6 +84,7 @@ stop_container() { # NAME
 cleanup() {
 	local rc=$? name pid
 	set +e
+	for pid in "${bg_pids[@]}"; do kill_tree "$pid"; wait "$pid" 2>/dev/null; done
 	for name in "${!nspawn_pids[@]}"; do stop_container "$name"; done
 	for pid in "${host_pids[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
 	for name in node-a node-b node-c; do ip netns del "$netns-$name" 2>/dev/null; done
@@ -101,13 +103,40 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 timings=()
+timing() { # NAME START: records a step's wall time since START
+	timings+=("$(awk -v n="$1" -v a="$2" -v b="$EPOCHREALTIME" 'BEGIN{printf "%-12s %6.1f s", n, b - a}')")
+}
 step() { # step NAME FUNCTION: runs it, records its wall time
 	local name=$1 start
 	shift
 	echo "== $name"
 	start=$EPOCHREALTIME
 	"$@"
-	timings+=("$(awk -v n="$name" -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN{printf "%-12s %6.1f s", n, b - a}')")
+	timing "$name" "$start"
+}
+
+background() { # NAME FUNCTION: runs it beside the next steps; its output waits in a log for await
+	local name=$1
+	shift
+	echo "== $name (in the background)"
+	bg_starts[$name]=$EPOCHREALTIME
+	("$@") >"$work/$name.step.log" 2>&1 &
+	bg_pids[$name]=$!
+}
+await() { # NAME: waits for a background step, prints its output, fails if it failed
+	local name=$1 rc=0
+	wait "${bg_pids[$name]}" || rc=$?
+	unset "bg_pids[$name]"
+	echo "== $name (awaited)"
+	cat "$work/$name.step.log"
+	[[ $rc == 0 ]] || die "$name failed"
+	timing "$name" "${bg_starts[$name]}"
+}
+
+kill_tree() { # PID: the process and everything it started
+	local child
+	for child in $(pgrep -P "$1"); do kill_tree "$child"; done
+	kill "$1" 2>/dev/null || true
 }
 
 # --- 1. lint ------------------------------------------------------------------------------------
@@ -168,7 +197,9 @@ apt_cache_in() {
 	find "$apt_cache" -maxdepth 1 -name '*.deb' -exec cp -l -f -t "$1/var/cache/apt/archives/" {} +
 }
 apt_cache_out() {
-	find "$1/var/cache/apt/archives" -maxdepth 1 -name '*.deb' -exec cp -l -n -t "$apt_cache/" {} +
+	# Two converges run at once and may add the same package; losing that race only means the
+	# other root's copy is the one kept.
+	find "$1/var/cache/apt/archives" -maxdepth 1 -name '*.deb' -exec cp -l -n -t "$apt_cache/" {} + 2>/dev/null || true
 }
 
 base_root="$work/base"
@@ -192,6 +223,68 @@ make_root() {
 	chmod 0755 "$base_root/usr/sbin/policy-rc.d"
 }
 step root make_root
+
+total() { awk '{n += $1} END {print n + 0}'; } # sums the changed= counts it reads, one per line
+
+# not_idempotent NAME LOG: names the tasks that changed on a second run, then fails.
+not_idempotent() {
+	echo "tasks that changed again:" >&2
+	grep -B3 -E 'changed: \[' "$2" | grep -E 'TASK \[' >&2 || true
+	die "$1 is not idempotent"
+}
+
+# --- control host: base (inventory mode), selector and monitoring on a fresh root ---------------
+
+control_root="$work/control"
+token=$(cat /proc/sys/kernel/random/uuid)
+
+control_playbooks() { # LOG: runs base.yml, selector.yml and monitoring.yml; prints the summed changed=
+	local log=$1
+	if ! (cd "$repo/ansible" && ansible-playbook -i "$work/control.ini" -e @"$work/control-vars.yml" \
+		base.yml selector.yml monitoring.yml) >"$log" 2>&1; then
+		grep -E 'fatal:|FAILED|ERROR' "$log" | tail -20 >&2
+		die "control playbooks failed (log: $log)"
+	fi
+	grep -E '^control +: ok=' "$log" | sed -E 's/.* changed=([0-9]+) .*/\1/' | total
+}
+
+converge_control() {
+	mkdir -p "$control_root"
+	tar -C "$control_root" -xf "$root_tar"
+	printf '#!/bin/sh\nexit 101\n' >"$control_root/usr/sbin/policy-rc.d"
+	chmod 0755 "$control_root/usr/sbin/policy-rc.d"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=selector.ci.invalid \
+		-addext subjectAltName=DNS:selector.ci.invalid -keyout "$work/selector.key" -out "$work/selector.crt" 2>/dev/null
+	printf '[selector]\ncontrol\n[monitoring]\ncontrol\n[all:vars]\nansible_connection=community.general.chroot\nansible_pipelining=false\nansible_host=%s\n' \
+		"$control_root" >"$work/control.ini"
+	# A one-server Consul datacenter inside the control host, with ACLs on; loopback only.
+	cat >"$work/control-vars.yml" <<EOF2
+base_firewall_ssh_sources: ["0.0.0.0/0"]
+base_firewall_consul_sources: ["127.0.0.1/32"]
+base_consul_binary_src: "$consul_bin"
+base_consul_server: true
+base_consul_bootstrap_expect: 1
+base_consul_bind_addr: 127.0.0.1
+base_consul_retry_join: ["127.0.0.1"]
+base_consul_encrypt: "$(head -c32 /dev/urandom | base64)"
+base_consul_agent_token: "$token"
+base_consul_initial_management_token: "$token"
+selector_public_name: selector.ci.invalid
+selector_tls_certificate_src: $work/selector.crt
+selector_tls_key_src: $work/selector.key
+selector_binary_src: $work/bin/ensemble-selector
+selector_consul_token: "$token"
+EOF2
+	apt_cache_in "$control_root"
+	control_playbooks "$work/control.log" >/dev/null
+	apt_cache_out "$control_root"
+	local changed
+	changed=$(control_playbooks "$work/control-again.log")
+	[[ $changed == 0 ]] || not_idempotent base/selector/monitoring "$work/control-again.log"
+}
+# The control host shares nothing with the image's roots but the apt cache, so it converges beside
+# them: Ansible runs one task at a time, about one core of CI's two.
+background control converge_control
 
 # What every image build gets: no secret and no node name (those come with each node's user-data,
 # further down). The SSH key lets the rolling playbook reach the nodes.
@@ -220,14 +313,7 @@ packer_build() {
 	echo "$recaps" | sed 's/^/   /' >&2
 	sed -E 's/.* changed=([0-9]+) .*/\1/' <<<"$recaps"
 }
-sum() { awk '{n += $1} END {print n + 0}'; }
 
-# not_idempotent NAME LOG: names the tasks that changed on a second run, then fails.
-not_idempotent() {
-	echo "tasks that changed again:" >&2
-	grep -B3 -E 'changed: \[' "$2" | grep -E 'TASK \[' >&2 || true
-	die "$1 is not idempotent"
-}
 
 converge_base() {
 	apt_cache_in "$base_root"
@@ -307,61 +393,12 @@ step jitsi converge_jitsi
 # neither undoes the other).
 idempotence() {
 	local changed
-	changed=$(packer_build jitsi "$jitsi_root" "$work/jitsi-again.log" | sum)
+	changed=$(packer_build jitsi "$jitsi_root" "$work/jitsi-again.log" | total)
 	[[ $changed == 0 ]] || not_idempotent jitsi "$work/jitsi-again.log"
 }
 step idempotent idempotence
 
-# --- control host: base (inventory mode), selector and monitoring on a fresh root ---------------
-
-control_root="$work/control"
-token=$(cat /proc/sys/kernel/random/uuid)
-
-control_playbooks() { # LOG: runs base.yml, selector.yml and monitoring.yml; prints the summed changed=
-	local log=$1
-	if ! (cd "$repo/ansible" && ansible-playbook -i "$work/control.ini" -e @"$work/control-vars.yml" \
-		base.yml selector.yml monitoring.yml) >"$log" 2>&1; then
-		grep -E 'fatal:|FAILED|ERROR' "$log" | tail -20 >&2
-		die "control playbooks failed (log: $log)"
-	fi
-	grep -E '^control +: ok=' "$log" | sed -E 's/.* changed=([0-9]+) .*/\1/' | sum
-}
-
-converge_control() {
-	mkdir -p "$control_root"
-	tar -C "$control_root" -xf "$root_tar"
-	printf '#!/bin/sh\nexit 101\n' >"$control_root/usr/sbin/policy-rc.d"
-	chmod 0755 "$control_root/usr/sbin/policy-rc.d"
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=selector.ci.invalid \
-		-addext subjectAltName=DNS:selector.ci.invalid -keyout "$work/selector.key" -out "$work/selector.crt" 2>/dev/null
-	printf '[selector]\ncontrol\n[monitoring]\ncontrol\n[all:vars]\nansible_connection=community.general.chroot\nansible_pipelining=false\nansible_host=%s\n' \
-		"$control_root" >"$work/control.ini"
-	# A one-server Consul datacenter inside the control host, with ACLs on; loopback only.
-	cat >"$work/control-vars.yml" <<EOF2
-base_firewall_ssh_sources: ["0.0.0.0/0"]
-base_firewall_consul_sources: ["127.0.0.1/32"]
-base_consul_binary_src: "$consul_bin"
-base_consul_server: true
-base_consul_bootstrap_expect: 1
-base_consul_bind_addr: 127.0.0.1
-base_consul_retry_join: ["127.0.0.1"]
-base_consul_encrypt: "$(head -c32 /dev/urandom | base64)"
-base_consul_agent_token: "$token"
-base_consul_initial_management_token: "$token"
-selector_public_name: selector.ci.invalid
-selector_tls_certificate_src: $work/selector.crt
-selector_tls_key_src: $work/selector.key
-selector_binary_src: $work/bin/ensemble-selector
-selector_consul_token: "$token"
-EOF2
-	apt_cache_in "$control_root"
-	control_playbooks "$work/control.log" >/dev/null
-	apt_cache_out "$control_root"
-	local changed
-	changed=$(control_playbooks "$work/control-again.log")
-	[[ $changed == 0 ]] || not_idempotent base/selector/monitoring "$work/control-again.log"
-}
-step control converge_control
+await control
 
 # --- image: what packer's last step does, then the tarball a snapshot would be ----------------
 
