@@ -120,6 +120,9 @@ func (c Cost) Of(n int) float64 {
 	return c.PerConference + float64(n)*c.PerParticipant + float64(n*min(n-1, c.LastN))*c.PerStream
 }
 
+// Join returns the CPUs the next participant adds to a meeting of n present participants.
+func (c Cost) Join(n int) float64 { return c.Of(n+1) - c.Of(n) }
+
 // DefaultOptions returns the default scenario: the original service's scale (100 nodes × 4 vCPUs,
 // about 1,700 meetings and 800 concurrent participants at the peak of an 8-hour day), the
 // production data path (15 s scrape, rule evaluated every 5 s as in deploy/prometheus, a 1 m rate

@@ -128,6 +128,16 @@ type nodeCount struct {
 	count int32
 }
 
+// count returns how many of the room's participants are on node k.
+func (rm *room) count(k int32) int {
+	for _, nc := range rm.placements {
+		if nc.node == k {
+			return int(nc.count)
+		}
+	}
+	return 0
+}
+
 // dataPath models Prometheus and the selector's poll: per-node scrapes at each node's own offset,
 // a recording rule evaluated on its own clock over the samples of the rate window, and a poll
 // that reads what the rule recorded last.
@@ -292,7 +302,7 @@ func (r *run) turnAway(k, p int32, c int) {
 	if r.o.servedOnly {
 		return
 	}
-	cost := r.o.Cost.Of(c+1) - r.o.Cost.Of(c)
+	cost := r.o.Cost.Join(c)
 	r.advanceDemand(k)
 	n := &r.nodes[k]
 	n.unserved += cost
@@ -461,13 +471,7 @@ func (r *run) join(ctx context.Context, p int32) error {
 		return nil
 	}
 	if n.demand/r.o.VCPUs >= r.o.Ceiling {
-		c := 0
-		for _, nc := range rm.placements {
-			if nc.node == k {
-				c = int(nc.count)
-			}
-		}
-		r.turnAway(k, p, c)
+		r.turnAway(k, p, rm.count(k))
 		r.refuse(p, first)
 		return nil
 	}
@@ -485,7 +489,7 @@ func (r *run) join(ctx context.Context, p int32) error {
 		idx = len(rm.placements) - 1
 	}
 	c := int(rm.placements[idx].count)
-	r.change(k, r.o.Cost.Of(c+1)-r.o.Cost.Of(c))
+	r.change(k, r.o.Cost.Join(c))
 	if r.clairvoyant {
 		r.book(rm, pt.room, k, c)
 	}
@@ -509,7 +513,7 @@ func (r *run) book(rm *room, room int32, k int32, c int) {
 		r.dirty = true
 		return
 	}
-	take := min(rm.reserved, r.o.Cost.Of(c+1)-r.o.Cost.Of(c))
+	take := min(rm.reserved, r.o.Cost.Join(c))
 	rm.reserved -= take
 	r.nodes[rm.resNode].reserved = max(0, r.nodes[rm.resNode].reserved-take)
 }
@@ -517,7 +521,7 @@ func (r *run) book(rm *room, room int32, k int32, c int) {
 // refuse turns participant p away for good: the rest of their visit is unserved demand.
 func (r *run) refuse(p int32, first bool) {
 	if rm := &r.rooms[r.w.parts[p].room]; r.clairvoyant && rm.booked {
-		take := min(rm.reserved, r.o.Cost.Of(2)-r.o.Cost.Of(1))
+		take := min(rm.reserved, r.o.Cost.Join(1))
 		rm.reserved -= take
 		r.nodes[rm.resNode].reserved = max(0, r.nodes[rm.resNode].reserved-take)
 	}
@@ -547,7 +551,7 @@ func (r *run) disconnect(p int32) {
 		if nc := &rm.placements[i]; nc.node == k {
 			c := int(nc.count)
 			if r.nodes[k].alive {
-				r.change(k, r.o.Cost.Of(c-1)-r.o.Cost.Of(c))
+				r.change(k, -r.o.Cost.Join(c-1))
 			}
 			nc.count--
 			return
