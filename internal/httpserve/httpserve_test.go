@@ -28,14 +28,29 @@ func get(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// serve binds n loopback ports and runs Serve on them in the background;
+// Serve's result arrives on done once cancel is called.
+func serve(t *testing.T, n int, opts Options) (ls []net.Listener, cancel context.CancelFunc, done <-chan error) {
+	t.Helper()
+	addrs := make([]string, n)
+	for i := range addrs {
+		addrs[i] = "127.0.0.1:0"
+	}
+	ls, err := Listen(t.Context(), addrs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(cancel)
+	ch := make(chan error, 1)
+	go func() { ch <- Serve(ctx, ls, opts) }()
+	return ls, cancel, ch
+}
+
 // Several listeners, concurrent requests on all of them (run with -race:
 // one shared server would race on the handler exporter-toolkit wraps),
 // then a graceful shutdown that lets the request in flight finish.
 func TestServeListenersAndShutdown(t *testing.T) {
-	ls, err := Listen(t.Context(), []string{"127.0.0.1:0", "127.0.0.1:0"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	release := make(chan struct{})
 	inFlight := make(chan struct{}, 1)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -45,9 +60,7 @@ func TestServeListenersAndShutdown(t *testing.T) {
 		}
 		_, _ = io.WriteString(w, "ok "+r.Host)
 	})
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, ls, Options{Handler: h}) }()
+	ls, cancel, done := serve(t, 2, Options{Handler: h})
 
 	var wg sync.WaitGroup
 	for _, a := range Addrs(ls) {
@@ -141,16 +154,7 @@ func TestWebConfig(t *testing.T) {
 	if err := os.WriteFile(auth, []byte("basic_auth_users:\n  prom: $2a$04$J2xYIK/CqYr1mdS4TCeIz.pZ4dWbkYWc/K6KHv5vJqv0hj0U3Ts5e\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ls, err = Listen(t.Context(), []string{"127.0.0.1:0", "127.0.0.1:0"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		done <- Serve(ctx, ls, Options{WebConfigFile: auth, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})})
-	}()
+	ls, cancel, done := serve(t, 2, Options{WebConfigFile: auth, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})})
 	for _, a := range Addrs(ls) {
 		if code, _ := get(t, "http://"+a.String()+"/"); code != http.StatusUnauthorized {
 			t.Errorf("%s without credentials: %d, want 401", a, code)
@@ -166,15 +170,7 @@ func TestWebConfig(t *testing.T) {
 // spare dial of Go's Transport) does not hold shutdown: net/http alone
 // would wait five seconds for it.
 func TestShutdownClosesFreshConnections(t *testing.T) {
-	ls, err := Listen(t.Context(), []string{"127.0.0.1:0"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() {
-		done <- Serve(ctx, ls, Options{Handler: http.NotFoundHandler(), ShutdownTimeout: time.Minute})
-	}()
+	ls, cancel, done := serve(t, 1, Options{Handler: http.NotFoundHandler(), ShutdownTimeout: time.Minute})
 	c, err := net.DialTimeout("tcp", ls[0].Addr().String(), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -207,10 +203,6 @@ func TestShutdownClosesFreshConnections(t *testing.T) {
 // A request that outlives the shutdown timeout is cut off, and Serve says
 // so rather than leave its connection behind.
 func TestShutdownTimeoutClosesRest(t *testing.T) {
-	ls, err := Listen(t.Context(), []string{"127.0.0.1:0"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	inFlight := make(chan struct{})
 	release := make(chan struct{})
 	defer close(release)
@@ -218,9 +210,7 @@ func TestShutdownTimeoutClosesRest(t *testing.T) {
 		close(inFlight)
 		<-release
 	})
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, ls, Options{Handler: h, ShutdownTimeout: 100 * time.Millisecond}) }()
+	ls, cancel, done := serve(t, 1, Options{Handler: h, ShutdownTimeout: 100 * time.Millisecond})
 	client := make(chan error, 1)
 	go func() {
 		ctx, stop := context.WithTimeout(t.Context(), 10*time.Second)
