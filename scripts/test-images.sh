@@ -214,13 +214,17 @@ make_root() {
 		mv "$root_tar.tmp.$$" "$root_tar"
 		rm -rf --one-file-system "$work/debootstrap"
 	fi
-	mkdir -p "$base_root"
-	tar -C "$base_root" -xf "$root_tar"
-	# Keep package scripts from starting services: without systemd as PID 1, invoke-rc.d would
-	# fall back to init scripts and start nginx & co. in the host's network namespace. Removed
-	# before the boot test.
-	printf '#!/bin/sh\nexit 101\n' >"$base_root/usr/sbin/policy-rc.d"
-	chmod 0755 "$base_root/usr/sbin/policy-rc.d"
+	unpack_root "$base_root"
+}
+
+# unpack_root DIR: the cached root into DIR, with package scripts kept from starting services:
+# without systemd as PID 1, invoke-rc.d would fall back to init scripts and start nginx & co. in
+# the host's network namespace. The policy-rc.d is removed before a root boots.
+unpack_root() {
+	mkdir -p "$1"
+	tar -C "$1" -xf "$root_tar"
+	printf '#!/bin/sh\nexit 101\n' >"$1/usr/sbin/policy-rc.d"
+	chmod 0755 "$1/usr/sbin/policy-rc.d"
 }
 step root make_root
 
@@ -249,10 +253,7 @@ control_playbooks() { # LOG: runs base.yml, selector.yml and monitoring.yml; pri
 }
 
 converge_control() {
-	mkdir -p "$control_root"
-	tar -C "$control_root" -xf "$root_tar"
-	printf '#!/bin/sh\nexit 101\n' >"$control_root/usr/sbin/policy-rc.d"
-	chmod 0755 "$control_root/usr/sbin/policy-rc.d"
+	unpack_root "$control_root"
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=selector.ci.invalid \
 		-addext subjectAltName=DNS:selector.ci.invalid -keyout "$work/selector.key" -out "$work/selector.crt" 2>/dev/null
 	printf '[selector]\ncontrol\n[monitoring]\ncontrol\n[all:vars]\nansible_connection=community.general.chroot\nansible_pipelining=false\nansible_host=%s\n' \
