@@ -23,6 +23,8 @@ func testTiming() fleet.Timing {
 		PollInterval:   500 * time.Millisecond,
 		LoadMaxAge:     5 * time.Second,
 		MaxStaleness:   5 * time.Second,
+		// Above (success_before_passing 2 + 1) x the check interval, as docs/operations.md says.
+		MoveAfter: 6 * time.Second,
 	}
 }
 

@@ -78,6 +78,8 @@ func TestSoak(t *testing.T) {
 			// returning node takes to pass again (docs/operations.md).
 			Detect:  2 * (timing.CheckInterval + timing.CheckTimeout + time.Second),
 			Recover: 2 * (2*timing.CheckInterval + time.Second),
+			// Joins of a down node's rooms go to it until it has been gone this long.
+			MoveAfter: timing.MoveAfter,
 			// About twice the 9 s measured (docs/operations.md, "Chaos soak").
 			ConsulSettle: 20 * time.Second,
 		},

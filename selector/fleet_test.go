@@ -40,11 +40,14 @@ func TestDrainedNodeGetsNothingNew(t *testing.T) {
 	}
 }
 
-// A node whose sidecar dies is gone within its check interval (1 s) + 1 s, and its rooms rebind.
+// A node whose sidecar dies is gone within its check interval (1 s) + 1 s; its rooms stay on it for
+// --rooms.move-after (a flap must not split them), then rebind, once.
 func TestCrashedNodeGone(t *testing.T) {
 	consul := testenv.StartConsul(t, testenv.ConsulOptions{})
 	nodes := addNodes(t, consul.Client(t), 3)
-	in := start(t, testOptions(t, consul))
+	opts := testOptions(t, consul)
+	opts.RoomsMoveAfter = 2 * time.Second
+	in := start(t, opts)
 	in.waitEligible(t, nodes)
 	bound := in.roomOn(t, "node-2")
 
@@ -56,10 +59,20 @@ func TestCrashedNodeGone(t *testing.T) {
 	if gone > 2*time.Second {
 		t.Fatalf("crashed node took %v to be gone, want at most check interval 1s + 1s", gone)
 	}
-	moved := in.room(t, bound.Room)
-	if moved.Node == "node-2" || moved.Node == "" {
-		t.Fatalf("room %s still on the crashed node: %+v", bound.Room, moved)
+	if held := in.room(t, bound.Room); held != bound {
+		t.Fatalf("room %s left its node within --rooms.move-after of it going: %+v", bound.Room, held)
 	}
+	if in.metric(t, "ensemble_selector_decisions_total", map[string]string{"outcome": "held"}) != 1 {
+		t.Fatal("the held join was not counted as held")
+	}
+	var moved roomBody
+	testenv.WaitFor(t, 2*opts.RoomsMoveAfter, func() error {
+		if moved = in.room(t, bound.Room); moved.Node == "node-2" || moved.Node == "" {
+			return fmt.Errorf("room %s still on the crashed node: %+v", bound.Room, moved)
+		}
+		return nil
+	})
+	t.Logf("measured crash_moved_seconds=%.3f", time.Since(start).Seconds())
 	if in.metric(t, "ensemble_selector_decisions_total", map[string]string{"outcome": "rebound"}) != 1 {
 		t.Fatal("the move was not counted as rebound")
 	}

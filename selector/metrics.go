@@ -35,7 +35,7 @@ const (
 )
 
 var outcomes = []string{
-	string(rooms.Existing), string(rooms.Created), string(rooms.Joined), string(rooms.Rebound),
+	string(rooms.Existing), string(rooms.Created), string(rooms.Joined), string(rooms.Rebound), string(rooms.Held),
 	outcomeInvalid, outcomeCatalogStale, outcomeNoNode, outcomeStoreError, outcomeRateLimited, outcomeOverCapacity,
 }
 

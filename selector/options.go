@@ -31,6 +31,11 @@ const (
 // room (135 measured with 17-character names): a day of 100,000 meetings holds some 15 MB.
 const DefaultRoomsTTL = 24 * time.Hour
 
+// DefaultRoomsMoveAfter is --rooms.move-after's default: 2.5 times the time a node with the
+// sidecar's default checks (every 2 s, 2 successes before passing) stays critical after a restart
+// of its Consul agent (the first check runs up to one interval after the start).
+const DefaultRoomsMoveAfter = 10 * time.Second
+
 // Options configures Run. Field names mirror the command-line flags.
 type Options struct {
 	// ListenAddresses are the HTTP listen addresses (--web.listen-address); "127.0.0.1:0" works.
@@ -95,6 +100,12 @@ type Options struct {
 	// loses its binding and a late joiner may land on another node: the TTL must exceed the longest
 	// meeting. It only bounds how long forgotten rooms are kept.
 	RoomsTTL time.Duration
+	// RoomsMoveAfter is how long a node must have been gone before its rooms move to another node
+	// (--rooms.move-after). Until then joins of its rooms still go to it: people already in a
+	// meeting stay where they are, so moving a room that a flapping check, or a restarted Consul
+	// agent (every check restarts critical), made look gone would split the meeting. Keep it above
+	// (success_before_passing + 1) x the check interval.
+	RoomsMoveAfter time.Duration
 	// RoomsPrefix is the Consul KV folder of the bindings (--rooms.consul-prefix).
 	RoomsPrefix string
 
@@ -150,6 +161,7 @@ func DefaultOptions() Options {
 		CapacityHeadroom:     placement.DefaultHeadroom,
 		RoomsStore:           StoreMemory,
 		RoomsTTL:             DefaultRoomsTTL,
+		RoomsMoveAfter:       DefaultRoomsMoveAfter,
 		RoomsPrefix:          "ensemble/rooms/",
 		LimitsRoomRate:       1,
 		LimitsRoomBurst:      30,
@@ -213,6 +225,9 @@ func (o Options) validate() error {
 	}
 	if o.RoomsTTL <= 0 {
 		errs = append(errs, fmt.Errorf("rooms TTL must be positive, got %v", o.RoomsTTL))
+	}
+	if o.RoomsMoveAfter < 0 {
+		errs = append(errs, fmt.Errorf("rooms move delay must not be negative, got %v", o.RoomsMoveAfter))
 	}
 	if o.ReadHeaderTimeout <= 0 || o.ReadTimeout <= 0 || o.WriteTimeout <= 0 || o.IdleTimeout <= 0 || o.MaxHeaderBytes <= 0 || o.MaxBodyBytes <= 0 {
 		errs = append(errs, errors.New("server timeouts and limits must be positive"))

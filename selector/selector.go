@@ -183,7 +183,8 @@ func New(opts Options) (*Selector, error) {
 	if s.store != nil {
 		s.resolver, err = rooms.NewResolver(rooms.ResolverOptions{
 			Store: s.store, Policy: s.policy, Now: opts.Now, TouchEvery: min(rooms.DefaultTouchEvery, opts.RoomsTTL/4),
-			Logger: opts.Logger.With("component", "rooms"), Neighbours: opts.RegionNeighbours,
+			MoveAfter: opts.RoomsMoveAfter,
+			Logger:    opts.Logger.With("component", "rooms"), Neighbours: opts.RegionNeighbours,
 		})
 		if err != nil {
 			return nil, err
@@ -372,7 +373,7 @@ func (s *Selector) publish(cat *catalog.Snapshot) {
 	nodes := make([]placement.Node, len(cat.Nodes))
 	for i, c := range cat.Nodes {
 		n := placement.Node{
-			ID: c.ID, URL: c.PublicURL, Region: c.Region, Capacity: c.Capacity, State: c.State, LiveSince: c.LiveSince,
+			ID: c.ID, URL: c.PublicURL, Region: c.Region, Capacity: c.Capacity, State: c.State, LiveSince: c.LiveSince, GoneSince: c.GoneSince,
 			Load: math.NaN(), Stress: math.NaN(), Age: unknownAge,
 		}
 		if smp, ok := samples[c.ID]; ok && !smp.At.IsZero() {

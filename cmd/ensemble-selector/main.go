@@ -97,6 +97,8 @@ func run(args []string, stderr io.Writer) int {
 		Default(opts.RoomsStore).EnumVar(&opts.RoomsStore, selector.StoreMemory, selector.StoreConsul, selector.StoreNone)
 	app.Flag("rooms.ttl", "A room binding expires after this long without a lookup. Keep it longer than the longest meeting: lookups happen only when people join, so a shorter TTL can expire a running meeting's binding and send a late joiner to another node.").
 		Default(opts.RoomsTTL.String()).DurationVar(&opts.RoomsTTL)
+	app.Flag("rooms.move-after", "A room moves off a node only once the node has been gone (critical in Consul) this long; until then joins still go to it, so a flapping check or a restarted Consul agent does not split its meetings. Keep it above (success_before_passing + 1) x the nodes' check interval; 0 moves at once.").
+		Default(opts.RoomsMoveAfter.String()).DurationVar(&opts.RoomsMoveAfter)
 	app.Flag("rooms.consul-prefix", "Consul KV folder of the room bindings.").
 		Default(opts.RoomsPrefix).StringVar(&opts.RoomsPrefix)
 	app.Flag("limits.room-rate", "New rooms per second each client address may create (IPv6: per /64), 0 = no limit; joining existing rooms is never limited.").

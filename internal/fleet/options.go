@@ -57,6 +57,7 @@ type Timing struct {
 	PollInterval   time.Duration // selector --prometheus.interval
 	LoadMaxAge     time.Duration // selector --load.max-age
 	MaxStaleness   time.Duration // selector --catalog.max-staleness
+	MoveAfter      time.Duration // selector --rooms.move-after
 }
 
 // DemoTiming is brisk enough that the fleet table moves while a person watches.
@@ -71,6 +72,7 @@ func DemoTiming() Timing {
 		PollInterval:   2 * time.Second,
 		LoadMaxAge:     15 * time.Second,
 		MaxStaleness:   60 * time.Second,
+		MoveAfter:      10 * time.Second,
 	}
 }
 
@@ -119,7 +121,7 @@ func (o *Options) validate() error {
 	for name, d := range map[string]time.Duration{
 		"check interval": t.CheckInterval, "check timeout": t.CheckTimeout, "resync interval": t.ResyncInterval,
 		"drain timeout": t.DrainTimeout, "drain poll": t.DrainPoll, "scrape interval": t.ScrapeInterval, "poll interval": t.PollInterval,
-		"load max age": t.LoadMaxAge, "max staleness": t.MaxStaleness,
+		"load max age": t.LoadMaxAge, "max staleness": t.MaxStaleness, "move after": t.MoveAfter,
 	} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))

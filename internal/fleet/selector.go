@@ -51,6 +51,7 @@ func (f *Fleet) startSelector(ctx context.Context, i int) (*Selector, error) {
 		fmt.Sprintf("--selector.replicas=%d", f.opts.Selectors),
 		"--rooms.store=consul",
 		"--catalog.max-staleness=" + t.MaxStaleness.String(),
+		"--rooms.move-after=" + t.MoveAfter.String(),
 		"--log.level=info",
 	}
 	if f.opts.LoadScore != "" {

@@ -40,6 +40,12 @@ type Bounds struct {
 	// selectors may still send users to it: twice the documented detection
 	// time (check interval + check timeout + 1 s).
 	Detect time.Duration
+	// MoveAfter is the selectors' --rooms.move-after: joins of a room
+	// bound to a node that went down still go to it until the selectors
+	// have seen it gone this long, so a flap does not split the meeting.
+	// Such a join counts for invariant 1 only after Detect + 2 x MoveAfter;
+	// a new room sent to a down node, after Detect.
+	MoveAfter time.Duration
 	// Recover is how long after a fault ends the selectors may still see the
 	// node as down and move its rooms: twice (successes before passing ×
 	// check interval + 1 s).
@@ -173,7 +179,11 @@ func Check(answers []Answer, windows []Window, b Bounds) Tally {
 				if w.Kind == Observed || !w.covers(a.Start) || (w.State != Down && (w.State != Draining || !fresh)) {
 					continue
 				}
-				if e := elapsed(w, a.Start); e > b.Detect {
+				bound := b.Detect
+				if w.State == Down && !fresh {
+					bound += 2 * b.MoveAfter
+				}
+				if e := elapsed(w, a.Start); e > bound {
 					inv[0].add("%s %s %s -> %s via %s: %s (%s) for %.1fs", at(a.Start), a.Kind, a.Room, a.Node, a.Replica, w.State, w.Kind, e.Seconds())
 				}
 			}

@@ -43,7 +43,7 @@ func TestCheck(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no test cases: %v", err)
 	}
-	bounds := Bounds{Detect: 5 * time.Second, Recover: 6 * time.Second, ConsulSettle: 15 * time.Second}
+	bounds := Bounds{Detect: 5 * time.Second, MoveAfter: 3 * time.Second, Recover: 6 * time.Second, ConsulSettle: 15 * time.Second}
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			b, err := os.ReadFile(file)

@@ -39,6 +39,8 @@ type Node struct {
 	// (zero while Gone). A copy of a room binding older than it may be stale: the node was gone
 	// in between, and another replica may have moved the room.
 	LiveSince time.Time
+	// GoneSince is when this watcher saw the node go Gone (zero unless Gone).
+	GoneSince time.Time
 }
 
 // classify turns a node's checks into a State. Consul's maintenance checks (`_service_maintenance:<id>` and

@@ -50,35 +50,44 @@ func TestNextIndex(t *testing.T) {
 	}
 }
 
-// TestLiveSince follows one node through a watcher's snapshots: it is live since it was first
-// listed, keeps that time while it stays (draining included), loses it while gone, and gets the
-// time of its return.
-func TestLiveSince(t *testing.T) {
+// TestSince follows one node through a watcher's snapshots: it is live since it was first listed,
+// keeps that time while it stays (draining included), loses it while gone, and gets the time of its
+// return; it is gone since the first snapshot that shows it gone, and only while gone.
+func TestSince(t *testing.T) {
 	t0 := time.Unix(1_800_000_000, 0)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 	var old *Snapshot
 	for i, step := range []struct {
-		state placement.State
-		want  time.Time
+		state      placement.State
+		live, gone time.Time
 	}{
-		{placement.Eligible, t0},
-		{placement.Draining, t0},
-		{placement.Eligible, t0},
-		{placement.Gone, time.Time{}},
-		{placement.Eligible, t0.Add(4 * time.Second)},
-		{placement.Eligible, t0.Add(4 * time.Second)},
+		{placement.Eligible, at(0), time.Time{}},
+		{placement.Draining, at(0), time.Time{}},
+		{placement.Eligible, at(0), time.Time{}},
+		{placement.Gone, time.Time{}, at(3)},
+		{placement.Gone, time.Time{}, at(3)},
+		{placement.Eligible, at(5), time.Time{}},
+		{placement.Eligible, at(5), time.Time{}},
+		{placement.Gone, time.Time{}, at(7)},
 	} {
 		nodes := []Node{{ID: "n", State: step.state}}
-		liveSince(old, nodes, t0.Add(time.Duration(i)*time.Second))
-		if !nodes[0].LiveSince.Equal(step.want) {
-			t.Fatalf("step %d (%v): LiveSince = %v, want %v", i, step.state, nodes[0].LiveSince, step.want)
+		since(old, nodes, at(i))
+		if !nodes[0].LiveSince.Equal(step.live) || !nodes[0].GoneSince.Equal(step.gone) {
+			t.Fatalf("step %d (%v): LiveSince = %v, GoneSince = %v; want %v, %v", i, step.state,
+				nodes[0].LiveSince, nodes[0].GoneSince, step.live, step.gone)
 		}
 		old = &Snapshot{Nodes: nodes}
 	}
-	// A node that leaves the catalog and returns counts as back.
+	// A node that leaves the catalog and returns counts as back; one that returns gone, as just gone.
 	nodes := []Node{{ID: "m", State: placement.Eligible}}
-	liveSince(old, nodes, t0.Add(time.Minute))
-	liveSince(&Snapshot{}, nodes, t0.Add(2*time.Minute))
+	since(old, nodes, t0.Add(time.Minute))
+	since(&Snapshot{}, nodes, t0.Add(2*time.Minute))
 	if !nodes[0].LiveSince.Equal(t0.Add(2 * time.Minute)) {
 		t.Fatalf("returning node: LiveSince = %v, want its return", nodes[0].LiveSince)
+	}
+	gone := []Node{{ID: "g", State: placement.Gone}}
+	since(&Snapshot{}, gone, t0.Add(3*time.Minute))
+	if !gone[0].GoneSince.Equal(t0.Add(3 * time.Minute)) {
+		t.Fatalf("node first seen gone: GoneSince = %v, want now", gone[0].GoneSince)
 	}
 }

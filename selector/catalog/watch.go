@@ -191,7 +191,7 @@ func (w *Watcher) publish(entries []*api.ServiceEntry, index uint64) {
 	nodes, conflicts := dropConflicts(nodes)
 	w.report(skipped, conflicts)
 	old := w.current.Load()
-	liveSince(old, nodes, w.opts.Now())
+	since(old, nodes, w.opts.Now())
 	if old != nil && slices.Equal(old.Nodes, nodes) {
 		return
 	}
@@ -202,17 +202,21 @@ func (w *Watcher) publish(entries []*api.ServiceEntry, index uint64) {
 	}
 }
 
-// liveSince carries each node's LiveSince over from the previous snapshot while it stays out of
-// Gone, and sets it to now when it appears or comes back.
-func liveSince(old *Snapshot, nodes []Node, now time.Time) {
+// since carries each node's LiveSince over from the previous snapshot while it stays out of
+// Gone, and sets it to now when the node appears or comes back; GoneSince likewise while it stays
+// Gone, set to now when it goes.
+func since(old *Snapshot, nodes []Node, now time.Time) {
 	for i := range nodes {
 		n := &nodes[i]
-		if n.State == placement.Gone {
-			continue
-		}
-		if o, ok := old.Node(n.ID); ok && o.State != placement.Gone {
+		o, ok := old.Node(n.ID)
+		switch {
+		case n.State == placement.Gone && ok && o.State == placement.Gone:
+			n.GoneSince = o.GoneSince
+		case n.State == placement.Gone:
+			n.GoneSince = now
+		case ok && o.State != placement.Gone:
 			n.LiveSince = o.LiveSince
-		} else {
+		default:
 			n.LiveSince = now
 		}
 	}

@@ -52,4 +52,8 @@ type Node struct {
 	// LiveSince is when the selector last saw the node come back (first listed, or out of Gone);
 	// zero when unknown. A local copy of a room binding older than it is not trusted (rooms).
 	LiveSince time.Time
+	// GoneSince is when the selector saw the node go Gone; zero unless Gone. Its rooms move only
+	// once it has been gone for a while (rooms.ResolverOptions.MoveAfter): a health check that
+	// flaps, or a restarted Consul agent whose checks start critical, must not split meetings.
+	GoneSince time.Time
 }

@@ -22,6 +22,8 @@ const (
 	Joined Outcome = "joined"
 	// Rebound: the room's node was gone; the policy chose a new one.
 	Rebound Outcome = "rebound"
+	// Held: the room's node is gone, but for less than MoveAfter; the room stays on it.
+	Held Outcome = "held"
 )
 
 // Result is where a room's meeting takes place.
@@ -49,6 +51,11 @@ type ResolverOptions struct {
 	// idle TTL above a few minutes accurate.
 	TouchEvery time.Duration
 	Logger     *slog.Logger
+	// MoveAfter is how long a node must have been gone before its rooms move (0: at once). Until
+	// then a join of one of its rooms still goes to it: a check that flaps, or a restarted Consul
+	// agent (it restores every check critical until the check passes again), would otherwise split
+	// the node's meetings, since the people already in them stay where they are.
+	MoveAfter time.Duration
 	// Neighbours lists, for each region, the regions a new room may spill to when the home region
 	// is saturated, nearest first. A region not listed spills nowhere.
 	Neighbours map[string][]string
@@ -73,8 +80,8 @@ func NewResolver(opts ResolverOptions) (*Resolver, error) {
 		return nil, errors.New("rooms: nil clock")
 	case opts.Logger == nil:
 		return nil, errors.New("rooms: nil logger")
-	case opts.TouchEvery < 0:
-		return nil, fmt.Errorf("rooms: negative touch interval %v", opts.TouchEvery)
+	case opts.TouchEvery < 0 || opts.MoveAfter < 0:
+		return nil, fmt.Errorf("rooms: negative touch interval (%v) or move delay (%v)", opts.TouchEvery, opts.MoveAfter)
 	}
 	return &Resolver{opts: opts}, nil
 }
@@ -84,10 +91,15 @@ func NewResolver(opts ResolverOptions) (*Resolver, error) {
 const maxAttempts = 3
 
 // hosts reports whether node id can keep hosting the rooms bound to it: it is in the snapshot and
-// not gone. Draining and overloaded nodes keep their rooms: a room is never split.
-func hosts(s *placement.Snapshot, id string) (int, bool) {
+// not gone, or gone for less than MoveAfter. Draining and overloaded nodes keep their rooms: a room
+// is never split.
+func (r *Resolver) hosts(s *placement.Snapshot, id string) (int, bool) {
 	i, ok := s.Index(id)
-	return i, ok && s.Node(i).State != placement.Gone
+	if !ok {
+		return i, false
+	}
+	n := s.Node(i)
+	return i, n.State != placement.Gone || !n.GoneSince.IsZero() && r.opts.Now().Sub(n.GoneSince) < r.opts.MoveAfter
 }
 
 // Resolve is ResolveIn without a home region: every eligible node may take a new room.
@@ -121,8 +133,9 @@ func (r *Resolver) pick(s *placement.Snapshot, name, home string, rnd placement.
 }
 
 // ResolveIn returns the node for room in snapshot s, binding the room if needed:
-//   - bound to a node that is eligible or draining (however loaded): that node;
-//   - bound to a node that is gone: the policy picks a new node and the binding moves, unless
+//   - bound to a node that is eligible or draining (however loaded), or gone for less than
+//     MoveAfter: that node;
+//   - bound to a node that is gone for longer: the policy picks a new node and the binding moves, unless
 //     another writer moved it first;
 //   - unbound: the policy picks a node and binds create-only; if another writer won, its node.
 //
@@ -149,14 +162,18 @@ func (r *Resolver) ResolveAdmit(ctx context.Context, s *placement.Snapshot, room
 			return Result{}, fmt.Errorf("%w: get binding of %q: %w", ErrStore, name, err)
 		}
 		if ok {
-			if i, live := hosts(s, b.Node); live {
+			if i, live := r.hosts(s, b.Node); live {
 				if !b.CopiedAt.IsZero() && s.Node(i).LiveSince.After(b.CopiedAt) {
 					return Result{}, fmt.Errorf("%w: binding of %q to %s is a copy from %s, before the node came back at %s: the room may have moved",
 						ErrStore, name, b.Node, b.CopiedAt.Format(time.RFC3339), s.Node(i).LiveSince.Format(time.RFC3339))
 				}
 				r.touch(ctx, b)
 				s.Join(i)
-				return Result{Room: name, Node: s.Node(i), Outcome: Existing}, nil
+				outcome := Existing
+				if s.Node(i).State == placement.Gone {
+					outcome = Held
+				}
+				return Result{Room: name, Node: s.Node(i), Outcome: outcome}, nil
 			}
 		}
 		ch, spilled, err := r.pick(s, name, home, rnd)
@@ -192,7 +209,7 @@ func (r *Resolver) ResolveAdmit(ctx context.Context, s *placement.Snapshot, room
 		}
 		s.Unassign(ch.Index, epoch)
 		// Another writer bound the room first; its choice stands if its node can host the room.
-		if i, live := hosts(s, b.Node); live {
+		if i, live := r.hosts(s, b.Node); live {
 			s.Join(i)
 			return Result{Room: name, Node: s.Node(i), Outcome: Joined}, nil
 		}

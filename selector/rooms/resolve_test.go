@@ -333,6 +333,19 @@ func (c copyStore) Get(ctx context.Context, room string) (Binding, bool, error) 
 	return b, ok, err
 }
 
+// standupOnA returns a memory store with room standup bound to node a.
+func standupOnA(t *testing.T, c *testenv.Clock) *Memory {
+	t.Helper()
+	mem, err := NewMemory(time.Hour, c.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := mem.Bind(context.Background(), "standup", "a"); err != nil {
+		t.Fatal(err)
+	}
+	return mem
+}
+
 // TestResolveStaleCopy: a binding answered from a local copy is served only if its node has not
 // come back since the copy was current; otherwise another replica may have moved the room while
 // the node was gone, and serving the copy would split it.
@@ -351,13 +364,7 @@ func TestResolveStaleCopy(t *testing.T) {
 		{name: "node came back after the copy", liveSince: copied.Add(time.Second), wantErr: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			mem, err := NewMemory(time.Hour, c.Now)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, _, err := mem.Bind(ctx, "standup", "a"); err != nil {
-				t.Fatal(err)
-			}
+			mem := standupOnA(t, c)
 			a, b := node("a", 0.9, placement.Eligible), node("b", 0.1, placement.Eligible)
 			a.LiveSince = tc.liveSince
 			s := snapshot(t, c, a, b)
@@ -370,6 +377,56 @@ func TestResolveStaleCopy(t *testing.T) {
 			}
 			if got, _, _ := mem.Get(ctx, "standup"); got.Node != "a" {
 				t.Fatalf("binding changed to %+v; a stale copy must not move the room", got)
+			}
+		})
+	}
+}
+
+// TestResolveMoveAfter: a room stays on a gone node until the node has been gone for MoveAfter, so a
+// health flap shorter than that does not split its meeting; then it moves, once.
+func TestResolveMoveAfter(t *testing.T) {
+	ctx := context.Background()
+	const hold = 10 * time.Second
+	for _, tc := range []struct {
+		name     string
+		goneFor  time.Duration // -1: gone, time unknown
+		moveAt0  bool          // MoveAfter 0: move at once
+		wantNode string
+		want     Outcome
+	}{
+		{name: "just gone", goneFor: 0, wantNode: "a", want: Held},
+		{name: "gone for less than the hold", goneFor: hold - time.Millisecond, wantNode: "a", want: Held},
+		{name: "gone for the hold", goneFor: hold, wantNode: "b", want: Rebound},
+		{name: "gone since an unknown time", goneFor: -1, wantNode: "b", want: Rebound},
+		{name: "no hold", goneFor: 0, moveAt0: true, wantNode: "b", want: Rebound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newClock()
+			mem := standupOnA(t, c)
+			a, b := node("a", 0.1, placement.Gone), node("b", 0.5, placement.Eligible)
+			if tc.goneFor >= 0 {
+				a.GoneSince = c.Now().Add(-tc.goneFor)
+			}
+			opts := ResolverOptions{Store: mem, Policy: placement.LeastLoaded{}, Now: c.Now, MoveAfter: hold,
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+			if tc.moveAt0 {
+				opts.MoveAfter = 0
+			}
+			r, err := NewResolver(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := snapshot(t, c, a, b)
+			res, err := r.Resolve(ctx, s, "standup", placement.SystemRand{})
+			if err != nil || res.Node.ID != tc.wantNode || res.Outcome != tc.want {
+				t.Fatalf("Resolve = %+v, %v; want %s (%s)", res, err, tc.wantNode, tc.want)
+			}
+			if got, _, _ := mem.Get(ctx, "standup"); got.Node != tc.wantNode {
+				t.Fatalf("binding is %+v, want it on %s", got, tc.wantNode)
+			}
+			// A new room never goes to the gone node, hold or not.
+			if res, err := r.Resolve(ctx, s, "fresh", placement.SystemRand{}); err != nil || res.Node.ID != "b" {
+				t.Fatalf("new room: Resolve = %+v, %v; want b", res, err)
 			}
 		})
 	}
