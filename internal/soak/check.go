@@ -84,6 +84,9 @@ type Tally struct {
 	// that timed out on the starved machine, or an agent's restart).
 	LegitMoves     int `json:"legit_moves"`
 	UnfaultedMoves int `json:"unfaulted_moves"`
+	// HeldJoins counts joins sent to the room's node while a fault had it
+	// down, within the bound (--rooms.move-after keeps the room there).
+	HeldJoins int `json:"held_joins"`
 }
 
 // allowed503 are the 503 reasons the selector documents for any time: no
@@ -185,6 +188,8 @@ func Check(answers []Answer, windows []Window, b Bounds) Tally {
 				}
 				if e := elapsed(w, a.Start); e > bound {
 					inv[0].add("%s %s %s -> %s via %s: %s (%s) for %.1fs", at(a.Start), a.Kind, a.Room, a.Node, a.Replica, w.State, w.Kind, e.Seconds())
+				} else if w.State == Down && !fresh {
+					t.HeldJoins++
 				}
 			}
 		}

@@ -31,6 +31,7 @@ type checkCase struct {
 	} `json:"answers"`
 	Want       map[int]int    `json:"want"`
 	LegitMoves int            `json:"legit_moves"`
+	HeldJoins  int            `json:"held_joins"`
 	Allowed503 map[string]int `json:"allowed_503"`
 }
 
@@ -77,8 +78,8 @@ func TestCheck(t *testing.T) {
 					t.Errorf("invariant %d = %d, want %d; examples %v", inv.ID, inv.Count, c.Want[inv.ID], inv.Examples)
 				}
 			}
-			if got.LegitMoves != c.LegitMoves {
-				t.Errorf("legit moves = %d, want %d", got.LegitMoves, c.LegitMoves)
+			if got.LegitMoves != c.LegitMoves || got.HeldJoins != c.HeldJoins {
+				t.Errorf("legit moves = %d, held joins = %d; want %d, %d", got.LegitMoves, got.HeldJoins, c.LegitMoves, c.HeldJoins)
 			}
 			for reason, n := range c.Allowed503 {
 				if got.Allowed503[reason] != n {

@@ -197,8 +197,8 @@ func (r *Report) Print(w io.Writer) {
 	for _, what := range slices.Sorted(maps.Keys(r.NotInjected)) {
 		fmt.Fprintf(w, "not injected: %s: %s\n", what, r.NotInjected[what])
 	}
-	fmt.Fprintf(w, "rooms moved off a node that was down: %d (of which %d off a node no fault hit but Consul showed critical); documented 503s: %v; fleet whole %.1fs after the last fault\n",
-		r.LegitMoves, r.UnfaultedMoves, r.Allowed503, r.Recovery.Seconds())
+	fmt.Fprintf(w, "rooms moved off a node that was down: %d (of which %d off a node no fault hit but Consul showed critical); joins sent to their room's node while it was down, within the bound: %d; documented 503s: %v; fleet whole %.1fs after the last fault\n",
+		r.LegitMoves, r.UnfaultedMoves, r.HeldJoins, r.Allowed503, r.Recovery.Seconds())
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "invariant\tcount\tlimit\t")
 	for _, inv := range r.Invariants {
