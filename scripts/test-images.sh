@@ -698,6 +698,7 @@ boot_fleet() {
 	check_broken node-c
 	check_image_secrets
 	check_reboot node-a
+	check_agent_restart node-b
 	check_rotation node-b
 }
 
@@ -795,6 +796,28 @@ check_reboot() { # NAME
 	[[ $before == "$after" ]] || { diff <(echo "$before") <(echo "$after"); die "$name: a reboot with the same user-data changed files"; }
 	poll 300 both_passing || die "$name is not passing again after its reboot"
 	echo "   $name rebooted: no rendered file changed (content, mode, owner, mtime), passing again"
+}
+
+# The CreateIndex of NAME's jitsi service in the catalog: a registration made anew gets a new one.
+service_created() { # NAME
+	consul_api /v1/catalog/service/jitsi | python3 -c 'import json, sys
+url = "https://" + sys.argv[1] + ".ci.invalid"
+print(*[s["CreateIndex"] for s in json.load(sys.stdin) if s["ServiceMeta"].get("public_url") == url])' "$1"
+}
+
+# A restart of a node's Consul agent keeps the node's registration: the agent does not leave the
+# cluster on SIGTERM (leave_on_terminate = false; a client's default is to leave, which deregisters
+# the node's services), so the service keeps its CreateIndex, and it passes again.
+check_agent_restart() { # NAME
+	local name=$1 before after
+	before=$(service_created "$name")
+	[[ $before =~ ^[0-9]+$ ]] || die "$name: no single jitsi service in the catalog ($before)"
+	in_node "$name" systemctl restart consul || die "$name: the Consul agent does not restart"
+	poll 300 both_passing || die "$name is not passing again after its Consul agent restarted"
+	after=$(service_created "$name")
+	[[ $after == "$before" ]] ||
+		die "$name: a restart of its Consul agent registered the service anew (CreateIndex $before -> $after): the agent left the cluster"
+	echo "   $name: Consul agent restarted, registration kept (CreateIndex $before), passing again"
 }
 
 # A new sidecar token in the user-data is applied at the next boot; the old one is deleted first,
