@@ -91,14 +91,7 @@ func TestServeListenersAndShutdown(t *testing.T) {
 	if code := <-slow; code != 200 {
 		t.Errorf("request in flight at shutdown: %d", code)
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Serve = %v after ctx ended", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve did not return")
-	}
+	serveReturns(t, done, 10*time.Second, "Serve did not return")
 	for _, a := range Addrs(ls) {
 		if c, err := net.DialTimeout("tcp", a.String(), time.Second); err == nil {
 			c.Close()
@@ -183,16 +176,9 @@ func TestShutdownClosesFreshConnections(t *testing.T) {
 	}
 	start := time.Now()
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Serve = %v", err)
-		}
 	// Below net/http's own five seconds, so a pass shows the fresh
 	// connection was closed, not timed out.
-	case <-time.After(4 * time.Second):
-		t.Fatal("Serve still waits for a connection that sent nothing")
-	}
+	serveReturns(t, done, 4*time.Second, "Serve still waits for a connection that sent nothing")
 	t.Logf("shutdown took %v", time.Since(start))
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := c.Read(make([]byte, 1)); err == nil {
@@ -229,5 +215,19 @@ func TestShutdownTimeoutClosesRest(t *testing.T) {
 	}
 	if err := <-client; err == nil || errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("client: %v, want the connection closed by the server", err)
+	}
+}
+
+// serveReturns wants Serve to return nil within the bound, and fails with
+// late if it has not.
+func serveReturns(t *testing.T, done <-chan error, within time.Duration, late string) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve = %v", err)
+		}
+	case <-time.After(within):
+		t.Fatal(late)
 	}
 }
