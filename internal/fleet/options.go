@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ensemble-jitsi/ensemble/selector"
 	"github.com/ensemble-jitsi/ensemble/selector/placement"
 )
 
@@ -72,7 +73,7 @@ func DemoTiming() Timing {
 		PollInterval:   2 * time.Second,
 		LoadMaxAge:     15 * time.Second,
 		MaxStaleness:   60 * time.Second,
-		MoveAfter:      10 * time.Second,
+		MoveAfter:      selector.DefaultRoomsMoveAfter,
 	}
 }
 
