@@ -10,8 +10,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/ensemble-jitsi/ensemble/internal/fleet"
-	"github.com/ensemble-jitsi/ensemble/internal/testenv"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/fleet"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/testenv"
 )
 
 // What a newcomer does after `make demo`: open the selector page in a real

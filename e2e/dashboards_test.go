@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/ensemble-jitsi/ensemble/internal/dashboards"
-	"github.com/ensemble-jitsi/ensemble/internal/fleet"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/fleet"
 )
 
 // promSeries runs an instant query and returns how many series it gave.

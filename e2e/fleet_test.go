@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ensemble-jitsi/ensemble/internal/fleet"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/fleet"
 )
 
 // testTiming makes faults visible within seconds, so the suite stays short on

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ensemble-jitsi/ensemble/internal/fleet"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/fleet"
 )
 
 // wrkDuration is the load phase's length; E2E_WRK_SECONDS shortens it for a

@@ -1,4 +1,4 @@
-// Package e2e runs whole fleets (internal/fleet) on loopback and checks, through
+// Package e2e runs whole fleets (internal/lab/fleet) on loopback and checks, through
 // the selectors' public API, what a user sees when parts of the fleet fail.
 // Each scenario logs the time from fault to visible effect as
 // "measured scenario=NAME seconds=S" (docs/benchmarks.md, "End to end").

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ensemble-jitsi/ensemble/internal/fleet"
-	"github.com/ensemble-jitsi/ensemble/internal/soak"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/fleet"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/soak"
 )
 
 // soakSettings reads SOAK_DURATION (default 60s, the version make test
@@ -46,7 +46,7 @@ func soakSettings(t *testing.T) (time.Duration, uint64, float64) {
 // The chaos soak: a fleet with three Consul servers, four nodes and two
 // selectors behind a balancer, under steady load, while seeded random
 // faults hit every part, overlapping. Every invariant must count zero
-// (internal/soak); the report is printed as tables and JSON (to the file
+// (internal/lab/soak); the report is printed as tables and JSON (to the file
 // SOAK_REPORT when set).
 func TestSoak(t *testing.T) {
 	d, seed, rate := soakSettings(t)

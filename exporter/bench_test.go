@@ -22,8 +22,8 @@ import (
 	"github.com/ensemble-jitsi/ensemble/exporter/memory"
 	"github.com/ensemble-jitsi/ensemble/exporter/network"
 	"github.com/ensemble-jitsi/ensemble/exporter/nginx"
-	"github.com/ensemble-jitsi/ensemble/internal/jvbemu"
-	"github.com/ensemble-jitsi/ensemble/internal/testenv"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/jvbemu"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/testenv"
 )
 
 // benchTargets starts a real nginx and a JVB emulator hosting three

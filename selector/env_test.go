@@ -19,8 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/promslog"
 
+	"github.com/ensemble-jitsi/ensemble/internal/lab/testenv"
 	"github.com/ensemble-jitsi/ensemble/internal/registration"
-	"github.com/ensemble-jitsi/ensemble/internal/testenv"
 )
 
 // node is one emulated Jitsi node: a sidecar-like target registered in Consul with an HTTP check.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ensemble-jitsi/ensemble/internal/testenv"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/testenv"
 )
 
 // A node put in maintenance takes no new rooms within 0.5 s, and keeps the rooms it has.

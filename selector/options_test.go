@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ensemble-jitsi/ensemble/internal/testenv"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/testenv"
 )
 
 // TestParseRegionNeighbours reads testdata/region-neighbours.txt: each case is the flag values (one

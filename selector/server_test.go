@@ -23,7 +23,7 @@ import (
 	"github.com/hashicorp/consul/api"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/ensemble-jitsi/ensemble/internal/testenv"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/testenv"
 	"github.com/ensemble-jitsi/ensemble/selector/catalog"
 	"github.com/ensemble-jitsi/ensemble/selector/placement"
 	"github.com/ensemble-jitsi/ensemble/selector/rooms"

@@ -15,8 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/promslog"
 
+	"github.com/ensemble-jitsi/ensemble/internal/lab/testenv"
 	"github.com/ensemble-jitsi/ensemble/internal/registration"
-	"github.com/ensemble-jitsi/ensemble/internal/testenv"
 )
 
 // ACL policies of the tests, as docs/security.md documents them.

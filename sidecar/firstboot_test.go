@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/ensemble-jitsi/ensemble/internal/firstboot/status"
-	"github.com/ensemble-jitsi/ensemble/internal/jvbemu"
-	"github.com/ensemble-jitsi/ensemble/internal/testenv"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/jvbemu"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/testenv"
 )
 
 // TestFirstbootVerdict: a node whose first boot failed (or left no verdict) never appears in

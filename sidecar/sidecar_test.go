@@ -13,8 +13,8 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
-	"github.com/ensemble-jitsi/ensemble/internal/jvbemu"
-	"github.com/ensemble-jitsi/ensemble/internal/testenv"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/jvbemu"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/testenv"
 	"github.com/ensemble-jitsi/ensemble/sidecar"
 )
 

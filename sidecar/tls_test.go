@@ -12,8 +12,8 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/ensemble-jitsi/ensemble/internal/jvbemu"
-	"github.com/ensemble-jitsi/ensemble/internal/testenv"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/jvbemu"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/testenv"
 	"github.com/ensemble-jitsi/ensemble/sidecar"
 )
 

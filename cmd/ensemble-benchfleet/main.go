@@ -21,7 +21,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
-	"github.com/ensemble-jitsi/ensemble/internal/services"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/services"
 )
 
 func main() { os.Exit(run()) }

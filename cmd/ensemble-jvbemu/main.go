@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
 
-	"github.com/ensemble-jitsi/ensemble/internal/jvbemu"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/jvbemu"
 )
 
 func main() {

@@ -13,8 +13,8 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/ensemble-jitsi/ensemble/exporter"
-	"github.com/ensemble-jitsi/ensemble/internal/jvbemu"
-	"github.com/ensemble-jitsi/ensemble/internal/testenv"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/jvbemu"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/testenv"
 )
 
 func parse(t *testing.T, args ...string) (*Flags, error) {

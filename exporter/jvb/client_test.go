@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/ensemble-jitsi/ensemble/internal/jvbemu"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/jvbemu"
 )
 
 func TestClientDrainAndShutdown(t *testing.T) {

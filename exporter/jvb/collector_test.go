@@ -18,8 +18,8 @@ import (
 
 	"github.com/ensemble-jitsi/ensemble/exporter"
 	"github.com/ensemble-jitsi/ensemble/exporter/internal/fetch"
-	"github.com/ensemble-jitsi/ensemble/internal/jvbemu"
-	"github.com/ensemble-jitsi/ensemble/internal/testenv"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/jvbemu"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.prom from the collector's output")

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ensemble-jitsi/ensemble/internal/jvbemu"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/jvbemu"
 )
 
 func TestParseMetrics(t *testing.T) {

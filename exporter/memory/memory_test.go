@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ensemble-jitsi/ensemble/exporter"
-	"github.com/ensemble-jitsi/ensemble/internal/testenv"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/testenv"
 )
 
 func TestCollector(t *testing.T) {

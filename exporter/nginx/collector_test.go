@@ -15,7 +15,7 @@ import (
 
 	"github.com/ensemble-jitsi/ensemble/exporter"
 	"github.com/ensemble-jitsi/ensemble/exporter/internal/fetch"
-	"github.com/ensemble-jitsi/ensemble/internal/testenv"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/testenv"
 )
 
 var metricNames = []string{

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/ensemble-jitsi/ensemble/internal/firstboot"
-	"github.com/ensemble-jitsi/ensemble/internal/testenv"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/testenv"
 )
 
 // TestACME runs first boot in ACME mode against pebble, Let's Encrypt's test CA: apply

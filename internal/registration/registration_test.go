@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ensemble-jitsi/ensemble/internal/testenv"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/testenv"
 )
 
 func TestParsePublicURL(t *testing.T) {

@@ -11,8 +11,8 @@ import (
 	"github.com/hashicorp/consul/api"
 	"golang.org/x/time/rate"
 
+	"github.com/ensemble-jitsi/ensemble/internal/lab/testenv"
 	"github.com/ensemble-jitsi/ensemble/internal/registration"
-	"github.com/ensemble-jitsi/ensemble/internal/testenv"
 	"github.com/ensemble-jitsi/ensemble/selector/placement"
 )
 

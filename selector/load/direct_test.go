@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ensemble-jitsi/ensemble/internal/testenv"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/testenv"
 	"github.com/ensemble-jitsi/ensemble/selector/catalog"
 	"github.com/ensemble-jitsi/ensemble/selector/placement"
 )

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ensemble-jitsi/ensemble/internal/testenv"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/testenv"
 )
 
 // promConfig scrapes the targets every second with the `node` label the shipped configuration sets,

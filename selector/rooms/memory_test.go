@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ensemble-jitsi/ensemble/internal/testenv"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/testenv"
 )
 
 func newClock() *testenv.Clock { return testenv.NewClock(time.Date(2026, 3, 23, 9, 0, 0, 0, time.UTC)) }

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ensemble-jitsi/ensemble/internal/services"
-	"github.com/ensemble-jitsi/ensemble/internal/testenv"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/services"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/testenv"
 )
 
 const publicName = "selector.example.org"

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ensemble-jitsi/ensemble/internal/services"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/services"
 )
 
 // Node is one emulated Jitsi server: a JVB emulator, a real nginx with
@@ -120,7 +120,7 @@ func (n *Node) StartSidecar(ctx context.Context) error {
 		"--drain.timeout=" + t.DrainTimeout.String(),
 		"--drain.poll-interval=" + t.DrainPoll.String(),
 		"--log.level=info",
-		// go_goroutines, which the soak holds to a bound (internal/soak).
+		// go_goroutines, which the soak holds to a bound (internal/lab/soak).
 		"--web.exporter-metrics",
 	}
 	p, addr, err := n.f.startChild(ctx, n.ID+" sidecar", "ensemble-sidecar", fmt.Sprintf("%s-sidecar-%d", n.ID, n.starts),
@@ -201,7 +201,7 @@ func (n *Node) currentSidecar() *services.Process {
 }
 
 // SetFault sets the emulator's fault mode: "none", "hang", "slow", "error500",
-// "garbage", "huge" or "rest-disabled" (see internal/jvbemu).
+// "garbage", "huge" or "rest-disabled" (see internal/lab/jvbemu).
 func (n *Node) SetFault(ctx context.Context, fault string) error {
 	return call(ctx, http.MethodPost, n.EmulatorURL+"/emulator/fault", map[string]string{"fault": fault}, nil)
 }

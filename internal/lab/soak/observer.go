@@ -6,7 +6,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
-	"github.com/ensemble-jitsi/ensemble/internal/fleet"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/fleet"
 )
 
 // Observed marks a window in which Consul itself showed a node's check

@@ -3,7 +3,7 @@ package testenv
 import (
 	"testing"
 
-	"github.com/ensemble-jitsi/ensemble/internal/services"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/services"
 )
 
 // NginxOptions configures StartNginx (extra server or http config text).

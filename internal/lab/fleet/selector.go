@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ensemble-jitsi/ensemble/internal/services"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/services"
 )
 
 // Selector is one ensemble-selector replica.

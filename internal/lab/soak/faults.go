@@ -10,8 +10,8 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
-	"github.com/ensemble-jitsi/ensemble/internal/fleet"
-	"github.com/ensemble-jitsi/ensemble/internal/services"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/fleet"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/services"
 )
 
 // FaultRecord is one fault as it happened.

@@ -9,7 +9,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/ensemble-jitsi/ensemble/internal/services"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/services"
 )
 
 // maxBody bounds every answer the supervisor reads from a part of the fleet.

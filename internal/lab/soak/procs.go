@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ensemble-jitsi/ensemble/internal/fleet"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/fleet"
 )
 
 // Usage is one process's resources at one moment.

@@ -1,5 +1,5 @@
 // Package testenv gives tests real Consul, nginx, Prometheus and Chromium on
-// loopback (through internal/services), stopped by t.Cleanup, with their
+// loopback (through internal/lab/services), stopped by t.Cleanup, with their
 // logs printed when the test fails, plus small polling helpers.
 package testenv
 
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ensemble-jitsi/ensemble/internal/services"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/services"
 )
 
 // startTimeout bounds any one start, restart or readiness wait.

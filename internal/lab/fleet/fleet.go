@@ -14,7 +14,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
-	"github.com/ensemble-jitsi/ensemble/internal/services"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/services"
 )
 
 // ServiceName is the Consul service the sidecars register and the selectors watch.

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ensemble-jitsi/ensemble/internal/services"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/services"
 )
 
 // maxBody bounds what Fetch reads: pages under test are small, so more

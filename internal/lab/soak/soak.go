@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ensemble-jitsi/ensemble/internal/fleet"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/fleet"
 )
 
 // Options configures a soak.

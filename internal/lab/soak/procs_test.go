@@ -7,7 +7,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/ensemble-jitsi/ensemble/internal/fleet"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/fleet"
 )
 
 func TestUsageOfSelf(t *testing.T) {

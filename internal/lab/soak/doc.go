@@ -1,4 +1,4 @@
-// Package soak runs a chaos soak against a running fleet (internal/fleet):
+// Package soak runs a chaos soak against a running fleet (internal/lab/fleet):
 // a steady client load through a small load balancer in front of the
 // selector replicas, while faults drawn from a seeded random schedule hit
 // every part of the fleet, overlapping. Every answer is recorded, and the

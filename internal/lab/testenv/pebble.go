@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ensemble-jitsi/ensemble/internal/services"
+	"github.com/ensemble-jitsi/ensemble/internal/lab/services"
 )
 
 // PebbleVersion is the pebble built by scripts/install-deps.sh from tools/pebble.
