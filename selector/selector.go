@@ -1,6 +1,7 @@
 package selector
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -218,7 +219,15 @@ func (s *Selector) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = s.watcher.Run(ctx) })
+	var watchErr error // set before wg.Wait returns
+	wg.Go(func() {
+		err := s.watcher.Run(ctx)
+		if ctx.Err() == nil {
+			// The watch ended on its own: the selector can no longer follow the fleet, so it stops.
+			watchErr = errors.Join(errors.New("catalog watch stopped"), err)
+			cancel()
+		}
+	})
 	wg.Go(func() { s.pollLoad(ctx) })
 	// Flip the catalog_stale state when Consul has been silent too long, so the metric and the log line do
 	// not wait for the next request.
@@ -270,11 +279,11 @@ func (s *Selector) Run(ctx context.Context) error {
 	case err = <-servers.Err():
 	}
 	cancel()
-	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), httpserve.DefaultShutdownTimeout)
+	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), cmp.Or(s.opts.ShutdownTimeout, httpserve.DefaultShutdownTimeout))
 	defer stop()
-	_ = servers.Shutdown(shutdownCtx)
+	shutdownErr := servers.Shutdown(shutdownCtx)
 	wg.Wait()
-	return err
+	return errors.Join(err, watchErr, shutdownErr)
 }
 
 // pollLoad reads the load source every interval and rebuilds the view. A failing source keeps the last
