@@ -23,7 +23,7 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	opts := fleet.DefaultOptions()
 	app := cli.New("ensemble-demo", "Run a whole Ensemble fleet on this machine until Ctrl-C.", stdout, stderr)
-	app.Flag("nodes", "Number of emulated Jitsi nodes.").Default("5").IntVar(&opts.Nodes)
+	app.Flag("nodes", fmt.Sprintf("Number of emulated Jitsi nodes: at most what half the available memory holds at about %d MiB RSS a node.", fleet.NodeRSS>>20)).Default("5").IntVar(&opts.Nodes)
 	app.Flag("selector.policy", "Placement policy of the selectors: "+strings.Join(placement.Builtin().Names(), ", ")+".").
 		Default(opts.Policy).EnumVar(&opts.Policy, placement.Builtin().Names()...)
 	app.Flag("load", "Synthetic load: meetings started per second (0 = none).").Default("0.5").Float64Var(&opts.Load)
