@@ -29,6 +29,7 @@ func (r *run) change(k int32, delta float64) {
 		r.res.PeakNodeLoad = ratio
 	}
 	r.dirty = true
+	r.touch(k)
 }
 
 // advance integrates node k's busy counter and time over 90 % up to now.

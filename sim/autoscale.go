@@ -32,7 +32,7 @@ func (r *run) scale() {
 			changed = true
 		}
 	}
-	if changed {
+	if changed || r.o.ZeroDelay && r.dirty { // zero-delay: the scaler sees the true load too
 		r.rebuild()
 	}
 	var bootingIn [2]int

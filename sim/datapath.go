@@ -77,9 +77,14 @@ func (r *run) rebuild() {
 		}
 	}
 	for i := range r.replicas {
-		r.replicas[i].snap = r.replicas[i].fleet.Snapshot(r.buf)
+		r.replicas[i].snap = r.replicas[i].ledger.Snapshot(r.buf)
 	}
 	r.dirty = false
+	if r.free != nil { // a state may have changed: the oracle's tree follows the snapshot
+		for k := range r.nodes {
+			r.touch(int32(k))
+		}
+	}
 }
 
 // doScrape scrapes the nodes of phase group g; a crashed node yields no sample.

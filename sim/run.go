@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +36,8 @@ type run struct {
 	byID    map[string]int32
 	buf     []placement.Node
 	dirty   bool // zero-delay mode: demand changed since the snapshots
+	store   rooms.Store
+	free    *minTree // the oracle's index of true loads
 	rooms   []room
 	present []int32 // node of each participant, -1 when not connected
 	events  eventHeap
@@ -64,7 +65,7 @@ type run struct {
 // replica is one selector instance: its own pending accounts and snapshot; all replicas share
 // the binding store, as with --rooms.store=consul.
 type replica struct {
-	fleet    *placement.Fleet
+	ledger   *placement.Ledger
 	resolver *rooms.Resolver
 	snap     *placement.Snapshot
 }
@@ -152,10 +153,18 @@ func newRun(o Options, w *workload, p placement.Policy, done *atomic.Int64, tota
 	if err != nil {
 		return nil, err
 	}
+	r.store = store
+	if clairvoyant {
+		p = oracle{r: r}
+		r.policy = p
+		if !o.oracleSnapshots {
+			r.free = newMinTree(o.pool())
+		}
+	}
 	r.replicas = make([]replica, o.Replicas)
 	for i := range r.replicas {
 		rp := &r.replicas[i]
-		if rp.fleet, err = placement.NewFleet(cfg, clock); err != nil {
+		if rp.ledger, err = placement.NewLedger(cfg, clock); err != nil {
 			return nil, err
 		}
 		rp.resolver, err = rooms.NewResolver(rooms.ResolverOptions{
@@ -193,12 +202,19 @@ func newRun(o Options, w *workload, p placement.Policy, done *atomic.Int64, tota
 		r.view = newDataPath(o)
 	}
 	r.rebuild()
+	if r.free != nil { // the oracle answers with node indexes: they must be the snapshot's
+		for k, n := range r.replicas[0].snap.Nodes() {
+			if n.ID != r.ids[k] {
+				return nil, fmt.Errorf("oracle: snapshot index %d is %s, not %s", k, n.ID, r.ids[k])
+			}
+		}
+	}
 	return r, nil
 }
 
 func (r *run) push(t int64, kind eventKind, p int32) {
 	r.seq++
-	heap.Push(&r.events, event{t: t, seq: r.seq, kind: kind, part: p})
+	r.events.push(event{t: t, seq: r.seq, kind: kind, part: p})
 }
 
 // join asks the selector for participant p's room and connects them, or turns them away.
@@ -207,7 +223,7 @@ func (r *run) join(ctx context.Context, p int32) error {
 	rm := &r.rooms[pt.room]
 	first := !rm.started
 	rm.started = true
-	if r.o.ZeroDelay && r.dirty {
+	if r.o.ZeroDelay && r.dirty && r.free == nil && !r.bound(ctx, pt.room) {
 		r.rebuild()
 	}
 	rp := &r.replicas[0]
@@ -285,12 +301,26 @@ func (r *run) join(ctx context.Context, p int32) error {
 	return nil
 }
 
+// bound reports that room i is bound to a node the selector does not list as gone, so that the
+// resolver will not pick a node for it: in zero-delay mode only a pick needs a fresh snapshot, and
+// rebuilding one for every join made the mode quadratic in the fleet size.
+func (r *run) bound(ctx context.Context, i int32) bool {
+	name, err := rooms.Normalize(r.w.rooms[i])
+	if err != nil {
+		return false
+	}
+	b, ok, err := r.store.Get(ctx, name)
+	if err != nil || !ok {
+		return false
+	}
+	k, known := r.byID[b.Node]
+	return known && r.buf[k].State != placement.Gone
+}
+
 // refuse turns participant p away for good: the rest of their visit is unserved demand.
 func (r *run) refuse(p int32, first bool) {
 	if rm := &r.rooms[r.w.parts[p].room]; r.clairvoyant && rm.booked {
-		take := min(rm.reserved, r.o.Cost.Join(1))
-		rm.reserved -= take
-		r.nodes[rm.resNode].reserved = max(0, r.nodes[rm.resNode].reserved-take)
+		r.release(rm, r.o.Cost.Join(1))
 	}
 	r.res.JoinsRefused++
 	r.res.UnservedMinutes += time.Duration(int64(r.w.parts[p].leave) - r.now).Minutes()
@@ -416,7 +446,7 @@ func (r *run) run(ctx context.Context) (Result, error) {
 		r.now = next
 		switch next {
 		case t:
-			if e := heap.Pop(&r.events).(event); e.kind == evLeave {
+			if e := r.events.pop(); e.kind == evLeave {
 				r.disconnect(e.part)
 			} else {
 				r.awayLeave(e.part)
@@ -461,7 +491,7 @@ func (r *run) run(ctx context.Context) (Result, error) {
 				j++
 				r.progress()
 			} else {
-				p = heap.Pop(&r.events).(event).part
+				p = r.events.pop().part
 			}
 			if err := r.join(ctx, p); err != nil {
 				return Result{}, err
@@ -504,44 +534,4 @@ func (r *run) progress() {
 			r.o.Progress(d, r.total)
 		}
 	}
-}
-
-// eventKind tells a queued participant event apart: a departure, a reconnection after the crash,
-// or the planned departure of a participant turned away at the ceiling (the end of their unserved
-// demand). Queued events at the same time run in the order they were queued.
-type eventKind uint8
-
-const (
-	evLeave eventKind = iota
-	evRejoin
-	evAwayLeave
-)
-
-type event struct {
-	t    int64
-	seq  uint64
-	kind eventKind
-	part int32
-}
-
-type eventHeap []event
-
-func (h eventHeap) Len() int { return len(h) }
-
-func (h eventHeap) Less(i, j int) bool {
-	if h[i].t != h[j].t {
-		return h[i].t < h[j].t
-	}
-	return h[i].seq < h[j].seq
-}
-
-func (h eventHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-
-func (h *eventHeap) Push(x any) { *h = append(*h, x.(event)) }
-
-func (h *eventHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return e
 }
