@@ -53,7 +53,7 @@ type Selector struct {
 	watcher  *catalog.Watcher
 	source   load.Source
 	scorer   load.Scorer
-	fleet    *placement.Fleet
+	ledger   *placement.Ledger
 	policy   placement.Policy
 	store    rooms.Store // nil with --rooms.store=none
 	resolver *rooms.Resolver
@@ -109,7 +109,7 @@ func New(opts Options) (*Selector, error) {
 	if s.policy, err = placement.Builtin().Get(opts.Policy); err != nil {
 		return nil, err
 	}
-	if s.fleet, err = placement.NewFleet(opts.Placement, opts.Now); err != nil {
+	if s.ledger, err = placement.NewLedger(opts.Placement, opts.Now); err != nil {
 		return nil, err
 	}
 	if s.scorer, err = load.NewScorer(opts.LoadScore); err != nil {
@@ -393,7 +393,7 @@ func (s *Selector) publish(cat *catalog.Snapshot) {
 		}
 		nodes[i] = n
 	}
-	place := s.fleet.Snapshot(nodes)
+	place := s.ledger.Snapshot(nodes)
 	s.view.Store(&view{cat: cat, place: place})
 
 	eligible := cat.Count(placement.Eligible) > 0
