@@ -67,6 +67,9 @@ func apply(ctx context.Context, o *Options, st *status.Status) error {
 	if err != nil {
 		return err
 	}
+	if err := o.checkFirewall(ctx, files); err != nil {
+		return err
+	}
 	paths, err := o.certPaths()
 	if err != nil {
 		return err

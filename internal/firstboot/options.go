@@ -45,6 +45,13 @@ type Options struct {
 	// ACMEReloadCommand runs after Renew installed a new certificate.
 	ACMEReloadCommand []string
 
+	// NftFragments is a glob of the outputs that are rules of the input chain (included by
+	// /etc/nftables.conf); they are checked with `NftCommand -c` before anything is written.
+	// Empty skips the check.
+	NftFragments string
+	// NftCommand is the nft binary.
+	NftCommand string
+
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives the logs; nil discards them.
@@ -66,6 +73,8 @@ func DefaultOptions() Options {
 		ACMERenewBefore:   30 * 24 * time.Hour,
 		ACMETimeout:       5 * time.Minute,
 		ACMEReloadCommand: []string{"systemctl", "reload", "nginx"},
+		NftFragments:      "/etc/nftables.d/input-*.nft",
+		NftCommand:        "nft",
 	}
 }
 
