@@ -37,7 +37,10 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ensemble-firstboot: error: %v\n", err)
 		return 2
 	}
-	o.ACMEReloadCommand = strings.Fields(*c.reload)
+	o.ACMEReloadCommands = nil
+	for _, r := range *c.reload {
+		o.ACMEReloadCommands = append(o.ACMEReloadCommands, strings.Fields(r))
+	}
 	o.Logger = promslog.New(c.log)
 	if err := o.Validate(); err != nil {
 		fmt.Fprintf(stderr, "ensemble-firstboot: error: %v\n", err)
@@ -62,7 +65,7 @@ func run(args []string, stderr io.Writer) int {
 // cli is the parsed command line; flags that map onto firstboot.Options write into it.
 type cli struct {
 	app                *kingpin.Application
-	reload             *string
+	reload             *[]string
 	log                *promslog.Config
 	applyCmd, renewCmd *kingpin.CmdClause
 }
@@ -91,8 +94,12 @@ func newCLI(o *firstboot.Options, stderr io.Writer) *cli {
 	exporter.PositiveDurationVar(app.Flag("acme.renew-before", "Renew an ACME certificate that expires within this long.").Default(o.ACMERenewBefore.String()), &o.ACMERenewBefore)
 	exporter.PositiveDurationVar(app.Flag("acme.timeout", "Longest time one ACME order may take.").Default(o.ACMETimeout.String()), &o.ACMETimeout)
 	app.Flag("acme.ca-file", "PEM bundle trusted for the ACME directory's TLS (a private ACME CA); empty: the system's.").StringVar(&o.ACMECAFile)
-	reload := app.Flag("acme.reload-command", "Command run after renew installed a new certificate (split on spaces; empty: none).").
-		Default(strings.Join(o.ACMEReloadCommand, " ")).String()
+	var reloads []string
+	for _, r := range o.ACMEReloadCommands {
+		reloads = append(reloads, strings.Join(r, " "))
+	}
+	reload := app.Flag("acme.reload-command", "Command run after renew installed a new certificate (split on spaces; repeatable, run in order; empty: none).").
+		Default(reloads...).Strings()
 	c := &cli{app: app, reload: reload, log: &promslog.Config{Writer: stderr}}
 	promslogflag.AddFlags(app, c.log)
 	c.applyCmd = app.Command("apply", "Apply the user-data and write the verdict (the default).").Default()

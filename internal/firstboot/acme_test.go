@@ -18,7 +18,7 @@ import (
 // TestACME runs first boot in ACME mode against pebble, Let's Encrypt's test CA: apply
 // answers the http-01 challenge itself (nginx is not running yet at boot), a second boot
 // orders nothing, and renew, once the certificate is within the renewal window, answers
-// through a webroot that a real nginx serves, then runs the reload command.
+// through a webroot that a real nginx serves, then runs every reload command.
 func TestACME(t *testing.T) {
 	pb := testenv.StartPebble(t)
 	n := newNode(t, "good/acme.yaml", func(doc string) string {
@@ -53,8 +53,13 @@ func TestACME(t *testing.T) {
 	if err != nil || len(st.Changed) != 0 {
 		t.Fatalf("second apply: changed %v, %v", st.Changed, err)
 	}
+	// The reload commands stand for nginx's reload and coturn's try-restart; a failing one
+	// does not keep the next from running.
 	reloaded := filepath.Join(n.dir, "reloaded")
-	o.ACMEReloadCommand = []string{"touch", reloaded}
+	o.ACMEReloadCommands = [][]string{
+		{"sh", "-c", "echo reload nginx >> " + reloaded + "; exit 1"},
+		{"sh", "-c", "echo try-restart coturn >> " + reloaded},
+	}
 	if renewed, err := firstboot.Renew(ctx, o); err != nil || renewed {
 		t.Fatalf("renew of a fresh certificate: %v, %v", renewed, err)
 	}
@@ -78,15 +83,15 @@ func TestACME(t *testing.T) {
 	o.ACMEWebroot = webroot
 	o.Now = func() time.Time { return time.Now().Add(70 * 24 * time.Hour) }
 	renewed, err := firstboot.Renew(ctx, o)
-	if err != nil || !renewed {
-		t.Fatalf("renew: %v, %v", renewed, err)
+	if err == nil || !strings.Contains(err.Error(), "reload nginx") || !renewed {
+		t.Fatalf("renew: %v, %v; want renewed with the first reload command's failure", renewed, err)
 	}
 	second := leaf(t, o.TLSCertFile)
 	if second.SerialNumber.Cmp(first.SerialNumber) == 0 {
 		t.Fatal("renew kept the old certificate")
 	}
-	if _, err := os.Stat(reloaded); err != nil {
-		t.Fatalf("reload command did not run: %v", err)
+	if b, err := os.ReadFile(reloaded); string(b) != "reload nginx\ntry-restart coturn\n" {
+		t.Fatalf("reload commands ran: %q, %v; want both, in order", b, err)
 	}
 	left, _ := os.ReadDir(webroot)
 	if len(left) != 0 {

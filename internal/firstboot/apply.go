@@ -178,7 +178,7 @@ func (o *Options) acme(st acmeState, webroot string) (*certs.ACME, error) {
 }
 
 // Renew renews the node's ACME certificate when it expires within ACMERenewBefore, through
-// the webroot nginx serves, and then runs ACMEReloadCommand. A node in provided mode has
+// the webroot nginx serves, and then runs ACMEReloadCommands. A node in provided mode has
 // nothing to renew. It reports whether a new certificate was installed.
 func Renew(ctx context.Context, o Options) (bool, error) {
 	logger := o.logger()
@@ -221,15 +221,24 @@ func Renew(ctx context.Context, o Options) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if len(changed) == 0 || len(o.ACMEReloadCommand) == 0 {
-		return len(changed) > 0, nil
+	if len(changed) == 0 {
+		return false, nil
 	}
-	rctx, rcancel := context.WithTimeout(ctx, time.Minute)
-	defer rcancel()
-	out, err := exec.CommandContext(rctx, o.ACMEReloadCommand[0], o.ACMEReloadCommand[1:]...).CombinedOutput()
-	if err != nil {
-		return true, fmt.Errorf("certificate renewed, but %q failed: %w: %s", o.ACMEReloadCommand, err, out)
+	// Every command runs even when an earlier one failed: a failed nginx reload must not keep
+	// coturn on the old certificate.
+	var errs []error
+	for _, cmd := range o.ACMEReloadCommands {
+		if len(cmd) == 0 {
+			continue
+		}
+		rctx, rcancel := context.WithTimeout(ctx, time.Minute)
+		out, err := exec.CommandContext(rctx, cmd[0], cmd[1:]...).CombinedOutput()
+		rcancel()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("certificate renewed, but %q failed: %w: %s", cmd, err, out))
+			continue
+		}
+		logger.Info("certificate renewed; reload command ran", "name", st.PublicName, "command", cmd)
 	}
-	logger.Info("certificate renewed and reloaded", "name", st.PublicName, "command", o.ACMEReloadCommand)
-	return true, nil
+	return true, errors.Join(errs...)
 }

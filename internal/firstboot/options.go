@@ -42,8 +42,10 @@ type Options struct {
 	ACMETimeout time.Duration
 	// ACMECAFile, when set, is a PEM bundle trusted for the ACME directory's TLS (a private CA).
 	ACMECAFile string
-	// ACMEReloadCommand runs after Renew installed a new certificate.
-	ACMEReloadCommand []string
+	// ACMEReloadCommands run in order after Renew installed a new certificate: nginx reloads
+	// it, coturn reads its certificate only at start (TURN over TLS on 5349 would serve the
+	// old one until it expires), so it is restarted if it runs.
+	ACMEReloadCommands [][]string
 
 	// NftFragments is a glob of the outputs that are rules of the input chain (included by
 	// /etc/nftables.conf); they are checked with `NftCommand -c` before anything is written.
@@ -61,20 +63,20 @@ type Options struct {
 // DefaultOptions returns the defaults of the ensemble-firstboot flags.
 func DefaultOptions() Options {
 	return Options{
-		UserData:          source.DefaultOptions(),
-		OutputsFile:       outputs.DefaultPath,
-		TLSCertFile:       "/etc/ssl/ensemble/node.crt",
-		TLSKeyFile:        "/etc/ssl/ensemble/node.key",
-		TLSKeyGroup:       "ssl-cert",
-		StatusFile:        status.DefaultPath,
-		ACMEDir:           "/var/lib/ensemble/acme",
-		ACMEHTTPAddress:   ":80",
-		ACMEWebroot:       "/var/lib/ensemble/acme-challenge",
-		ACMERenewBefore:   30 * 24 * time.Hour,
-		ACMETimeout:       5 * time.Minute,
-		ACMEReloadCommand: []string{"systemctl", "reload", "nginx"},
-		NftFragments:      "/etc/nftables.d/input-*.nft",
-		NftCommand:        "nft",
+		UserData:           source.DefaultOptions(),
+		OutputsFile:        outputs.DefaultPath,
+		TLSCertFile:        "/etc/ssl/ensemble/node.crt",
+		TLSKeyFile:         "/etc/ssl/ensemble/node.key",
+		TLSKeyGroup:        "ssl-cert",
+		StatusFile:         status.DefaultPath,
+		ACMEDir:            "/var/lib/ensemble/acme",
+		ACMEHTTPAddress:    ":80",
+		ACMEWebroot:        "/var/lib/ensemble/acme-challenge",
+		ACMERenewBefore:    30 * 24 * time.Hour,
+		ACMETimeout:        5 * time.Minute,
+		ACMEReloadCommands: [][]string{{"systemctl", "reload", "nginx"}, {"systemctl", "try-restart", "coturn"}},
+		NftFragments:       "/etc/nftables.d/input-*.nft",
+		NftCommand:         "nft",
 	}
 }
 
