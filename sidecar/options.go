@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/url"
 	"os"
 	"runtime"
 	"time"
@@ -218,7 +217,7 @@ func (o *Options) Validate() error {
 		errs = append(errs, fmt.Errorf("node.capacity must be positive, got %d", o.NodeCapacity))
 	}
 	if o.HealthProsody {
-		if err := probeURL(o.HealthProsodyURL); err != nil {
+		if err := exporter.ValidateHTTPURL(o.HealthProsodyURL); err != nil {
 			errs = append(errs, fmt.Errorf("health.prosody-url: %w", err))
 		}
 		if o.HealthProsodyDomain == "" {
@@ -226,7 +225,7 @@ func (o *Options) Validate() error {
 		}
 	}
 	if o.HealthJicofo {
-		if err := probeURL(o.HealthJicofoURL); err != nil {
+		if err := exporter.ValidateHTTPURL(o.HealthJicofoURL); err != nil {
 			errs = append(errs, fmt.Errorf("health.jicofo-url: %w", err))
 		}
 	}
@@ -245,16 +244,4 @@ func (o *Options) Validate() error {
 		errs = append(errs, errors.New("web.listen-address: no address to listen on"))
 	}
 	return errors.Join(errs...)
-}
-
-// probeURL checks that a probe's target is an absolute http(s) URL.
-func probeURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return err
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute http(s) URL", s)
-	}
-	return nil
 }
