@@ -93,6 +93,7 @@ func newCLI(o *firstboot.Options, stderr io.Writer) *cli {
 	app.Flag("acme.webroot", "Directory nginx serves at /.well-known/acme-challenge/ (renew writes the answers there).").Default(o.ACMEWebroot).StringVar(&o.ACMEWebroot)
 	exporter.PositiveDurationVar(app.Flag("acme.renew-before", "Renew an ACME certificate that expires within this long.").Default(o.ACMERenewBefore.String()), &o.ACMERenewBefore)
 	exporter.PositiveDurationVar(app.Flag("acme.timeout", "Longest time one ACME order may take.").Default(o.ACMETimeout.String()), &o.ACMETimeout)
+	app.Flag("acme.retry-for", "How long first boot keeps retrying the order of a certificate it lacks (the unit's TimeoutStartSec must exceed it; 0: one attempt).").Default(o.ACMERetryFor.String()).DurationVar(&o.ACMERetryFor)
 	app.Flag("acme.ca-file", "PEM bundle trusted for the ACME directory's TLS (a private ACME CA); empty: the system's.").StringVar(&o.ACMECAFile)
 	var reloads []string
 	for _, r := range o.ACMEReloadCommands {

@@ -136,15 +136,20 @@ func (o *Options) applyTLS(ctx context.Context, cfg *userdata.Config, paths cert
 	if err != nil {
 		return changed, err
 	}
-	actx, cancel := context.WithTimeout(ctx, o.ACMETimeout)
-	defer cancel()
-	chain, key, err := a.Obtain(actx, cfg.PublicName)
-	if err != nil {
-		if _, cerr := certs.Current(paths, cfg.PublicName, o.now()); cerr == nil {
+	if _, cerr := certs.Current(paths, cfg.PublicName, o.now()); cerr == nil {
+		actx, cancel := context.WithTimeout(ctx, o.ACMETimeout)
+		defer cancel()
+		chain, key, err := a.Obtain(actx, cfg.PublicName)
+		if err != nil {
 			// The installed certificate still works; the timer tries again.
 			o.logger().Warn("ACME renewal failed; keeping the current certificate", "err", err)
 			return changed, nil
 		}
+		c2, err := certs.Install(paths, chain, key)
+		return append(changed, c2...), err
+	}
+	chain, key, err := o.obtainRetrying(ctx, a, cfg.PublicName)
+	if err != nil {
 		return changed, err
 	}
 	c2, err := certs.Install(paths, chain, key)

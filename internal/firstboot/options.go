@@ -40,6 +40,11 @@ type Options struct {
 	ACMERenewBefore time.Duration
 	// ACMETimeout bounds one ACME order.
 	ACMETimeout time.Duration
+	// ACMERetryFor is how long first boot keeps ordering a certificate when it has none;
+	// 0 makes one attempt. ACMERetryMin is the first wait between orders; it doubles up to
+	// a minute.
+	ACMERetryFor time.Duration
+	ACMERetryMin time.Duration
 	// ACMECAFile, when set, is a PEM bundle trusted for the ACME directory's TLS (a private CA).
 	ACMECAFile string
 	// ACMEReloadCommands run in order after Renew installed a new certificate: nginx reloads
@@ -74,6 +79,8 @@ func DefaultOptions() Options {
 		ACMEWebroot:        "/var/lib/ensemble/acme-challenge",
 		ACMERenewBefore:    30 * 24 * time.Hour,
 		ACMETimeout:        5 * time.Minute,
+		ACMERetryFor:       10 * time.Minute,
+		ACMERetryMin:       5 * time.Second,
 		ACMEReloadCommands: [][]string{{"systemctl", "reload", "nginx"}, {"systemctl", "try-restart", "coturn"}},
 		NftFragments:       "/etc/nftables.d/input-*.nft",
 		NftCommand:         "nft",
@@ -101,6 +108,9 @@ func (o *Options) Validate() error {
 	}
 	if o.ACMERenewBefore <= 0 || o.ACMETimeout <= 0 || o.UserData.Timeout <= 0 {
 		errs = append(errs, errors.New("--acme.renew-before, --acme.timeout and --user-data.timeout must be positive"))
+	}
+	if o.ACMERetryFor < 0 || o.ACMERetryMin <= 0 {
+		errs = append(errs, errors.New("--acme.retry-for must not be negative, and the first retry wait must be positive"))
 	}
 	return errors.Join(errs...)
 }
