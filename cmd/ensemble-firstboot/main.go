@@ -42,14 +42,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app.Flag("acme.webroot", "Directory nginx serves at /.well-known/acme-challenge/ (renew writes the answers there).").Default(o.ACMEWebroot).StringVar(&o.ACMEWebroot)
 	cli.PositiveDurationVar(app.Flag("acme.renew-before", "Renew an ACME certificate that expires within this long.").Default(o.ACMERenewBefore.String()), &o.ACMERenewBefore)
 	cli.PositiveDurationVar(app.Flag("acme.timeout", "Longest time one ACME order may take.").Default(o.ACMETimeout.String()), &o.ACMETimeout)
+	app.Flag("acme.retry-for", "How long first boot keeps retrying the order of a certificate it lacks (the unit's TimeoutStartSec must exceed it; 0: one attempt).").Default(o.ACMERetryFor.String()).DurationVar(&o.ACMERetryFor)
 	app.Flag("acme.ca-file", "PEM bundle trusted for the ACME directory's TLS (a private ACME CA); empty: the system's.").StringVar(&o.ACMECAFile)
-	reload := app.Flag("acme.reload-command", "Command run after renew installed a new certificate (split on spaces; empty: none).").
-		Default(strings.Join(o.ACMEReloadCommand, " ")).String()
+	var reloads []string
+	for _, r := range o.ACMEReloadCommands {
+		reloads = append(reloads, strings.Join(r, " "))
+	}
+	reload := app.Flag("acme.reload-command", "Command run after renew installed a new certificate (split on spaces; repeatable, run in order; empty: none).").
+		Default(reloads...).Strings()
 	apply := app.Command("apply", "Apply the user-data and write the verdict (the default).").Default()
 	renew := app.Command("renew", "Renew the ACME certificate if it expires soon, then reload nginx.")
 
 	return app.Run(args, func(ctx context.Context, s cli.Session) error {
-		o.ACMEReloadCommand = strings.Fields(*reload)
+		o.ACMEReloadCommands = nil
+		for _, r := range *reload {
+			if f := strings.Fields(r); len(f) > 0 {
+				o.ACMEReloadCommands = append(o.ACMEReloadCommands, f)
+			}
+		}
 		o.Logger = s.Logger
 		if err := o.Validate(); err != nil {
 			return cli.UsageError(err)
