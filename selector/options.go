@@ -46,10 +46,14 @@ type Options struct {
 	Consul *api.Client
 	// ConsulService is the service to follow (--consul.service).
 	ConsulService string
-	// NodesAllowedDomains lists the domains node public URLs must be under (--nodes.allowed-domains);
-	// "example.org" allows example.org and every name below it. Empty allows any valid host, so
-	// whoever may register the Jitsi service in Consul may send users anywhere.
+	// NodesAllowedDomains lists the domains of node public URLs (--nodes.allowed-domains), required
+	// unless NodesUnbound: a node's public URL must be https://<its Consul node name>.<domain> and
+	// its service ID its Consul node name, so no other node's token can claim its identity.
 	NodesAllowedDomains []string
+	// NodesUnbound (--nodes.insecure-unbound, labs only) uses any service ID and any public URL under
+	// NodesAllowedDomains (any host when empty): whoever may register the Jitsi service in Consul
+	// may then take another node's rooms or send users anywhere.
+	NodesUnbound bool
 	// CatalogMaxStaleness is how long the last catalog is served while Consul does not answer
 	// (--catalog.max-staleness); after that rooms get 503 and /-/ready fails.
 	CatalogMaxStaleness time.Duration
@@ -187,6 +191,10 @@ func (o Options) validate() error {
 	}
 	if o.ConsulService == "" {
 		errs = append(errs, errors.New("empty Consul service name"))
+	}
+	if !o.NodesUnbound && len(o.NodesAllowedDomains) == 0 {
+		errs = append(errs, errors.New("--nodes.allowed-domains is required: node public URLs must be https://<Consul node>.<allowed domain> "+
+			"(--nodes.insecure-unbound turns that binding off, for labs only)"))
 	}
 	if o.CatalogMaxStaleness <= 0 {
 		errs = append(errs, fmt.Errorf("catalog max staleness must be positive, got %v", o.CatalogMaxStaleness))

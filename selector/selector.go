@@ -140,6 +140,7 @@ func New(opts Options) (*Selector, error) {
 	copts := catalog.DefaultOptions()
 	copts.Service = opts.ConsulService
 	copts.Now = opts.Now
+	copts.Unbound = opts.NodesUnbound
 	if copts.AllowedDomains, err = registration.ParseDomains(opts.NodesAllowedDomains); err != nil {
 		return nil, fmt.Errorf("nodes.allowed-domains: %w", err)
 	}

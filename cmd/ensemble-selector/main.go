@@ -40,8 +40,10 @@ func run(args []string, stderr io.Writer) int {
 	webFlags := kingpinflag.AddFlags(app, opts.ListenAddresses[0])
 	app.Flag("consul.service", "Consul service of the Jitsi nodes (address from CONSUL_HTTP_ADDR).").
 		Default(opts.ConsulService).StringVar(&opts.ConsulService)
-	app.Flag("nodes.allowed-domains", "Domain node public URLs must be under (repeatable or comma-separated; example.org allows *.example.org). Empty allows any host.").
+	app.Flag("nodes.allowed-domains", "Domain of node public URLs (repeatable or comma-separated; required): a node's URL must be https://<its Consul node name>.<domain>.").
 		StringsVar(&opts.NodesAllowedDomains)
+	app.Flag("nodes.insecure-unbound", "Labs only: use any service ID and any public URL (under --nodes.allowed-domains if given); any token that may register the Jitsi service can then take other nodes' rooms.").
+		BoolVar(&opts.NodesUnbound)
 	app.Flag("catalog.max-staleness", "Serve the last catalog this long while Consul does not answer; then refuse rooms and report not ready.").
 		Default(opts.CatalogMaxStaleness.String()).DurationVar(&opts.CatalogMaxStaleness)
 	app.Flag("load.source", "Where node load comes from: "+strings.Join(load.Builtin().Names(), ", ")+" (prometheus: the recording rules; direct: scrape each sidecar).").
