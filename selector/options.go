@@ -150,7 +150,7 @@ type Options struct {
 // DefaultOptions returns the defaults of every flag.
 func DefaultOptions() Options {
 	return Options{
-		ListenAddresses:      []string{":8080"},
+		ListenAddresses:      []string{"127.0.0.1:8080"},
 		ConsulService:        "jitsi",
 		CatalogMaxStaleness:  60 * time.Second,
 		LoadSource:           "prometheus",
