@@ -132,6 +132,10 @@ func New(opts Options) (*Selector, error) {
 
 	if opts.LimitsRoomRate > 0 {
 		s.limiter = clientrate.New(opts.LimitsRoomRate, opts.LimitsRoomBurst, opts.LimitsClients)
+		opts.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: namespace, Name: "limiter_table_full_total",
+			Help: "New clients that found the room-creation limiter's table (--limits.clients) full of active clients and replaced the least recently seen one; a steady rise means more addresses than the table holds are creating rooms.",
+		}, func() float64 { return float64(s.limiter.TableFull()) }))
 		if s.proxies, err = clientrate.ParseProxies(opts.LimitsTrustedProxies); err != nil {
 			return nil, fmt.Errorf("limits.trusted-proxies: %w", err)
 		}

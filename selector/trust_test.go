@@ -354,3 +354,36 @@ func TestPerNodeTokens(t *testing.T) {
 		t.Error("a sidecar token could read the room bindings")
 	}
 }
+
+// TestLimiterTableFull replays the review's N3 through the handler: with --limits.clients=32,
+// 200 clients behind the trusted proxy each create a room; none is refused for the table being
+// full, and ensemble_selector_limiter_table_full_total counts the replacements.
+func TestLimiterTableFull(t *testing.T) {
+	s, _ := inProcessWith(t, func(o *Options) { o.LimitsClients = 32; o.Placement.Window = time.Hour })
+	h := s.handler()
+	codes := map[int]int{}
+	for i := range 200 {
+		req := httptest.NewRequest(http.MethodGet, fmt.Sprintf("/full-%d", i), nil)
+		req.RemoteAddr = "127.0.0.1:40000"
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		codes[rec.Code]++
+	}
+	if codes[http.StatusFound] != 200 {
+		t.Errorf("answers %v, want 200 redirects", codes)
+	}
+	mfs, err := s.opts.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var full float64
+	for _, mf := range mfs {
+		if mf.GetName() == "ensemble_selector_limiter_table_full_total" {
+			full = mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	if full < 100 {
+		t.Errorf("ensemble_selector_limiter_table_full_total = %v, want at least 100", full)
+	}
+}
