@@ -31,6 +31,9 @@ const (
 // room (135 measured with 17-character names): a day of 100,000 meetings holds some 15 MB.
 const DefaultRoomsTTL = 24 * time.Hour
 
+// DefaultRoomsUnjoinedTTL is --rooms.unjoined-ttl's default.
+const DefaultRoomsUnjoinedTTL = 30 * time.Minute
+
 // DefaultRoomsMoveAfter is --rooms.move-after's default: 2.5 times the time a node with the
 // sidecar's default checks (every 2 s, 2 successes before passing) stays critical after a restart
 // of its Consul agent (the first check runs up to one interval after the start).
@@ -104,6 +107,11 @@ type Options struct {
 	// loses its binding and a late joiner may land on another node: the TTL must exceed the longest
 	// meeting. It only bounds how long forgotten rooms are kept.
 	RoomsTTL time.Duration
+	// RoomsUnjoinedTTL (--rooms.unjoined-ttl) is how long a new binding lives when nobody asks for
+	// its room again; the first later lookup gives it the full RoomsTTL. A flood of rooms nobody
+	// joins (they count against LimitsMaxRooms) is thus gone after this long, not after RoomsTTL;
+	// a meeting whose second participant comes later may be placed anew. 0 means RoomsTTL.
+	RoomsUnjoinedTTL time.Duration
 	// RoomsMoveAfter is how long a node must have been gone before its rooms move to another node
 	// (--rooms.move-after). Until then joins of its rooms still go to it: people already in a
 	// meeting stay where they are, so moving a room that a flapping check, or a restarted Consul
@@ -165,6 +173,7 @@ func DefaultOptions() Options {
 		CapacityHeadroom:     placement.DefaultHeadroom,
 		RoomsStore:           StoreMemory,
 		RoomsTTL:             DefaultRoomsTTL,
+		RoomsUnjoinedTTL:     DefaultRoomsUnjoinedTTL,
 		RoomsMoveAfter:       DefaultRoomsMoveAfter,
 		RoomsPrefix:          "ensemble/rooms/",
 		LimitsRoomRate:       1,
@@ -233,6 +242,9 @@ func (o Options) validate() error {
 	}
 	if o.RoomsTTL <= 0 {
 		errs = append(errs, fmt.Errorf("rooms TTL must be positive, got %v", o.RoomsTTL))
+	}
+	if o.RoomsUnjoinedTTL < 0 {
+		errs = append(errs, fmt.Errorf("rooms unjoined TTL must not be negative, got %v", o.RoomsUnjoinedTTL))
 	}
 	if o.RoomsMoveAfter < 0 {
 		errs = append(errs, fmt.Errorf("rooms move delay must not be negative, got %v", o.RoomsMoveAfter))

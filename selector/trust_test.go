@@ -387,3 +387,34 @@ func TestLimiterTableFull(t *testing.T) {
 		t.Errorf("ensemble_selector_limiter_table_full_total = %v, want at least 100", full)
 	}
 }
+
+// TestMaxRoomsConsulStore replays the review's N4: with the Consul store the live-room count
+// comes from a sweep at most a minute old, so a burst of new rooms overshot --limits.max-rooms
+// until the next one. Creations since the last sweep now count: 40 new rooms in a row against
+// a cap of 20 create exactly 20 bindings, and the rest are refused with 503.
+func TestMaxRoomsConsulStore(t *testing.T) {
+	consul := testenv.StartConsul(t, testenv.ConsulOptions{})
+	nodes := addNodes(t, consul.Client(t), 2)
+	opts := testOptions(t, consul)
+	opts.RoomsStore = StoreConsul
+	opts.RoomsPrefix = "ensemble/rooms/"
+	opts.LimitsMaxRooms = 20
+	in := start(t, opts)
+	in.waitEligible(t, nodes)
+	codes := map[int]int{}
+	for i := range 40 {
+		resp, err := client.Get(in.url + fmt.Sprintf("/cap-%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		codes[resp.StatusCode]++
+	}
+	keys, _, err := consul.Client(t).KV().Keys(opts.RoomsPrefix, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if codes[http.StatusFound] != 20 || codes[http.StatusServiceUnavailable] != 20 || len(keys) != 20 {
+		t.Errorf("answers %v and %d bindings, want 20 redirects, 20 × 503 and 20 bindings", codes, len(keys))
+	}
+}

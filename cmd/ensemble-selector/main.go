@@ -99,6 +99,8 @@ func run(args []string, stderr io.Writer) int {
 		Default(opts.RoomsStore).EnumVar(&opts.RoomsStore, selector.StoreMemory, selector.StoreConsul, selector.StoreNone)
 	app.Flag("rooms.ttl", "A room binding expires after this long without a lookup. Keep it longer than the longest meeting: lookups happen only when people join, so a shorter TTL can expire a running meeting's binding and send a late joiner to another node.").
 		Default(opts.RoomsTTL.String()).DurationVar(&opts.RoomsTTL)
+	app.Flag("rooms.unjoined-ttl", "A new room binding nobody looks up again expires after this long (the first later lookup gives it --rooms.ttl), so rooms a flood creates and never joins leave --limits.max-rooms soon; 0 means --rooms.ttl.").
+		Default(opts.RoomsUnjoinedTTL.String()).DurationVar(&opts.RoomsUnjoinedTTL)
 	app.Flag("rooms.move-after", "A room moves off a node only once the node has been gone (critical in Consul) this long; until then joins still go to it, so a flapping check or a restarted Consul agent does not split its meetings. Keep it above (success_before_passing + 1) x the nodes' check interval; 0 moves at once.").
 		Default(opts.RoomsMoveAfter.String()).DurationVar(&opts.RoomsMoveAfter)
 	app.Flag("rooms.consul-prefix", "Consul KV folder of the room bindings.").
