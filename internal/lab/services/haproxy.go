@@ -36,7 +36,10 @@ type HAProxy struct {
 
 const haproxyHead = `global
   maxconn 4096
+  log stderr format short local0
 defaults
+  log global
+  option log-health-checks
   timeout connect 2s
   timeout client 30s
   timeout server 30s
