@@ -33,8 +33,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app.Unsupported("web.systemd-socket")
 	app.Flag("consul.service", "Consul service of the Jitsi nodes (address from CONSUL_HTTP_ADDR).").
 		Default(opts.ConsulService).StringVar(&opts.ConsulService)
-	app.Flag("nodes.allowed-domains", "Domain node public URLs must be under (repeatable or comma-separated; example.org allows *.example.org). Empty allows any host.").
+	app.Flag("nodes.allowed-domains", "Domain of node public URLs (repeatable or comma-separated; required): a node's URL must be https://<its Consul node name>.<domain>.").
 		StringsVar(&opts.NodesAllowedDomains)
+	app.Flag("nodes.insecure-unbound", "Labs only: use any service ID and any public URL (under --nodes.allowed-domains if given); any token that may register the Jitsi service can then take other nodes' rooms.").
+		BoolVar(&opts.NodesUnbound)
 	cli.PositiveDurationVar(app.Flag("catalog.max-staleness", "Serve the last catalog this long while Consul does not answer; then refuse rooms and report not ready.").
 		Default(opts.CatalogMaxStaleness.String()), &opts.CatalogMaxStaleness)
 	app.Flag("load.source", "Where node load comes from: "+strings.Join(load.Builtin().Names(), ", ")+" (prometheus: the recording rules; direct: scrape each sidecar).").
@@ -90,6 +92,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Default(opts.RoomsStore).EnumVar(&opts.RoomsStore, selector.StoreMemory, selector.StoreConsul, selector.StoreNone)
 	cli.PositiveDurationVar(app.Flag("rooms.ttl", "A room binding expires after this long without a lookup. Keep it longer than the longest meeting: lookups happen only when people join, so a shorter TTL can expire a running meeting's binding and send a late joiner to another node.").
 		Default(opts.RoomsTTL.String()), &opts.RoomsTTL)
+	app.Flag("rooms.unjoined-ttl", "A new room binding nobody looks up again expires after this long (the first later lookup gives it --rooms.ttl), so rooms a flood creates and never joins leave --limits.max-rooms soon; 0 means --rooms.ttl.").
+		Default(opts.RoomsUnjoinedTTL.String()).DurationVar(&opts.RoomsUnjoinedTTL)
 	app.Flag("rooms.move-after", "A room moves off a node only once the node has been gone (critical in Consul) this long; until then joins still go to it, so a flapping check or a restarted Consul agent does not split its meetings. Keep it above (success_before_passing + 1) x the nodes' check interval; 0 moves at once.").
 		Default(opts.RoomsMoveAfter.String()).DurationVar(&opts.RoomsMoveAfter)
 	app.Flag("rooms.consul-prefix", "Consul KV folder of the room bindings.").

@@ -26,6 +26,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--selector.high-water=0", "--web.listen-address=127.0.0.1:0"}, 1, "high-water"},
 		{[]string{"--selector.replicas=-1", "--web.listen-address=127.0.0.1:0"}, 1, "selector replicas"},
 		{[]string{"--selector.join-cost=-1", "--web.listen-address=127.0.0.1:0"}, 1, "per-join cost"},
+		{[]string{"--web.listen-address=127.0.0.1:0"}, 1, "--nodes.allowed-domains is required"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
@@ -45,7 +46,7 @@ func TestServeAndStop(t *testing.T) {
 	var stderr testenv.Buffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run([]string{"--web.listen-address=127.0.0.1:0", "--prometheus.url=http://127.0.0.1:1", "--log.level=info"}, io.Discard, &stderr)
+		done <- run([]string{"--web.listen-address=127.0.0.1:0", "--nodes.allowed-domains=example.org", "--prometheus.url=http://127.0.0.1:1", "--log.level=info"}, io.Discard, &stderr)
 	}()
 	listening := regexp.MustCompile(`msg=listening address=(\S+)`)
 	var addr string
