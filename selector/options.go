@@ -151,6 +151,9 @@ type Options struct {
 	Now      func() time.Time
 	// OnListen, if set, is called with the bound addresses before serving (tests use it with port 0).
 	OnListen func([]net.Addr)
+	// ShutdownTimeout bounds the graceful shutdown of the HTTP servers once ctx ends (zero:
+	// httpserve.DefaultShutdownTimeout).
+	ShutdownTimeout time.Duration
 	// Version is shown on the web page and in ensemble_selector_build_info.
 	Version string
 }

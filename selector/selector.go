@@ -1,6 +1,7 @@
 package selector
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -52,7 +53,7 @@ type Selector struct {
 	watcher  *catalog.Watcher
 	source   load.Source
 	scorer   load.Scorer
-	fleet    *placement.Fleet
+	ledger   *placement.Ledger
 	policy   placement.Policy
 	store    rooms.Store // nil with --rooms.store=none
 	resolver *rooms.Resolver
@@ -110,7 +111,7 @@ func New(opts Options) (*Selector, error) {
 	if s.policy, err = placement.Builtin().Get(opts.Policy); err != nil {
 		return nil, err
 	}
-	if s.fleet, err = placement.NewFleet(opts.Placement, opts.Now); err != nil {
+	if s.ledger, err = placement.NewLedger(opts.Placement, opts.Now); err != nil {
 		return nil, err
 	}
 	if s.scorer, err = load.NewScorer(opts.LoadScore); err != nil {
@@ -225,7 +226,15 @@ func (s *Selector) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = s.watcher.Run(ctx) })
+	var watchErr error // set before wg.Wait returns
+	wg.Go(func() {
+		err := s.watcher.Run(ctx)
+		if ctx.Err() == nil {
+			// The watch ended on its own: the selector can no longer follow the fleet, so it stops.
+			watchErr = errors.Join(errors.New("catalog watch stopped"), err)
+			cancel()
+		}
+	})
 	wg.Go(func() { s.pollLoad(ctx) })
 	// Flip the catalog_stale state when Consul has been silent too long, so the metric and the log line do
 	// not wait for the next request.
@@ -281,11 +290,11 @@ func (s *Selector) Run(ctx context.Context) error {
 	case err = <-servers.Err():
 	}
 	cancel()
-	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), httpserve.DefaultShutdownTimeout)
+	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), cmp.Or(s.opts.ShutdownTimeout, httpserve.DefaultShutdownTimeout))
 	defer stop()
-	_ = servers.Shutdown(shutdownCtx)
+	shutdownErr := servers.Shutdown(shutdownCtx)
 	wg.Wait()
-	return err
+	return errors.Join(err, watchErr, shutdownErr)
 }
 
 // pollLoad reads the load source every interval and rebuilds the view. A failing source keeps the last
@@ -395,7 +404,7 @@ func (s *Selector) publish(cat *catalog.Snapshot) {
 		}
 		nodes[i] = n
 	}
-	place := s.fleet.Snapshot(nodes)
+	place := s.ledger.Snapshot(nodes)
 	s.view.Store(&view{cat: cat, place: place})
 
 	eligible := cat.Count(placement.Eligible) > 0

@@ -101,6 +101,9 @@ type Options struct {
 	// servedOnly leaves the demand of turned-away participants out of NodeMinutesOver90, for the
 	// test that shows this accounting moves no placement.
 	servedOnly bool
+	// oracleSnapshots makes the oracle pick with placement.LeastLoaded on a snapshot rebuilt before
+	// each pick, as it did before its tree, for the test that shows both pick the same nodes.
+	oracleSnapshots bool
 }
 
 // Cost is the CPU a meeting takes on its node, in logical CPUs:

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +36,8 @@ type run struct {
 	byID    map[string]int32
 	buf     []placement.Node
 	dirty   bool // zero-delay mode: demand changed since the snapshots
+	store   rooms.Store
+	free    *minTree // the oracle's index of true loads
 	rooms   []room
 	present []int32 // node of each participant, -1 when not connected
 	events  eventHeap
@@ -64,7 +65,7 @@ type run struct {
 // replica is one selector instance: its own pending accounts and snapshot; all replicas share
 // the binding store, as with --rooms.store=consul.
 type replica struct {
-	fleet    *placement.Fleet
+	ledger   *placement.Ledger
 	resolver *rooms.Resolver
 	snap     *placement.Snapshot
 }
@@ -95,14 +96,6 @@ type node struct {
 	scaledIn bool
 }
 
-type phase uint8
-
-const (
-	serving phase = iota
-	absent
-	booting
-)
-
 // room tracks where a room's participants are; placements maps node → participants present.
 type room struct {
 	placements []nodeCount
@@ -113,14 +106,6 @@ type room struct {
 	split      bool
 	moved      bool
 	onCrashed  bool
-}
-
-// awayDemand is a turned-away participant's demand on the node that refused them, until their
-// planned leave.
-type awayDemand struct {
-	node int32
-	gen  uint32
-	cost float64
 }
 
 type nodeCount struct {
@@ -136,43 +121,6 @@ func (rm *room) count(k int32) int {
 		}
 	}
 	return 0
-}
-
-// dataPath models Prometheus and the selector's poll: per-node scrapes at each node's own offset,
-// a recording rule evaluated on its own clock over the samples of the rate window, and a poll
-// that reads what the rule recorded last.
-type dataPath struct {
-	groups  int     // scrape phase groups: Prometheus spreads targets over the scrape interval
-	group   []int32 // node → its phase group
-	members [][]int32
-	slots   int       // samples kept per node: the rate window's plus spare
-	sampT   []int64   // node k's samples are [k*slots, (k+1)*slots), a ring
-	sampV   []float64 // busy counter at sampT
-	count   []int64   // samples taken per node
-	rate    []float64 // recorded rule value per node; NaN without two samples in the window
-	rateT   []int64   // time of the newest sample behind rate
-	evalAt  int64     // phase of the rule evaluation clock
-	pollAt  int64     // phase of the selector's poll clock
-}
-
-// newDataPath draws the phases from the scenario seed alone, so every policy sees the same clocks.
-func newDataPath(o Options) dataPath {
-	rnd := rand.New(rand.NewPCG(o.Seed, 0x7068617365))
-	g := max(1, min(o.pool(), int(o.Scrape/time.Second), 60))
-	d := dataPath{
-		groups: g, group: make([]int32, o.pool()), members: make([][]int32, g),
-		slots: int(o.RateWindow/o.Scrape) + 3,
-		count: make([]int64, o.pool()), rate: make([]float64, o.pool()), rateT: make([]int64, o.pool()),
-		evalAt: rnd.Int64N(int64(o.Eval)), pollAt: rnd.Int64N(int64(o.Poll)),
-	}
-	for k := range d.group {
-		d.group[k] = int32(rnd.IntN(g))
-		d.members[d.group[k]] = append(d.members[d.group[k]], int32(k))
-		d.rate[k] = math.NaN()
-	}
-	d.sampT = make([]int64, o.pool()*d.slots)
-	d.sampV = make([]float64, o.pool()*d.slots)
-	return d
 }
 
 func newRun(o Options, w *workload, p placement.Policy, done *atomic.Int64, total int64) (*run, error) {
@@ -205,10 +153,18 @@ func newRun(o Options, w *workload, p placement.Policy, done *atomic.Int64, tota
 	if err != nil {
 		return nil, err
 	}
+	r.store = store
+	if clairvoyant {
+		p = oracle{r: r}
+		r.policy = p
+		if !o.oracleSnapshots {
+			r.free = newMinTree(o.pool())
+		}
+	}
 	r.replicas = make([]replica, o.Replicas)
 	for i := range r.replicas {
 		rp := &r.replicas[i]
-		if rp.fleet, err = placement.NewFleet(cfg, clock); err != nil {
+		if rp.ledger, err = placement.NewLedger(cfg, clock); err != nil {
 			return nil, err
 		}
 		rp.resolver, err = rooms.NewResolver(rooms.ResolverOptions{
@@ -246,176 +202,19 @@ func newRun(o Options, w *workload, p placement.Policy, done *atomic.Int64, tota
 		r.view = newDataPath(o)
 	}
 	r.rebuild()
-	return r, nil
-}
-
-// demandEpsilon is far below any participant's cost (0.02 CPU and up) and far above the rounding
-// error of summing a day of them.
-const demandEpsilon = 1e-9
-
-// change moves node k's demand by delta CPUs at the current time, integrating what came before.
-func (r *run) change(k int32, delta float64) {
-	r.advance(k)
-	n := &r.nodes[k]
-	n.demand += delta
-	if n.demand < demandEpsilon { // the float residue of a node whose participants all left
-		n.demand = 0
-	}
-	if ratio := n.demand / r.o.VCPUs; ratio > r.res.PeakNodeLoad {
-		r.res.PeakNodeLoad = ratio
-	}
-	r.dirty = true
-}
-
-// advance integrates node k's busy counter and time over 90 % up to now.
-func (r *run) advance(k int32) {
-	r.advanceDemand(k)
-	n := &r.nodes[k]
-	dt := r.now - n.last
-	if dt <= 0 {
-		return
-	}
-	ratio := n.demand / r.o.VCPUs
-	n.busy += min(ratio, 1) * float64(dt) / float64(time.Second)
-	if ratio > 0.9 {
-		n.over += dt
-	}
-	n.last = r.now
-}
-
-// advanceDemand integrates node k's time with served plus unserved demand over 90 % up to now. It
-// leaves the busy counter alone (splitting its integral would change its rounding, and so what the
-// selector sees), so the unserved-demand accounting cannot move a placement.
-func (r *run) advanceDemand(k int32) {
-	n := &r.nodes[k]
-	if dt := r.now - n.lastDemand; dt > 0 {
-		if (n.demand+n.unserved)/r.o.VCPUs > 0.9 {
-			n.overDemand += dt
-		}
-		n.lastDemand = r.now
-	}
-}
-
-// turnAway counts participant p, refused at the ceiling by node k where the room had c of them, as
-// demand on k the node did not serve, until p's planned leave.
-func (r *run) turnAway(k, p int32, c int) {
-	if r.o.servedOnly {
-		return
-	}
-	cost := r.o.Cost.Join(c)
-	r.advanceDemand(k)
-	n := &r.nodes[k]
-	n.unserved += cost
-	if r.away == nil {
-		r.away = make([]awayDemand, len(r.w.parts))
-	}
-	r.away[p] = awayDemand{node: k, gen: n.gen, cost: cost}
-	r.push(int64(r.w.parts[p].leave), evAwayLeave, p)
-}
-
-// awayLeave ends turned-away participant p's unserved demand at their planned leave, unless the
-// node crashed or was removed since (its unserved demand went with it).
-func (r *run) awayLeave(p int32) {
-	a := r.away[p]
-	n := &r.nodes[a.node]
-	if n.gen != a.gen {
-		return
-	}
-	r.advanceDemand(a.node)
-	n.unserved = max(0, n.unserved-a.cost)
-}
-
-// forget ends node k's unserved demand: the node crashed or was removed.
-func (r *run) forget(k int32) {
-	r.advanceDemand(k)
-	r.nodes[k].unserved = 0
-	r.nodes[k].gen++
-}
-
-// loadView returns what the selector knows of node k's load now and how old it is.
-func (r *run) loadView(k int) (float64, time.Duration) {
-	if r.o.ZeroDelay {
-		if !r.nodes[k].alive {
-			return math.NaN(), 0
-		}
-		if r.clairvoyant {
-			return (r.nodes[k].demand + r.nodes[k].reserved) / r.o.VCPUs, 0
-		}
-		return min(r.nodes[k].demand/r.o.VCPUs, 1), 0
-	}
-	// What the recording rule recorded last; the selector computes the age at its poll.
-	if math.IsNaN(r.view.rate[k]) {
-		return math.NaN(), 0
-	}
-	return r.view.rate[k], time.Duration(r.now - r.view.rateT[k])
-}
-
-// rebuild gives every selector replica a new snapshot, as their catalog/load refresh does.
-func (r *run) rebuild() {
-	for k := range r.nodes {
-		load, age := r.loadView(k)
-		st := r.nodes[k].state
-		if r.nodes[k].phase != serving { // not in the catalog yet (or any more)
-			st = placement.Gone
-		}
-		r.buf[k] = placement.Node{
-			ID: r.ids[k], URL: r.urls[k], Capacity: r.o.VCPUs, Region: regionNames[r.regions[k]],
-			Load: load, Stress: math.NaN(), Age: age, State: st,
-		}
-	}
-	for i := range r.replicas {
-		r.replicas[i].snap = r.replicas[i].fleet.Snapshot(r.buf)
-	}
-	r.dirty = false
-}
-
-// doScrape scrapes the nodes of phase group g; a crashed node yields no sample.
-func (r *run) doScrape(g int) {
-	v := &r.view
-	for _, k := range v.members[g] {
-		if !r.nodes[k].alive {
-			continue
-		}
-		r.advance(k)
-		i := int(k)*v.slots + int(v.count[k]%int64(v.slots))
-		v.sampT[i], v.sampV[i] = r.now, r.nodes[k].busy
-		v.count[k]++
-	}
-}
-
-// evaluate runs the recording rule: each node's rate over the samples in the window ending now,
-// NaN (no series) with fewer than two.
-func (r *run) evaluate() {
-	v := &r.view
-	from := r.now - int64(r.o.RateWindow)
-	for k := range r.nodes {
-		n := min(v.count[k], int64(v.slots))
-		if n < 2 {
-			v.rate[k] = math.NaN()
-			continue
-		}
-		base := k * v.slots
-		last := base + int((v.count[k]-1)%int64(v.slots))
-		first := -1
-		for j := n - 1; j >= 0; j-- { // walk back from the newest sample
-			i := base + int((v.count[k]-1-j)%int64(v.slots))
-			if v.sampT[i] > from {
-				first = i
-				break
+	if r.free != nil { // the oracle answers with node indexes: they must be the snapshot's
+		for k, n := range r.replicas[0].snap.Nodes() {
+			if n.ID != r.ids[k] {
+				return nil, fmt.Errorf("oracle: snapshot index %d is %s, not %s", k, n.ID, r.ids[k])
 			}
 		}
-		if first < 0 || first == last || v.sampT[last] <= from {
-			v.rate[k] = math.NaN()
-			continue
-		}
-		v.rate[k] = (v.sampV[last] - v.sampV[first]) / (float64(v.sampT[last]-v.sampT[first]) / float64(time.Second))
-		v.rateT[k] = v.sampT[last]
 	}
+	return r, nil
 }
 
 func (r *run) push(t int64, kind eventKind, p int32) {
 	r.seq++
-	heap.Push(&r.events, event{t: t, seq: r.seq, kind: kind, part: p})
+	r.events.push(event{t: t, seq: r.seq, kind: kind, part: p})
 }
 
 // join asks the selector for participant p's room and connects them, or turns them away.
@@ -424,7 +223,7 @@ func (r *run) join(ctx context.Context, p int32) error {
 	rm := &r.rooms[pt.room]
 	first := !rm.started
 	rm.started = true
-	if r.o.ZeroDelay && r.dirty {
+	if r.o.ZeroDelay && r.dirty && r.free == nil && !r.bound(ctx, pt.room) {
 		r.rebuild()
 	}
 	rp := &r.replicas[0]
@@ -502,28 +301,26 @@ func (r *run) join(ctx context.Context, p int32) error {
 	return nil
 }
 
-// book keeps the oracle's reservation of room rm (index room) current when one of its participants
-// arrives at node k holding c of them: the first arrival reserves the room's eventual cost, each
-// later one turns its share of the reservation into demand.
-func (r *run) book(rm *room, room int32, k int32, c int) {
-	if !rm.booked {
-		rm.booked, rm.resNode = true, k
-		rm.reserved = max(0, r.o.Cost.Of(int(r.size[room]))-r.o.Cost.Of(1))
-		r.nodes[k].reserved += rm.reserved
-		r.dirty = true
-		return
+// bound reports that room i is bound to a node the selector does not list as gone, so that the
+// resolver will not pick a node for it: in zero-delay mode only a pick needs a fresh snapshot, and
+// rebuilding one for every join made the mode quadratic in the fleet size.
+func (r *run) bound(ctx context.Context, i int32) bool {
+	name, err := rooms.Normalize(r.w.rooms[i])
+	if err != nil {
+		return false
 	}
-	take := min(rm.reserved, r.o.Cost.Join(c))
-	rm.reserved -= take
-	r.nodes[rm.resNode].reserved = max(0, r.nodes[rm.resNode].reserved-take)
+	b, ok, err := r.store.Get(ctx, name)
+	if err != nil || !ok {
+		return false
+	}
+	k, known := r.byID[b.Node]
+	return known && r.buf[k].State != placement.Gone
 }
 
 // refuse turns participant p away for good: the rest of their visit is unserved demand.
 func (r *run) refuse(p int32, first bool) {
 	if rm := &r.rooms[r.w.parts[p].room]; r.clairvoyant && rm.booked {
-		take := min(rm.reserved, r.o.Cost.Join(1))
-		rm.reserved -= take
-		r.nodes[rm.resNode].reserved = max(0, r.nodes[rm.resNode].reserved-take)
+		r.release(rm, r.o.Cost.Join(1))
 	}
 	r.res.JoinsRefused++
 	r.res.UnservedMinutes += time.Duration(int64(r.w.parts[p].leave) - r.now).Minutes()
@@ -597,97 +394,6 @@ func (r *run) crash() {
 	r.dirty = true
 }
 
-func (r *run) sample() {
-	sum, alive, billed := 0.0, 0, 0
-	var row []float32
-	if r.o.Series {
-		row = make([]float32, len(r.nodes))
-	}
-	for k := range r.nodes {
-		n := r.nodes[k]
-		ratio := n.demand / r.o.VCPUs
-		if row != nil {
-			row[k] = float32(ratio)
-		}
-		if !n.alive || n.phase == absent {
-			continue
-		}
-		billed++
-		if n.phase == booting {
-			continue
-		}
-		alive++
-		sum += ratio
-		r.hist.add(ratio)
-	}
-	r.res.NodeHours += float64(billed) / 60
-	if alive > 0 {
-		r.minuteAvg = append(r.minuteAvg, sum/float64(alive))
-	}
-	if row != nil {
-		r.res.Series = append(r.res.Series, row)
-	}
-}
-
-// scale is one autoscaler step: finish boots, remove emptied nodes it drained, then compare each
-// region's desired nodes (from the selector's view, as ensemble_fleet_desired_nodes) with the nodes
-// serving and booting.
-func (r *run) scale() {
-	changed := false
-	for k := range r.nodes {
-		n := &r.nodes[k]
-		switch {
-		case n.phase == booting && n.bootAt <= r.now:
-			n.phase, n.state = serving, placement.Eligible
-			changed = true
-		case n.phase == serving && n.scaledIn && n.demand == 0:
-			r.forget(int32(k))
-			n.phase, n.scaledIn, n.state = absent, false, placement.Eligible
-			changed = true
-		}
-	}
-	if changed {
-		r.rebuild()
-	}
-	var bootingIn [2]int
-	for k := range r.nodes {
-		if r.nodes[k].phase == booting {
-			bootingIn[r.regions[k]]++
-		}
-	}
-	for _, c := range placement.DesiredNodes(r.buf, r.o.Placement.HighWater, r.o.Headroom) {
-		reg := int8(0)
-		if c.Region == regionNames[1] {
-			reg = 1
-		}
-		switch want := c.Desired - c.Serving - bootingIn[reg]; {
-		case want > 0:
-			for k := range r.nodes {
-				if n := &r.nodes[k]; want > 0 && r.regions[k] == reg && n.phase == absent && n.alive {
-					n.phase, n.bootAt = booting, r.now+int64(r.o.BootDelay)
-					want--
-				}
-			}
-		case c.Desired < c.Serving-1-c.Serving/10 && c.Serving > r.o.minNodes():
-			// A band of 10 % + 1 node below the serving count: a drained node's load still counts
-			// while its CPUs do not, so scaling in at the first dip would boot its replacement next.
-			// Drain the serving node the view shows least loaded: it empties first.
-			best := -1
-			for k := range r.nodes {
-				n := r.nodes[k]
-				if r.regions[k] == reg && n.phase == serving && n.alive && n.state == placement.Eligible && !n.scaledIn &&
-					(best < 0 || r.buf[k].Load < r.buf[best].Load || math.IsNaN(r.buf[best].Load)) {
-					best = k
-				}
-			}
-			if best >= 0 {
-				r.nodes[best].state, r.nodes[best].scaledIn = placement.Draining, true
-				r.rebuild()
-			}
-		}
-	}
-}
-
 // run replays the day and returns the policy's result.
 func (r *run) run(ctx context.Context) (Result, error) {
 	const never = math.MaxInt64
@@ -740,7 +446,7 @@ func (r *run) run(ctx context.Context) (Result, error) {
 		r.now = next
 		switch next {
 		case t:
-			if e := heap.Pop(&r.events).(event); e.kind == evLeave {
+			if e := r.events.pop(); e.kind == evLeave {
 				r.disconnect(e.part)
 			} else {
 				r.awayLeave(e.part)
@@ -785,7 +491,7 @@ func (r *run) run(ctx context.Context) (Result, error) {
 				j++
 				r.progress()
 			} else {
-				p = heap.Pop(&r.events).(event).part
+				p = r.events.pop().part
 			}
 			if err := r.join(ctx, p); err != nil {
 				return Result{}, err
@@ -828,68 +534,4 @@ func (r *run) progress() {
 			r.o.Progress(d, r.total)
 		}
 	}
-}
-
-// histogram counts node load samples in 0.001-wide bins up to 4 (beyond: the last bin).
-type histogram struct {
-	bins [4001]int64
-	n    int64
-}
-
-func (h *histogram) add(v float64) {
-	i := int(v * 1000)
-	i = max(0, min(i, len(h.bins)-1))
-	h.bins[i]++
-	h.n++
-}
-
-func (h *histogram) quantile(q float64) float64 {
-	if h.n == 0 {
-		return 0
-	}
-	rank := int64(math.Ceil(q * float64(h.n)))
-	var c int64
-	for i, b := range h.bins {
-		c += b
-		if c >= rank {
-			return float64(i) / 1000
-		}
-	}
-	return float64(len(h.bins)-1) / 1000
-}
-
-// eventKind tells a queued participant event apart: a departure, a reconnection after the crash,
-// or the planned departure of a participant turned away at the ceiling (the end of their unserved
-// demand). Queued events at the same time run in the order they were queued.
-type eventKind uint8
-
-const (
-	evLeave eventKind = iota
-	evRejoin
-	evAwayLeave
-)
-
-type event struct {
-	t    int64
-	seq  uint64
-	kind eventKind
-	part int32
-}
-
-type eventHeap []event
-
-func (h eventHeap) Len() int { return len(h) }
-func (h eventHeap) Less(i, j int) bool {
-	if h[i].t != h[j].t {
-		return h[i].t < h[j].t
-	}
-	return h[i].seq < h[j].seq
-}
-func (h eventHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *eventHeap) Push(x any)   { *h = append(*h, x.(event)) }
-func (h *eventHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return e
 }

@@ -205,14 +205,6 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	return rep, nil
 }
 
-// oracle is least-loaded under its own name, run on the true, instant load without pending
-// correction, plus what only the simulator knows: how many participants each room will get. A
-// new room reserves its eventual cost on its node, and each arrival turns its share into demand.
-// No online policy has that knowledge, so the oracle is the floor the tables are read against.
-type oracle struct{ placement.LeastLoaded }
-
-func (oracle) Name() string { return OraclePolicy }
-
 // dataPath describes the selector's view for the outputs.
 func (o Options) dataPath() string {
 	if o.ZeroDelay {

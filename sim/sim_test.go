@@ -674,6 +674,38 @@ func TestOracle(t *testing.T) {
 	}
 }
 
+// TestOracleTree: the oracle's tree of true loads picks exactly what least-loaded picks on a
+// snapshot rebuilt before each pick (its earlier, quadratic implementation), with the crash, the
+// drain, two regions and the autoscaler changing which nodes are eligible; the heavy load makes
+// ties and saturated picks common.
+func TestOracleTree(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mod  func(*Options)
+	}{
+		{"one region", func(*Options) {}},
+		{"two regions", func(o *Options) { o.Regions, o.RegionShift = 2, 30*time.Minute }},
+		{"autoscaled", func(o *Options) { o.Autoscale, o.MinNodes = true, 3 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := small()
+			o.Day, o.CrashAt, o.DrainAt = time.Hour, 30*time.Minute, 40*time.Minute
+			o.MeanLoad = 0.95
+			o.Policies = []string{"random"}
+			tc.mod(&o)
+			tree := result(t, simulate(t, o), OraclePolicy)
+			o.oracleSnapshots = true
+			snap := result(t, simulate(t, o), OraclePolicy)
+			if tree.JoinsRefused == 0 || tree.NodeMinutesOver90 == 0 {
+				t.Fatalf("the day did not load the fleet: %+v", tree)
+			}
+			if !reflect.DeepEqual(tree, snap) {
+				t.Fatalf("tree %+v\nsnapshots %+v", tree, snap)
+			}
+		})
+	}
+}
+
 // TestRegions: with two regions whose days are shifted, region-aware placement serves far fewer
 // participants outside their region than region-blind placement, and spills only when a region
 // is saturated.

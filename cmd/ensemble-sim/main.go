@@ -4,15 +4,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -26,15 +23,13 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// cli is the parsed command line beyond what maps straight onto sim.Options.
+// cli is the parsed command line beyond what maps straight onto sim.Command.
 type cli struct {
-	trace, output, format, plotFile string
-	plotPolicies                    []string
-	crash, drain, progress          bool
-	daySet                          bool
+	crash, drain, progress, daySet bool
 }
 
-func newApp(o *sim.Options, c *cli, stderr io.Writer) *kingpin.Application {
+func newApp(cmd *sim.Command, c *cli, stderr io.Writer) *kingpin.Application {
+	o := &cmd.Options
 	app := kingpin.New("ensemble-sim", "Replay a day of meetings against the selector's placement policies and compare them.").DefaultEnvars()
 	app.HelpFlag.Short('h')
 	app.UsageWriter(stderr)
@@ -66,7 +61,7 @@ func newApp(o *sim.Options, c *cli, stderr io.Writer) *kingpin.Application {
 	num("duration.sigma", "Sigma of the log-normal meeting duration.", &o.DurationSigma)
 	dur("join.spread", "Participants join uniformly over this first part of the meeting.", &o.JoinSpread)
 	num("join.late", "Fraction of participants joining at any time during the meeting.", &o.LateJoin)
-	app.Flag("trace", "CSV of room,join,leave (seconds or RFC 3339) replacing the generator (--shape, --meetings, --load, --mean-load, size, duration and join flags are then ignored; see docs/placement.md).").StringVar(&c.trace)
+	app.Flag("trace", "CSV of room,join,leave (seconds or RFC 3339) replacing the generator (--shape, --meetings, --load, --mean-load, size, duration and join flags are then ignored; see docs/placement.md).").StringVar(&cmd.TraceFile)
 	dur("view.scrape-interval", "Prometheus scrape interval (each node at its own offset).", &o.Scrape)
 	dur("view.eval-interval", "Prometheus rule evaluation interval.", &o.Eval)
 	dur("view.rate-window", "rate() window of the CPU recording rule.", &o.RateWindow)
@@ -104,169 +99,46 @@ func newApp(o *sim.Options, c *cli, stderr io.Writer) *kingpin.Application {
 	num("autoscale.headroom", "Share of the high-water mark kept free when sizing (--fleet.headroom).", &o.Headroom)
 	app.Flag("selector.replicas", "Selector instances behind a load balancer (own pending accounts, shared bindings).").
 		Default(fmt.Sprint(o.Replicas)).IntVar(&o.Replicas)
-	app.Flag("output.format", "table, csv or json.").Default("table").EnumVar(&c.format, "table", "csv", "json")
-	app.Flag("output.file", "Write the results here instead of stdout.").StringVar(&c.output)
-	app.Flag("plot.file", "Write a PNG of per-node load over the day here.").StringVar(&c.plotFile)
+	app.Flag("output.format", "table, csv or json.").Default("table").EnumVar(&cmd.Format, "table", "csv", "json")
+	app.Flag("output.file", "Write the results here instead of stdout.").StringVar(&cmd.Output)
+	app.Flag("plot.file", "Write a PNG of per-node load over the day here.").StringVar(&cmd.PlotFile)
 	app.Flag("plot.policy", "Policies side by side in the PNG (repeatable).").Default("most-free-cpu", placement.DefaultPolicy).
-		EnumsVar(&c.plotPolicies, placement.Builtin().Names()...)
+		EnumsVar(&cmd.PlotPolicies, placement.Builtin().Names()...)
 	app.Flag("progress", "Show a progress bar on stderr.").Default("true").BoolVar(&c.progress)
 	app.Flag("parallel", "Policies simulated at once (0: all).").Default("0").IntVar(&o.Parallel)
 	return app
 }
 
-// run parses args, simulates and writes the results; it returns 0, 1 on a failed run, 2 on bad
-// flags or input.
+// run parses args and runs the simulation; it returns 0, 1 on a failed run, 2 on bad flags or
+// input.
 func run(args []string, stdout, stderr io.Writer) int {
-	o := sim.DefaultOptions()
+	cmd := sim.Command{Options: sim.DefaultOptions(), Stdout: stdout, Stderr: stderr}
 	var c cli
-	app := newApp(&o, &c, stderr)
+	app := newApp(&cmd, &c, stderr)
 	if _, err := app.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "ensemble-sim: error: %v\n", err)
 		return 2
 	}
 	if !c.crash {
-		o.CrashAt = -1
+		cmd.CrashAt = -1
 	}
 	if !c.drain {
-		o.DrainAt = -1
+		cmd.DrainAt = -1
 	}
-	if c.trace != "" {
-		if !c.daySet {
-			o.Day = 0 // until the last participant leaves
-		}
-		f, err := os.Open(c.trace)
-		if err != nil {
-			fmt.Fprintf(stderr, "ensemble-sim: error: %v\n", err)
-			return 2
-		}
-		o.Trace, err = sim.ParseTrace(f)
-		f.Close()
-		if err != nil {
-			fmt.Fprintf(stderr, "ensemble-sim: error: %s: %v\n", c.trace, err)
-			return 2
-		}
+	if cmd.TraceFile != "" && !c.daySet {
+		cmd.Day = 0 // until the last participant leaves
 	}
-	if c.plotFile != "" {
-		for _, p := range c.plotPolicies {
-			if !contains(o.Policies, p) {
-				o.Policies = append(o.Policies, p)
-			}
-		}
-		o.Series = true
+	if c.progress {
+		cmd.Progress = stderr
 	}
-
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var bar *progressBar
-	if c.progress {
-		bar = newProgressBar(stderr)
-		o.Progress = bar.set
-		defer bar.stop()
-	}
-	rep, err := sim.Run(ctx, o)
-	if bar != nil {
-		bar.stop()
-	}
-	if err != nil {
+	if err := sim.Execute(ctx, cmd); err != nil {
 		fmt.Fprintf(stderr, "ensemble-sim: error: %v\n", err)
 		if errors.Is(err, sim.ErrScenario) {
 			return 2
 		}
 		return 1
 	}
-	for _, w := range rep.Warnings {
-		fmt.Fprintf(stderr, "ensemble-sim: warning: %s\n", w)
-	}
-
-	var out bytes.Buffer
-	switch c.format {
-	case "csv":
-		err = rep.WriteCSV(&out)
-	case "json":
-		err = rep.WriteJSON(&out)
-	default:
-		err = rep.WriteTable(&out)
-	}
-	if err == nil {
-		err = write(c.output, stdout, out.Bytes())
-	}
-	if err == nil && c.plotFile != "" {
-		var png bytes.Buffer
-		if err = rep.WritePNG(&png, c.plotPolicies...); err == nil {
-			err = os.WriteFile(c.plotFile, png.Bytes(), 0o644)
-		}
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "ensemble-sim: error: %v\n", err)
-		return 1
-	}
 	return 0
-}
-
-func write(path string, stdout io.Writer, b []byte) error {
-	if path == "" || path == "-" {
-		_, err := stdout.Write(b)
-		return err
-	}
-	return os.WriteFile(path, b, 0o644)
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-// progressBar redraws one line on stderr at most five times a second.
-type progressBar struct {
-	w           io.Writer
-	done, total atomic.Int64
-	quit        chan struct{}
-	finished    chan struct{}
-	stopped     atomic.Bool
-}
-
-func newProgressBar(w io.Writer) *progressBar {
-	b := &progressBar{w: w, quit: make(chan struct{}), finished: make(chan struct{})}
-	go b.loop()
-	return b
-}
-
-func (b *progressBar) set(done, total int64) { b.done.Store(done); b.total.Store(total) }
-
-func (b *progressBar) loop() {
-	defer close(b.finished)
-	t := time.NewTicker(200 * time.Millisecond)
-	defer t.Stop()
-	start := time.Now()
-	draw := func() {
-		done, total := b.done.Load(), b.total.Load()
-		if total == 0 {
-			return
-		}
-		const width = 40
-		filled := int(width * done / total)
-		fmt.Fprintf(b.w, "\r[%s%s] %3d%% %d/%d joins %s", strings.Repeat("#", filled), strings.Repeat(".", width-filled),
-			100*done/total, done, total, time.Since(start).Round(time.Second))
-	}
-	for {
-		select {
-		case <-b.quit:
-			draw()
-			fmt.Fprintln(b.w)
-			return
-		case <-t.C:
-			draw()
-		}
-	}
-}
-
-func (b *progressBar) stop() {
-	if b.stopped.CompareAndSwap(false, true) {
-		close(b.quit)
-		<-b.finished
-	}
 }

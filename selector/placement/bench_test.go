@@ -25,7 +25,7 @@ func benchNodes(n int) []Node {
 // on every tenth node so the corrected score has work to do.
 func BenchmarkPick(b *testing.B) {
 	for _, n := range []int{100, 1_000, 10_000} {
-		f, err := NewFleet(DefaultConfig(), time.Now)
+		f, err := NewLedger(DefaultConfig(), time.Now)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -68,7 +68,7 @@ func BenchmarkSnapshot(b *testing.B) {
 	})
 	for _, sorted := range []bool{false, true} {
 		b.Run(fmt.Sprintf("sorted=%v", sorted), func(b *testing.B) {
-			f, err := NewFleet(DefaultConfig(), time.Now)
+			f, err := NewLedger(DefaultConfig(), time.Now)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -90,7 +90,7 @@ func BenchmarkSnapshot(b *testing.B) {
 func BenchmarkPickSaturated(b *testing.B) {
 	for _, n := range []int{1_000, 10_000} {
 		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) {
-			f, err := NewFleet(DefaultConfig(), time.Now)
+			f, err := NewLedger(DefaultConfig(), time.Now)
 			if err != nil {
 				b.Fatal(err)
 			}

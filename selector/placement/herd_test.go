@@ -13,7 +13,7 @@ import (
 func burst(t *testing.T, p Policy, loads []float64, rooms int) (s *Snapshot, perNode []int) {
 	t.Helper()
 	c := newClock()
-	f := newFleet(t, DefaultConfig(), c)
+	f := newLedger(t, DefaultConfig(), c)
 	nodes := make([]Node, len(loads))
 	for i, l := range loads {
 		nodes[i] = Node{ID: fmt.Sprintf("node-%02d", i), Load: l, Capacity: 4, Age: 5 * time.Second}

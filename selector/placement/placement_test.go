@@ -16,9 +16,9 @@ import (
 
 func newClock() *testenv.Clock { return testenv.NewClock(time.Date(2026, 3, 23, 9, 0, 0, 0, time.UTC)) }
 
-func newFleet(t testing.TB, cfg Config, c *testenv.Clock) *Fleet {
+func newLedger(t testing.TB, cfg Config, c *testenv.Clock) *Ledger {
 	t.Helper()
-	f, err := NewFleet(cfg, c.Now)
+	f, err := NewLedger(cfg, c.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestPick(t *testing.T) {
 			// The cases' pending figures were worked out for 0.25 CPU per room and no join cost.
 			cfg := DefaultConfig()
 			cfg.Cost, cfg.JoinCost = 0.25, 0
-			f := newFleet(t, cfg, c)
+			f := newLedger(t, cfg, c)
 			nodes := make([]Node, len(tc.Nodes))
 			for i, tn := range tc.Nodes {
 				nodes[i] = tn.node(t)
@@ -151,7 +151,7 @@ func TestPick(t *testing.T) {
 func TestUnassign(t *testing.T) {
 	c := newClock()
 	cfg := DefaultConfig()
-	f := newFleet(t, cfg, c)
+	f := newLedger(t, cfg, c)
 	s := f.Snapshot([]Node{{ID: "a", Load: 0.1, Capacity: 4}})
 	e1 := s.Assign(0)
 	s.Assign(0)
@@ -176,7 +176,7 @@ func TestUnassign(t *testing.T) {
 func TestPendingWindow(t *testing.T) {
 	c := newClock()
 	cfg := DefaultConfig()
-	f := newFleet(t, cfg, c)
+	f := newLedger(t, cfg, c)
 	s := f.Snapshot([]Node{{ID: "a", Load: 0.1, Capacity: 4}})
 	s.Assign(0)
 	s.Assign(0)
@@ -208,7 +208,7 @@ func TestPendingWindow(t *testing.T) {
 
 func TestSnapshotForgetsDepartedNodes(t *testing.T) {
 	c := newClock()
-	f := newFleet(t, DefaultConfig(), c)
+	f := newLedger(t, DefaultConfig(), c)
 	s := f.Snapshot([]Node{{ID: "a", Load: 0.1}, {ID: "b", Load: 0.1}})
 	s.Assign(1)
 	f.Snapshot([]Node{{ID: "a", Load: 0.1}})
@@ -224,7 +224,7 @@ func TestSnapshotForgetsDepartedNodes(t *testing.T) {
 }
 
 func TestSnapshotSortsByID(t *testing.T) {
-	f := newFleet(t, DefaultConfig(), newClock())
+	f := newLedger(t, DefaultConfig(), newClock())
 	in := []Node{{ID: "c"}, {ID: "a"}, {ID: "b"}}
 	s := f.Snapshot(in)
 	if in[0].ID != "c" {
@@ -244,10 +244,10 @@ func TestBoundedHashIsStable(t *testing.T) {
 		nodes[i] = Node{ID: fmt.Sprintf("node-%02d", i), Load: 0.3}
 	}
 	// Two replicas, different pending accounts and input order, same data: same answers.
-	s1 := newFleet(t, DefaultConfig(), c).Snapshot(nodes)
+	s1 := newLedger(t, DefaultConfig(), c).Snapshot(nodes)
 	rev := slices.Clone(nodes)
 	slices.Reverse(rev)
-	s2 := newFleet(t, DefaultConfig(), c).Snapshot(rev)
+	s2 := newLedger(t, DefaultConfig(), c).Snapshot(rev)
 	for i := range 20 {
 		s2.Assign(i)
 	}
@@ -262,7 +262,7 @@ func TestBoundedHashIsStable(t *testing.T) {
 		before[room] = s1.Node(a.Index).ID
 	}
 	// Removing one node moves only the rooms that were on it.
-	s3 := newFleet(t, DefaultConfig(), c).Snapshot(nodes[1:])
+	s3 := newLedger(t, DefaultConfig(), c).Snapshot(nodes[1:])
 	moved := 0
 	for room, id := range before {
 		ch, _ := BoundedHash{}.Pick(s3, room, nil)
@@ -312,7 +312,7 @@ func TestConfigValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := DefaultConfig()
 			tc.mod(&cfg)
-			if _, err := NewFleet(cfg, time.Now); err == nil {
+			if _, err := NewLedger(cfg, time.Now); err == nil {
 				t.Fatal("accepted")
 			}
 		})
@@ -328,7 +328,7 @@ func TestP2CSaturated(t *testing.T) {
 	c := newClock()
 	cfg := DefaultConfig()
 	cfg.Cost = 0.25
-	f := newFleet(t, cfg, c)
+	f := newLedger(t, cfg, c)
 	const n = 4 * maxExactScan
 	nodes := make([]Node, n)
 	for i := range nodes {
@@ -387,7 +387,7 @@ func TestJoinAccount(t *testing.T) {
 		c := newClock()
 		cfg := DefaultConfig()
 		cfg.Replicas = tc.replicas
-		f := newFleet(t, cfg, c)
+		f := newLedger(t, cfg, c)
 		s := f.Snapshot([]Node{{ID: "a", Load: 0.2, Capacity: 4}})
 		for range tc.rooms {
 			s.Assign(0)
@@ -415,7 +415,7 @@ func TestJoinAccount(t *testing.T) {
 func TestBestOfDSpreadsBurst(t *testing.T) {
 	const nodes, rooms, class = 100, 150, 1.3 / 4
 	peak := func(p Policy) float64 {
-		f := newFleet(t, DefaultConfig(), newClock())
+		f := newLedger(t, DefaultConfig(), newClock())
 		ns := make([]Node, nodes)
 		load := make([]float64, nodes)
 		r := rand.New(rand.NewPCG(7, 7))

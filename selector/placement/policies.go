@@ -29,7 +29,7 @@ func (LeastLoaded) Name() string { return "least-loaded" }
 
 // Pick implements Policy.
 func (LeastLoaded) Pick(s *Snapshot, _ string, _ Rand) (Choice, error) {
-	return s.least(s.fleet.epoch())
+	return s.least(s.ledger.epoch())
 }
 
 // P2C samples two distinct nodes under the high-water mark and takes the one with the lower
@@ -49,14 +49,14 @@ const p2cDraws = 16
 
 // Pick implements Policy.
 func (P2C) Pick(s *Snapshot, _ string, r Rand) (Choice, error) {
-	epoch := s.fleet.epoch()
+	epoch := s.ledger.epoch()
 	if s.saturated(epoch) {
 		return Choice{Index: s.lowest(s.eligible, saturatedDraws, r, epoch), Saturated: true}, nil
 	}
 	if len(s.below) <= 2 {
 		return s.least(epoch)
 	}
-	hw := s.fleet.cfg.HighWater
+	hw := s.ledger.cfg.HighWater
 	for range p2cDraws {
 		if i, score := s.better(s.below, r, epoch); score < hw {
 			return Choice{Index: i}, nil
@@ -79,15 +79,15 @@ func (BestOfD) Name() string { return "best-of-d" }
 
 // Pick implements Policy.
 func (BestOfD) Pick(s *Snapshot, _ string, r Rand) (Choice, error) {
-	epoch := s.fleet.epoch()
+	epoch := s.ledger.epoch()
 	if s.saturated(epoch) {
 		return Choice{Index: s.lowest(s.eligible, saturatedDraws, r, epoch), Saturated: true}, nil
 	}
-	d := s.fleet.cfg.choices()
+	d := s.ledger.cfg.choices()
 	if len(s.below) <= d {
 		return s.least(epoch)
 	}
-	hw := s.fleet.cfg.HighWater
+	hw := s.ledger.cfg.HighWater
 	for range p2cDraws {
 		if i := s.lowest(s.below, d, r, epoch); s.score(i, epoch) < hw {
 			return Choice{Index: i}, nil
@@ -109,7 +109,7 @@ func (BoundedHash) Name() string { return "bounded-hash" }
 
 // Pick implements Policy.
 func (BoundedHash) Pick(s *Snapshot, room string, _ Rand) (Choice, error) {
-	limit := min((1+s.fleet.cfg.Epsilon)*s.mean, s.fleet.cfg.HighWater)
+	limit := min((1+s.ledger.cfg.Epsilon)*s.mean, s.ledger.cfg.HighWater)
 	h := hashString(room)
 	best, bestHash := -1, uint64(0)
 	for _, i := range s.below {
@@ -121,7 +121,7 @@ func (BoundedHash) Pick(s *Snapshot, room string, _ Rand) (Choice, error) {
 		}
 	}
 	if best < 0 { // every node is at or over the high-water mark
-		return s.least(s.fleet.epoch())
+		return s.least(s.ledger.epoch())
 	}
 	return Choice{Index: best}, nil
 }

@@ -16,7 +16,7 @@ import (
 
 func snapshot(t *testing.T, c *testenv.Clock, nodes ...placement.Node) *placement.Snapshot {
 	t.Helper()
-	f, err := placement.NewFleet(placement.DefaultConfig(), c.Now)
+	f, err := placement.NewLedger(placement.DefaultConfig(), c.Now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,11 +10,13 @@ import (
 	"time"
 )
 
-// Fleet owns what outlives one view of the fleet: the configuration, the clock and each node's
-// pending account (assignments made since the load data last moved). It builds immutable
-// Snapshots; the selector builds one whenever the catalog or the load data changes and swaps it in
-// atomically, and the simulator builds one per data interval. A Fleet is safe for concurrent use.
-type Fleet struct {
+// Ledger is the placement state that outlives one view of the nodes: the configuration, the clock
+// and each node's pending account (the rooms and joins sent to it since its load data last moved).
+// It builds the immutable Snapshots the policies pick from; the selector builds one whenever the
+// catalog or the load data changes and swaps it in atomically, and the simulator builds one per
+// data interval. A Ledger is safe for concurrent use. (It was called Fleet, a name the demo's
+// fleet supervisor also uses.)
+type Ledger struct {
 	cfg   Config
 	now   func() time.Time
 	width int64 // pending bucket width in nanoseconds
@@ -25,38 +27,39 @@ type Fleet struct {
 	layout   *layout // of the last snapshot
 }
 
-// NewFleet returns a Fleet using cfg and the clock now (time.Now in production, simulated time in
+// NewLedger returns a Ledger using cfg and the clock now (time.Now in production, simulated time in
 // the simulator).
-func NewFleet(cfg Config, now func() time.Time) (*Fleet, error) {
+func NewLedger(cfg Config, now func() time.Time) (*Ledger, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("placement config: %w", err)
 	}
 	if now == nil {
 		return nil, fmt.Errorf("placement: nil clock")
 	}
-	return &Fleet{cfg: cfg, now: now, width: int64(cfg.Window) / pendingBuckets, accounts: map[string]*account{}, joins: map[string]*account{}}, nil
+	return &Ledger{cfg: cfg, now: now, width: int64(cfg.Window) / pendingBuckets, accounts: map[string]*account{}, joins: map[string]*account{}}, nil
 }
 
-// Config returns the configuration the Fleet was built with.
-func (f *Fleet) Config() Config { return f.cfg }
+// Config returns the configuration the Ledger was built with.
+func (f *Ledger) Config() Config { return f.cfg }
 
 // Snapshot is an immutable view of the fleet at one moment, indexed for placement. Indexes used by
 // its methods and returned by policies refer to Nodes(), which is sorted by ID so that every
 // replica given the same nodes sees the same order. Only the pending accounts it points to change.
 type Snapshot struct {
-	fleet    *Fleet
+	ledger   *Ledger
 	nodes    []Node
 	index    map[string]int // shared with other snapshots of the same node IDs, read-only
 	load     []float64      // reported load used for scoring: NaN/stale → excluded, or 0 when degraded
 	step     []float64      // Cost / Capacity: score added per pending assignment
 	joinStep []float64      // JoinCost / Capacity: score added per pending join
 	hash     []uint64       // per-node rendezvous hash seed, shared like index
-	accounts []*account     // pending account per node, owned by the Fleet
-	joins    []*account     // pending joins per node, owned by the Fleet
+	accounts []*account     // pending account per node, owned by the Ledger
+	joins    []*account     // pending joins per node, owned by the Ledger
 	eligible []int32        // Eligible state with usable load data, in index order
 	below    []int32        // eligible with reported load under the high-water mark
 	mean     float64        // mean reported load over eligible nodes
 	degraded bool
+	region   string // the region an InRegion view is limited to, "" for the whole fleet
 
 	sortOnce sync.Once
 	byLoad   []int32 // eligible by ascending reported load, then index; built on first use
@@ -77,12 +80,12 @@ type layout struct {
 	ids      []string
 	index    map[string]int
 	hash     []uint64   // per-node rendezvous hash seed
-	accounts []*account // pending account per node, owned by the Fleet
-	joins    []*account // pending joins per node, owned by the Fleet
+	accounts []*account // pending account per node, owned by the Ledger
+	joins    []*account // pending joins per node, owned by the Ledger
 }
 
 // layoutFor returns the layout of sorted nodes, reusing the previous one when the IDs are the same.
-func (f *Fleet) layoutFor(nodes []Node) *layout {
+func (f *Ledger) layoutFor(nodes []Node) *layout {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if l := f.layout; l != nil && len(l.ids) == len(nodes) {
@@ -137,9 +140,9 @@ func (f *Fleet) layoutFor(nodes []Node) *layout {
 }
 
 // Snapshot builds a view of nodes. The input slice is copied, never kept.
-func (f *Fleet) Snapshot(nodes []Node) *Snapshot {
+func (f *Ledger) Snapshot(nodes []Node) *Snapshot {
 	s := &Snapshot{
-		fleet:    f,
+		ledger:   f,
 		nodes:    slices.Clone(nodes),
 		load:     make([]float64, len(nodes)),
 		step:     make([]float64, len(nodes)),
@@ -193,7 +196,7 @@ func (f *Fleet) Snapshot(nodes []Node) *Snapshot {
 	return s
 }
 
-func (f *Fleet) epoch() int64 { return f.now().UnixNano() / f.width }
+func (f *Ledger) epoch() int64 { return f.now().UnixNano() / f.width }
 
 // InRegion returns the view of s in which only the nodes of region can take new rooms. It shares the
 // nodes, their indexes and pending accounts with s, so a policy's choice in it is an index of s, and
@@ -205,8 +208,8 @@ func (s *Snapshot) InRegion(region string) *Snapshot {
 		return v
 	}
 	v := &Snapshot{
-		fleet: s.fleet, nodes: s.nodes, index: s.index, load: s.load, step: s.step, joinStep: s.joinStep,
-		hash: s.hash, accounts: s.accounts, joins: s.joins, degraded: s.degraded,
+		ledger: s.ledger, nodes: s.nodes, index: s.index, load: s.load, step: s.step, joinStep: s.joinStep,
+		hash: s.hash, accounts: s.accounts, joins: s.joins, degraded: s.degraded, region: region,
 	}
 	sum := 0.0
 	for _, i := range s.eligible {
@@ -214,7 +217,7 @@ func (s *Snapshot) InRegion(region string) *Snapshot {
 			continue
 		}
 		v.eligible = append(v.eligible, i)
-		if s.load[i] < s.fleet.cfg.HighWater {
+		if s.load[i] < s.ledger.cfg.HighWater {
 			v.below = append(v.below, i)
 		}
 		sum += s.load[i]
@@ -228,6 +231,10 @@ func (s *Snapshot) InRegion(region string) *Snapshot {
 	s.regions[region] = v
 	return v
 }
+
+// Region returns the region an InRegion view is limited to, or "" for a whole snapshot: a policy
+// that keeps its own index of the nodes (the simulator's oracle) needs it to search the same nodes.
+func (s *Snapshot) Region() string { return s.region }
 
 // Len returns the number of nodes.
 func (s *Snapshot) Len() int { return len(s.nodes) }
@@ -251,19 +258,19 @@ func (s *Snapshot) Eligible() int { return len(s.eligible) }
 // on pending accounts alone.
 func (s *Snapshot) Degraded() bool { return s.degraded }
 
-// Config returns the configuration of the Fleet that built the snapshot.
-func (s *Snapshot) Config() Config { return s.fleet.cfg }
+// Config returns the configuration of the Ledger that built the snapshot.
+func (s *Snapshot) Config() Config { return s.ledger.cfg }
 
 // Pending returns the assignments node i received within the pending window.
-func (s *Snapshot) Pending(i int) int { return s.accounts[i].count(s.fleet.epoch()) }
+func (s *Snapshot) Pending(i int) int { return s.accounts[i].count(s.ledger.epoch()) }
 
 // PendingJoins returns the joins this selector sent to node i within the pending window.
-func (s *Snapshot) PendingJoins(i int) int { return s.joins[i].count(s.fleet.epoch()) }
+func (s *Snapshot) PendingJoins(i int) int { return s.joins[i].count(s.ledger.epoch()) }
 
 // Score returns node i's corrected score: reported load plus the expected load of the rooms
 // assigned and the participants sent to it since (approximately) that load was measured. NaN when
 // its load is unusable.
-func (s *Snapshot) Score(i int) float64 { return s.score(i, s.fleet.epoch()) }
+func (s *Snapshot) Score(i int) float64 { return s.score(i, s.ledger.epoch()) }
 
 func (s *Snapshot) score(i int, epoch int64) float64 {
 	sc := s.load[i] + float64(s.accounts[i].count(epoch))*s.step[i]
@@ -277,7 +284,7 @@ func (s *Snapshot) score(i int, epoch int64) float64 {
 // Call it once per room, as soon as the room is headed for the node (before the binding store's
 // round trip, so concurrent picks see it); Unassign takes it back when the bind was lost.
 func (s *Snapshot) Assign(i int) int64 {
-	e := s.fleet.epoch()
+	e := s.ledger.epoch()
 	s.accounts[i].add(e)
 	return e
 }
@@ -289,7 +296,7 @@ func (s *Snapshot) Unassign(i int, epoch int64) { s.accounts[i].remove(epoch) }
 // Join records that a participant was sent to node i now, for a new room or a bound one. Every
 // join passes through the selector before any metric shows it, so counting joins tracks a room's
 // growth, which the per-room account cannot: a 30-person class costs ten times a 3-person call.
-func (s *Snapshot) Join(i int) { s.joins[i].add(s.fleet.epoch()) }
+func (s *Snapshot) Join(i int) { s.joins[i].add(s.ledger.epoch()) }
 
 // sorted returns the eligible nodes by ascending reported load. Sorting 10,000 nodes takes about a
 // millisecond, more than the rest of a rebuild, so it is done only for the policies that need it
@@ -337,7 +344,7 @@ func (s *Snapshot) least(epoch int64) (Choice, error) {
 	if best < 0 {
 		return Choice{}, ErrNoNode
 	}
-	saturated := bestScore >= s.fleet.cfg.HighWater
+	saturated := bestScore >= s.ledger.cfg.HighWater
 	if saturated {
 		s.saturatedAt.Store(epoch + 1)
 	}

@@ -1,0 +1,99 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+)
+
+// Command is one ensemble-sim invocation: a scenario and where its input and outputs go. The
+// command's main only turns flags and signals into a Command and calls Execute.
+type Command struct {
+	Options
+	// TraceFile is a CSV of room,join,leave (ParseTrace) replacing the generator; with it, a zero
+	// Day replays the trace until its last participant leaves.
+	TraceFile string
+	// Format is "table", "csv" or "json"; Output is the file written ("" or "-": Stdout).
+	Format, Output string
+	// PlotFile, if set, receives a PNG of per-node load of PlotPolicies, which are simulated even
+	// when Policies does not list them.
+	PlotFile     string
+	PlotPolicies []string
+	// Progress, if set, shows a progress bar (redrawn five times a second).
+	Progress io.Writer
+	// Stdout receives the results, Stderr the warnings.
+	Stdout, Stderr io.Writer
+}
+
+// Execute reads the trace, simulates and writes the results. Errors about the input (the trace,
+// the scenario) wrap ErrScenario.
+func Execute(ctx context.Context, c Command) error {
+	o := c.Options
+	if c.TraceFile != "" {
+		f, err := os.Open(c.TraceFile)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrScenario, err)
+		}
+		o.Trace, err = ParseTrace(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrScenario, c.TraceFile, err)
+		}
+	}
+	if c.PlotFile != "" {
+		for _, p := range c.PlotPolicies {
+			if !slices.Contains(o.Policies, p) {
+				o.Policies = append(o.Policies, p)
+			}
+		}
+		o.Series = true
+	}
+	var bar *progressBar
+	if c.Progress != nil {
+		bar = newProgressBar(c.Progress)
+		o.Progress = bar.set
+		defer bar.stop()
+	}
+	rep, err := Run(ctx, o)
+	if bar != nil {
+		bar.stop()
+	}
+	if err != nil {
+		return err
+	}
+	for _, w := range rep.Warnings {
+		fmt.Fprintf(c.Stderr, "ensemble-sim: warning: %s\n", w)
+	}
+	var out bytes.Buffer
+	switch c.Format {
+	case "csv":
+		err = rep.WriteCSV(&out)
+	case "json":
+		err = rep.WriteJSON(&out)
+	case "table", "":
+		err = rep.WriteTable(&out)
+	default:
+		return fmt.Errorf("%w: unknown output format %q (table, csv or json)", ErrScenario, c.Format)
+	}
+	if err == nil {
+		err = write(c.Output, c.Stdout, out.Bytes())
+	}
+	if err == nil && c.PlotFile != "" {
+		var png bytes.Buffer
+		if err = rep.WritePNG(&png, c.PlotPolicies...); err == nil {
+			err = os.WriteFile(c.PlotFile, png.Bytes(), 0o644)
+		}
+	}
+	return err
+}
+
+func write(path string, stdout io.Writer, b []byte) error {
+	if path == "" || path == "-" {
+		_, err := stdout.Write(b)
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
