@@ -54,29 +54,20 @@ backend selectors
   server sel2 ` + privateAddr + `:%d
 `
 
-// buildSelector builds the selector binary once per test binary.
-var buildSelector = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "ensemble-lb-test-")
-	if err != nil {
-		return "", err
-	}
+// buildSelector builds the selector binary into dir.
+func buildSelector(t *testing.T, dir string) string {
+	t.Helper()
 	bin := filepath.Join(dir, "ensemble-selector")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/ensemble-jitsi/ensemble/cmd/ensemble-selector").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %w\n%s", err, out)
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/ensemble-jitsi/ensemble/cmd/ensemble-selector").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	return bin, nil
-})
+	return bin
+}
 
 // startSelector runs the selector binary as the role configures it (loopback, the Consul store,
 // bound node identities) and returns its address.
-func startSelector(t *testing.T, name, consulAddr string) string {
+func startSelector(t *testing.T, bin, name, consulAddr string) string {
 	t.Helper()
-	bin, err := buildSelector()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(bin)) })
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	p, err := services.StartProcess(ctx, services.ProcessSpec{
@@ -138,11 +129,12 @@ func TestLoadBalancer(t *testing.T) {
 		}
 	}
 	cert := testenv.SelfSigned(t, t.TempDir())
+	bin := buildSelector(t, t.TempDir())
 	var private [2]int
 	for i := range private {
 		private[i] = freePort(t)
 		runSite(t, map[string]any{
-			"selector_listen_address": startSelector(t, fmt.Sprintf("selector-%d", i+1), consul.Addr),
+			"selector_listen_address": startSelector(t, bin, fmt.Sprintf("selector-%d", i+1), consul.Addr),
 			"selector_lb_address":     privateAddr, "selector_lb_port": private[i],
 			"selector_lb_sources": []string{lbAddr + "/32"},
 		}, freePort(t), private[i], cert) // the public listener shares the port, as 443 does in production
