@@ -93,7 +93,7 @@ type Selector struct {
 
 // New checks opts and builds a Selector without starting anything.
 func New(opts Options) (*Selector, error) {
-	if err := opts.validate(); err != nil {
+	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("selector options: %w", err)
 	}
 	s := &Selector{opts: opts, logger: opts.Logger, degraded: map[string]*atomic.Bool{}, decided: map[string]prometheus.Counter{},
