@@ -1,0 +1,81 @@
+package xmppcheck
+
+import (
+	"context"
+	"encoding/xml"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	xnws "golang.org/x/net/websocket"
+	"mellium.im/sasl"
+	"mellium.im/xmlstream"
+	"mellium.im/xmpp"
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/muc"
+	"mellium.im/xmpp/mux"
+	"mellium.im/xmpp/stanza"
+	"mellium.im/xmpp/websocket"
+)
+
+// websocketLeg logs in over RFC 7395 WebSocket with mellium.im/xmpp, joins the room and asks
+// for the external services.
+func websocketLeg(ctx context.Context, o *Options, leg *Leg) error {
+	u, err := url.Parse(o.WebSocketURL)
+	if err != nil {
+		return fmt.Errorf("websocket url: %w", err)
+	}
+	origin := &url.URL{Scheme: "https", Host: u.Host}
+	cfg, err := xnws.NewConfig(o.WebSocketURL, origin.String())
+	if err != nil {
+		return fmt.Errorf("websocket url: %w", err)
+	}
+	cfg.Protocol = []string{websocket.WSProtocol}
+	cfg.TlsConfig = o.TLSConfig
+	cfg.Header = http.Header{}
+	conn, err := cfg.DialContext(ctx)
+	if err != nil {
+		return fmt.Errorf("websocket handshake with %s: %w", o.WebSocketURL, err)
+	}
+	defer conn.Close()
+	// A deadline on the connection ends a negotiation the server never answers.
+	if d, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(d)
+	}
+	domain, err := jid.New("", o.Domain, "")
+	if err != nil {
+		return fmt.Errorf("domain %q: %w", o.Domain, err)
+	}
+	// Secure: mellium offers SASL only on a secure stream; wss is, and a plain ws URL is a
+	// loopback test where prosody has consider_websocket_secure.
+	s, err := xmpp.NewSession(ctx, domain, domain, conn, xmpp.Secure, websocket.Negotiator(func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
+		return xmpp.StreamConfig{Features: []xmpp.StreamFeature{xmpp.SASL("", "", sasl.Anonymous), xmpp.BindResource()}}
+	}))
+	if err != nil {
+		return fmt.Errorf("anonymous login over websocket: %w", err)
+	}
+	defer s.Close()
+	leg.JID = s.LocalAddr().String()
+
+	mucClient := &muc.Client{}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(mux.New(stanza.NSClient, muc.HandleClient(mucClient))) }()
+
+	room, err := jid.New(o.Room, o.MUCDomain, "check-ws")
+	if err != nil {
+		return fmt.Errorf("room: %w", err)
+	}
+	if _, err := mucClient.Join(ctx, room, s); err != nil {
+		return fmt.Errorf("joining %s: %w", room, err)
+	}
+	leg.Room = room.Bare().String()
+
+	// mellium decodes the answer's payload into resp, and turns an error answer into err.
+	var resp services
+	payload := xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: nsExtdisco, Local: "services"}})
+	if err := s.UnmarshalIQElement(ctx, payload, stanza.IQ{To: domain, Type: stanza.GetIQ}, &resp); err != nil {
+		return fmt.Errorf("asking %s for external services: %w", o.Domain, err)
+	}
+	leg.Services = resp.Services
+	return nil
+}
