@@ -40,6 +40,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	secretFile := app.Flag("turn-secret-file", "File with the TURN shared secret, to verify the passwords.").String()
 	caFile := app.Flag("tls.ca-file", "PEM CA trusted for the node's certificate.").String()
 	insecure := app.Flag("tls.insecure-skip-verify", "Accept any certificate (self-signed lab nodes).").Bool()
+	app.Flag("connect-address", "host:port to connect to instead of the URLs' host, which still names the server for TLS and HTTP (a node without DNS).").StringVar(&o.ConnectAddress)
 	app.Flag("timeout", "Bound of each leg.").Default("30s").DurationVar(&o.Timeout)
 	if _, err := app.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "ensemble-xmppcheck: %v\n", err)

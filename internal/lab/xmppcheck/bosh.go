@@ -82,6 +82,7 @@ func boshLeg(ctx context.Context, o *Options, leg *Leg) error {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = o.TLSConfig
+	tr.DialContext = o.dial
 	c := &boshClient{url: o.BOSHURL, domain: o.Domain, hc: &http.Client{Transport: tr}, rid: n.Int64() + 1}
 	defer tr.CloseIdleConnections()
 

@@ -17,7 +17,9 @@
 //	--turn-secret-file F  file with the TURN shared secret, to verify the passwords
 //	--tls.ca-file F       PEM CA trusted for the node's certificate
 //	--tls.insecure-skip-verify  accept any certificate (self-signed lab nodes)
-//	--timeout D           bound of the whole run (default 30s)
+//	--connect-address A   host:port dialed instead of the URLs' host (a lab node without DNS;
+//	                      the URLs' host still names the server for TLS and HTTP)
+//	--timeout D           bound of each leg (default 30s)
 //
 // Exit codes: 0 every leg passed, 1 a leg failed (the JSON says which and why), 2 bad flags.
 package xmppcheck

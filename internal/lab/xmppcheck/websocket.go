@@ -2,8 +2,10 @@ package xmppcheck
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/xml"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 
@@ -33,7 +35,7 @@ func websocketLeg(ctx context.Context, o *Options, leg *Leg) error {
 	cfg.Protocol = []string{websocket.WSProtocol}
 	cfg.TlsConfig = o.TLSConfig
 	cfg.Header = http.Header{}
-	conn, err := cfg.DialContext(ctx)
+	conn, err := o.dialWebSocket(ctx, cfg, u)
 	if err != nil {
 		return fmt.Errorf("websocket handshake with %s: %w", o.WebSocketURL, err)
 	}
@@ -78,4 +80,40 @@ func websocketLeg(ctx context.Context, o *Options, leg *Leg) error {
 	}
 	leg.Services = resp.Services
 	return nil
+}
+
+// dialWebSocket opens the TCP (and, for wss, TLS) connection itself, so that
+// ConnectAddress applies, and does the WebSocket handshake on it.
+func (o *Options) dialWebSocket(ctx context.Context, cfg *xnws.Config, u *url.URL) (*xnws.Conn, error) {
+	host, port := u.Hostname(), u.Port()
+	if port == "" {
+		port = map[string]string{"ws": "80", "wss": "443"}[u.Scheme]
+	}
+	raw, err := o.dial(ctx, "tcp", net.JoinHostPort(host, port))
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := ctx.Deadline(); ok {
+		_ = raw.SetDeadline(d)
+	}
+	conn := raw
+	if u.Scheme == "wss" {
+		tc := &tls.Config{}
+		if o.TLSConfig != nil {
+			tc = o.TLSConfig.Clone()
+		}
+		tc.ServerName = host
+		tlsConn := tls.Client(raw, tc)
+		if err := tlsConn.HandshakeContext(ctx); err != nil {
+			_ = raw.Close()
+			return nil, err
+		}
+		conn = tlsConn
+	}
+	ws, err := xnws.NewClient(cfg, conn)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return ws, nil
 }

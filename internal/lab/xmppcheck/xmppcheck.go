@@ -11,6 +11,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,9 @@ type Options struct {
 	TURNSecret string
 	// TLSConfig is used for https and wss; nil is Go's default.
 	TLSConfig *tls.Config
+	// ConnectAddress, when set (host:port), is dialed instead of the URLs' host, which still
+	// names the server for TLS and HTTP (curl's --connect-to): a lab node without DNS.
+	ConnectAddress string
 	// Timeout bounds each leg.
 	Timeout time.Duration
 	// Now is the clock for expiry checks; nil is time.Now.
@@ -126,6 +130,15 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		rep.Legs = append(rep.Legs, leg)
 	}
 	return rep, nil
+}
+
+// dial connects to ConnectAddress when set, else to addr.
+func (o *Options) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	if o.ConnectAddress != "" {
+		addr = o.ConnectAddress
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
 }
 
 // verify checks the TURN services the server announced.
