@@ -14,7 +14,6 @@ import (
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
-	"mellium.im/xmpp/muc"
 	"mellium.im/xmpp/mux"
 	"mellium.im/xmpp/stanza"
 	"mellium.im/xmpp/websocket"
@@ -59,16 +58,44 @@ func websocketLeg(ctx context.Context, o *Options, leg *Leg) error {
 	defer s.Close()
 	leg.JID = s.LocalAddr().String()
 
-	mucClient := &muc.Client{}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(mux.New(stanza.NSClient, muc.HandleClient(mucClient))) }()
-
 	room, err := jid.New(o.Room, o.MUCDomain, "check-ws")
 	if err != nil {
 		return fmt.Errorf("room: %w", err)
 	}
-	if _, err := mucClient.Join(ctx, room, s); err != nil {
-		return fmt.Errorf("joining %s: %w", room, err)
+	// The join is a presence to room/nick (XEP-0045 §7.2) answered by our own presence from
+	// that address, or an error presence. mellium's muc.Client does the same but races on its
+	// join channel (seen with -race), so the answer is caught with a plain presence handler.
+	joined := make(chan error, 1)
+	answer := func(p stanza.Presence, _ xmlstream.TokenReadEncoder) error {
+		if !p.From.Equal(room) {
+			return nil
+		}
+		var err error
+		if p.Type == stanza.ErrorPresence {
+			err = fmt.Errorf("the room refused the join (error presence from %s)", p.From)
+		}
+		select { // called once per child element; the first call answers
+		case joined <- err:
+		default:
+		}
+		return nil
+	}
+	go func() {
+		_ = s.Serve(mux.New(stanza.NSClient,
+			mux.PresenceFunc(stanza.AvailablePresence, xml.Name{}, answer),
+			mux.PresenceFunc(stanza.ErrorPresence, xml.Name{}, answer)))
+	}()
+	join := stanza.Presence{To: room}.Wrap(xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: nsMUC, Local: "x"}}))
+	if err := s.Send(ctx, join); err != nil {
+		return fmt.Errorf("joining %s: %w", room.Bare(), err)
+	}
+	select {
+	case err := <-joined:
+		if err != nil {
+			return fmt.Errorf("joining %s: %w", room.Bare(), err)
+		}
+	case <-ctx.Done():
+		return fmt.Errorf("joining %s: no answer: %w", room.Bare(), ctx.Err())
 	}
 	leg.Room = room.Bare().String()
 
