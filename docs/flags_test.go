@@ -29,8 +29,8 @@ func TestREADMEFlagTables(t *testing.T) {
 		t.Fatal(err)
 	}
 	tables := flagTable.FindAllSubmatch(b, -1)
-	if len(tables) != 3 {
-		t.Fatalf("README.md has %d generated flag tables, want 3 (sidecar, selector, exporter)", len(tables))
+	if len(tables) != 4 {
+		t.Fatalf("README.md has %d generated flag tables, want 4 (sidecar, firstboot, selector, exporter)", len(tables))
 	}
 	dir := t.TempDir()
 	got := flagTable.ReplaceAllFunc(b, func(m []byte) []byte {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/ensemble-jitsi/ensemble/internal/cli"
 )
 
 // Flags holds the collector selection flags of one kingpin application.
@@ -26,7 +28,7 @@ func AddFlags(app *kingpin.Application, reg *Registry) *Flags {
 	f := &Flags{reg: reg, switches: map[string]*collectorSwitch{}}
 	f.disableDefaults = app.Flag("collector.disable-defaults",
 		"Disable every collector not enabled explicitly with --collector.NAME.").Default("false").Bool()
-	PositiveDurationVar(app.Flag("collector.timeout",
+	cli.PositiveDurationVar(app.Flag("collector.timeout",
 		"Bound of a scrape when the request carries no X-Prometheus-Scrape-Timeout-Seconds header.").
 		Default(DefaultTimeout.String()), &f.timeout)
 	for _, s := range reg.Specs() {

@@ -38,13 +38,37 @@ for tool in nginx prometheus-node-exporter prometheus-nginx-exporter curl go pyt
 done
 
 work=$(mktemp -d)
-pids=()
+pids=()         # every process this script starts
+sidecar_pids=() # the sidecars among them
+# running PID: the process exists and is not a zombie waiting for us.
+running() { [[ -r /proc/$1/stat ]] && [[ $(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) != Z ]]; }
+# cleanup stops every process started, whatever way the script ends: SIGTERM; a second SIGTERM
+# to the sidecars, whose first one starts a drain that would wait for the emulator's meetings;
+# SIGKILL to whatever still runs 10 s later.
 cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	trap - EXIT INT TERM
+	local p left
+	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	sleep 0.2
+	for p in "${sidecar_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for _ in $(seq 50); do
+		left=0
+		for p in "${pids[@]}"; do running "$p" && left=1; done
+		((left)) || break
+		sleep 0.2
+	done
+	for p in "${pids[@]}"; do
+		if running "$p"; then
+			echo "bench-exporters: PID $p ignored SIGTERM; killing it" >&2
+			kill -KILL "$p" 2>/dev/null || true
+		fi
+		wait "$p" 2>/dev/null || true
+	done
 	rm -rf "$work"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
@@ -126,10 +150,12 @@ start_ours ours_rt --web.exporter-metrics
 start_sidecar() {
 	local var=$1 log="$work/$1.log"
 	shift
+	# Each sidecar gets its own control listener: the default, 127.0.0.1:9106, fits one.
 	CONSUL_HTTP_ADDR=127.0.0.1:$(free_port) "$work/ensemble-sidecar" --web.listen-address=127.0.0.1:0 \
-		--node.public-url=https://bench.invalid --consul.service-id=bench \
+		--web.control-address=127.0.0.1:0 --node.public-url=https://bench.invalid --consul.service-id=bench \
 		--collector.nginx.scrape-uri="$stub" --collector.jvb.url="$jvb" "$@" 2>"$log" &
 	pids+=($!)
+	sidecar_pids+=($!)
 	printf -v "${var}_pid" %s "$!"
 	wait_for grep -q 'msg=listening address=' "$log"
 	printf -v "${var}_url" %s "http://$(sed -n 's/.*msg=listening address=\([^ ]*\).*/\1/p' "$log" | head -1)/metrics"

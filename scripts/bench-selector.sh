@@ -76,7 +76,7 @@ BARE_CAS_URL=$(sed -n 's/^BARE_CAS_URL=//p' "$work/fleet.out")
 # the HTTP + binding + placement cost.
 start_selector() {
 	: >"$work/selector.log"
-	CONSUL_HTTP_ADDR=$CONSUL_HTTP_ADDR ${SELECTOR_ENV:-} "$BIN/ensemble-selector" --web.listen-address=127.0.0.1:0 \
+	CONSUL_HTTP_ADDR=$CONSUL_HTTP_ADDR ${SELECTOR_ENV:-} "$BIN/ensemble-selector" --web.listen-address=127.0.0.1:0 --nodes.insecure-unbound \
 		--prometheus.url=http://127.0.0.1:1 --rooms.store="$1" --rooms.consul-prefix="bench-$1-$RANDOM/" --log.level=info \
 		>"$work/selector.log" 2>&1 &
 	sel_pid=$!

@@ -1,37 +1,47 @@
 #!/usr/bin/env bash
-# check-imports.sh fails when the node side and the selector side import each other: the
-# sidecar and the selector share only the registration contract (internal/registration) and
-# the wire (Consul), so neither ships the other's code. Test imports count too.
+# check-imports.sh fails when a package links code it must not (scripts/check_imports_test.go
+# plants each forbidden import through a go list overlay and checks that this script fails):
 #
-# It also fails when a shipped binary links the lab (internal/lab: test servers, the demo
-# fleet, the soak, the bridge emulator): what runs on a production node or selector host
-# must not carry harness code. Only the binaries' own dependencies count here, not tests.
+# - The node side and the selector side import each other: the sidecar and the selector share
+#   only the registration contract (internal/registration) and the wire (Consul), so neither
+#   ships the other's code. Test imports count too.
+# - A shipped binary links the lab (internal/lab: test servers, the demo fleet, the soak, the
+#   bridge emulator): what runs on a production node or selector host must not carry harness
+#   code. Only the binaries' own dependencies count here, not tests.
+# - ensemble-firstboot links the exporter library: it runs as root at every boot, before the
+#   network services, and needs none of the exporter's HTTP server and Prometheus client.
+#
+# GOFLAGS (for example -overlay=...) is passed to go list.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mod=$(go list -m)
 fail=0
-check() { # check <what> <forbidden import prefix> <packages...>
+
+# forbid <what> <forbidden import prefix> <go list flags and packages...>
+forbid() {
 	local what=$1 forbidden=$2
 	shift 2
-	local bad
-	bad=$(go list -deps -test -f '{{.ImportPath}}' "$@" | grep -E "^${mod}/${forbidden}(/|$)" | grep -v '\.test$' | sort -u || true)
+	local deps bad
+	# A go list failure (a broken import) must fail the check, not hide the packages it checks.
+	if ! deps=$(go list -deps -f '{{.ImportPath}}' "$@"); then
+		echo "check-imports: go list failed for $what" >&2
+		fail=1
+		return
+	fi
+	bad=$(grep -E "^${mod}/${forbidden}(/|$)" <<<"$deps" | grep -v '\.test$' | sort -u || true)
 	if [[ -n $bad ]]; then
-		echo "check-imports: $what imports $forbidden:" >&2
+		echo "check-imports: $what links $forbidden:" >&2
 		echo "$bad" | sed 's/^/  /' >&2
 		fail=1
 	fi
 }
-check "the sidecar" selector ./sidecar/... ./cmd/ensemble-sidecar/...
-check "the selector" sidecar ./selector/... ./cmd/ensemble-selector/...
+
+forbid "the sidecar" selector -test ./sidecar/... ./cmd/ensemble-sidecar/...
+forbid "the selector" sidecar -test ./selector/... ./cmd/ensemble-selector/...
 
 # The binaries that ship on nodes and selector hosts.
-shipped=(ensemble-sidecar ensemble-selector ensemble-exporter ensemble-firstboot)
-for cmd in "${shipped[@]}"; do
-	bad=$(go list -deps -f '{{.ImportPath}}' "./cmd/$cmd" | grep -E "^${mod}/internal/lab(/|$)" | sort -u || true)
-	if [[ -n $bad ]]; then
-		echo "check-imports: $cmd (shipped) links the lab:" >&2
-		echo "$bad" | sed 's/^/  /' >&2
-		fail=1
-	fi
+for cmd in ensemble-sidecar ensemble-selector ensemble-exporter ensemble-firstboot; do
+	forbid "$cmd (shipped)" internal/lab "./cmd/$cmd"
 done
+forbid "ensemble-firstboot (runs as root at boot)" exporter ./cmd/ensemble-firstboot
 exit $fail

@@ -25,10 +25,10 @@ say() { printf 'install-deps: %s\n' "$*" >&2; }
 # systemd and avahi.
 demo_pkgs=(nginx prometheus)
 test_pkgs=(
-	nginx prometheus chromium fonts-dejavu-core wrk hyperfine
+	nginx prometheus chromium fonts-dejavu-core wrk hyperfine prosody
 	prometheus-node-exporter prometheus-nginx-exporter
 	ansible ansible-lint debootstrap systemd-container equivs reprepro
-	dpkg-dev nftables systemd gnupg openssl curl python3 postgresql
+	dpkg-dev nftables systemd gnupg openssl curl python3 postgresql haproxy
 )
 
 as_root() {

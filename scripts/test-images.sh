@@ -723,7 +723,7 @@ check_nginx() { # NAME
 selector_ready() { in_net curl -sf --max-time 2 http://127.0.0.1:18080/-/ready >/dev/null; }
 check_selector() {
 	ip netns exec "$netns" env CONSUL_HTTP_ADDR=127.0.0.1:8500 CONSUL_HTTP_TOKEN="$selector_token" "$work/bin/ensemble-selector" \
-		--web.listen-address=127.0.0.1:18080 --load.source=direct --rooms.store=consul \
+		--web.listen-address=127.0.0.1:18080 --nodes.allowed-domains=ci.invalid --load.source=direct --rooms.store=consul \
 		>"$work/selector.log" 2>&1 &
 	host_pids+=($!)
 	poll 150 selector_ready || { tail -20 "$work/selector.log"; die "the selector is not ready"; }

@@ -100,13 +100,14 @@ func (s *Selector) admit(p *placement.Snapshot, i int, r *http.Request) error {
 	return nil
 }
 
-// liveRooms returns the live bindings: exact with the memory store, as of the last sweep with
-// the Consul store.
+// liveRooms returns the live bindings: exact with the memory store; with the Consul store, those
+// of the last sweep plus the ones this replica created since (other replicas' creations show at
+// the next sweep).
 func (s *Selector) liveRooms() int {
 	if m, ok := s.store.(interface{ Len() int }); ok {
 		return m.Len()
 	}
-	return int(s.liveCount.Load())
+	return int(s.liveCount.Load() + s.created.Load() - s.createdAtSweep.Load())
 }
 
 // place resolves room to its node. The room URL is the node's validated public URL and the canonical
@@ -159,6 +160,9 @@ func (s *Selector) place(ctx context.Context, room, region string, r *http.Reque
 	}
 	if c := s.decided[string(res.Outcome)]; c != nil {
 		c.Inc()
+	}
+	if res.Outcome == rooms.Created && s.store != nil {
+		s.created.Add(1)
 	}
 	if res.Outcome == rooms.Created || res.Outcome == rooms.Rebound {
 		if i, ok := v.place.Index(res.Node.ID); ok {

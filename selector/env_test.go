@@ -80,6 +80,8 @@ func testOptions(t *testing.T, consul *testenv.Consul) Options {
 	opts := DefaultOptions()
 	opts.ListenAddresses = []string{"127.0.0.1:0"}
 	opts.Consul = consul.Client(t)
+	// The test agent registers every emulated node on its own Consul node.
+	opts.NodesUnbound = true
 	opts.LoadSource = "direct"
 	opts.PrometheusInterval = 200 * time.Millisecond
 	opts.LoadTimeout = time.Second

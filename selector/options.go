@@ -31,6 +31,9 @@ const (
 // room (135 measured with 17-character names): a day of 100,000 meetings holds some 15 MB.
 const DefaultRoomsTTL = 24 * time.Hour
 
+// DefaultRoomsUnjoinedTTL is --rooms.unjoined-ttl's default.
+const DefaultRoomsUnjoinedTTL = 30 * time.Minute
+
 // DefaultRoomsMoveAfter is --rooms.move-after's default: 2.5 times the time a node with the
 // sidecar's default checks (every 2 s, 2 successes before passing) stays critical after a restart
 // of its Consul agent (the first check runs up to one interval after the start).
@@ -46,10 +49,14 @@ type Options struct {
 	Consul *api.Client
 	// ConsulService is the service to follow (--consul.service).
 	ConsulService string
-	// NodesAllowedDomains lists the domains node public URLs must be under (--nodes.allowed-domains);
-	// "example.org" allows example.org and every name below it. Empty allows any valid host, so
-	// whoever may register the Jitsi service in Consul may send users anywhere.
+	// NodesAllowedDomains lists the domains of node public URLs (--nodes.allowed-domains), required
+	// unless NodesUnbound: a node's public URL must be https://<its Consul node name>.<domain> and
+	// its service ID its Consul node name, so no other node's token can claim its identity.
 	NodesAllowedDomains []string
+	// NodesUnbound (--nodes.insecure-unbound, labs only) uses any service ID and any public URL under
+	// NodesAllowedDomains (any host when empty): whoever may register the Jitsi service in Consul
+	// may then take another node's rooms or send users anywhere.
+	NodesUnbound bool
 	// CatalogMaxStaleness is how long the last catalog is served while Consul does not answer
 	// (--catalog.max-staleness); after that rooms get 503 and /-/ready fails.
 	CatalogMaxStaleness time.Duration
@@ -100,6 +107,11 @@ type Options struct {
 	// loses its binding and a late joiner may land on another node: the TTL must exceed the longest
 	// meeting. It only bounds how long forgotten rooms are kept.
 	RoomsTTL time.Duration
+	// RoomsUnjoinedTTL (--rooms.unjoined-ttl) is how long a new binding lives when nobody asks for
+	// its room again; the first later lookup gives it the full RoomsTTL. A flood of rooms nobody
+	// joins (they count against LimitsMaxRooms) is thus gone after this long, not after RoomsTTL;
+	// a meeting whose second participant comes later may be placed anew. 0 means RoomsTTL.
+	RoomsUnjoinedTTL time.Duration
 	// RoomsMoveAfter is how long a node must have been gone before its rooms move to another node
 	// (--rooms.move-after). Until then joins of its rooms still go to it: people already in a
 	// meeting stay where they are, so moving a room that a flapping check, or a restarted Consul
@@ -139,6 +151,9 @@ type Options struct {
 	Now      func() time.Time
 	// OnListen, if set, is called with the bound addresses before serving (tests use it with port 0).
 	OnListen func([]net.Addr)
+	// ShutdownTimeout bounds the graceful shutdown of the HTTP servers once ctx ends (zero:
+	// httpserve.DefaultShutdownTimeout).
+	ShutdownTimeout time.Duration
 	// Version is shown on the web page and in ensemble_selector_build_info.
 	Version string
 }
@@ -146,7 +161,7 @@ type Options struct {
 // DefaultOptions returns the defaults of every flag.
 func DefaultOptions() Options {
 	return Options{
-		ListenAddresses:      []string{":8080"},
+		ListenAddresses:      []string{"127.0.0.1:8080"},
 		ConsulService:        "jitsi",
 		CatalogMaxStaleness:  60 * time.Second,
 		LoadSource:           "prometheus",
@@ -161,6 +176,7 @@ func DefaultOptions() Options {
 		CapacityHeadroom:     placement.DefaultHeadroom,
 		RoomsStore:           StoreMemory,
 		RoomsTTL:             DefaultRoomsTTL,
+		RoomsUnjoinedTTL:     DefaultRoomsUnjoinedTTL,
 		RoomsMoveAfter:       DefaultRoomsMoveAfter,
 		RoomsPrefix:          "ensemble/rooms/",
 		LimitsRoomRate:       1,
@@ -187,6 +203,10 @@ func (o Options) validate() error {
 	}
 	if o.ConsulService == "" {
 		errs = append(errs, errors.New("empty Consul service name"))
+	}
+	if !o.NodesUnbound && len(o.NodesAllowedDomains) == 0 {
+		errs = append(errs, errors.New("--nodes.allowed-domains is required: node public URLs must be https://<Consul node>.<allowed domain> "+
+			"(--nodes.insecure-unbound turns that binding off, for labs only)"))
 	}
 	if o.CatalogMaxStaleness <= 0 {
 		errs = append(errs, fmt.Errorf("catalog max staleness must be positive, got %v", o.CatalogMaxStaleness))
@@ -225,6 +245,9 @@ func (o Options) validate() error {
 	}
 	if o.RoomsTTL <= 0 {
 		errs = append(errs, fmt.Errorf("rooms TTL must be positive, got %v", o.RoomsTTL))
+	}
+	if o.RoomsUnjoinedTTL < 0 {
+		errs = append(errs, fmt.Errorf("rooms unjoined TTL must not be negative, got %v", o.RoomsUnjoinedTTL))
 	}
 	if o.RoomsMoveAfter < 0 {
 		errs = append(errs, fmt.Errorf("rooms move delay must not be negative, got %v", o.RoomsMoveAfter))

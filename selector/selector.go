@@ -1,6 +1,7 @@
 package selector
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -60,8 +61,10 @@ type Selector struct {
 	// limiter and proxies limit room creation per client; limiter is nil when off.
 	limiter *clientrate.Limiter
 	proxies clientrate.Proxies
-	// liveCount is the live bindings at the last sweep (stores that cannot count them at once).
-	liveCount atomic.Int64
+	// liveCount is the live bindings at the last sweep (stores that cannot count them at once),
+	// created the bindings this replica has created, and createdAtSweep what created was when that
+	// sweep began: liveRooms adds the creations since, so --limits.max-rooms holds between sweeps.
+	liveCount, created, createdAtSweep atomic.Int64
 
 	// contact is when Consul last answered (the watcher's; tests may replace it).
 	contact func() time.Time
@@ -132,6 +135,10 @@ func New(opts Options) (*Selector, error) {
 
 	if opts.LimitsRoomRate > 0 {
 		s.limiter = clientrate.New(opts.LimitsRoomRate, opts.LimitsRoomBurst, opts.LimitsClients)
+		opts.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: namespace, Name: "limiter_table_full_total",
+			Help: "New clients that found the room-creation limiter's table (--limits.clients) full of active clients and replaced the least recently seen one; a steady rise means more addresses than the table holds are creating rooms.",
+		}, func() float64 { return float64(s.limiter.TableFull()) }))
 		if s.proxies, err = clientrate.ParseProxies(opts.LimitsTrustedProxies); err != nil {
 			return nil, fmt.Errorf("limits.trusted-proxies: %w", err)
 		}
@@ -140,6 +147,7 @@ func New(opts Options) (*Selector, error) {
 	copts := catalog.DefaultOptions()
 	copts.Service = opts.ConsulService
 	copts.Now = opts.Now
+	copts.Unbound = opts.NodesUnbound
 	if copts.AllowedDomains, err = registration.ParseDomains(opts.NodesAllowedDomains); err != nil {
 		return nil, fmt.Errorf("nodes.allowed-domains: %w", err)
 	}
@@ -170,12 +178,12 @@ func New(opts Options) (*Selector, error) {
 
 	switch opts.RoomsStore {
 	case StoreMemory:
-		if s.store, err = rooms.NewMemory(opts.RoomsTTL, opts.Now); err != nil {
+		if s.store, err = rooms.NewMemory(opts.RoomsTTL, opts.RoomsUnjoinedTTL, opts.Now); err != nil {
 			return nil, err
 		}
 	case StoreConsul:
 		o := consulrooms.DefaultOptions()
-		o.Prefix, o.TTL, o.Now = opts.RoomsPrefix, opts.RoomsTTL, opts.Now
+		o.Prefix, o.TTL, o.Unjoined, o.Now = opts.RoomsPrefix, opts.RoomsTTL, opts.RoomsUnjoinedTTL, opts.Now
 		if s.store, err = consulrooms.New(opts.Consul, o); err != nil {
 			return nil, err
 		}
@@ -218,7 +226,15 @@ func (s *Selector) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = s.watcher.Run(ctx) })
+	var watchErr error // set before wg.Wait returns
+	wg.Go(func() {
+		err := s.watcher.Run(ctx)
+		if ctx.Err() == nil {
+			// The watch ended on its own: the selector can no longer follow the fleet, so it stops.
+			watchErr = errors.Join(errors.New("catalog watch stopped"), err)
+			cancel()
+		}
+	})
 	wg.Go(func() { s.pollLoad(ctx) })
 	// Flip the catalog_stale state when Consul has been silent too long, so the metric and the log line do
 	// not wait for the next request.
@@ -231,6 +247,9 @@ func (s *Selector) Run(ctx context.Context) error {
 	if s.store != nil {
 		roomsLog := s.logger.With("component", "rooms")
 		sweep := func() {
+			// Creations during the sweep may be counted twice (in its total and after it): the
+			// cap errs on the safe side until the next sweep.
+			createdBefore := s.created.Load()
 			m, err := s.store.Sweep(ctx)
 			if err != nil && ctx.Err() == nil {
 				roomsLog.Warn("room binding sweep failed", "err", err)
@@ -242,6 +261,7 @@ func (s *Selector) Run(ctx context.Context) error {
 					total += n
 				}
 				s.liveCount.Store(int64(total))
+				s.createdAtSweep.Store(createdBefore)
 			}
 		}
 		wg.Go(func() { sweep(); every(ctx, sweepEvery, sweep) })
@@ -270,11 +290,11 @@ func (s *Selector) Run(ctx context.Context) error {
 	case err = <-servers.Err():
 	}
 	cancel()
-	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), httpserve.DefaultShutdownTimeout)
+	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), cmp.Or(s.opts.ShutdownTimeout, httpserve.DefaultShutdownTimeout))
 	defer stop()
-	_ = servers.Shutdown(shutdownCtx)
+	shutdownErr := servers.Shutdown(shutdownCtx)
 	wg.Wait()
-	return err
+	return errors.Join(err, watchErr, shutdownErr)
 }
 
 // pollLoad reads the load source every interval and rebuilds the view. A failing source keeps the last

@@ -100,6 +100,7 @@ func inProcessWith(t testing.TB, mod func(*Options)) (*Selector, []string) {
 	}
 	opts := DefaultOptions()
 	opts.Consul, opts.Logger, opts.Registry, opts.Now = c, testLoggerTB(t), prometheus.NewRegistry(), time.Now
+	opts.NodesUnbound = true // the snapshots below are made up, not bound to Consul nodes
 	mod(&opts)
 	s, err := New(opts)
 	if err != nil {

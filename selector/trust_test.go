@@ -354,3 +354,67 @@ func TestPerNodeTokens(t *testing.T) {
 		t.Error("a sidecar token could read the room bindings")
 	}
 }
+
+// TestLimiterTableFull replays the review's N3 through the handler: with --limits.clients=32,
+// 200 clients behind the trusted proxy each create a room; none is refused for the table being
+// full, and ensemble_selector_limiter_table_full_total counts the replacements.
+func TestLimiterTableFull(t *testing.T) {
+	s, _ := inProcessWith(t, func(o *Options) { o.LimitsClients = 32; o.Placement.Window = time.Hour })
+	h := s.handler()
+	codes := map[int]int{}
+	for i := range 200 {
+		req := httptest.NewRequest(http.MethodGet, fmt.Sprintf("/full-%d", i), nil)
+		req.RemoteAddr = "127.0.0.1:40000"
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		codes[rec.Code]++
+	}
+	if codes[http.StatusFound] != 200 {
+		t.Errorf("answers %v, want 200 redirects", codes)
+	}
+	mfs, err := s.opts.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var full float64
+	for _, mf := range mfs {
+		if mf.GetName() == "ensemble_selector_limiter_table_full_total" {
+			full = mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	if full < 100 {
+		t.Errorf("ensemble_selector_limiter_table_full_total = %v, want at least 100", full)
+	}
+}
+
+// TestMaxRoomsConsulStore replays the review's N4: with the Consul store the live-room count
+// comes from a sweep at most a minute old, so a burst of new rooms overshot --limits.max-rooms
+// until the next one. Creations since the last sweep now count: 40 new rooms in a row against
+// a cap of 20 create exactly 20 bindings, and the rest are refused with 503.
+func TestMaxRoomsConsulStore(t *testing.T) {
+	consul := testenv.StartConsul(t, testenv.ConsulOptions{})
+	nodes := addNodes(t, consul.Client(t), 2)
+	opts := testOptions(t, consul)
+	opts.RoomsStore = StoreConsul
+	opts.RoomsPrefix = "ensemble/rooms/"
+	opts.LimitsMaxRooms = 20
+	in := start(t, opts)
+	in.waitEligible(t, nodes)
+	codes := map[int]int{}
+	for i := range 40 {
+		resp, err := client.Get(in.url + fmt.Sprintf("/cap-%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		codes[resp.StatusCode]++
+	}
+	keys, _, err := consul.Client(t).KV().Keys(opts.RoomsPrefix, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if codes[http.StatusFound] != 20 || codes[http.StatusServiceUnavailable] != 20 || len(keys) != 20 {
+		t.Errorf("answers %v and %d bindings, want 20 redirects, 20 × 503 and 20 bindings", codes, len(keys))
+	}
+}

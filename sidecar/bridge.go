@@ -59,7 +59,7 @@ func shutdownProbe(b videobridge) Probe {
 }
 
 // buildProbes returns the probes Options asks for: the bridge's /about/health, nginx
-// stub_status answering, and the CPU threshold.
+// stub_status answering, a prosody BOSH session, jicofo's /about/health, and the CPU threshold.
 func buildProbes(o *Options, jc *jvb.Client, hc *http.Client) ([]Probe, error) {
 	if o.Probes != nil {
 		return o.Probes, nil
@@ -74,6 +74,12 @@ func buildProbes(o *Options, jc *jvb.Client, hc *http.Client) ([]Probe, error) {
 			_, err := c.StubStatus(ctx)
 			return err
 		}))
+	}
+	if o.HealthProsody {
+		probes = append(probes, NewProsodyProbe(o.HealthProsodyURL, o.HealthProsodyDomain, hc))
+	}
+	if o.HealthJicofo {
+		probes = append(probes, jicofoProbe(o.HealthJicofoURL, hc))
 	}
 	if o.HealthCPUThreshold > 0 {
 		p, err := NewCPUProbe("/proc", o.HealthCPUThreshold)

@@ -6,11 +6,22 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"syscall"
 	"time"
 )
 
 // bridgeCallTimeout bounds each call to the videobridge during a drain.
 const bridgeCallTimeout = 2 * time.Second
+
+// bridgeGonePolls is how many drain poll intervals the bridge must refuse connections in a row
+// before a drain stops waiting for its meetings. A refused connection means no process listens
+// on the bridge's port: the bridge crashed or was stopped, and conferences live in its memory,
+// so it hosts none. One refusal could be a bridge mid-restart (its new process would answer
+// 0 conferences soon anyway); three in a row, 15 s with the default 5 s poll, rule that out
+// while keeping "systemctl stop ensemble-sidecar" after a bridge crash short. A bridge that
+// times out or answers errors is not "gone": a hung or overloaded bridge may still carry
+// meetings, so the drain keeps waiting for those until its deadline.
+const bridgeGonePolls = 3
 
 // videobridge is the part of the videobridge's REST API a drain uses.
 type videobridge interface {
@@ -55,6 +66,9 @@ type DrainStatus struct {
 	LoadError    string `json:"load_error,omitempty"`
 	// BridgeMode says how the bridge was told to take no new conferences, if at all.
 	BridgeMode string `json:"bridge_mode,omitempty"`
+	// BridgeUnreachableSince is when the bridge started refusing connections during this drain
+	// (zero while it answers): Conferences and Participants are then the last counts it gave.
+	BridgeUnreachableSince time.Time `json:"bridge_unreachable_since,omitzero"`
 }
 
 var errExiting = errors.New("the sidecar is shutting down; the drain cannot be undone")
@@ -226,6 +240,12 @@ func (c *controller) loop(ctx, work context.Context, serveErr <-chan error) erro
 				if err := c.finish(work, "no meetings left"); c.exiting {
 					return err
 				}
+			case c.bridgeGone():
+				c.logger.Warn("the bridge refuses connections: it hosts no meetings; ending the drain",
+					"unreachable_for", time.Since(c.snapshot().BridgeUnreachableSince).Round(time.Millisecond))
+				if err := c.finish(work, "bridge unreachable"); c.exiting {
+					return err
+				}
 			case !time.Now().Before(c.snapshot().Deadline):
 				c.logger.Warn("drain timeout reached with meetings still running", "timeout", c.opts.DrainTimeout)
 				if err := c.finish(work, "drain timeout"); c.exiting {
@@ -337,6 +357,12 @@ func (c *controller) poll(work context.Context) bool {
 	} else {
 		st.Conferences, st.Participants = conf, part
 	}
+	switch {
+	case !errors.Is(err, syscall.ECONNREFUSED):
+		st.BridgeUnreachableSince = time.Time{}
+	case st.BridgeUnreachableSince.IsZero():
+		st.BridgeUnreachableSince = time.Now()
+	}
 	if c.snapshot().State == StateDraining {
 		c.setStatus(st)
 	}
@@ -347,6 +373,13 @@ func (c *controller) poll(work context.Context) bool {
 			"remaining", st.Deadline.Sub(now).Round(time.Second))
 	}
 	return err == nil && conf == 0 && part == 0
+}
+
+// bridgeGone reports whether the bridge of the running drain has refused connections for
+// bridgeGonePolls poll intervals.
+func (c *controller) bridgeGone() bool {
+	since := c.snapshot().BridgeUnreachableSince
+	return !since.IsZero() && time.Since(since) >= bridgeGonePolls*c.opts.DrainPollInterval
 }
 
 // finish deregisters the node. It returns an error only if a registration this process made

@@ -30,6 +30,7 @@ type env struct {
 	nginx  *testenv.Nginx
 	emu    *jvbemu.Emulator
 	emuURL string
+	emuSrv *httptest.Server // closing it leaves the bridge's port refusing connections
 }
 
 func newEnv(t *testing.T, co testenv.ConsulOptions, eo jvbemu.Options) *env {
@@ -39,7 +40,7 @@ func newEnv(t *testing.T, co testenv.ConsulOptions, eo jvbemu.Options) *env {
 	e.emu = jvbemu.New(eo)
 	srv := httptest.NewServer(e.emu)
 	t.Cleanup(srv.Close)
-	e.emuURL = srv.URL
+	e.emuURL, e.emuSrv = srv.URL, srv
 	return e
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/consul/api"
 
 	"github.com/ensemble-jitsi/ensemble/exporter"
+	"github.com/ensemble-jitsi/ensemble/internal/cli"
 	"github.com/ensemble-jitsi/ensemble/internal/firstboot/status"
 	"github.com/ensemble-jitsi/ensemble/internal/registration"
 )
@@ -91,6 +92,15 @@ type Options struct {
 	// HealthJVB and HealthNginx switch the jvb and nginx probes of /health.
 	HealthJVB   bool
 	HealthNginx bool
+	// HealthProsody asks prosody for a BOSH session on HealthProsodyURL for the XMPP domain
+	// HealthProsodyDomain (sent as Host, as nginx does); HealthJicofo requires jicofo's
+	// HealthJicofoURL (/about/health) to answer 200. Off by default: only a Jitsi node runs them,
+	// and the jitsi role turns them on.
+	HealthProsody       bool
+	HealthProsodyURL    string
+	HealthProsodyDomain string
+	HealthJicofo        bool
+	HealthJicofoURL     string
 	// HealthCPUThreshold fails /health while CPU use is above this ratio (0 disables).
 	HealthCPUThreshold float64
 	// Probes replaces the probes built from the fields above when not nil.
@@ -137,6 +147,9 @@ func DefaultOptions() Options {
 		CollectorNginxScrapeURI:           "http://127.0.0.1:80/nginx_status",
 		HealthJVB:                         true,
 		HealthNginx:                       true,
+		HealthProsodyURL:                  "http://127.0.0.1:5280/http-bind",
+		HealthProsodyDomain:               "meet.jitsi",
+		HealthJicofoURL:                   "http://127.0.0.1:8888/about/health",
 		DrainTimeout:                      2 * time.Hour,
 		DrainPollInterval:                 5 * time.Second,
 		DrainProgressInterval:             time.Minute,
@@ -203,6 +216,19 @@ func (o *Options) Validate() error {
 	}
 	if o.NodeCapacity <= 0 {
 		errs = append(errs, fmt.Errorf("node.capacity must be positive, got %d", o.NodeCapacity))
+	}
+	if o.HealthProsody {
+		if err := cli.ValidateHTTPURL(o.HealthProsodyURL); err != nil {
+			errs = append(errs, fmt.Errorf("health.prosody-url: %w", err))
+		}
+		if o.HealthProsodyDomain == "" {
+			errs = append(errs, errors.New("health.prosody-domain must not be empty while health.prosody is on"))
+		}
+	}
+	if o.HealthJicofo {
+		if err := cli.ValidateHTTPURL(o.HealthJicofoURL); err != nil {
+			errs = append(errs, fmt.Errorf("health.jicofo-url: %w", err))
+		}
 	}
 	if o.HealthCPUThreshold < 0 || o.HealthCPUThreshold > 1 {
 		errs = append(errs, fmt.Errorf("health.cpu-threshold must be within [0, 1], got %v", o.HealthCPUThreshold))

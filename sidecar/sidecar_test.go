@@ -272,6 +272,68 @@ func TestDrainTimeoutSkipAndBridgeModes(t *testing.T) {
 	}
 }
 
+// TestDrainEndsWhenBridgeGone: a stopping sidecar whose bridge refuses connections (crashed,
+// stopped) ends the drain after a few poll intervals instead of waiting out the drain timeout
+// with the last conference count; a bridge that answers errors still counts as busy.
+func TestDrainEndsWhenBridgeGone(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		gone bool // close the bridge's listener; else make it answer 500
+	}{
+		{"connection-refused", true},
+		{"error-500", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, testenv.ConsulOptions{}, jvbemu.Options{})
+			var logs testenv.Buffer
+			o := e.options("node-"+tc.name, &logs)
+			r, _ := e.startPassing(t, o)
+			e.emu.StartConference(2)
+			r.cancel()
+			testenv.WaitFor(t, 5*time.Second, func() error {
+				if st := getDrain(t, r); st.State != sidecar.StateDraining || st.Conferences != 1 {
+					return fmt.Errorf("drain state = %+v", st)
+				}
+				return nil
+			})
+			from := time.Now()
+			if tc.gone {
+				e.emuSrv.Close()
+			} else {
+				e.emu.SetFault(jvbemu.Error500)
+			}
+			// The bound is 3 poll intervals (150 ms here); 20 intervals are far past it.
+			select {
+			case err := <-r.done:
+				r.done <- err // let cleanup see it too
+				took := time.Since(from)
+				if !tc.gone {
+					t.Fatalf("Run returned (%v) after %v while the bridge answered 500", err, took)
+				}
+				if err != nil {
+					t.Fatalf("Run = %v, want nil", err)
+				}
+				if bound := 3 * o.DrainPollInterval; took < bound {
+					t.Errorf("the drain ended %v after the bridge went, before the bound %v", took, bound)
+				}
+				if !strings.Contains(logs.String(), `why="bridge unreachable"`) {
+					t.Errorf("no log of the reason:\n%s", logs.String())
+				}
+				if p, _, err := agentHas(e.client, o.ConsulServiceID); err != nil || p {
+					t.Errorf("service still present=%v (%v)", p, err)
+				}
+			case <-time.After(20 * o.DrainPollInterval):
+				if tc.gone {
+					t.Fatalf("still draining %v after the bridge went: %+v", time.Since(from), getDrain(t, r))
+				}
+				if st := getDrain(t, r); st.State != sidecar.StateDraining || st.LoadError == "" || !st.BridgeUnreachableSince.IsZero() {
+					t.Errorf("drain state with a failing bridge = %+v", st)
+				}
+			}
+		})
+	}
+}
+
 func TestConsulRestartedEmpty(t *testing.T) {
 	e := newEnv(t, testenv.ConsulOptions{}, jvbemu.Options{})
 	o := e.options("node-restart", &testenv.Buffer{})

@@ -149,7 +149,7 @@ func newRun(o Options, w *workload, p placement.Policy, done *atomic.Int64, tota
 	if o.ZeroDelay { // the true load already counts every placed participant
 		cfg.Cost, cfg.JoinCost = 0, 0
 	}
-	store, err := rooms.NewMemory(o.RoomsTTL, clock)
+	store, err := rooms.NewMemory(o.RoomsTTL, 0, clock)
 	if err != nil {
 		return nil, err
 	}

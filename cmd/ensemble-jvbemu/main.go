@@ -9,13 +9,8 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/signal"
-	"syscall"
 
-	"github.com/alecthomas/kingpin/v2"
-	"github.com/prometheus/common/promslog"
-	promslogflag "github.com/prometheus/common/promslog/flag"
-
+	"github.com/ensemble-jitsi/ensemble/internal/cli"
 	"github.com/ensemble-jitsi/ensemble/internal/lab/jvbemu"
 )
 
@@ -25,7 +20,7 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	var opts jvbemu.RunOptions
-	app := kingpin.New("ensemble-jvbemu", "Emulate a Jitsi Videobridge's private REST API for tests and the demo.").DefaultEnvars()
+	app := cli.New("ensemble-jvbemu", "Emulate a Jitsi Videobridge's private REST API for tests and the demo.", stdout, stderr)
 	app.Flag("web.listen-address", "Address to listen on; port 0 picks a free one.").
 		Default("127.0.0.1:0").StringVar(&opts.ListenAddress)
 	app.Flag("jvb.version", "Version reported by /about/version and the stats.").
@@ -36,27 +31,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		StringVar(&opts.Emulator.RelayID)
 	app.Flag("jvb.shutdown-disabled", "Answer 404 on /colibri/shutdown, as JVB does by default (videobridge.rest.shutdown.enabled=false).").
 		BoolVar(&opts.Emulator.ShutdownDisabled)
-	app.Flag("fault.slow-delay", "Delay of the \"slow\" fault.").Default("2s").DurationVar(&opts.Emulator.SlowDelay)
+	cli.PositiveDurationVar(app.Flag("fault.slow-delay", "Delay of the \"slow\" fault.").Default("2s"), &opts.Emulator.SlowDelay)
 	huge := app.Flag("fault.huge-bytes", "Body size of the \"huge\" fault.").Default("64MiB").Bytes()
 	app.Flag("conference", "Start a conference of this size (repeatable).").IntsVar(&opts.Conferences)
-	logCfg := &promslog.Config{}
-	promslogflag.AddFlags(app, logCfg)
-	app.UsageWriter(stderr)
-	app.ErrorWriter(stderr)
-	if _, err := app.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "ensemble-jvbemu: %v\n", err)
-		return 2
-	}
-	opts.Emulator.HugeBytes = int64(*huge)
-	logCfg.Writer = stderr
-	opts.Logger = promslog.New(logCfg)
-	opts.Listening = func(addr net.Addr) { fmt.Fprintf(stdout, "listening on http://%s\n", addr) }
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := jvbemu.Run(ctx, opts); err != nil {
-		fmt.Fprintf(stderr, "ensemble-jvbemu: %v\n", err)
-		return 1
-	}
-	return 0
+	return app.Run(args, func(ctx context.Context, s cli.Session) error {
+		opts.Emulator.HugeBytes = int64(*huge)
+		opts.Logger = s.Logger
+		opts.Listening = func(addr net.Addr) { fmt.Fprintf(stdout, "listening on http://%s\n", addr) }
+		return jvbemu.Run(ctx, opts)
+	})
 }

@@ -4,54 +4,49 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/alecthomas/kingpin/v2"
 	"github.com/hashicorp/consul/api"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/common/promslog"
-	promslogflag "github.com/prometheus/common/promslog/flag"
-	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
-	"github.com/ensemble-jitsi/ensemble/internal/flagdoc"
+	"github.com/ensemble-jitsi/ensemble/internal/cli"
 	"github.com/ensemble-jitsi/ensemble/selector"
 	"github.com/ensemble-jitsi/ensemble/selector/load"
 	"github.com/ensemble-jitsi/ensemble/selector/placement"
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(args []string, stderr io.Writer) int {
+func run(args []string, stdout, stderr io.Writer) int {
 	opts := selector.DefaultOptions()
-	app := kingpin.New("ensemble-selector", "Send each meeting to the best healthy Jitsi node.").DefaultEnvars()
-	app.Version(version.Print("ensemble-selector"))
-	webFlags := kingpinflag.AddFlags(app, opts.ListenAddresses[0])
+	app := cli.New("ensemble-selector", "Send each meeting to the best healthy Jitsi node.", stdout, stderr)
+	webFlags := kingpinflag.AddFlags(app.Application, opts.ListenAddresses[0])
+	app.Unsupported("web.systemd-socket")
 	app.Flag("consul.service", "Consul service of the Jitsi nodes (address from CONSUL_HTTP_ADDR).").
 		Default(opts.ConsulService).StringVar(&opts.ConsulService)
-	app.Flag("nodes.allowed-domains", "Domain node public URLs must be under (repeatable or comma-separated; example.org allows *.example.org). Empty allows any host.").
+	app.Flag("nodes.allowed-domains", "Domain of node public URLs (repeatable or comma-separated; required): a node's URL must be https://<its Consul node name>.<domain>.").
 		StringsVar(&opts.NodesAllowedDomains)
-	app.Flag("catalog.max-staleness", "Serve the last catalog this long while Consul does not answer; then refuse rooms and report not ready.").
-		Default(opts.CatalogMaxStaleness.String()).DurationVar(&opts.CatalogMaxStaleness)
+	app.Flag("nodes.insecure-unbound", "Labs only: use any service ID and any public URL (under --nodes.allowed-domains if given); any token that may register the Jitsi service can then take other nodes' rooms.").
+		BoolVar(&opts.NodesUnbound)
+	cli.PositiveDurationVar(app.Flag("catalog.max-staleness", "Serve the last catalog this long while Consul does not answer; then refuse rooms and report not ready.").
+		Default(opts.CatalogMaxStaleness.String()), &opts.CatalogMaxStaleness)
 	app.Flag("load.source", "Where node load comes from: "+strings.Join(load.Builtin().Names(), ", ")+" (prometheus: the recording rules; direct: scrape each sidecar).").
 		Default(opts.LoadSource).EnumVar(&opts.LoadSource, load.Builtin().Names()...)
 	app.Flag("load.max-age", "Load data older than this is unknown.").
 		Default(opts.Placement.MaxAge.String()).DurationVar(&opts.Placement.MaxAge)
 	app.Flag("load.score", "What placement compares: max (the more constrained of the CPU busy ratio and the videobridge stress level), cpu or stress.").
 		Default(opts.LoadScore).EnumVar(&opts.LoadScore, load.ScoreNames()...)
-	app.Flag("load.timeout", "Deadline of one read of the load source.").
-		Default(opts.LoadTimeout.String()).DurationVar(&opts.LoadTimeout)
+	cli.PositiveDurationVar(app.Flag("load.timeout", "Deadline of one read of the load source.").
+		Default(opts.LoadTimeout.String()), &opts.LoadTimeout)
 	app.Flag("load.direct.scheme", "How the direct source reaches each sidecar's /metrics: http or https.").
 		Default(opts.LoadDirectScheme).EnumVar(&opts.LoadDirectScheme, "http", "https")
 	app.Flag("load.direct.ca-file", "PEM roots the direct source trusts for https sidecars (default: the system's).").
@@ -62,8 +57,8 @@ func run(args []string, stderr io.Writer) int {
 		StringVar(&opts.LoadDirectBasicAuthPasswordFile)
 	app.Flag("prometheus.url", "Prometheus server of the prometheus load source.").
 		Default(opts.PrometheusURL).StringVar(&opts.PrometheusURL)
-	app.Flag("prometheus.interval", "How often load is read (both sources).").
-		Default(opts.PrometheusInterval.String()).DurationVar(&opts.PrometheusInterval)
+	cli.PositiveDurationVar(app.Flag("prometheus.interval", "How often load is read (both sources).").
+		Default(opts.PrometheusInterval.String()), &opts.PrometheusInterval)
 	app.Flag("prometheus.query.cpu", "PromQL giving each node's CPU busy ratio, labelled node.").
 		Default(opts.Queries.CPU).StringVar(&opts.Queries.CPU)
 	app.Flag("prometheus.query.stress", "PromQL giving each node's videobridge stress level, labelled node.").
@@ -95,8 +90,10 @@ func run(args []string, stderr io.Writer) int {
 		Default(fmt.Sprint(opts.Placement.Epsilon)).Float64Var(&opts.Placement.Epsilon)
 	app.Flag("rooms.store", "Room bindings: memory (one replica), consul (KV, several replicas) or none (bounded-hash only).").
 		Default(opts.RoomsStore).EnumVar(&opts.RoomsStore, selector.StoreMemory, selector.StoreConsul, selector.StoreNone)
-	app.Flag("rooms.ttl", "A room binding expires after this long without a lookup. Keep it longer than the longest meeting: lookups happen only when people join, so a shorter TTL can expire a running meeting's binding and send a late joiner to another node.").
-		Default(opts.RoomsTTL.String()).DurationVar(&opts.RoomsTTL)
+	cli.PositiveDurationVar(app.Flag("rooms.ttl", "A room binding expires after this long without a lookup. Keep it longer than the longest meeting: lookups happen only when people join, so a shorter TTL can expire a running meeting's binding and send a late joiner to another node.").
+		Default(opts.RoomsTTL.String()), &opts.RoomsTTL)
+	app.Flag("rooms.unjoined-ttl", "A new room binding nobody looks up again expires after this long (the first later lookup gives it --rooms.ttl), so rooms a flood creates and never joins leave --limits.max-rooms soon; 0 means --rooms.ttl.").
+		Default(opts.RoomsUnjoinedTTL.String()).DurationVar(&opts.RoomsUnjoinedTTL)
 	app.Flag("rooms.move-after", "A room moves off a node only once the node has been gone (critical in Consul) this long; until then joins still go to it, so a flapping check or a restarted Consul agent does not split its meetings. Keep it above (success_before_passing + 1) x the nodes' check interval; 0 moves at once.").
 		Default(opts.RoomsMoveAfter.String()).DurationVar(&opts.RoomsMoveAfter)
 	app.Flag("rooms.consul-prefix", "Consul KV folder of the room bindings.").
@@ -113,62 +110,37 @@ func run(args []string, stderr io.Writer) int {
 		Default(fmt.Sprint(opts.LimitsMaxPending)).IntVar(&opts.LimitsMaxPending)
 	app.Flag("limits.max-rooms", "Refuse new rooms (503) while this many bindings are live, 0 = no cap.").
 		Default(fmt.Sprint(opts.LimitsMaxRooms)).IntVar(&opts.LimitsMaxRooms)
-	app.Flag("web.read-header-timeout", "Time a client may take to send request headers.").
-		Default(opts.ReadHeaderTimeout.String()).DurationVar(&opts.ReadHeaderTimeout)
-	app.Flag("web.read-timeout", "Time a client may take to send a whole request.").
-		Default(opts.ReadTimeout.String()).DurationVar(&opts.ReadTimeout)
-	app.Flag("web.write-timeout", "Time to write a response.").
-		Default(opts.WriteTimeout.String()).DurationVar(&opts.WriteTimeout)
-	app.Flag("web.idle-timeout", "Time an idle keep-alive connection stays open.").
-		Default(opts.IdleTimeout.String()).DurationVar(&opts.IdleTimeout)
-	logCfg := &promslog.Config{}
-	promslogflag.AddFlags(app, logCfg)
-	// Accepted only to say it is not supported: not advertised.
-	app.GetFlag("web.systemd-socket").Hidden()
-	flagdoc.Register(app, os.Stdout, os.Exit, nil)
-	app.UsageWriter(stderr)
-	app.ErrorWriter(stderr)
-	if _, err := app.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "ensemble-selector: %v\n", err)
-		return 2
-	}
-	if *webFlags.WebSystemdSocket {
-		fmt.Fprintln(stderr, "ensemble-selector: --web.systemd-socket is not supported")
-		return 2
-	}
-	opts.NodesAllowedDomains = splitList(opts.NodesAllowedDomains)
-	opts.LimitsTrustedProxies = splitList(opts.LimitsTrustedProxies)
-	nb, err := selector.ParseRegionNeighbours(*neighbours)
-	if err != nil {
-		fmt.Fprintf(stderr, "ensemble-selector: %v\n", err)
-		return 2
-	}
-	opts.RegionNeighbours = nb
-	opts.ListenAddresses = *webFlags.WebListenAddresses
-	opts.WebConfigFile = *webFlags.WebConfigFile
-	logCfg.Writer = stderr
-	opts.Logger = promslog.New(logCfg)
-	// Set with -ldflags "-X github.com/prometheus/common/version.Version=..." (make build).
-	opts.Version = cmp.Or(version.Version, "devel")
-	opts.Now = time.Now
-
-	consul, err := api.NewClient(api.DefaultConfig())
-	if err != nil {
-		fmt.Fprintf(stderr, "ensemble-selector: consul client: %v\n", err)
-		return 2
-	}
-	opts.Consul = consul
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	opts.Registry = reg
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := selector.Run(ctx, opts); err != nil {
-		opts.Logger.Error("selector stopped", "err", err)
-		return 1
-	}
-	return 0
+	cli.PositiveDurationVar(app.Flag("web.read-header-timeout", "Time a client may take to send request headers.").
+		Default(opts.ReadHeaderTimeout.String()), &opts.ReadHeaderTimeout)
+	cli.PositiveDurationVar(app.Flag("web.read-timeout", "Time a client may take to send a whole request.").
+		Default(opts.ReadTimeout.String()), &opts.ReadTimeout)
+	cli.PositiveDurationVar(app.Flag("web.write-timeout", "Time to write a response.").
+		Default(opts.WriteTimeout.String()), &opts.WriteTimeout)
+	cli.PositiveDurationVar(app.Flag("web.idle-timeout", "Time an idle keep-alive connection stays open.").
+		Default(opts.IdleTimeout.String()), &opts.IdleTimeout)
+	return app.Run(args, func(ctx context.Context, s cli.Session) error {
+		opts.NodesAllowedDomains = splitList(opts.NodesAllowedDomains)
+		opts.LimitsTrustedProxies = splitList(opts.LimitsTrustedProxies)
+		nb, err := selector.ParseRegionNeighbours(*neighbours)
+		if err != nil {
+			return cli.UsageError(err)
+		}
+		opts.RegionNeighbours = nb
+		opts.ListenAddresses = *webFlags.WebListenAddresses
+		opts.WebConfigFile = *webFlags.WebConfigFile
+		opts.Logger = s.Logger
+		opts.Version = cli.Version()
+		opts.Now = time.Now
+		consul, err := api.NewClient(api.DefaultConfig())
+		if err != nil {
+			return cli.UsageError(fmt.Errorf("consul client: %w", err))
+		}
+		opts.Consul = consul
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		opts.Registry = reg
+		return selector.Run(ctx, opts)
+	})
 }
 
 // splitList splits comma-separated entries of a repeatable flag (the environment variable gives

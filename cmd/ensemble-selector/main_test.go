@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -25,11 +26,12 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--selector.high-water=0", "--web.listen-address=127.0.0.1:0"}, 1, "high-water"},
 		{[]string{"--selector.replicas=-1", "--web.listen-address=127.0.0.1:0"}, 1, "selector replicas"},
 		{[]string{"--selector.join-cost=-1", "--web.listen-address=127.0.0.1:0"}, 1, "per-join cost"},
+		{[]string{"--web.listen-address=127.0.0.1:0"}, 1, "--nodes.allowed-domains is required"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
 			var stderr testenv.Buffer
-			if code := run(c.args, &stderr); code != c.code || !strings.Contains(stderr.String(), c.want) {
+			if code := run(c.args, io.Discard, &stderr); code != c.code || !strings.Contains(stderr.String(), c.want) {
 				t.Fatalf("exit %d, want %d; stderr %q should contain %q", code, c.code, stderr.String(), c.want)
 			}
 		})
@@ -44,7 +46,7 @@ func TestServeAndStop(t *testing.T) {
 	var stderr testenv.Buffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run([]string{"--web.listen-address=127.0.0.1:0", "--prometheus.url=http://127.0.0.1:1", "--log.level=info"}, &stderr)
+		done <- run([]string{"--web.listen-address=127.0.0.1:0", "--nodes.allowed-domains=example.org", "--prometheus.url=http://127.0.0.1:1", "--log.level=info"}, io.Discard, &stderr)
 	}()
 	listening := regexp.MustCompile(`msg=listening address=(\S+)`)
 	var addr string

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -32,7 +33,7 @@ func TestBadFlags(t *testing.T) {
 		t.Run(argText, func(t *testing.T) {
 			var stderr testenv.Buffer
 			start := time.Now()
-			code := run(append(args, "--runtime.gomaxprocs=0"), &stderr)
+			code := run(append(args, "--runtime.gomaxprocs=0"), io.Discard, &stderr)
 			if code != 2 {
 				t.Errorf("exit code %d, want 2; stderr:\n%s", code, stderr.String())
 			}
@@ -81,7 +82,7 @@ func testSignals(t *testing.T, acl bool) {
 			"--node.public-url=https://node-cmd.example.org", "--node.address=127.0.0.1", "--node.region=test",
 			"--collector.jvb.url=" + srv.URL, "--collector.nginx.scrape-uri=" + nginx.StubStatusURL,
 			"--drain.poll-interval=100ms", "--log.level=debug",
-		}, &stderr)
+		}, io.Discard, &stderr)
 	}()
 	exited := false
 	t.Cleanup(func() {
@@ -244,7 +245,7 @@ func TestEnvExample(t *testing.T) {
 	}
 	o := sidecar.DefaultOptions()
 	known := map[string]bool{"CONSUL_HTTP_ADDR": true, "CONSUL_HTTP_TOKEN_FILE": true, "CONSUL_HTTP_TOKEN": true}
-	app := newCLI(&o, &bytes.Buffer{}).app
+	app, _ := newApp(&o, io.Discard, io.Discard)
 	// Kingpin derives the variable names while parsing.
 	if _, err := app.Parse([]string{"--node.public-url=https://meet.example.org"}); err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ensemble-jitsi/ensemble/exporter"
+	"github.com/ensemble-jitsi/ensemble/internal/cli"
 )
 
 // Name is the collector's name in flags and meta-metrics.
@@ -54,9 +55,9 @@ func DefaultConfig() Config {
 // AddFlags binds --collector.jvb.* to cfg, validated at parse time.
 func AddFlags(app *kingpin.Application, cfg *Config) {
 	d := DefaultConfig()
-	exporter.HTTPURLVar(exporter.Option(app, Name, "url", "Base URL of the bridge's private REST API.").
+	cli.HTTPURLVar(exporter.Option(app, Name, "url", "Base URL of the bridge's private REST API.").
 		Default(d.URL), &cfg.URL)
-	exporter.PositiveDurationVar(exporter.Option(app, Name, "timeout", "Timeout of one request to the bridge.").
+	cli.PositiveDurationVar(exporter.Option(app, Name, "timeout", "Timeout of one request to the bridge.").
 		Default(d.Timeout.String()), &cfg.Timeout)
 	exporter.Option(app, Name, "source",
 		"Where to read the bridge's statistics: colibri (/colibri/stats, needs the REST API on), metrics (the bridge's own Prometheus /metrics) or auto (whichever answers).").

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ensemble-jitsi/ensemble/exporter"
+	"github.com/ensemble-jitsi/ensemble/internal/cli"
 )
 
 // Name is the collector's name in flags and meta-metrics.
@@ -34,9 +35,9 @@ func DefaultConfig() Config {
 // AddFlags binds --collector.network.* to cfg; the expressions are anchored
 // and compiled at parse time.
 func AddFlags(app *kingpin.Application, cfg *Config) {
-	exporter.RegexpVar(exporter.Option(app, Name, "device-include",
+	cli.RegexpVar(exporter.Option(app, Name, "device-include",
 		"Regular expression of devices to export (whole name; empty: all)."), &cfg.DeviceInclude)
-	exporter.RegexpVar(exporter.Option(app, Name, "device-exclude",
+	cli.RegexpVar(exporter.Option(app, Name, "device-exclude",
 		"Regular expression of devices not to export (whole name; empty: none).").Default("lo"), &cfg.DeviceExclude)
 }
 

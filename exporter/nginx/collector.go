@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ensemble-jitsi/ensemble/exporter"
+	"github.com/ensemble-jitsi/ensemble/internal/cli"
 )
 
 // Name is the collector's name in flags and meta-metrics.
@@ -29,9 +30,9 @@ func DefaultConfig() Config {
 // AddFlags binds --collector.nginx.* to cfg, validated at parse time.
 func AddFlags(app *kingpin.Application, cfg *Config) {
 	d := DefaultConfig()
-	exporter.HTTPURLVar(exporter.Option(app, Name, "scrape-uri", "URL of nginx's stub_status page.").
+	cli.HTTPURLVar(exporter.Option(app, Name, "scrape-uri", "URL of nginx's stub_status page.").
 		Default(d.URL), &cfg.URL)
-	exporter.PositiveDurationVar(exporter.Option(app, Name, "timeout", "Timeout of one stub_status request.").
+	cli.PositiveDurationVar(exporter.Option(app, Name, "timeout", "Timeout of one stub_status request.").
 		Default(d.Timeout.String()), &cfg.Timeout)
 }
 

@@ -67,6 +67,9 @@ func apply(ctx context.Context, o *Options, st *status.Status) error {
 	if err != nil {
 		return err
 	}
+	if err := o.checkFirewall(ctx, files); err != nil {
+		return err
+	}
 	paths, err := o.certPaths()
 	if err != nil {
 		return err
@@ -133,15 +136,20 @@ func (o *Options) applyTLS(ctx context.Context, cfg *userdata.Config, paths cert
 	if err != nil {
 		return changed, err
 	}
-	actx, cancel := context.WithTimeout(ctx, o.ACMETimeout)
-	defer cancel()
-	chain, key, err := a.Obtain(actx, cfg.PublicName)
-	if err != nil {
-		if _, cerr := certs.Current(paths, cfg.PublicName, o.now()); cerr == nil {
+	if _, cerr := certs.Current(paths, cfg.PublicName, o.now()); cerr == nil {
+		actx, cancel := context.WithTimeout(ctx, o.ACMETimeout)
+		defer cancel()
+		chain, key, err := a.Obtain(actx, cfg.PublicName)
+		if err != nil {
 			// The installed certificate still works; the timer tries again.
 			o.logger().Warn("ACME renewal failed; keeping the current certificate", "err", err)
 			return changed, nil
 		}
+		c2, err := certs.Install(paths, chain, key)
+		return append(changed, c2...), err
+	}
+	chain, key, err := o.obtainRetrying(ctx, a, cfg.PublicName)
+	if err != nil {
 		return changed, err
 	}
 	c2, err := certs.Install(paths, chain, key)
@@ -175,7 +183,7 @@ func (o *Options) acme(st acmeState, webroot string) (*certs.ACME, error) {
 }
 
 // Renew renews the node's ACME certificate when it expires within ACMERenewBefore, through
-// the webroot nginx serves, and then runs ACMEReloadCommand. A node in provided mode has
+// the webroot nginx serves, and then runs ACMEReloadCommands. A node in provided mode has
 // nothing to renew. It reports whether a new certificate was installed.
 func Renew(ctx context.Context, o Options) (bool, error) {
 	logger := o.logger()
@@ -218,15 +226,24 @@ func Renew(ctx context.Context, o Options) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if len(changed) == 0 || len(o.ACMEReloadCommand) == 0 {
-		return len(changed) > 0, nil
+	if len(changed) == 0 {
+		return false, nil
 	}
-	rctx, rcancel := context.WithTimeout(ctx, time.Minute)
-	defer rcancel()
-	out, err := exec.CommandContext(rctx, o.ACMEReloadCommand[0], o.ACMEReloadCommand[1:]...).CombinedOutput()
-	if err != nil {
-		return true, fmt.Errorf("certificate renewed, but %q failed: %w: %s", o.ACMEReloadCommand, err, out)
+	// Every command runs even when an earlier one failed: a failed nginx reload must not keep
+	// coturn on the old certificate.
+	var errs []error
+	for _, cmd := range o.ACMEReloadCommands {
+		if len(cmd) == 0 {
+			continue
+		}
+		rctx, rcancel := context.WithTimeout(ctx, time.Minute)
+		out, err := exec.CommandContext(rctx, cmd[0], cmd[1:]...).CombinedOutput()
+		rcancel()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("certificate renewed, but %q failed: %w: %s", cmd, err, out))
+			continue
+		}
+		logger.Info("certificate renewed; reload command ran", "name", st.PublicName, "command", cmd)
 	}
-	logger.Info("certificate renewed and reloaded", "name", st.PublicName, "command", o.ACMEReloadCommand)
-	return true, nil
+	return true, errors.Join(errs...)
 }

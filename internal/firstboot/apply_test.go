@@ -21,10 +21,12 @@ func TestACMEFailure(t *testing.T) {
 	})
 	o := n.options()
 	o.ACMEHTTPAddress = "127.0.0.1:0"
+	o.ACMERetryFor, o.ACMERetryMin = 300*time.Millisecond, 50*time.Millisecond
 	ctx := context.Background()
 
 	st, err := firstboot.Apply(ctx, o)
-	if err == nil || st.OK || !strings.Contains(st.Error, "acme: registering with https://127.0.0.1:1/directory") {
+	if err == nil || st.OK || !strings.Contains(st.Error, "acme: registering with https://127.0.0.1:1/directory") ||
+		!strings.Contains(st.Error, "attempts in 300ms") {
 		t.Fatalf("apply without a certificate: %+v, %v", st, err)
 	}
 	if s, err := status.Read(o.StatusFile); err != nil || s.OK || s.Error != st.Error || s.PublicName != "meet-0003.example.org" {

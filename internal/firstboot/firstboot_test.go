@@ -39,6 +39,6 @@ func (n *node) options() firstboot.Options {
 	o.StatusFile = filepath.Join(n.dir, "run", "firstboot.json")
 	o.ACMEDir = filepath.Join(n.dir, "acme")
 	o.ACMEWebroot = filepath.Join(n.dir, "webroot")
-	o.ACMEReloadCommand = nil
+	o.ACMEReloadCommands = nil
 	return o
 }

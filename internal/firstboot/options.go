@@ -40,10 +40,24 @@ type Options struct {
 	ACMERenewBefore time.Duration
 	// ACMETimeout bounds one ACME order.
 	ACMETimeout time.Duration
+	// ACMERetryFor is how long first boot keeps ordering a certificate when it has none;
+	// 0 makes one attempt. ACMERetryMin is the first wait between orders; it doubles up to
+	// a minute.
+	ACMERetryFor time.Duration
+	ACMERetryMin time.Duration
 	// ACMECAFile, when set, is a PEM bundle trusted for the ACME directory's TLS (a private CA).
 	ACMECAFile string
-	// ACMEReloadCommand runs after Renew installed a new certificate.
-	ACMEReloadCommand []string
+	// ACMEReloadCommands run in order after Renew installed a new certificate: nginx reloads
+	// it, coturn reads its certificate only at start (TURN over TLS on 5349 would serve the
+	// old one until it expires), so it is restarted if it runs.
+	ACMEReloadCommands [][]string
+
+	// NftFragments is a glob of the outputs that are rules of the input chain (included by
+	// /etc/nftables.conf); they are checked with `NftCommand -c` before anything is written.
+	// Empty skips the check.
+	NftFragments string
+	// NftCommand is the nft binary.
+	NftCommand string
 
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -54,18 +68,22 @@ type Options struct {
 // DefaultOptions returns the defaults of the ensemble-firstboot flags.
 func DefaultOptions() Options {
 	return Options{
-		UserData:          source.DefaultOptions(),
-		OutputsFile:       outputs.DefaultPath,
-		TLSCertFile:       "/etc/ssl/ensemble/node.crt",
-		TLSKeyFile:        "/etc/ssl/ensemble/node.key",
-		TLSKeyGroup:       "ssl-cert",
-		StatusFile:        status.DefaultPath,
-		ACMEDir:           "/var/lib/ensemble/acme",
-		ACMEHTTPAddress:   ":80",
-		ACMEWebroot:       "/var/lib/ensemble/acme-challenge",
-		ACMERenewBefore:   30 * 24 * time.Hour,
-		ACMETimeout:       5 * time.Minute,
-		ACMEReloadCommand: []string{"systemctl", "reload", "nginx"},
+		UserData:           source.DefaultOptions(),
+		OutputsFile:        outputs.DefaultPath,
+		TLSCertFile:        "/etc/ssl/ensemble/node.crt",
+		TLSKeyFile:         "/etc/ssl/ensemble/node.key",
+		TLSKeyGroup:        "ssl-cert",
+		StatusFile:         status.DefaultPath,
+		ACMEDir:            "/var/lib/ensemble/acme",
+		ACMEHTTPAddress:    ":80",
+		ACMEWebroot:        "/var/lib/ensemble/acme-challenge",
+		ACMERenewBefore:    30 * 24 * time.Hour,
+		ACMETimeout:        5 * time.Minute,
+		ACMERetryFor:       10 * time.Minute,
+		ACMERetryMin:       5 * time.Second,
+		ACMEReloadCommands: [][]string{{"systemctl", "reload", "nginx"}, {"systemctl", "try-restart", "coturn"}},
+		NftFragments:       "/etc/nftables.d/input-*.nft",
+		NftCommand:         "nft",
 	}
 }
 
@@ -90,6 +108,9 @@ func (o *Options) Validate() error {
 	}
 	if o.ACMERenewBefore <= 0 || o.ACMETimeout <= 0 || o.UserData.Timeout <= 0 {
 		errs = append(errs, errors.New("--acme.renew-before, --acme.timeout and --user-data.timeout must be positive"))
+	}
+	if o.ACMERetryFor < 0 || o.ACMERetryMin <= 0 {
+		errs = append(errs, errors.New("--acme.retry-for must not be negative, and the first retry wait must be positive"))
 	}
 	return errors.Join(errs...)
 }

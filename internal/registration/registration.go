@@ -216,5 +216,30 @@ func (d Domains) Allows(host string) bool {
 	return false
 }
 
+// BoundURL reports whether publicURL (as ParsePublicURL normalised it) is the one URL a node
+// whose Consul node is named node may serve under: https://<node>.<entry> for a DNS entry of the
+// allowlist, or https://<node> when the node name is already such a name (an agent on a host
+// whose host name is fully qualified), on the default port. Only the node's own agent token may
+// write its Consul node name, so a URL bound to it cannot be claimed by another node's token; a
+// port, an IP literal or a name not directly under an allowed domain is never bound.
+func (d Domains) BoundURL(node, publicURL string) bool {
+	if ValidServiceID(node) != nil {
+		return false
+	}
+	label, rest, fqdn := strings.Cut(strings.ToLower(node), ".")
+	for _, s := range d.suffixes {
+		if _, err := netip.ParseAddr(s); err == nil {
+			continue
+		}
+		if fqdn && rest != s {
+			continue
+		}
+		if publicURL == "https://"+label+"."+s {
+			return true
+		}
+	}
+	return false
+}
+
 // Empty reports whether the allowlist allows everything.
 func (d Domains) Empty() bool { return len(d.suffixes) == 0 }

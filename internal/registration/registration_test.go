@@ -96,3 +96,22 @@ func TestDomains(t *testing.T) {
 		}
 	}
 }
+
+func TestBoundURL(t *testing.T) {
+	d, err := ParseDomains([]string{"example.org", "*.meet.example.net", "192.0.2.7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range testenv.Lines(t, "testdata/bound_urls.txt") {
+		f := strings.Split(line, "\t")
+		if len(f) != 3 {
+			t.Fatalf("bad line %q", line)
+		}
+		if got := d.BoundURL(f[0], f[1]); got != (f[2] == "bound") {
+			t.Errorf("BoundURL(%q, %q) = %v, want %s", f[0], f[1], got, f[2])
+		}
+	}
+	if (Domains{}).BoundURL("meet1", "https://meet1.example.org") {
+		t.Error("the empty allowlist bound a URL")
+	}
+}

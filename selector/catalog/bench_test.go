@@ -36,6 +36,7 @@ func BenchmarkPublish(b *testing.B) {
 			es := entries(n)
 			w := &Watcher{opts: DefaultOptions(), logger: slog.New(slog.DiscardHandler)}
 			w.opts.Now = time.Now
+			w.opts.AllowedDomains, _ = registration.ParseDomains([]string{"example.org"})
 			b.ReportAllocs()
 			for b.Loop() {
 				w.current.Store(nil) // force a full build and swap each time

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -46,10 +45,19 @@ type Node struct {
 // classify turns a node's checks into a State. Consul's maintenance checks (`_service_maintenance:<id>` and
 // `_node_maintenance`) mean draining; any other critical check means gone. A warning (an HTTP check answered
 // 429) also keeps new rooms away without moving existing ones, the same as draining.
-func classify(checks api.HealthChecks) placement.State {
+//
+// Only checks the node itself writes count: node-level checks (Consul asks for node:write on that node,
+// which only its own agent token has) and the two service checks the sidecar and Consul's maintenance
+// mode write (`service:<id>`, `_service_maintenance:<id>`). Any token that may write the jitsi service
+// can add a service check to any node's instance (Consul authorises service writes by name, not by
+// node), so an extra critical check is a way to make another node look gone; it is ignored.
+func classify(id string, checks api.HealthChecks) placement.State {
 	state := placement.Eligible
 	for _, c := range checks {
-		maint := c.CheckID == api.NodeMaint || strings.HasPrefix(c.CheckID, api.ServiceMaintPrefix)
+		maint := c.CheckID == api.NodeMaint || c.CheckID == api.ServiceMaintPrefix+id
+		if c.ServiceID != "" && c.CheckID != "service:"+id && !maint {
+			continue
+		}
 		switch c.Status {
 		case api.HealthPassing:
 		case api.HealthCritical:
@@ -64,8 +72,21 @@ func classify(checks api.HealthChecks) placement.State {
 	return state
 }
 
-// fromEntry builds a Node from a health entry, or explains why the entry cannot be used.
-func fromEntry(e *api.ServiceEntry, allowed registration.Domains) (Node, error) {
+// conflictError is an entry whose identity is not its Consul node's: a service ID other than the node's
+// name, or a public URL that is not https://<node>.<allowed domain>. Whoever may write the jitsi
+// service can write such an entry on any node; only the node's own agent may write its node name.
+type conflictError struct {
+	consulNode, id, url, reason string
+}
+
+func (e *conflictError) Error() string {
+	return fmt.Sprintf("service %q on Consul node %q (public_url %q): %s", e.id, e.consulNode, e.url, e.reason)
+}
+
+// fromEntry builds a Node from a health entry, or explains why the entry cannot be used (a
+// *conflictError when it claims an identity its Consul node does not own). Unless opts.Unbound, the
+// service ID must be the Consul node's name and the public URL https://<node>.<allowed domain>.
+func fromEntry(e *api.ServiceEntry, opts Options) (Node, error) {
 	if e == nil || e.Service == nil {
 		return Node{}, errors.New("entry without a service")
 	}
@@ -77,7 +98,7 @@ func fromEntry(e *api.ServiceEntry, allowed registration.Domains) (Node, error) 
 	if err != nil {
 		return Node{}, err
 	}
-	if h := registration.Host(pub); !allowed.Empty() && !allowed.Allows(h) {
+	if h := registration.Host(pub); !opts.AllowedDomains.Empty() && !opts.AllowedDomains.Allows(h) {
 		return Node{}, fmt.Errorf("public_url host %q is not under --nodes.allowed-domains", h)
 	}
 	n := Node{
@@ -87,12 +108,20 @@ func fromEntry(e *api.ServiceEntry, allowed registration.Domains) (Node, error) 
 		PublicURL:   pub,
 		Region:      s.Meta[registration.MetaRegion],
 		Version:     s.Meta[registration.MetaVersion],
-		State:       classify(e.Checks),
+		State:       classify(s.ID, e.Checks),
 	}
 	if e.Node != nil {
 		n.ConsulNode = e.Node.Node
 		if n.Address == "" {
 			n.Address = e.Node.Address
+		}
+	}
+	if !opts.Unbound {
+		switch {
+		case n.ConsulNode != s.ID:
+			return Node{}, &conflictError{n.ConsulNode, s.ID, pub, "the service ID is not the Consul node's name"}
+		case !opts.AllowedDomains.BoundURL(s.ID, pub):
+			return Node{}, &conflictError{n.ConsulNode, s.ID, pub, "public_url is not https://<Consul node>.<allowed domain>"}
 		}
 	}
 	if p, err := strconv.Atoi(s.Meta[registration.MetaSidecarPort]); err == nil && p > 0 && p <= 65535 {

@@ -10,7 +10,13 @@ import (
 )
 
 func TestClassify(t *testing.T) {
-	chk := func(id, status string) *api.HealthCheck { return &api.HealthCheck{CheckID: id, Status: status} }
+	chk := func(id, status string) *api.HealthCheck {
+		c := &api.HealthCheck{CheckID: id, Status: status}
+		if id != "serfHealth" && id != api.NodeMaint && id != "node-disk" {
+			c.ServiceID = "a"
+		}
+		return c
+	}
 	cases := []struct {
 		name   string
 		checks api.HealthChecks
@@ -24,10 +30,15 @@ func TestClassify(t *testing.T) {
 		{"own check critical", api.HealthChecks{chk("service:a", "critical")}, placement.Gone},
 		{"critical beats maintenance", api.HealthChecks{chk("_service_maintenance:a", "critical"), chk("service:a", "critical")}, placement.Gone},
 		{"serf critical", api.HealthChecks{chk("serfHealth", "critical"), chk("service:a", "passing")}, placement.Gone},
+		{"node-level check critical", api.HealthChecks{chk("node-disk", "critical"), chk("service:a", "passing")}, placement.Gone},
+		// Checks any jitsi service writer can add to any node's instance: not the node's own.
+		{"foreign service check critical", api.HealthChecks{chk("service:a", "passing"), chk("evil", "critical")}, placement.Eligible},
+		{"foreign service check warning", api.HealthChecks{chk("service:a", "passing"), chk("service:b", "warning")}, placement.Eligible},
+		{"another instance's maintenance", api.HealthChecks{chk("_service_maintenance:b", "critical")}, placement.Eligible},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := classify(c.checks); got != c.want {
+			if got := classify("a", c.checks); got != c.want {
 				t.Fatalf("classify = %v, want %v", got, c.want)
 			}
 		})

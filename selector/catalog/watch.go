@@ -32,8 +32,12 @@ type Options struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// AllowedDomains restricts the hosts of public URLs; the zero value allows any valid host.
+	// AllowedDomains restricts the hosts of public URLs. Unless Unbound, it must not be empty: a
+	// node's public URL is then https://<its Consul node name>.<one of these domains>.
 	AllowedDomains registration.Domains
+	// Unbound (labs only) drops the binding of a node's identity to its Consul node: any service ID
+	// and any public URL under AllowedDomains (any host when empty) is used as registered.
+	Unbound bool
 }
 
 // DefaultOptions returns the settings used by the selector.
@@ -57,8 +61,10 @@ type Hooks struct {
 	// Ignored is called for each entry that was left out, whenever the set of ignored entries
 	// changes.
 	Ignored func(id string, err error)
-	// Conflicts is called after each answer with the number of service IDs registered on more
-	// than one Consul node (each such ID is left out entirely).
+	// Conflicts is called after each answer with the number of conflicts: service IDs registered
+	// on more than one Consul node (each such ID is left out entirely), and instances whose
+	// identity is not their Consul node's (left out; the node they sit on keeps its last bound
+	// entry as Draining).
 	Conflicts func(n int)
 	// Changed is called after a new snapshot is published.
 	Changed func(*Snapshot)
@@ -73,9 +79,9 @@ type Watcher struct {
 	current atomic.Pointer[Snapshot]
 	// lastContact is the Unix nanosecond time of the last successful answer from Consul (0 = never).
 	lastContact atomic.Int64
-	// ignoredKey and conflictKey describe the last logged sets of ignored entries and conflicts;
-	// only Run's goroutine uses them.
-	ignoredKey, conflictKey string
+	// ignoredKey, conflictKey and boundKey describe the last logged sets of ignored entries,
+	// duplicate IDs and binding conflicts; only Run's goroutine uses them.
+	ignoredKey, conflictKey, boundKey string
 }
 
 // New returns a Watcher. It does nothing until Run.
@@ -85,6 +91,9 @@ func New(client *api.Client, opts Options, hooks Hooks, logger *slog.Logger) (*W
 	}
 	if opts.WaitTime <= 0 || opts.Rate <= 0 || opts.Burst < 1 || opts.MinBackoff <= 0 || opts.MaxBackoff < opts.MinBackoff {
 		return nil, fmt.Errorf("catalog: invalid options %+v", opts)
+	}
+	if !opts.Unbound && opts.AllowedDomains.Empty() {
+		return nil, errors.New("catalog: node identities are bound to https://<Consul node>.<allowed domain>, but no domain is allowed")
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -175,22 +184,30 @@ func nextIndex(prev, got uint64) uint64 {
 // timeouts too, so the payload is compared rather than trusting the index.
 func (w *Watcher) publish(entries []*api.ServiceEntry, index uint64) {
 	nodes := make([]Node, 0, len(entries))
-	var skipped []ignored
+	var (
+		skipped []ignored
+		claims  []*conflictError
+	)
 	for _, e := range entries {
-		n, err := fromEntry(e, w.opts.AllowedDomains)
-		if err != nil {
+		n, err := fromEntry(e, w.opts)
+		var ce *conflictError
+		switch {
+		case errors.As(err, &ce):
+			claims = append(claims, ce)
+		case err != nil:
 			id := ""
 			if e != nil && e.Service != nil {
 				id = e.Service.ID
 			}
 			skipped = append(skipped, ignored{id, err})
-			continue
+		default:
+			nodes = append(nodes, n)
 		}
-		nodes = append(nodes, n)
 	}
-	nodes, conflicts := dropConflicts(nodes)
-	w.report(skipped, conflicts)
 	old := w.current.Load()
+	nodes = hold(old, nodes, claims)
+	nodes, conflicts := dropConflicts(nodes)
+	w.report(skipped, conflicts, claims)
 	since(old, nodes, w.opts.Now())
 	if old != nil && slices.Equal(old.Nodes, nodes) {
 		return
@@ -200,6 +217,25 @@ func (w *Watcher) publish(entries []*api.ServiceEntry, index uint64) {
 	if w.hooks.Changed != nil {
 		w.hooks.Changed(snap)
 	}
+}
+
+// hold keeps a node whose own entry was overwritten by one claiming another identity (a token
+// that may write the jitsi service can do that to any existing node): the node's last bound
+// entry stays, Draining unless it was Gone, so its rooms keep their redirect and no new room
+// goes there until its agent writes the real entry back.
+func hold(old *Snapshot, nodes []Node, claims []*conflictError) []Node {
+	for _, c := range claims {
+		if slices.ContainsFunc(nodes, func(n Node) bool { return n.ID == c.consulNode }) {
+			continue
+		}
+		if o, ok := old.Node(c.consulNode); ok && o.ConsulNode == c.consulNode {
+			if o.State == placement.Eligible {
+				o.State = placement.Draining
+			}
+			nodes = append(nodes, o)
+		}
+	}
+	return nodes
 }
 
 // since carries each node's LiveSince over from the previous snapshot while it stays out of
@@ -259,9 +295,20 @@ func dropConflicts(nodes []Node) ([]Node, []conflict) {
 }
 
 // report logs ignored entries and conflicts when their sets change, and feeds the hooks.
-func (w *Watcher) report(skipped []ignored, conflicts []conflict) {
+func (w *Watcher) report(skipped []ignored, conflicts []conflict, claims []*conflictError) {
 	if w.hooks.Conflicts != nil {
-		w.hooks.Conflicts(len(conflicts))
+		w.hooks.Conflicts(len(conflicts) + len(claims))
+	}
+	var claimKey strings.Builder
+	for _, c := range claims {
+		fmt.Fprintf(&claimKey, "%q;", c)
+	}
+	if key := claimKey.String(); key != w.boundKey {
+		w.boundKey = key
+		for _, c := range claims {
+			w.logger.Error("service instance claims an identity its Consul node does not own; not used",
+				"service", w.opts.Service, "consul_node", c.consulNode, "id", c.id, "public_url", c.url, "reason", c.reason)
+		}
 	}
 	var b strings.Builder
 	for _, c := range conflicts {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,9 +29,15 @@ func register(t *testing.T, c *api.Client, id, publicURL, ttlStatus string) {
 	}
 }
 
-func startWatch(t *testing.T, c *api.Client, hooks Hooks) *Watcher {
+// startWatch runs an unbound watcher (the test agent registers every instance on its own
+// Consul node); mods change its options.
+func startWatch(t *testing.T, c *api.Client, hooks Hooks, mods ...func(*Options)) *Watcher {
 	t.Helper()
 	opts := DefaultOptions()
+	opts.Unbound = true
+	for _, m := range mods {
+		m(&opts)
+	}
 	opts.WaitTime = 2 * time.Second
 	opts.MinBackoff, opts.MaxBackoff = 50*time.Millisecond, 200*time.Millisecond
 	opts.Rate = rate.Inf
@@ -137,5 +144,57 @@ func TestWatchSurvivesConsulRestart(t *testing.T) {
 	defer mu.Unlock()
 	if errs == 0 {
 		t.Errorf("the restart produced no watch error")
+	}
+}
+
+// catalogRegister writes id's jitsi instance on Consul node, with the sidecar's passing check,
+// as the node's own agent would sync it.
+func catalogRegister(t *testing.T, c *api.Client, node, id, publicURL string) {
+	t.Helper()
+	if _, err := c.Catalog().Register(&api.CatalogRegistration{
+		Node: node, Address: "127.0.0.1", SkipNodeUpdate: true,
+		Service: &api.AgentService{ID: id, Service: "jitsi", Address: "127.0.0.1", Port: 9100,
+			Meta: map[string]string{registration.MetaPublicURL: publicURL}},
+		Check: &api.AgentCheck{Node: node, CheckID: "service:" + id, ServiceID: id, Status: api.HealthPassing},
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWatchBindsIdentity: with the binding on, an instance is used only when its service ID is
+// its Consul node's name and its URL https://<node>.<allowed domain>. An instance claiming
+// another identity is a conflict (counted); when it overwrote a node's own entry, the node keeps
+// its last bound entry, draining, so its rooms keep their redirect, until the real entry is back.
+func TestWatchBindsIdentity(t *testing.T) {
+	consul := testenv.StartConsul(t, testenv.ConsulOptions{})
+	c := consul.Client(t)
+	catalogRegister(t, c, "meet1", "meet1", "https://meet1.example.org")
+	catalogRegister(t, c, "meet2", "meet2", "https://meet2.example.org")
+	catalogRegister(t, c, "meet3", "meet1", "https://meet1.example.org") // another node's ID
+	catalogRegister(t, c, "meet4", "meet4", "https://meet1.example.org") // another node's URL
+	catalogRegister(t, c, "meet5", "meet5", "https://meet5.example.org:8443")
+	var conflicts atomic.Int64
+	w := startWatch(t, c, Hooks{Conflicts: func(n int) { conflicts.Store(int64(n)) }}, func(o *Options) {
+		o.Unbound = false
+		o.AllowedDomains, _ = registration.ParseDomains([]string{"example.org"})
+	})
+	waitState(t, w, map[string]placement.State{"meet1": placement.Eligible, "meet2": placement.Eligible})
+	if n := conflicts.Load(); n != 3 {
+		t.Errorf("conflicts = %d, want 3 (meet3, meet4, meet5)", n)
+	}
+	// meet1's token overwrites meet2's own entry with meet1's URL.
+	catalogRegister(t, c, "meet2", "meet2", "https://meet1.example.org")
+	waitState(t, w, map[string]placement.State{"meet1": placement.Eligible, "meet2": placement.Draining})
+	if n, _ := w.Snapshot().Node("meet2"); n.PublicURL != "https://meet2.example.org" {
+		t.Errorf("meet2 is held with %q, want its own URL", n.PublicURL)
+	}
+	if n := conflicts.Load(); n != 4 {
+		t.Errorf("conflicts = %d during the overwrite, want 4", n)
+	}
+	catalogRegister(t, c, "meet2", "meet2", "https://meet2.example.org")
+	waitState(t, w, map[string]placement.State{"meet1": placement.Eligible, "meet2": placement.Eligible})
+
+	if _, err := New(c, DefaultOptions(), Hooks{}, slog.New(slog.DiscardHandler)); err == nil {
+		t.Error("a bound watcher without allowed domains was accepted")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,6 +20,8 @@ type Limiter struct {
 	rate, burst float64
 	maxPerShard int
 	shards      [shards]shard
+	// full counts new clients that found their shard full of active clients.
+	full atomic.Uint64
 }
 
 type shard struct {
@@ -32,8 +35,10 @@ type bucket struct {
 }
 
 // New returns a limiter allowing each client rate events per second with bursts of burst,
-// tracking at most maxClients clients (a table full of active clients refuses new ones, so an
-// attacker with many addresses cannot grow it without bound).
+// tracking at most maxClients clients, so an attacker with many addresses cannot grow the table
+// without bound. A new client that finds the table full of active clients takes the place of
+// the least recently seen one (counted by TableFull): refusing it instead would let whoever
+// fills the table lock every new user out. The evicted client starts afresh when it returns.
 func New(rate float64, burst, maxClients int) *Limiter {
 	l := &Limiter{rate: rate, burst: float64(burst), maxPerShard: max(maxClients/shards, 1)}
 	for i := range l.shards {
@@ -62,8 +67,8 @@ func (l *Limiter) Allow(client netip.Addr, now time.Time) (bool, time.Duration) 
 	defer sh.mu.Unlock()
 	b, ok := sh.buckets[client]
 	if !ok {
-		if len(sh.buckets) >= l.maxPerShard && !l.evict(sh, now) {
-			return false, time.Duration(float64(time.Second) / l.rate)
+		if len(sh.buckets) >= l.maxPerShard {
+			l.evict(sh, now)
 		}
 		b = bucket{tokens: l.burst, last: now}
 	}
@@ -81,16 +86,30 @@ func (l *Limiter) Allow(client netip.Addr, now time.Time) (bool, time.Duration) 
 }
 
 // evict drops the buckets that have refilled (their clients are idle: forgetting them changes
-// nothing) and reports whether room was made. sh.mu is held.
-func (l *Limiter) evict(sh *shard, now time.Time) bool {
+// nothing) and, when none has, the least recently seen one. sh.mu is held.
+func (l *Limiter) evict(sh *shard, now time.Time) {
 	full := time.Duration((l.burst / l.rate) * float64(time.Second))
+	var (
+		oldest netip.Addr
+		seen   time.Time
+	)
 	for k, b := range sh.buckets {
-		if now.Sub(b.last) >= full {
+		switch {
+		case now.Sub(b.last) >= full:
 			delete(sh.buckets, k)
+		case !oldest.IsValid() || b.last.Before(seen):
+			oldest, seen = k, b.last
 		}
 	}
-	return len(sh.buckets) < l.maxPerShard
+	if len(sh.buckets) >= l.maxPerShard && oldest.IsValid() {
+		delete(sh.buckets, oldest)
+		l.full.Add(1)
+	}
 }
+
+// TableFull returns how many new clients found the table full of active clients and took the
+// place of the least recently seen one.
+func (l *Limiter) TableFull() uint64 { return l.full.Load() }
 
 // Len returns how many clients are tracked.
 func (l *Limiter) Len() int {

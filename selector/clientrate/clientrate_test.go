@@ -74,25 +74,47 @@ func TestLimiter(t *testing.T) {
 	}
 }
 
+// TestLimiterBounded replays the review's N3: more active clients than the table holds. The
+// table stays bounded, and a new client is never refused for the table being full: it takes the
+// place of the least recently seen client, and TableFull counts it.
 func TestLimiterBounded(t *testing.T) {
-	l := New(1, 1, shards) // one client per shard
+	l := New(1, 5, shards) // one client per shard
 	now := time.Unix(1000, 0)
-	refused := 0
 	for i := range 10 * shards {
 		a := netip.AddrFrom4([4]byte{198, 51, byte(i >> 8), byte(i)})
-		if ok, _ := l.Allow(a, now); !ok {
-			refused++
+		if ok, _ := l.Allow(a, now.Add(time.Duration(i)*time.Millisecond)); !ok {
+			t.Fatalf("new client %d refused with a full table", i)
 		}
 	}
 	if n := l.Len(); n > shards {
 		t.Errorf("%d clients tracked, want at most %d", n, shards)
 	}
-	if refused == 0 {
-		t.Error("a full table refused nobody")
+	if n := l.TableFull(); n < 9*shards {
+		t.Errorf("TableFull = %d, want at least %d", n, 9*shards)
 	}
-	// Once the buckets have refilled, their clients are forgotten and new ones fit.
-	if ok, _ := l.Allow(netip.MustParseAddr("203.0.113.1"), now.Add(2*time.Second)); !ok {
-		t.Error("a new client was refused after every bucket refilled")
+	// A limited client stays limited while the table has room for it.
+	l = New(1, 1, 1000)
+	a := netip.MustParseAddr("203.0.113.1")
+	if ok, _ := l.Allow(a, now); !ok {
+		t.Fatal("first event refused")
+	}
+	if ok, _ := l.Allow(a, now); ok {
+		t.Error("second event at once allowed with burst 1")
+	}
+	if l.TableFull() != 0 {
+		t.Errorf("TableFull = %d without a full table", l.TableFull())
+	}
+	// Buckets that have refilled are dropped first, without counting.
+	l = New(1, 1, shards)
+	for i := range shards * 4 {
+		l.Allow(netip.AddrFrom4([4]byte{198, 51, 0, byte(i)}), now)
+	}
+	before := l.TableFull()
+	for i := range shards * 4 {
+		l.Allow(netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}), now.Add(2*time.Second))
+	}
+	if got := l.TableFull() - before; got >= shards*4 {
+		t.Errorf("TableFull grew by %d although the old buckets had refilled", got)
 	}
 }
 

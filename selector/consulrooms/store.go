@@ -31,6 +31,9 @@ type Options struct {
 	Prefix string
 	// TTL is the idle time after which a binding expires.
 	TTL time.Duration
+	// Unjoined is the time after which a new binding nobody looked up again expires
+	// (rooms.NewBindingTime); 0 means TTL.
+	Unjoined time.Duration
 	// Timeout bounds each Consul call.
 	Timeout time.Duration
 	// Now is the clock; nil means time.Now.
@@ -302,8 +305,11 @@ func (s *Store) bind(ctx context.Context, room, node string) (rooms.Binding, boo
 // whose answer carries the new ModifyIndex (the binding's version), so no read-back is needed. ok is
 // false when the check failed.
 func (s *Store) cas(ctx context.Context, room, node string, index uint64) (rooms.Binding, bool, error) {
-	now := s.opts.Now()
-	ops := api.KVTxnOps{{Verb: api.KVCAS, Key: s.key(room), Value: s.encode(node, now), Index: index}}
+	used := s.opts.Now()
+	if index == 0 {
+		used = rooms.NewBindingTime(used, s.opts.TTL, s.opts.Unjoined)
+	}
+	ops := api.KVTxnOps{{Verb: api.KVCAS, Key: s.key(room), Value: s.encode(node, used), Index: index}}
 	ok, resp, _, err := s.kv.Txn(ops, (&api.QueryOptions{}).WithContext(ctx))
 	if err != nil {
 		return rooms.Binding{}, false, err
@@ -312,7 +318,7 @@ func (s *Store) cas(ctx context.Context, room, node string, index uint64) (rooms
 		return rooms.Binding{}, false, nil
 	}
 	// The stored time is in milliseconds; keep the binding equal to what a read would give.
-	return rooms.Binding{Room: room, Node: node, Version: resp.Results[0].ModifyIndex, LastUsed: time.UnixMilli(now.UnixMilli())}, true, nil
+	return rooms.Binding{Room: room, Node: node, Version: resp.Results[0].ModifyIndex, LastUsed: time.UnixMilli(used.UnixMilli())}, true, nil
 }
 
 // Rebind implements rooms.Store.

@@ -12,8 +12,8 @@ import (
 // rooms used within one TTL: expired bindings are dropped when looked up, when the map has doubled
 // since the last sweep, and by Sweep.
 type Memory struct {
-	ttl time.Duration
-	now func() time.Time
+	ttl, unjoined time.Duration
+	now           func() time.Time
 
 	mu        sync.Mutex
 	m         map[string]memEntry
@@ -31,16 +31,17 @@ type memEntry struct {
 // minSweep is the map size below which expired bindings are only dropped when looked up.
 const minSweep = 1024
 
-// NewMemory returns an in-memory store whose bindings expire after ttl without a Touch; now is
-// the clock (time.Now in production).
-func NewMemory(ttl time.Duration, now func() time.Time) (*Memory, error) {
+// NewMemory returns an in-memory store whose bindings expire after ttl without a Touch, and
+// after unjoined when never touched since they were made (NewBindingTime); now is the clock
+// (time.Now in production).
+func NewMemory(ttl, unjoined time.Duration, now func() time.Time) (*Memory, error) {
 	if ttl <= 0 {
 		return nil, fmt.Errorf("rooms: idle TTL must be positive, got %v", ttl)
 	}
 	if now == nil {
 		return nil, fmt.Errorf("rooms: nil clock")
 	}
-	return &Memory{ttl: ttl, now: now, m: map[string]memEntry{}, perNode: map[string]int{}, nextSweep: minSweep}, nil
+	return &Memory{ttl: ttl, unjoined: unjoined, now: now, m: map[string]memEntry{}, perNode: map[string]int{}, nextSweep: minSweep}, nil
 }
 
 // drop deletes the room's entry e. m.mu is held.
@@ -71,20 +72,20 @@ func (m *Memory) live(room string, t time.Time) (memEntry, bool) {
 	return e, ok
 }
 
-// put writes a new version of the room's binding. m.mu is held.
-func (m *Memory) put(room, node string, t time.Time) Binding {
+// put writes a new version of the room's binding, last used at used, at t. m.mu is held.
+func (m *Memory) put(room, node string, used, t time.Time) Binding {
 	m.version++
 	if old, ok := m.m[room]; ok {
 		m.drop(room, old)
 	}
-	m.m[room] = memEntry{node: node, version: m.version, lastUsed: t}
+	m.m[room] = memEntry{node: node, version: m.version, lastUsed: used}
 	m.perNode[node]++
 	// Expired rooms that nobody asks for again are swept whenever the map has doubled since the
 	// last sweep, so memory stays proportional to the live rooms at O(1) amortised cost.
 	if len(m.m) >= m.nextSweep {
 		m.sweep(t)
 	}
-	return Binding{Room: room, Node: node, Version: m.version, LastUsed: t}
+	return Binding{Room: room, Node: node, Version: m.version, LastUsed: used}
 }
 
 func (e memEntry) binding(room string) Binding {
@@ -110,7 +111,7 @@ func (m *Memory) Bind(_ context.Context, room, node string) (Binding, bool, erro
 	if e, ok := m.live(room, t); ok {
 		return e.binding(room), false, nil
 	}
-	return m.put(room, node, t), true, nil
+	return m.put(room, node, NewBindingTime(t, m.ttl, m.unjoined), t), true, nil
 }
 
 // Rebind implements Store.
@@ -121,7 +122,7 @@ func (m *Memory) Rebind(_ context.Context, old Binding, node string) (Binding, b
 	if e, ok := m.live(old.Room, t); ok && e.version != old.Version {
 		return e.binding(old.Room), false, nil
 	}
-	return m.put(old.Room, node, t), true, nil
+	return m.put(old.Room, node, t, t), true, nil
 }
 
 // Touch implements Store.

@@ -14,7 +14,7 @@ func newClock() *testenv.Clock { return testenv.NewClock(time.Date(2026, 3, 23, 
 
 func newMemory(t *testing.T, ttl time.Duration, c *testenv.Clock) *Memory {
 	t.Helper()
-	m, err := NewMemory(ttl, c.Now)
+	m, err := NewMemory(ttl, 0, c.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestMemory(t *testing.T) {
 			tc.run(t, newMemory(t, ttl, c), c)
 		})
 	}
-	if _, err := NewMemory(0, time.Now); err == nil {
+	if _, err := NewMemory(0, 0, time.Now); err == nil {
 		t.Fatal("zero TTL accepted")
 	}
 }

@@ -313,7 +313,7 @@ func TestResolveRegions(t *testing.T) {
 
 func mustMemory(t *testing.T, c *testenv.Clock) *Memory {
 	t.Helper()
-	m, err := NewMemory(time.Hour, c.Now)
+	m, err := NewMemory(time.Hour, 0, c.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +336,7 @@ func (c copyStore) Get(ctx context.Context, room string) (Binding, bool, error) 
 // standupOnA returns a memory store with room standup bound to node a.
 func standupOnA(t *testing.T, c *testenv.Clock) *Memory {
 	t.Helper()
-	mem, err := NewMemory(time.Hour, c.Now)
+	mem, err := NewMemory(time.Hour, 0, c.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -429,5 +429,40 @@ func TestResolveMoveAfter(t *testing.T) {
 				t.Fatalf("new room: Resolve = %+v, %v; want b", res, err)
 			}
 		})
+	}
+}
+
+// TestUnjoinedExpiry: a room nobody asks for again after creating it expires after the unjoined
+// TTL (the review's N4: a flood of rooms nobody joins would otherwise hold --limits.max-rooms
+// for the whole TTL); the first later lookup (a join) gives its binding the full TTL.
+func TestUnjoinedExpiry(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	mem, err := NewMemory(24*time.Hour, 30*time.Minute, c.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := resolver(t, mem, c)
+	s := snapshot(t, c, node("a", 0.1, placement.Eligible))
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, room := range []string{"lonely", "meeting"} {
+		if res, err := r.ResolveIn(ctx, s, room, "", rng); err != nil || res.Outcome != Created {
+			t.Fatalf("create %s: %+v, %v", room, res, err)
+		}
+	}
+	c.Advance(time.Second)
+	if res, err := r.ResolveIn(ctx, s, "meeting", "", rng); err != nil || res.Outcome != Existing {
+		t.Fatalf("join meeting: %+v, %v", res, err)
+	}
+	c.Advance(31 * time.Minute)
+	if _, ok, _ := mem.Get(ctx, "lonely"); ok {
+		t.Error("a room nobody joined outlived the unjoined TTL")
+	}
+	if _, ok, _ := mem.Get(ctx, "meeting"); !ok {
+		t.Error("a joined room expired after the unjoined TTL")
+	}
+	c.Advance(24 * time.Hour)
+	if _, ok, _ := mem.Get(ctx, "meeting"); ok {
+		t.Error("a joined room outlived the TTL")
 	}
 }

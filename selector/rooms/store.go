@@ -25,6 +25,18 @@ type Binding struct {
 	CopiedAt time.Time
 }
 
+// NewBindingTime is the LastUsed a store writes for a room it binds for the first time: now less
+// (ttl - unjoined), so that a room nobody looks up again expires after unjoined instead of the
+// whole idle TTL, while the first later lookup (a join) touches it (it looks older than any
+// touch interval) and gives it the full TTL. A flood of rooms that are never joined thus frees
+// its share of --limits.max-rooms within unjoined. unjoined <= 0 or >= ttl means now.
+func NewBindingTime(now time.Time, ttl, unjoined time.Duration) time.Time {
+	if unjoined <= 0 || unjoined >= ttl {
+		return now
+	}
+	return now.Add(unjoined - ttl)
+}
+
 // ErrStore is wrapped by the Resolver's errors that come from the binding store (Consul down, a
 // timeout), so callers can tell a store outage from a bad room name or a full fleet.
 var ErrStore = errors.New("binding store")

@@ -3,14 +3,17 @@
 package selectorsite
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
-	"regexp"
+	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -22,26 +25,70 @@ import (
 
 const publicName = "selector.example.org"
 
-// render fills the template's variables and its one conditional, the way Ansible would.
-func render(t *testing.T, vars map[string]string, publicNodes bool) string {
+// renderer renders a template from stdin with the variables of argv[1] (JSON), with Jinja2 as
+// Ansible's template module configures it (trim_blocks on, undefined variables an error).
+const renderer = `import json, sys, jinja2
+env = jinja2.Environment(trim_blocks=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+sys.stdout.write(env.from_string(sys.stdin.read()).render(**json.loads(sys.argv[1])))`
+
+// render fills the role's nginx site with vars (the role's defaults for what vars does not set)
+// the way Ansible would: with Jinja2, which Ansible brings.
+func render(t *testing.T, vars map[string]any) string {
 	t.Helper()
 	b, err := os.ReadFile("templates/selector-site.conf.j2")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := regexp.MustCompile(`(?s)\{% if not selector_public_nodes_api %\}\n(.*?)\{% endif %\}\n`).ReplaceAllStringFunc(string(b), func(m string) string {
-		if publicNodes {
-			return ""
+	all := map[string]any{"selector_lb_address": "", "selector_lb_port": 443, "selector_lb_sources": []string{},
+		"selector_public_nodes_api": true}
+	maps.Copy(all, vars)
+	js, err := json.Marshal(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("python3", "-c", renderer, string(js))
+	cmd.Stdin = bytes.NewReader(b)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("render the site: %v\n%s", err, stderr.String())
+	}
+	return string(out)
+}
+
+// freePort returns a free loopback port.
+func freePort(t *testing.T) int {
+	t.Helper()
+	p, err := services.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// runSite renders the site with vars over the test's defaults and runs it in a real nginx with
+// its public listeners on 127.0.0.1:p80 and :p443 and cert as its certificate.
+func runSite(t *testing.T, vars map[string]any, p80, p443 int, cert testenv.Cert) *testenv.Nginx {
+	t.Helper()
+	all := map[string]any{"ansible_managed": "test", "selector_public_name": publicName,
+		"selector_nginx_rate": "10r/s", "selector_nginx_burst": "40"}
+	maps.Copy(all, vars)
+	var kept []string
+	for line := range strings.SplitSeq(render(t, all), "\n") {
+		if strings.Contains(line, "listen [::]") {
+			continue // the test machine may have no IPv6
 		}
-		return regexp.MustCompile(`(?s)^\{%[^\n]*\n(.*)\{% endif %\}\n$`).ReplaceAllString(m, "$1")
-	})
-	for k, v := range vars {
-		s = strings.ReplaceAll(s, "{{ "+k+" }}", v)
+		line = strings.Replace(line, "listen 80", fmt.Sprintf("listen 127.0.0.1:%d", p80), 1)
+		line = strings.Replace(line, "listen 443", fmt.Sprintf("listen 127.0.0.1:%d", p443), 1)
+		line = strings.Replace(line, "/etc/nginx/tls/selector.crt", cert.CertFile, 1)
+		line = strings.Replace(line, "/etc/nginx/tls/selector.key", cert.KeyFile, 1)
+		kept = append(kept, line)
 	}
-	if strings.Contains(s, "{{") || strings.Contains(s, "{%") {
-		t.Fatalf("unrendered template syntax left:\n%s", s)
-	}
-	return s
+	// Debian's nginx.conf sets these at the http level, around the site file: the site must
+	// neither repeat them there (nginx -t fails) nor rely on them.
+	debian := "ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;\nssl_prefer_server_ciphers on;\n"
+	return testenv.StartNginx(t, testenv.NginxOptions{ExtraHTTPConf: debian + strings.Join(kept, "\n")})
 }
 
 type site struct {
@@ -70,35 +117,9 @@ func startSite(t *testing.T, publicNodes bool) *site {
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
 
-	dir := t.TempDir()
-	cert := testenv.SelfSigned(t, dir)
-	p80, err := services.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p443, err := services.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := render(t, map[string]string{
-		"ansible_managed": "test", "selector_public_name": publicName, "selector_listen_address": l.Addr().String(),
-		"selector_nginx_rate": "10r/s", "selector_nginx_burst": "40",
-	}, publicNodes)
-	var kept []string
-	for line := range strings.SplitSeq(conf, "\n") {
-		if strings.Contains(line, "listen [::]") {
-			continue // the test machine may have no IPv6
-		}
-		line = strings.Replace(line, "listen 80", fmt.Sprintf("listen 127.0.0.1:%d", p80), 1)
-		line = strings.Replace(line, "listen 443", fmt.Sprintf("listen 127.0.0.1:%d", p443), 1)
-		line = strings.Replace(line, "/etc/nginx/tls/selector.crt", cert.CertFile, 1)
-		line = strings.Replace(line, "/etc/nginx/tls/selector.key", cert.KeyFile, 1)
-		kept = append(kept, line)
-	}
-	// Debian's nginx.conf sets these at the http level, around the site file: the site must
-	// neither repeat them there (nginx -t fails) nor rely on them.
-	debian := "ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;\nssl_prefer_server_ciphers on;\n"
-	testenv.StartNginx(t, testenv.NginxOptions{ExtraHTTPConf: debian + strings.Join(kept, "\n")})
+	cert := testenv.SelfSigned(t, t.TempDir())
+	p80, p443 := freePort(t), freePort(t)
+	runSite(t, map[string]any{"selector_listen_address": l.Addr().String(), "selector_public_nodes_api": publicNodes}, p80, p443, cert)
 	s.http, s.https = fmt.Sprintf("127.0.0.1:%d", p80), fmt.Sprintf("127.0.0.1:%d", p443)
 	s.tlsConfig = &tls.Config{RootCAs: cert.Pool, ServerName: publicName}
 	// The certificate names 127.0.0.1 and localhost; check the chain, not the name.

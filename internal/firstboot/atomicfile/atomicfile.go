@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -24,14 +25,20 @@ type File struct {
 // Write makes path hold f.Data with f.Mode and owner, and reports whether anything changed.
 // New content goes to a temporary file in the same directory, which is synced and renamed
 // over the old one, and the directory is synced; a file with the same content whose mode
-// or owner differs is fixed in place.
+// or owner differs is fixed in place, through the descriptor that read it.
+//
+// Write never follows a symlink at path and never opens anything but a regular file there:
+// whoever can write the directory could otherwise point path at another file (which would
+// get this file's mode and owner), a FIFO (open blocks forever) or a device (/dev/zero reads
+// until memory runs out). Such an entry is replaced like a file with other content.
 func Write(f File) (changed bool, err error) {
-	old, err := os.ReadFile(f.Path)
-	switch {
-	case err == nil && bytes.Equal(old, f.Data):
-		return fixMeta(f)
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
-		return false, fmt.Errorf("reading %s: %w", f.Path, err)
+	same, err := sameRegular(f)
+	if err != nil {
+		return false, err
+	}
+	if same != nil {
+		defer same.Close()
+		return fixMeta(same, f)
 	}
 	dir := filepath.Dir(f.Path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(f.Path)+".tmp*")
@@ -62,6 +69,7 @@ func Write(f File) (changed bool, err error) {
 	if err = tmp.Close(); err != nil {
 		return false, fmt.Errorf("writing %s: %w", f.Path, err)
 	}
+	// rename(2) replaces a symlink, FIFO or device node itself, never what it points to.
 	if err = os.Rename(tmp.Name(), f.Path); err != nil {
 		return false, fmt.Errorf("writing %s: %w", f.Path, err)
 	}
@@ -76,21 +84,61 @@ func Write(f File) (changed bool, err error) {
 	return true, nil
 }
 
-// fixMeta sets the mode and owner of an existing file with the right content.
-func fixMeta(f File) (bool, error) {
-	st, err := os.Stat(f.Path)
+// sameRegular returns path opened for reading when it is a regular file holding f.Data, and
+// nil when it must be (re)written: missing, other content, or not a regular file.
+// O_NOFOLLOW fails on a symlink and O_NONBLOCK keeps open from waiting on a FIFO that
+// replaced the file between Lstat and open; Fstat then judges what was opened.
+func sameRegular(f File) (*os.File, error) {
+	st, err := os.Lstat(f.Path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("checking %s: %w", f.Path, err)
+	case !st.Mode().IsRegular():
+		return nil, nil
+	}
+	file, err := os.OpenFile(f.Path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ELOOP) {
+			return nil, nil // replaced since Lstat; rewrite it
+		}
+		return nil, fmt.Errorf("reading %s: %w", f.Path, err)
+	}
+	st, err = file.Stat()
+	if err != nil || !st.Mode().IsRegular() || st.Size() != int64(len(f.Data)) {
+		_ = file.Close()
+		if err != nil {
+			return nil, fmt.Errorf("checking %s: %w", f.Path, err)
+		}
+		return nil, nil
+	}
+	old, err := io.ReadAll(io.LimitReader(file, int64(len(f.Data))+1))
+	if err != nil || !bytes.Equal(old, f.Data) {
+		_ = file.Close()
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", f.Path, err)
+		}
+		return nil, nil
+	}
+	return file, nil
+}
+
+// fixMeta sets the mode and owner of the open file, which holds the right content.
+func fixMeta(file *os.File, f File) (bool, error) {
+	st, err := file.Stat()
 	if err != nil {
 		return false, fmt.Errorf("checking %s: %w", f.Path, err)
 	}
 	changed := false
 	if st.Mode().Perm() != f.Mode.Perm() || st.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != f.Mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) {
-		if err := os.Chmod(f.Path, f.Mode); err != nil {
+		if err := file.Chmod(f.Mode); err != nil {
 			return false, fmt.Errorf("chmod %s: %w", f.Path, err)
 		}
 		changed = true
 	}
 	if sys, ok := st.Sys().(*syscall.Stat_t); ok && (f.UID >= 0 && int(sys.Uid) != f.UID || f.GID >= 0 && int(sys.Gid) != f.GID) {
-		if err := os.Chown(f.Path, f.UID, f.GID); err != nil {
+		if err := file.Chown(f.UID, f.GID); err != nil {
 			return false, fmt.Errorf("chown %s: %w", f.Path, err)
 		}
 		changed = true

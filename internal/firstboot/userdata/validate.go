@@ -85,8 +85,19 @@ func (c *Config) validateNode(time.Time) error {
 		return fieldErr("ensemble.monitoring_sources", "is required (at least one CIDR)")
 	}
 	for i, s := range c.MonitoringSources {
-		if _, err := parseCIDR(s); err != nil {
-			return fieldErr(fmt.Sprintf("ensemble.monitoring_sources[%d]", i), "%v", err)
+		field := fmt.Sprintf("ensemble.monitoring_sources[%d]", i)
+		p, err := parseCIDR(s)
+		if err != nil {
+			return fieldErr(field, "%v", err)
+		}
+		// The node's firewall admits the sources with an "ip saddr" rule: an IPv6 network
+		// there fails the whole ruleset, and a wide IPv4 one (0.0.0.0/0) opens the sidecar's
+		// port to the Internet. The widest private range is a /8.
+		if !p.Addr().Is4() {
+			return fieldErr(field, "%s is not an IPv4 network; the firewall admits monitoring sources by IPv4 address only", p)
+		}
+		if p.Bits() < 8 {
+			return fieldErr(field, "%s is wider than a /8; list the Prometheus servers' own addresses or networks", p)
 		}
 	}
 	return nil

@@ -50,6 +50,9 @@ func Start(ctx context.Context, opts Options) (_ *Fleet, err error) {
 	if err := opts.validate(); err != nil {
 		return nil, fmt.Errorf("fleet options: %w", err)
 	}
+	if err := opts.preflight(); err != nil {
+		return nil, fmt.Errorf("fleet: %w", err)
+	}
 	f := &Fleet{opts: opts, dir: opts.WorkDir}
 	if f.dir == "" {
 		if f.dir, err = os.MkdirTemp("", "ensemble-fleet-"); err != nil {
@@ -70,11 +73,6 @@ func Start(ctx context.Context, opts Options) (_ *Fleet, err error) {
 	}()
 	if f.cert, f.key, err = writeCert(f.dir); err != nil {
 		return nil, fmt.Errorf("fleet: %w", err)
-	}
-	for _, bin := range []string{"ensemble-jvbemu", "ensemble-sidecar", "ensemble-selector"} {
-		if _, err := os.Stat(filepath.Join(opts.BinDir, bin)); err != nil {
-			return nil, fmt.Errorf("fleet: %w (build the binaries first: make build)", err)
-		}
 	}
 
 	if err := f.step("consul", f.startConsul, ctx); err != nil {

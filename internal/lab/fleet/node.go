@@ -57,15 +57,22 @@ func (f *Fleet) startNode(ctx context.Context, i int) (*Node, error) {
 	}
 	n.EmulatorURL = strings.TrimRight(url, "/")
 
-	tlsPort, err := services.FreePort()
-	if err != nil {
-		n.stop()
-		return nil, err
-	}
-	n.nginx, err = services.StartNginx(ctx, services.NginxOptions{ExtraHTTPConf: publicServer(n.ID, tlsPort, f.cert, f.key)})
-	if err != nil {
-		n.stop()
-		return nil, fmt.Errorf("%s nginx: %w", n.ID, err)
+	// The https port is drawn here, not by StartNginx, which redraws only its own port when
+	// another process took it first: with many nodes starting at once, draw again too.
+	var tlsPort int
+	for attempt := 1; ; attempt++ {
+		if tlsPort, err = services.FreePort(); err != nil {
+			n.stop()
+			return nil, err
+		}
+		n.nginx, err = services.StartNginx(ctx, services.NginxOptions{ExtraHTTPConf: publicServer(n.ID, tlsPort, f.cert, f.key)})
+		if err == nil {
+			break
+		}
+		if attempt == 3 || !strings.Contains(strings.ToLower(err.Error()), "address already in use") {
+			n.stop()
+			return nil, fmt.Errorf("%s nginx: %w", n.ID, err)
+		}
 	}
 	n.PublicURL = fmt.Sprintf("https://%s.localhost:%d", n.ID, tlsPort)
 	if err := n.StartSidecar(ctx); err != nil {

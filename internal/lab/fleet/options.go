@@ -100,8 +100,8 @@ func DefaultOptions() Options {
 
 func (o *Options) validate() error {
 	var errs []error
-	if o.Nodes < 1 || o.Nodes > 50 {
-		errs = append(errs, fmt.Errorf("nodes must be between 1 and 50, got %d", o.Nodes))
+	if o.Nodes < 1 {
+		errs = append(errs, fmt.Errorf("nodes must be at least 1, got %d", o.Nodes))
 	}
 	if o.Load < 0 {
 		errs = append(errs, fmt.Errorf("load must not be negative, got %g", o.Load))

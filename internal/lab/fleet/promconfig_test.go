@@ -10,7 +10,7 @@ import (
 )
 
 func TestAdaptPrometheusConfig(t *testing.T) {
-	shipped := filepath.Join("..", "..", "deploy", "prometheus", "prometheus-http-sd.yml")
+	shipped := filepath.Join("..", "..", "..", "deploy", "prometheus", "prometheus-http-sd.yml")
 	timing := Timing{ScrapeInterval: 500 * time.Millisecond}
 	selectors := filepath.Join(t.TempDir(), "selectors.json")
 	if err := os.WriteFile(selectors, []byte(`[{"targets": ["127.0.0.1:18556"]}]`), 0o644); err != nil {

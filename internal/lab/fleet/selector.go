@@ -50,6 +50,8 @@ func (f *Fleet) startSelector(ctx context.Context, i int) (*Selector, error) {
 		"--selector.policy=" + f.opts.Policy,
 		fmt.Sprintf("--selector.replicas=%d", f.opts.Selectors),
 		"--rooms.store=consul",
+		// Every emulated node registers through the lab's one Consul agent.
+		"--nodes.insecure-unbound",
 		"--catalog.max-staleness=" + t.MaxStaleness.String(),
 		"--rooms.move-after=" + t.MoveAfter.String(),
 		"--log.level=info",

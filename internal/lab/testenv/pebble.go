@@ -39,6 +39,9 @@ type Pebble struct {
 	HTTPPort int
 	// Client trusts CAFile.
 	Client *http.Client
+	// DNSManagementURL is pebble-challtestsrv's management API (POST /set-default-ipv4,
+	// /add-a...), to change what the CA's DNS answers during a test.
+	DNSManagementURL string
 }
 
 // PebblePath finds a pebble command: $ENSEMBLE_PEBBLE (for pebble; its directory for the
@@ -84,6 +87,7 @@ func StartPebble(t testing.TB) *Pebble {
 		ports[i] = FreePort(t)
 	}
 	apiPort, mgmtPort, httpPort, tlsPort, dnsPort := ports[0], ports[1], ports[2], ports[3], ports[4]
+	dnsMgmtPort := FreePort(t)
 	ctx, cancel := startContext(t)
 	defer cancel()
 
@@ -92,7 +96,7 @@ func StartPebble(t testing.TB) *Pebble {
 		Args: []string{
 			"-dnsserver", "127.0.0.1:" + strconv.Itoa(dnsPort), "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
 			"-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", "",
-			"-management", "127.0.0.1:" + strconv.Itoa(FreePort(t)),
+			"-management", "127.0.0.1:" + strconv.Itoa(dnsMgmtPort),
 		},
 		Ready: func(ctx context.Context, p *services.Process) error {
 			return p.Poll(ctx, 20*time.Millisecond, func(ctx context.Context) error {
@@ -126,10 +130,11 @@ func StartPebble(t testing.TB) *Pebble {
 		t.Fatal(err)
 	}
 	pb := &Pebble{
-		Directory: "https://127.0.0.1:" + strconv.Itoa(apiPort) + "/dir",
-		CAFile:    caFile,
-		HTTPPort:  httpPort,
-		Client:    &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}},
+		Directory:        "https://127.0.0.1:" + strconv.Itoa(apiPort) + "/dir",
+		CAFile:           caFile,
+		HTTPPort:         httpPort,
+		DNSManagementURL: "http://127.0.0.1:" + strconv.Itoa(dnsMgmtPort),
+		Client:           &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}},
 	}
 	p, err := services.StartProcess(ctx, services.ProcessSpec{
 		Name: "pebble", Path: pebble, LogPath: filepath.Join(dir, "pebble.log"),

@@ -1,7 +1,7 @@
-// Package flagdoc prints a kingpin application's flags as the Markdown
-// table the README carries, so that the README is generated from the
-// binaries themselves (make docs) and a docs test fails when it drifts.
-package flagdoc
+package cli
+
+// The flag tables of README.md are generated from the binaries themselves
+// (make docs), so a docs test fails when they drift.
 
 import (
 	"fmt"
@@ -11,21 +11,22 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 )
 
-// Flag is the hidden flag that prints the table and exits.
-const Flag = "help-flags-markdown"
+// FlagDocFlag is the hidden flag that prints the flag table and ends the command.
+const FlagDocFlag = "help-flags-markdown"
 
-// Register adds the hidden --help-flags-markdown to app: it writes
-// Table(app) to w and calls exit(0). docDefaults replaces defaults that
-// depend on the machine (the host name, the number of CPUs) with words, so
-// the table is the same wherever it is generated.
-func Register(app *kingpin.Application, w io.Writer, exit func(int), docDefaults map[string]string) {
-	app.Flag(Flag, "Print the flags as a Markdown table and exit.").Hidden().
+// registerFlagDoc adds the hidden --help-flags-markdown to app: it writes
+// Table(app) to w and calls done(0), as kingpin's --help calls its
+// Terminate function. docDefaults is read when the flag is parsed; it
+// replaces defaults that depend on the machine (the host name, the number
+// of CPUs) with words, so the table is the same wherever it is generated.
+func registerFlagDoc(app *kingpin.Application, w io.Writer, done func(int), docDefaults map[string]string) {
+	app.Flag(FlagDocFlag, "Print the flags as a Markdown table and exit.").Hidden().
 		PreAction(func(*kingpin.ParseContext) error {
 			_, err := io.WriteString(w, Table(app.Model(), docDefaults))
 			if err != nil {
-				return fmt.Errorf("--%s: %w", Flag, err)
+				return fmt.Errorf("--%s: %w", FlagDocFlag, err)
 			}
-			exit(0)
+			done(0)
 			return nil
 		}).Bool()
 }

@@ -1,4 +1,4 @@
-package flagdoc
+package cli
 
 import (
 	"bytes"
@@ -18,8 +18,8 @@ func TestTable(t *testing.T) {
 	app.Flag("collector.cpu", "CPU.").BoolVar(&on)
 	var out bytes.Buffer
 	code := -1
-	Register(app, &out, func(c int) { code = c }, map[string]string{"consul.service-id": "host name"})
-	if _, err := app.Parse([]string{"--" + Flag}); err != nil {
+	registerFlagDoc(app, &out, func(c int) { code = c }, map[string]string{"consul.service-id": "host name"})
+	if _, err := app.Parse([]string{"--" + FlagDocFlag}); err != nil {
 		t.Fatal(err)
 	}
 	want := "| flag | default | meaning |\n|---|---|---|\n" +
