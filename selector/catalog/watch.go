@@ -34,17 +34,23 @@ type Options struct {
 	Now func() time.Time
 	// AllowedDomains restricts the hosts of public URLs; the zero value allows any valid host.
 	AllowedDomains registration.Domains
+	// KeepMissing is how long a node that leaves Consul's answer (deregistered, or its agent gone
+	// from the catalog) stays in the snapshots as Gone, counted from when it went gone. Its rooms are then held like those of any
+	// gone node (rooms.ResolverOptions.MoveAfter) rather than moved at once: keep it above the
+	// move delay.
+	KeepMissing time.Duration
 }
 
 // DefaultOptions returns the settings used by the selector.
 func DefaultOptions() Options {
 	return Options{
-		Service:    "jitsi",
-		WaitTime:   15 * time.Second,
-		Rate:       rate.Every(100 * time.Millisecond),
-		Burst:      5,
-		MinBackoff: 250 * time.Millisecond,
-		MaxBackoff: 10 * time.Second,
+		Service:     "jitsi",
+		WaitTime:    15 * time.Second,
+		Rate:        rate.Every(100 * time.Millisecond),
+		Burst:       5,
+		MinBackoff:  250 * time.Millisecond,
+		MaxBackoff:  10 * time.Second,
+		KeepMissing: time.Minute,
 	}
 }
 
@@ -83,7 +89,7 @@ func New(client *api.Client, opts Options, hooks Hooks, logger *slog.Logger) (*W
 	if opts.Service == "" {
 		return nil, errors.New("catalog: empty service name")
 	}
-	if opts.WaitTime <= 0 || opts.Rate <= 0 || opts.Burst < 1 || opts.MinBackoff <= 0 || opts.MaxBackoff < opts.MinBackoff {
+	if opts.WaitTime <= 0 || opts.Rate <= 0 || opts.Burst < 1 || opts.MinBackoff <= 0 || opts.MaxBackoff < opts.MinBackoff || opts.KeepMissing < 0 {
 		return nil, fmt.Errorf("catalog: invalid options %+v", opts)
 	}
 	if opts.Now == nil {
@@ -186,12 +192,17 @@ func (w *Watcher) publish(entries []*api.ServiceEntry, index uint64) {
 			skipped = append(skipped, ignored{id, err})
 			continue
 		}
+		if n.State == placement.Gone {
+			n.GoneIndex = spellIndex(e.Checks)
+		}
 		nodes = append(nodes, n)
 	}
 	nodes, conflicts := dropConflicts(nodes)
 	w.report(skipped, conflicts)
 	old := w.current.Load()
-	since(old, nodes, w.opts.Now())
+	now := w.opts.Now()
+	since(old, nodes, now)
+	nodes = keepMissing(old, nodes, conflicted(conflicts), index, now, w.opts.KeepMissing)
 	if old != nil && slices.Equal(old.Nodes, nodes) {
 		return
 	}
@@ -204,13 +215,15 @@ func (w *Watcher) publish(entries []*api.ServiceEntry, index uint64) {
 
 // since carries each node's LiveSince over from the previous snapshot while it stays out of
 // Gone, and sets it to now when the node appears or comes back; GoneSince likewise while it stays
-// Gone, set to now when it goes.
+// Gone in one spell (GoneIndex), set to now when it goes or a new spell begins.
 func since(old *Snapshot, nodes []Node, now time.Time) {
 	for i := range nodes {
 		n := &nodes[i]
 		o, ok := old.Node(n.ID)
 		switch {
-		case n.State == placement.Gone && ok && o.State == placement.Gone:
+		case n.State == placement.Gone && ok && o.State == placement.Gone && (n.GoneIndex == o.GoneIndex || o.GoneIndex == 0):
+			// The same spell; a new one (the node came back and went again between two answers)
+			// starts the hold again.
 			n.GoneSince = o.GoneSince
 		case n.State == placement.Gone:
 			n.GoneSince = now
@@ -220,6 +233,50 @@ func since(old *Snapshot, nodes []Node, now time.Time) {
 			n.LiveSince = now
 		}
 	}
+}
+
+// conflicted returns the IDs of the conflicts.
+func conflicted(cs []conflict) map[string]bool {
+	out := make(map[string]bool, len(cs))
+	for _, c := range cs {
+		out[c.id] = true
+	}
+	return out
+}
+
+// keepMissing adds to nodes (sorted by ID) every node of the previous snapshot that is no longer
+// in Consul's answer, as Gone, until it has been gone for keep (counted from GoneSince); not the
+// IDs in conflict, which are left out because no copy of them can be trusted (dropConflicts): a node that vanishes is held
+// like one whose check fails, so its rooms do not move before the hold (a deregistration and
+// re-registration, or a node agent that left and rejoins, would otherwise split them). The node
+// keeps its public URL for the rooms held on it; its spell is the index of the first answer
+// without it, unless it was already gone.
+func keepMissing(old *Snapshot, nodes []Node, conflicts map[string]bool, index uint64, now time.Time, keep time.Duration) []Node {
+	if old == nil || keep <= 0 {
+		return nodes
+	}
+	listed := &Snapshot{Nodes: nodes} // sorted; the missing ones are appended after it
+	var added bool
+	for _, o := range old.Nodes {
+		if _, ok := listed.Node(o.ID); ok || conflicts[o.ID] {
+			continue
+		}
+		switch {
+		case o.Missing && now.Sub(o.GoneSince) >= keep:
+			continue
+		case !o.Missing && o.State != placement.Gone:
+			o.GoneSince, o.GoneIndex, o.LiveSince = now, index, time.Time{}
+		case !o.Missing && o.GoneIndex == 0:
+			o.GoneIndex = index
+		}
+		o.State, o.Missing = placement.Gone, true
+		nodes = append(nodes, o)
+		added = true
+	}
+	if added {
+		slices.SortFunc(nodes, func(a, b Node) int { return strings.Compare(a.ID, b.ID) })
+	}
+	return nodes
 }
 
 type ignored struct {
