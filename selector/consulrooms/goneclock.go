@@ -27,7 +27,7 @@ func (r goneRecord) since() time.Time { return time.UnixMilli(r.Since) }
 // of two replicas that see a spell begin, the first to write sets its time and the other reads it;
 // a later spell replaces it (a node that came back and went again starts a new hold); a replica
 // whose view is behind (an earlier spell) gets the later spell's time, which only holds longer.
-// Known spells are cached: a spell's time never changes once written.
+// Known spells are cached until Back: a spell's time never changes once written.
 func (s *Store) GoneSince(ctx context.Context, node string, spell uint64, seen time.Time) (time.Time, error) {
 	if spell == 0 {
 		return time.Time{}, errors.New("consulrooms: gone since: spell 0")
@@ -75,4 +75,30 @@ func (s *Store) learn(node string, r goneRecord) time.Time {
 		s.gone[node] = r
 	}
 	return r.since()
+}
+
+// Back implements rooms.GoneClock: the first lookup that finds node live after this replica
+// learned its record removes it (check-and-set on the spell it knew, so a later spell written
+// meanwhile stays). Nothing to remove costs a map lookup. A failed delete only leaves the record:
+// a replica that still sees the ended spell then moves at its time, as before the node came back.
+func (s *Store) Back(ctx context.Context, node string) {
+	s.mu.Lock()
+	r, ok := s.gone[node]
+	delete(s.gone, node)
+	s.mu.Unlock()
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	key := s.opts.Prefix + goneFolder + node
+	p, _, err := s.kv.Get(key, (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil || p == nil {
+		return
+	}
+	var cur goneRecord
+	if json.Unmarshal(p.Value, &cur) == nil && cur.Spell > r.Spell {
+		return
+	}
+	_, _, _ = s.kv.DeleteCAS(&api.KVPair{Key: key, ModifyIndex: p.ModifyIndex}, (&api.WriteOptions{}).WithContext(ctx))
 }

@@ -39,6 +39,15 @@ func TestGoneClock(t *testing.T) {
 		t.Error("GoneSince of spell 0: no error")
 	}
 
+	// The node is back: a replica that knew the record removes it, so one whose view still shows
+	// spell 12 (a lagging server) starts a hold of its own instead of using the ended spell's time.
+	b.Back(ctx, "node-1")
+	t4 := t3.Add(time.Minute)
+	if got, err := newStore(t, consul.Client(t), clk).GoneSince(ctx, "node-1", 12, t4); err != nil || !got.Equal(t4) {
+		t.Fatalf("after Back: GoneSince of the ended spell = %v, %v; want its own time %v", got, err, t4)
+	}
+	a.Back(ctx, "never-gone") // nothing known: nothing asked
+
 	if _, _, err := a.Bind(ctx, "room-1", "node-2"); err != nil {
 		t.Fatal(err)
 	}
@@ -46,8 +55,8 @@ func TestGoneClock(t *testing.T) {
 	if err != nil || len(per) != 1 || per["node-2"] != 1 {
 		t.Fatalf("Sweep = %v, %v; want only room-1 on node-2", per, err)
 	}
-	if got, err := b.GoneSince(ctx, "node-1", 12, t1); err != nil || !got.Equal(t3) {
-		t.Fatalf("gone record after a sweep: %v, %v; want it kept (%v)", got, err, t3)
+	if got, err := b.GoneSince(ctx, "node-1", 12, t1); err != nil || !got.Equal(t4) {
+		t.Fatalf("gone record after a sweep: %v, %v; want it kept (%v)", got, err, t4)
 	}
 
 	consul.Stop(t)

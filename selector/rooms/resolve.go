@@ -94,13 +94,12 @@ const maxAttempts = 3
 // not gone, or gone for less than MoveAfter. Draining and overloaded nodes keep their rooms: a room
 // is never split.
 //
-// With a store shared between replicas (GoneClock), the hold counts from the later of this
-// replica's own GoneSince and the time the first replica saw the node's current spell of being
-// gone begin: no replica moves a room before the spell has lasted MoveAfter for every replica that
-// asks first, a node that came back and went again (a new spell) starts the hold again even on a
-// replica that missed its return, and a replica just restarted, whose first view may come from a
-// lagging Consul server, holds for its own MoveAfter too (the others move the room meanwhile, and it
-// follows the binding). If the store cannot say, the room stays: it could not be moved anyway.
+// With a store shared between replicas (GoneClock), the hold counts from when the first replica
+// saw the node's current spell of being gone begin, so every replica, and one restarted during the
+// spell, moves the room at the same time; a node that came back and went again (a new spell)
+// starts the hold again even on a replica that missed its return; and a replica that sees the node
+// live removes the record it knows, so one whose view still shows the ended spell holds anew. If
+// the store cannot say, the room stays: it could not be moved anyway.
 func (r *Resolver) hosts(ctx context.Context, s *placement.Snapshot, id string) (int, bool) {
 	i, ok := s.Index(id)
 	if !ok {
@@ -108,6 +107,7 @@ func (r *Resolver) hosts(ctx context.Context, s *placement.Snapshot, id string) 
 	}
 	n := s.Node(i)
 	if n.State != placement.Gone {
+		r.back(ctx, id)
 		return i, true
 	}
 	if n.GoneSince.IsZero() || r.opts.MoveAfter <= 0 {
@@ -120,11 +120,16 @@ func (r *Resolver) hosts(ctx context.Context, s *placement.Snapshot, id string) 
 			r.opts.Logger.Warn("shared gone time unknown; holding the node's rooms", "node", id, "err", err)
 			return i, true
 		}
-		if shared.After(since) {
-			since = shared
-		}
+		since = shared
 	}
 	return i, r.opts.Now().Sub(since) < r.opts.MoveAfter
+}
+
+// back tells a shared clock that node is live in this replica's view.
+func (r *Resolver) back(ctx context.Context, node string) {
+	if clock, ok := r.opts.Store.(GoneClock); ok {
+		clock.Back(ctx, node)
+	}
 }
 
 // Resolve is ResolveIn without a home region: every eligible node may take a new room.
@@ -240,6 +245,7 @@ func (r *Resolver) ResolveAdmit(ctx context.Context, s *placement.Snapshot, room
 			return Result{}, fmt.Errorf("%w: bind %q to %s: %w", ErrStore, name, node, err)
 		}
 		if won {
+			r.back(ctx, node)
 			s.Join(ch.Index)
 			return Result{Room: name, Node: s.Node(ch.Index), Outcome: outcome, Saturated: ch.Saturated, Spilled: spilled}, nil
 		}

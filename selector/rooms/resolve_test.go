@@ -439,7 +439,10 @@ type sharedClock struct {
 	spell uint64
 	since time.Time
 	err   error
+	backs int
 }
+
+func (c *sharedClock) Back(context.Context, string) { c.backs++ }
 
 func (c *sharedClock) GoneSince(_ context.Context, _ string, spell uint64, seen time.Time) (time.Time, error) {
 	if c.err != nil {
@@ -451,11 +454,10 @@ func (c *sharedClock) GoneSince(_ context.Context, _ string, spell uint64, seen 
 	return c.since, nil
 }
 
-// TestResolveSharedHold: with a store shared between replicas, the hold counts from the later of
-// this replica's own GoneSince and the spell's shared time: a later spell (the node came back and
-// went again) starts the hold again on a replica that missed the return, a replica restarted during
-// a spell (its own GoneSince is its start) holds for its own hold too, and a clock that cannot be
-// read holds the room.
+// TestResolveSharedHold: with a store shared between replicas, the hold counts from the spell's
+// shared time: a replica restarted during a spell (its own GoneSince is its start) moves the room
+// when the others do, a later spell (the node came back and went again) starts the hold again on a
+// replica that missed the return, and a clock that cannot be read holds the room.
 func TestResolveSharedHold(t *testing.T) {
 	ctx := context.Background()
 	const hold = 10 * time.Second
@@ -468,9 +470,8 @@ func TestResolveSharedHold(t *testing.T) {
 		myAgo    time.Duration // this replica's GoneSince
 		wantNode string
 	}{
-		{name: "restarted replica, spell seen long ago by another", spell: 5, ago: 2 * hold, mySpell: 5, myAgo: 0, wantNode: "a"},
-		{name: "spell seen long ago by both", spell: 5, ago: 2 * hold, mySpell: 5, myAgo: hold, wantNode: "b"},
-		{name: "own time older than the spell's", spell: 5, ago: hold - time.Second, mySpell: 5, myAgo: 2 * hold, wantNode: "a"},
+		{name: "restarted replica, spell seen long ago by another", spell: 5, ago: hold, mySpell: 5, myAgo: 0, wantNode: "b"},
+		{name: "restarted replica, spell young", spell: 5, ago: hold - time.Second, mySpell: 5, myAgo: 0, wantNode: "a"},
 		{name: "first to see the spell records its own time", mySpell: 5, myAgo: hold, wantNode: "b"},
 		{name: "a later spell restarts the hold", spell: 6, ago: time.Second, mySpell: 5, myAgo: 2 * hold, wantNode: "a"},
 		{name: "clock unreadable holds", err: errors.New("consul down"), mySpell: 5, myAgo: 2 * hold, wantNode: "a"},
@@ -489,6 +490,11 @@ func TestResolveSharedHold(t *testing.T) {
 			res, err := r.Resolve(ctx, snapshot(t, c, a, b), "standup", placement.SystemRand{})
 			if err != nil || res.Node.ID != tc.wantNode {
 				t.Fatalf("Resolve = %+v, %v; want %s", res, err, tc.wantNode)
+			}
+			// A lookup that finds its node live tells the clock so (b: the moved room, or a new one).
+			before := store.backs
+			if _, err := r.Resolve(ctx, snapshot(t, c, a, b), "other", placement.SystemRand{}); err != nil || store.backs != before+1 {
+				t.Fatalf("new room on live b: %v, clock told %d times, want once", err, store.backs-before)
 			}
 		})
 	}

@@ -84,4 +84,9 @@ type GoneClock interface {
 	// GoneSince returns when the spell began: the time recorded for it (or for a later spell,
 	// when this replica's view is behind), else seen, which it records.
 	GoneSince(ctx context.Context, node string, spell uint64, seen time.Time) (time.Time, error)
+	// Back tells the clock that this replica sees the node live again: a record this replica
+	// knows of is removed, so that a replica whose view still shows the ended spell (a lagging
+	// Consul server) starts a hold of its own rather than move the node's rooms at once. It must
+	// be cheap when there is nothing to remove: the Resolver calls it on lookups of live nodes.
+	Back(ctx context.Context, node string)
 }
