@@ -12,12 +12,12 @@ import (
 	"time"
 )
 
-// LoadOptions shapes the client population.
-type LoadOptions struct {
+// loadOptions shapes the client population.
+type loadOptions struct {
 	// URL is the balancer's base URL.
 	URL string
 	// Replicas are the selectors, asked directly by the split probe.
-	Replicas []Backend
+	Replicas []backend
 	// Rate is the requests per second sent through the balancer.
 	Rate float64
 	// NewShare is the share of requests that start a meeting; the others
@@ -48,7 +48,7 @@ type meeting struct {
 
 // load is a running client population.
 type load struct {
-	o      LoadOptions
+	o      loadOptions
 	client *http.Client
 
 	mu       sync.Mutex
@@ -59,10 +59,10 @@ type load struct {
 	seq      int
 }
 
-// RunLoad sends requests until ctx ends, waits for those in flight and
+// runLoad sends requests until ctx ends, waits for those in flight and
 // for the meetings it started to end, and returns every answer and the
 // ticks skipped because MaxInFlight requests were outstanding.
-func RunLoad(ctx context.Context, o LoadOptions) ([]Answer, int) {
+func runLoad(ctx context.Context, o loadOptions) ([]Answer, int) {
 	l := &load{
 		o: o,
 		client: &http.Client{
@@ -194,7 +194,7 @@ func (l *load) ask(kind, room string) Answer {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	a.Status, a.Replica = resp.StatusCode, resp.Header.Get(ReplicaHeader)
+	a.Status, a.Replica = resp.StatusCode, resp.Header.Get(replicaHeader)
 	switch resp.StatusCode {
 	case http.StatusFound:
 		a.Node, a.Err = l.nodeOf(resp.Header.Get("Location"), room)
