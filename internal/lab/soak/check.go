@@ -2,6 +2,7 @@ package soak
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"time"
@@ -515,7 +516,7 @@ func (j *judge) kv(snaps []kvSnapshot, answers []Answer) {
 	slices.SortFunc(snaps, func(a, b kvSnapshot) int { return a.At.Compare(b.At) })
 	for i := 1; i < len(snaps); i++ {
 		before, after := snaps[i-1], snaps[i]
-		for _, room := range sortedKeys(before.Rooms) {
+		for _, room := range slices.Sorted(maps.Keys(before.Rooms)) {
 			was := before.Rooms[room]
 			now, ok := after.Rooms[room]
 			switch {
@@ -552,15 +553,6 @@ func (j *judge) kv(snaps []kvSnapshot, answers []Answer) {
 			}
 		}
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 func later(a, b time.Time) time.Time {

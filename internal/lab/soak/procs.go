@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -132,7 +133,7 @@ func (l *leakWatch) baseline(ctx context.Context, procs []fleet.Proc) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.start = start
-	for _, name := range sortedKeys(errs) {
+	for _, name := range slices.Sorted(maps.Keys(errs)) {
 		l.results = append(l.results, Resource{Name: name, When: "start", Why: "unreadable: " + errs[name].Error()})
 	}
 }
