@@ -148,7 +148,7 @@ func New(opts Options) (*Selector, error) {
 	copts.WaitTime = min(max(opts.CatalogMaxStaleness/4, time.Second), 5*time.Minute)
 	copts.MaxBackoff = min(copts.MaxBackoff, max(opts.CatalogMaxStaleness/4, copts.MinBackoff))
 	// A node that leaves the catalog is held like a gone one: keep it past the move delay.
-	copts.KeepMissing = max(copts.KeepMissing, 2*opts.RoomsMoveAfter)
+	copts.KeepMissing = 2 * opts.RoomsMoveAfter
 	s.watcher, err = catalog.New(opts.Consul, copts, catalog.Hooks{
 		Error: func(error) {
 			s.metrics.consulErrors.WithLabelValues("watch").Inc()

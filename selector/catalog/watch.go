@@ -35,22 +35,22 @@ type Options struct {
 	// AllowedDomains restricts the hosts of public URLs; the zero value allows any valid host.
 	AllowedDomains registration.Domains
 	// KeepMissing is how long a node that leaves Consul's answer (deregistered, or its agent gone
-	// from the catalog) stays in the snapshots as Gone, counted from when it went gone. Its rooms are then held like those of any
-	// gone node (rooms.ResolverOptions.MoveAfter) rather than moved at once: keep it above the
-	// move delay.
+	// from the catalog) stays in the snapshots as Gone, counted from when it went gone; 0 drops
+	// it at once. Its rooms are then held like those of any gone node
+	// (rooms.ResolverOptions.MoveAfter) rather than moved at once: keep it above the move delay
+	// (the selector sets twice it).
 	KeepMissing time.Duration
 }
 
 // DefaultOptions returns the settings used by the selector.
 func DefaultOptions() Options {
 	return Options{
-		Service:     "jitsi",
-		WaitTime:    15 * time.Second,
-		Rate:        rate.Every(100 * time.Millisecond),
-		Burst:       5,
-		MinBackoff:  250 * time.Millisecond,
-		MaxBackoff:  10 * time.Second,
-		KeepMissing: time.Minute,
+		Service:    "jitsi",
+		WaitTime:   15 * time.Second,
+		Rate:       rate.Every(100 * time.Millisecond),
+		Burst:      5,
+		MinBackoff: 250 * time.Millisecond,
+		MaxBackoff: 10 * time.Second,
 	}
 }
 

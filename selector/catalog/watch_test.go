@@ -34,6 +34,7 @@ func startWatch(t *testing.T, c *api.Client, hooks Hooks) *Watcher {
 	opts.WaitTime = 2 * time.Second
 	opts.MinBackoff, opts.MaxBackoff = 50*time.Millisecond, 200*time.Millisecond
 	opts.Rate = rate.Inf
+	opts.KeepMissing = time.Minute
 	w, err := New(c, opts, hooks, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
