@@ -221,8 +221,20 @@ func check(ev evidence, b Bounds) Tally {
 		}
 	}
 	j.blind = union(j.blind)
+	// The fleet's nodes share one Consul agent, a server: while it is down
+	// the cluster shows its node failed, so every node's service critical,
+	// and once back it restores every check critical until it passes again
+	// (an observed window). Both are Consul's view of every node, caused by
+	// an injected fault.
+	for _, w := range j.churn {
+		if w.Kind == ConsulAgentRestart {
+			for _, n := range ev.Nodes {
+				j.byNode[n] = append(j.byNode[n], Window{Node: n, State: Down, Kind: ConsulAgentRestart, Start: w.Start, End: w.End})
+			}
+		}
+	}
 	for node, ws := range j.byNode {
-		j.spells[node] = spells(ws)
+		j.spells[node] = spells(ws, b.Skew)
 	}
 	j.inv = []Invariant{
 		invRedirect: {ID: 1, Name: "redirects to a node down or draining longer than the detection bound"},
@@ -263,8 +275,10 @@ func union(ws []Window) []Window {
 	return out
 }
 
-// spells merges a node's Down windows into unbroken spans.
-func spells(ws []Window) []spell {
+// spells merges a node's Down windows into unbroken spans; windows less
+// than skew apart are one span (the observer sees the agent's restored
+// checks a moment after the agent is back).
+func spells(ws []Window, skew time.Duration) []spell {
 	var down []Window
 	for _, w := range ws {
 		if w.State == Down {
@@ -275,7 +289,7 @@ func spells(ws []Window) []spell {
 	var out []spell
 	for _, w := range down {
 		kind := w.Kind
-		if n := len(out); n > 0 && (out[n-1].End.IsZero() || !w.Start.After(out[n-1].End)) {
+		if n := len(out); n > 0 && (out[n-1].End.IsZero() || !w.Start.After(out[n-1].End.Add(skew))) {
 			last := &out[n-1]
 			if !last.End.IsZero() && (w.End.IsZero() || w.End.After(last.End)) {
 				last.End = w.End
@@ -368,7 +382,7 @@ func (j *judge) answers(answers []Answer, nodes []string) {
 // redirect checks invariant 1 for an answer naming a node.
 func (j *judge) redirect(a Answer, fresh bool) {
 	for _, w := range j.byNode[a.Node] {
-		if w.Kind == Observed || !w.covers(a.Start) || (w.State != Down && (w.State != Draining || !fresh)) {
+		if !w.Kind.nodeFault() || !w.covers(a.Start) || (w.State != Down && (w.State != Draining || !fresh)) {
 			continue
 		}
 		bound := j.b.Detect
@@ -477,7 +491,7 @@ func (j *judge) long(answers []Answer) {
 	bound := j.b.longFault()
 	for node, ws := range j.byNode {
 		for _, w := range ws {
-			if w.State != Down || w.Kind == Observed || w.End.IsZero() || j.elapsed(w, w.End) < bound {
+			if w.State != Down || !w.Kind.nodeFault() || w.End.IsZero() || j.elapsed(w, w.End) < bound {
 				continue
 			}
 			lf := LongFault{Node: node, Kind: w.Kind, Start: w.Start.Sub(j.zero).Seconds(), Held: w.End.Sub(w.Start).Seconds()}

@@ -49,6 +49,9 @@ type injector struct {
 	// the room prefix before and after each selector or Consul fault.
 	leaks *leakWatch
 	kv    *kvRecorder
+	// idle closes the balancer's idle connections to the replicas, so that
+	// a replica's sample before its kill counts what it holds itself.
+	idle func()
 
 	locks sync.Map // lock group → *sync.Mutex
 
@@ -178,6 +181,10 @@ func (in *injector) apply(ctx context.Context, e Event, rec *FaultRecord) (func(
 		if s == nil {
 			return nil, fmt.Errorf("no selector %s", e.Target)
 		}
+		if in.idle != nil {
+			in.idle()
+			sleep(ctx, 300*time.Millisecond) // the replica sees the closes
+		}
 		in.beforeKill(ctx, s.Name, e.Kind)
 		in.kv.read(ctx)
 		closeW := in.fleetWindow("", Churn, e.Kind, s.Name)
@@ -259,7 +266,9 @@ func (in *injector) nodeFault(ctx context.Context, k Kind, n *fleet.Node) (func(
 		revert = n.StartNginx
 	case Drain:
 		err = setDrain(ctx, n, true)
-		revert = func(ctx context.Context) error { return setDrain(ctx, n, false) }
+		// The sidecar's undrain waits for Consul, which may be electing a
+		// leader: try again until the revert's deadline.
+		revert = func(ctx context.Context) error { return retry(ctx, func() error { return setDrain(ctx, n, false) }) }
 	case Partition:
 		err = n.Partition(true)
 		revert = func(context.Context) error { return n.Partition(false) }
@@ -408,6 +417,31 @@ func (in *injector) transferLeader(ctx context.Context, cl *services.ConsulClust
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// retry calls fn every half second until it succeeds or ctx ends, and
+// returns its last error.
+func retry(ctx context.Context, fn func() error) error {
+	for {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		sleep(ctx, 500*time.Millisecond)
+		if ctx.Err() != nil {
+			return err
 		}
 	}
 }

@@ -50,6 +50,10 @@ type meeting struct {
 type load struct {
 	o      loadOptions
 	client *http.Client
+	// probes asks the replicas directly, once a second, without keeping
+	// connections open to them (they would count as the replica's own
+	// goroutines and files in its samples).
+	probes *http.Client
 
 	mu       sync.Mutex
 	rng      *rand.Rand
@@ -72,6 +76,7 @@ func runLoad(ctx context.Context, o loadOptions) ([]Answer, int) {
 		},
 		rng: rand.New(rand.NewPCG(o.Seed, o.Seed^0x5851f42d4c957f2d)),
 	}
+	l.probes = &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	defer l.client.CloseIdleConnections()
 	var reqs, meetings sync.WaitGroup
 	sem := make(chan struct{}, o.MaxInFlight)
@@ -247,7 +252,7 @@ func (l *load) probe(room string) {
 			if err != nil {
 				return
 			}
-			resp, err := l.client.Do(req)
+			resp, err := l.probes.Do(req)
 			if err != nil {
 				return // a replica that is down answers no one
 			}
