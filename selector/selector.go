@@ -157,6 +157,8 @@ func New(opts Options) (*Selector, error) {
 	// quarter of the staleness budget.
 	copts.WaitTime = min(max(opts.CatalogMaxStaleness/4, time.Second), 5*time.Minute)
 	copts.MaxBackoff = min(copts.MaxBackoff, max(opts.CatalogMaxStaleness/4, copts.MinBackoff))
+	// A node that leaves the catalog is held like a gone one: keep it past the move delay.
+	copts.KeepMissing = 2 * opts.RoomsMoveAfter
 	s.watcher, err = catalog.New(opts.Consul, copts, catalog.Hooks{
 		Error: func(error) {
 			s.metrics.consulErrors.WithLabelValues("watch").Inc()
@@ -397,7 +399,8 @@ func (s *Selector) publish(cat *catalog.Snapshot) {
 	for i, c := range cat.Nodes {
 		n := placement.Node{
 			ID: c.ID, URL: c.PublicURL, Region: c.Region, Capacity: c.Capacity, State: c.State, LiveSince: c.LiveSince, GoneSince: c.GoneSince,
-			Load: math.NaN(), Stress: math.NaN(), Age: unknownAge,
+			GoneIndex: c.GoneIndex,
+			Load:      math.NaN(), Stress: math.NaN(), Age: unknownAge,
 		}
 		if smp, ok := samples[c.ID]; ok && !smp.At.IsZero() {
 			n.Load, n.Stress, n.Age = s.scorer(smp), smp.Stress, now.Sub(smp.At)
