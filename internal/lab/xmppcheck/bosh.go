@@ -144,7 +144,11 @@ func boshLeg(ctx context.Context, o *Options, leg *Leg) error {
 		return fmt.Errorf("joining %s: %w", room, err)
 	}
 	if self.Type == "error" {
-		return fmt.Errorf("joining %s: %+v", room, self.Error)
+		why := "no reason given"
+		if self.Error != nil {
+			why = self.Error.Inner
+		}
+		return fmt.Errorf("joining %s: the room refused the join: %s", room, why)
 	}
 	leg.Room = room
 
