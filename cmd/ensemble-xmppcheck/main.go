@@ -37,6 +37,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app.Flag("muc-domain", "MUC domain of the rooms (config.js hosts.muc).").Default("conference.meet.jitsi").StringVar(&o.MUCDomain)
 	app.Flag("room", "Room to join (default: a random ensemble-check-* name).").StringVar(&o.Room)
 	app.Flag("expect-turn-host", "A turn/turns service must name this host (the node's public name).").StringVar(&o.ExpectTURNHost)
+	app.Flag("creator-jid", "User that may create rooms (focus@auth.meet.jitsi on a Jitsi node); it logs in over WebSocket and creates the room first.").StringVar(&o.CreatorJID)
+	creatorFile := app.Flag("creator-password-file", "File with --creator-jid's password.").String()
 	secretFile := app.Flag("turn-secret-file", "File with the TURN shared secret, to verify the passwords.").String()
 	caFile := app.Flag("tls.ca-file", "PEM CA trusted for the node's certificate.").String()
 	insecure := app.Flag("tls.insecure-skip-verify", "Accept any certificate (self-signed lab nodes).").Bool()
@@ -53,6 +55,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		o.TURNSecret = strings.TrimSpace(string(b))
+	}
+	if *creatorFile != "" {
+		b, err := os.ReadFile(*creatorFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "ensemble-xmppcheck: --creator-password-file: %v\n", err)
+			return 2
+		}
+		o.CreatorPassword = strings.TrimSpace(string(b))
 	}
 	if *caFile != "" || *insecure {
 		o.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: *insecure} // #nosec G402 -- lab flag

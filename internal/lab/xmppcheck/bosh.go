@@ -68,10 +68,10 @@ type boshPres struct {
 // boshClient is one BOSH session (XEP-0124 with XEP-0206's XMPP binding), one request at a
 // time (hold=1).
 type boshClient struct {
-	url, domain string
-	hc          *http.Client
-	rid         int64
-	sid         string
+	url string
+	hc  *http.Client
+	rid int64
+	sid string
 }
 
 // boshLeg logs in anonymously over BOSH, joins the room and asks for the external services.
@@ -83,7 +83,7 @@ func boshLeg(ctx context.Context, o *Options, leg *Leg) error {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = o.TLSConfig
 	tr.DialContext = o.dial
-	c := &boshClient{url: o.BOSHURL, domain: o.Domain, hc: &http.Client{Transport: tr}, rid: n.Int64() + 1}
+	c := &boshClient{url: o.BOSHURL, hc: &http.Client{Transport: tr}, rid: n.Int64() + 1}
 	defer tr.CloseIdleConnections()
 
 	b, err := c.post(ctx, fmt.Sprintf(`<body xmlns=%q xmlns:xmpp=%q content='text/xml; charset=utf-8' hold='1' wait='5' ver='1.6' xml:lang='en' xmpp:version='1.0' to='%s' rid='%d'/>`,
@@ -144,7 +144,11 @@ func boshLeg(ctx context.Context, o *Options, leg *Leg) error {
 		return fmt.Errorf("joining %s: %w", room, err)
 	}
 	if self.Type == "error" {
-		return fmt.Errorf("joining %s: %+v", room, self.Error)
+		why := "no reason given"
+		if self.Error != nil {
+			why = self.Error.Inner
+		}
+		return fmt.Errorf("joining %s: the room refused the join: %s", room, why)
 	}
 	leg.Room = room
 

@@ -13,6 +13,10 @@
 //	--domain NAME         XMPP domain (hosts.domain; default meet.jitsi)
 //	--muc-domain NAME     MUC component of the rooms (hosts.muc; default conference.meet.jitsi)
 //	--room NAME           room to join (default: a random ensemble-check-* name)
+//	--creator-jid JID     user that may create rooms (focus@auth.meet.jitsi: jitsi-meet-prosody's
+//	                      conference MUC has restrict_room_creation = true); it logs in with
+//	                      SASL PLAIN over the WebSocket URL and creates the room first
+//	--creator-password-file F  that user's password
 //	--expect-turn-host H  a TURN service must name this host (the node's public name)
 //	--turn-secret-file F  file with the TURN shared secret, to verify the passwords
 //	--tls.ca-file F       PEM CA trusted for the node's certificate

@@ -22,36 +22,11 @@ import (
 // websocketLeg logs in over RFC 7395 WebSocket with mellium.im/xmpp, joins the room and asks
 // for the external services.
 func websocketLeg(ctx context.Context, o *Options, leg *Leg) error {
-	u, err := url.Parse(o.WebSocketURL)
-	if err != nil {
-		return fmt.Errorf("websocket url: %w", err)
-	}
-	origin := &url.URL{Scheme: "https", Host: u.Host}
-	cfg, err := xnws.NewConfig(o.WebSocketURL, origin.String())
-	if err != nil {
-		return fmt.Errorf("websocket url: %w", err)
-	}
-	cfg.Protocol = []string{websocket.WSProtocol}
-	cfg.TlsConfig = o.TLSConfig
-	cfg.Header = http.Header{}
-	conn, err := o.dialWebSocket(ctx, cfg, u)
-	if err != nil {
-		return fmt.Errorf("websocket handshake with %s: %w", o.WebSocketURL, err)
-	}
-	defer conn.Close()
-	// A deadline on the connection ends a negotiation the server never answers.
-	if d, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(d)
-	}
 	domain, err := jid.New("", o.Domain, "")
 	if err != nil {
 		return fmt.Errorf("domain %q: %w", o.Domain, err)
 	}
-	// Secure: mellium offers SASL only on a secure stream; wss is, and a plain ws URL is a
-	// loopback test where prosody has consider_websocket_secure.
-	s, err := xmpp.NewSession(ctx, domain, domain, conn, xmpp.Secure, websocket.Negotiator(func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
-		return xmpp.StreamConfig{Features: []xmpp.StreamFeature{xmpp.SASL("", "", sasl.Anonymous), xmpp.BindResource()}}
-	}))
+	s, err := o.openSession(ctx, domain, xmpp.SASL("", "", sasl.Anonymous))
 	if err != nil {
 		return fmt.Errorf("anonymous login over websocket: %w", err)
 	}
@@ -62,9 +37,84 @@ func websocketLeg(ctx context.Context, o *Options, leg *Leg) error {
 	if err != nil {
 		return fmt.Errorf("room: %w", err)
 	}
-	// The join is a presence to room/nick (XEP-0045 §7.2) answered by our own presence from
-	// that address, or an error presence. mellium's muc.Client does the same but races on its
-	// join channel (seen with -race), so the answer is caught with a plain presence handler.
+	if err := joinRoom(ctx, s, room); err != nil {
+		return err
+	}
+	leg.Room = room.Bare().String()
+
+	// mellium decodes the answer's payload into resp, and turns an error answer into err.
+	var resp services
+	payload := xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: nsExtdisco, Local: "services"}})
+	if err := s.UnmarshalIQElement(ctx, payload, stanza.IQ{To: domain, Type: stanza.GetIQ}, &resp); err != nil {
+		return fmt.Errorf("asking %s for external services: %w", o.Domain, err)
+	}
+	leg.Services = resp.Services
+	return nil
+}
+
+// createRoom logs in as CreatorJID with SASL PLAIN and joins the room first, as jicofo's
+// focus user does on a Jitsi node (its conference MUC has restrict_room_creation = true, so
+// only the focus may create rooms). The returned session keeps the room open until closed.
+func createRoom(ctx context.Context, o *Options) (*xmpp.Session, error) {
+	user, err := jid.Parse(o.CreatorJID)
+	if err != nil {
+		return nil, fmt.Errorf("--creator-jid: %w", err)
+	}
+	s, err := o.openSession(ctx, user, xmpp.SASL(user.Localpart(), o.CreatorPassword, sasl.Plain))
+	if err != nil {
+		return nil, fmt.Errorf("login as %s over websocket: %w", user, err)
+	}
+	room, err := jid.New(o.Room, o.MUCDomain, "creator")
+	if err == nil {
+		err = joinRoom(ctx, s, room)
+	}
+	if err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("creating the room as %s: %w", user, err)
+	}
+	return s, nil
+}
+
+// openSession connects to WebSocketURL and logs in on addr's domain with login, then binds a
+// resource.
+func (o *Options) openSession(ctx context.Context, addr jid.JID, login xmpp.StreamFeature) (*xmpp.Session, error) {
+	u, err := url.Parse(o.WebSocketURL)
+	if err != nil {
+		return nil, fmt.Errorf("websocket url: %w", err)
+	}
+	origin := &url.URL{Scheme: "https", Host: u.Host}
+	cfg, err := xnws.NewConfig(o.WebSocketURL, origin.String())
+	if err != nil {
+		return nil, fmt.Errorf("websocket url: %w", err)
+	}
+	cfg.Protocol = []string{websocket.WSProtocol}
+	cfg.TlsConfig = o.TLSConfig
+	cfg.Header = http.Header{}
+	conn, err := o.dialWebSocket(ctx, cfg, u)
+	if err != nil {
+		return nil, fmt.Errorf("websocket handshake with %s: %w", o.WebSocketURL, err)
+	}
+	// A deadline on the connection ends a negotiation the server never answers.
+	if d, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(d)
+	}
+	// Secure: mellium offers SASL only on a secure stream; wss is, and a plain ws URL is a
+	// loopback test where prosody has consider_websocket_secure.
+	s, err := xmpp.NewSession(ctx, addr.Domain(), addr, conn, xmpp.Secure, websocket.Negotiator(func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
+		return xmpp.StreamConfig{Features: []xmpp.StreamFeature{login, xmpp.BindResource()}}
+	}))
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// joinRoom serves s and joins room (a full JID: the nick is its resource). The join is a
+// presence to room/nick (XEP-0045 §7.2) answered by our own presence from that address, or
+// an error presence. mellium's muc.Client does the same but races on its join channel (seen
+// with -race), so the answer is caught with a plain presence handler.
+func joinRoom(ctx context.Context, s *xmpp.Session, room jid.JID) error {
 	joined := make(chan error, 1)
 	answer := func(p stanza.Presence, _ xmlstream.TokenReadEncoder) error {
 		if !p.From.Equal(room) {
@@ -94,19 +144,10 @@ func websocketLeg(ctx context.Context, o *Options, leg *Leg) error {
 		if err != nil {
 			return fmt.Errorf("joining %s: %w", room.Bare(), err)
 		}
+		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("joining %s: no answer: %w", room.Bare(), ctx.Err())
 	}
-	leg.Room = room.Bare().String()
-
-	// mellium decodes the answer's payload into resp, and turns an error answer into err.
-	var resp services
-	payload := xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: nsExtdisco, Local: "services"}})
-	if err := s.UnmarshalIQElement(ctx, payload, stanza.IQ{To: domain, Type: stanza.GetIQ}, &resp); err != nil {
-		return fmt.Errorf("asking %s for external services: %w", o.Domain, err)
-	}
-	leg.Services = resp.Services
-	return nil
 }
 
 // dialWebSocket opens the TCP (and, for wss, TLS) connection itself, so that

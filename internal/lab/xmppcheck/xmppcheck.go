@@ -28,6 +28,11 @@ type Options struct {
 	MUCDomain string
 	// Room is the room's local part; empty picks a random one.
 	Room string
+	// CreatorJID and CreatorPassword, when set, log in (SASL PLAIN, over WebSocketURL) as the
+	// user allowed to create rooms, jicofo's focus@auth.meet.jitsi on a Jitsi node, which
+	// joins the room first and keeps it open while the legs run.
+	CreatorJID      string
+	CreatorPassword string
 	// ExpectTURNHost, when set, must be the host of a turn or turns service.
 	ExpectTURNHost string
 	// TURNSecret, when set, verifies each TURN password (coturn's use-auth-secret scheme).
@@ -88,6 +93,9 @@ func (o *Options) Validate() error {
 	if o.Domain == "" || o.MUCDomain == "" {
 		errs = append(errs, errors.New("--domain and --muc-domain must not be empty"))
 	}
+	if o.CreatorJID != "" && o.WebSocketURL == "" {
+		errs = append(errs, errors.New("--creator-jid needs --websocket-url (the creator logs in over WebSocket)"))
+	}
 	if o.Timeout <= 0 {
 		errs = append(errs, errors.New("--timeout must be positive"))
 	}
@@ -105,6 +113,16 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		o.Room = "ensemble-check-" + hex.EncodeToString(b)
 	}
 	rep := Report{OK: true}
+	if o.CreatorJID != "" {
+		// The creator's connection must outlive both legs.
+		cctx, cancel := context.WithTimeout(ctx, 3*o.Timeout)
+		creator, err := createRoom(cctx, &o)
+		cancel()
+		if err != nil {
+			return Report{Legs: []Leg{{Transport: "creator", URL: o.WebSocketURL, Error: err.Error()}}}, nil
+		}
+		defer creator.Close()
+	}
 	legs := []struct {
 		name, url string
 		run       func(ctx context.Context, o *Options, leg *Leg) error

@@ -24,13 +24,21 @@ type node struct {
 	ca         *x509.CertPool
 }
 
-func startNode(t *testing.T) node {
+func startNode(t *testing.T, config string) node {
 	t.Helper()
-	cfg, err := os.ReadFile(filepath.Join("testdata", "prosody.cfg.lua"))
+	cfg, err := os.ReadFile(filepath.Join("testdata", config))
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := testenv.StartProsody(t, testenv.ProsodyOptions{Config: string(cfg)})
+	// focus's account, as jitsi-meet-prosody's postinst registers it (internal_plain's format).
+	accounts := filepath.Join(p.Dir, "data", "auth%2emeet%2ejitsi", "accounts")
+	if err := os.MkdirAll(accounts, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(accounts, "focus.dat"), []byte(`return { ["password"] = "focus-pass"; };`+"\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
 	routes := fmt.Sprintf(`
     location = /http-bind {
         proxy_pass %[1]s/http-bind;
@@ -52,7 +60,7 @@ func startNode(t *testing.T) node {
 }
 
 func TestRoundTrip(t *testing.T) {
-	n := startNode(t)
+	n := startNode(t, "prosody.cfg.lua")
 	_, tlsPort, _ := net.SplitHostPort(n.tls)
 	_, plainPort, _ := net.SplitHostPort(n.plain)
 	opts := func(edit func(*xmppcheck.Options)) xmppcheck.Options {
@@ -108,6 +116,41 @@ func TestRoundTrip(t *testing.T) {
 					}
 					continue
 				}
+				if !strings.Contains(leg.Error, tc.want) {
+					t.Errorf("%s: error %q, want %q", leg.Transport, leg.Error, tc.want)
+				}
+			}
+		})
+	}
+}
+
+// TestRoomCreator runs against jitsi-meet-prosody's conference MUC settings
+// (restrict_room_creation = true, focus the admin): an anonymous user cannot create the room;
+// with --creator-jid the focus user creates it first and both legs join.
+func TestRoomCreator(t *testing.T) {
+	n := startNode(t, "prosody-restricted.cfg.lua")
+	for _, tc := range []struct {
+		name, jid, password string
+		want                string // in every leg's error; empty: passes
+	}{
+		{"no creator", "", "", "refused the join"},
+		{"focus creates the room", "focus@auth.meet.jitsi", "focus-pass", ""},
+		{"wrong password", "focus@auth.meet.jitsi", "nope", "login as focus@auth.meet.jitsi"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := xmppcheck.Options{
+				WebSocketURL: "ws://" + n.plain + "/xmpp-websocket", BOSHURL: "http://" + n.plain + "/http-bind",
+				Domain: "meet.jitsi", MUCDomain: "conference.meet.jitsi", Timeout: 15 * time.Second,
+				CreatorJID: tc.jid, CreatorPassword: tc.password,
+			}
+			rep, err := xmppcheck.Run(t.Context(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.OK != (tc.want == "") || len(rep.Legs) == 0 {
+				t.Fatalf("report %+v, want OK %v", rep, tc.want == "")
+			}
+			for _, leg := range rep.Legs {
 				if !strings.Contains(leg.Error, tc.want) {
 					t.Errorf("%s: error %q, want %q", leg.Transport, leg.Error, tc.want)
 				}
