@@ -177,7 +177,7 @@ type judge struct {
 	b      Bounds
 	zero   time.Time
 	byNode map[string][]Window // every window of a node, injected or observed
-	spells map[string][]spell  // per node, the spans it was down
+	spells map[string][]Window // per node, the spells it was down (merge)
 	blind  []Window
 	churn  []Window
 	all    []Window
@@ -185,25 +185,17 @@ type judge struct {
 	t      Tally
 }
 
-// spell is an unbroken span in which a node was down, by any injected
-// fault or as Consul showed it: the union of overlapping Down windows.
-// Its end is zero while it lasts.
-type spell struct {
-	Start, End time.Time
-	// Kind is the first injected fault in it, Observed if none.
-	Kind Kind
-}
-
-func (s spell) length(at time.Time) time.Duration {
-	if s.End.IsZero() || s.End.After(at) {
-		return at.Sub(s.Start)
+// length is how long w lasted, or has lasted at t if it had not ended.
+func length(w Window, at time.Time) time.Duration {
+	if w.End.IsZero() || w.End.After(at) {
+		return at.Sub(w.Start)
 	}
-	return s.End.Sub(s.Start)
+	return w.End.Sub(w.Start)
 }
 
 // check counts invariants 1-4 and 6 over the evidence.
 func check(ev evidence, b Bounds) Tally {
-	j := &judge{b: b, byNode: map[string][]Window{}, spells: map[string][]spell{}}
+	j := &judge{b: b, byNode: map[string][]Window{}, spells: map[string][]Window{}}
 	answers := slices.Clone(ev.Answers)
 	slices.SortStableFunc(answers, func(x, y Answer) int { return x.Start.Compare(y.Start) })
 	if len(answers) > 0 {
@@ -259,47 +251,41 @@ func check(ev evidence, b Bounds) Tally {
 // union merges overlapping windows (the agent's restart and the leader
 // watch's loss of it often cover one span), so that time is not counted
 // twice.
-func union(ws []Window) []Window {
-	ws = slices.Clone(ws)
-	slices.SortFunc(ws, func(a, b Window) int { return a.Start.Compare(b.Start) })
-	var out []Window
-	for _, w := range ws {
-		if n := len(out); n > 0 && (out[n-1].End.IsZero() || !w.Start.After(out[n-1].End)) {
-			if last := &out[n-1]; !last.End.IsZero() && (w.End.IsZero() || w.End.After(last.End)) {
-				last.End = w.End
-			}
-			continue
-		}
-		out = append(out, w)
-	}
-	return out
-}
+func union(ws []Window) []Window { return merge(ws, 0) }
 
-// spells merges a node's Down windows into unbroken spans; windows less
-// than skew apart are one span (the observer sees the agent's restored
+// spells merges a node's Down windows into unbroken spells; windows less
+// than skew apart are one spell (the observer sees the agent's restored
 // checks a moment after the agent is back).
-func spells(ws []Window, skew time.Duration) []spell {
+func spells(ws []Window, skew time.Duration) []Window {
 	var down []Window
 	for _, w := range ws {
 		if w.State == Down {
 			down = append(down, w)
 		}
 	}
-	slices.SortFunc(down, func(a, b Window) int { return a.Start.Compare(b.Start) })
-	var out []spell
-	for _, w := range down {
-		kind := w.Kind
-		if n := len(out); n > 0 && (out[n-1].End.IsZero() || !w.Start.After(out[n-1].End.Add(skew))) {
-			last := &out[n-1]
-			if !last.End.IsZero() && (w.End.IsZero() || w.End.After(last.End)) {
-				last.End = w.End
-			}
-			if last.Kind == Observed && kind != Observed {
-				last.Kind = kind
-			}
+	return merge(down, skew)
+}
+
+// merge sorts ws by start and merges those that overlap or are less than
+// gap apart. A merged window takes the kind of its first injected fault,
+// Observed if none.
+func merge(ws []Window, gap time.Duration) []Window {
+	ws = slices.Clone(ws)
+	slices.SortFunc(ws, func(a, b Window) int { return a.Start.Compare(b.Start) })
+	var out []Window
+	for _, w := range ws {
+		n := len(out)
+		if n == 0 || !out[n-1].End.IsZero() && w.Start.After(out[n-1].End.Add(gap)) {
+			out = append(out, w)
 			continue
 		}
-		out = append(out, spell{Start: w.Start, End: w.End, Kind: kind})
+		last := &out[n-1]
+		if !last.End.IsZero() && (w.End.IsZero() || w.End.After(last.End)) {
+			last.End = w.End
+		}
+		if last.Kind == Observed && w.Kind != Observed {
+			last.Kind = w.Kind
+		}
 	}
 	return out
 }
@@ -326,11 +312,11 @@ func (j *judge) elapsed(w Window, t time.Time) time.Duration {
 // (from, to]: it lasted at least MoveAfter (less the skew of two views of
 // Consul), and the move span meets [its start + MoveAfter - Skew, its end +
 // Skew]. What the new node did never matters.
-func (j *judge) moveCause(node string, from, to time.Time) (spell, bool) {
+func (j *judge) moveCause(node string, from, to time.Time) (Window, bool) {
 	hold := j.b.MoveAfter - j.b.Skew
 	for _, s := range j.spells[node] {
 		earliest := s.Start.Add(hold)
-		if earliest.After(to) || s.length(to) < hold {
+		if earliest.After(to) || length(s, to) < hold {
 			continue
 		}
 		if !s.End.IsZero() && s.End.Add(j.b.Skew).Before(from) {
@@ -338,7 +324,7 @@ func (j *judge) moveCause(node string, from, to time.Time) (spell, bool) {
 		}
 		return s, true
 	}
-	return spell{}, false
+	return Window{}, false
 }
 
 // answers checks every answer: its status (invariant 3), the node it
