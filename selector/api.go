@@ -357,11 +357,14 @@ type nodeBody struct {
 }
 
 type nodesBody struct {
-	Policy       string     `json:"policy"`
-	CatalogIndex uint64     `json:"catalog_index"`
-	Fresh        bool       `json:"fresh"`
-	Degraded     []string   `json:"degraded"`
-	Nodes        []nodeBody `json:"nodes"`
+	Policy       string   `json:"policy"`
+	CatalogIndex uint64   `json:"catalog_index"`
+	Fresh        bool     `json:"fresh"`
+	Degraded     []string `json:"degraded"`
+	// RoomsAgeSeconds is how old the nodes' room counts are when they are not live (the Consul
+	// store counts them at each sweep, at most a minute apart).
+	RoomsAgeSeconds *float64   `json:"rooms_age_seconds,omitempty"`
+	Nodes           []nodeBody `json:"nodes"`
 }
 
 func num(v float64) *float64 {
@@ -379,7 +382,10 @@ func (s *Selector) handleNodes(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	out.CatalogIndex = v.cat.Index
-	counts := s.roomCounts()
+	counts, countedAt := s.roomCounts()
+	if counts != nil && !countedAt.IsZero() {
+		out.RoomsAgeSeconds = num(max(0, s.opts.Now().Sub(countedAt).Seconds()))
+	}
 	for i, n := range v.place.Nodes() {
 		b := nodeBody{
 			ID: n.ID, URL: n.URL, Region: n.Region, State: n.State.String(), Capacity: n.Capacity,

@@ -56,6 +56,9 @@ func TestRoomAPI(t *testing.T) {
 	if fleet.Policy != placement.DefaultPolicy || !fleet.Fresh || len(fleet.Nodes) != 3 || fleet.CatalogIndex == 0 {
 		t.Fatalf("nodes = %+v", fleet)
 	}
+	if fleet.RoomsAgeSeconds != nil {
+		t.Errorf("rooms_age_seconds = %v with the memory store, whose counts are live", *fleet.RoomsAgeSeconds)
+	}
 	pending, bound := 0, map[string]int{}
 	for _, nb := range fleet.Nodes {
 		pending += nb.Pending
@@ -206,6 +209,10 @@ func TestSameRoomAcrossReplicas(t *testing.T) {
 		if got := b.room(t, fmt.Sprintf("race-%d", i)); got != answers[i][0] {
 			t.Fatalf("room race-%d moved: %+v vs %+v", i, got, answers[i][0])
 		}
+	}
+	// The Consul store's counts come from the sweep, which ran at start: the answer says how old they are.
+	if age := a.nodes(t).RoomsAgeSeconds; age == nil || *age < 0 || *age > 60 {
+		t.Errorf("rooms_age_seconds = %v, want the age of the start's sweep", age)
 	}
 }
 

@@ -102,6 +102,25 @@ func testLoggerTB(testing.TB) *slog.Logger {
 // start runs a selector until the test ends and waits until it is ready.
 func start(t *testing.T, opts Options) *instance {
 	t.Helper()
+	s, addr, cancel, done := launch(t, opts)
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	in := &instance{sel: s, url: "http://" + addr, reg: s.opts.Registry}
+	testenv.WaitFor(t, 10*time.Second, func() error {
+		_, err := in.get("/-/ready", nil)
+		return err
+	})
+	return in
+}
+
+// launch starts Run with a fresh registry and returns once it listens: the selector, its
+// address, the cancel of Run's context and Run's result.
+func launch(t *testing.T, opts Options) (*Selector, string, context.CancelFunc, <-chan error) {
+	t.Helper()
 	opts.Registry = prometheus.NewRegistry()
 	addr := make(chan string, 1)
 	opts.OnListen = func(a []net.Addr) { addr <- a[0].String() }
@@ -112,24 +131,14 @@ func start(t *testing.T, opts Options) *instance {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	var in *instance
 	select {
 	case a := <-addr:
-		in = &instance{sel: s, url: "http://" + a, reg: opts.Registry}
+		return s, a, cancel, done
 	case err := <-done:
+		cancel()
 		t.Fatalf("Run ended before listening: %v", err)
+		return nil, "", nil, nil
 	}
-	testenv.WaitFor(t, 10*time.Second, func() error {
-		_, err := in.get("/-/ready", nil)
-		return err
-	})
-	return in
 }
 
 var client = &http.Client{

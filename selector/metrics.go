@@ -163,7 +163,7 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	counts := map[placement.State]int{}
-	rooms := c.s.roomCounts()
+	rooms, _ := c.s.roomCounts()
 	sizing := make([]placement.Node, 0, v.place.Len())
 	for i, n := range v.place.Nodes() {
 		counts[n.State]++

@@ -195,8 +195,8 @@ func DefaultOptions() Options {
 	}
 }
 
-// validate reports every option that cannot work.
-func (o Options) validate() error {
+// Validate reports every option that cannot work; New calls it too.
+func (o Options) Validate() error {
 	var errs []error
 	if o.Consul == nil {
 		errs = append(errs, errors.New("no Consul client"))

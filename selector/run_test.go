@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ensemble-jitsi/ensemble/internal/lab/testenv"
@@ -20,24 +19,9 @@ import (
 // waits for the body before answering), so the shutdown cannot finish within its bound.
 func TestRunReturnsShutdownError(t *testing.T) {
 	opts := testOptions(t, testenv.StartConsul(t, testenv.ConsulOptions{}))
-	opts.Registry = prometheus.NewRegistry()
 	opts.ShutdownTimeout = 200 * time.Millisecond
-	addr := make(chan string, 1)
-	opts.OnListen = func(a []net.Addr) { addr <- a[0].String() }
-	s, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
+	s, a, cancel, done := launch(t, opts)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	var a string
-	select {
-	case a = <-addr:
-	case err := <-done:
-		t.Fatalf("Run ended before listening: %v", err)
-	}
 
 	conn, err := net.Dial("tcp", a)
 	if err != nil {

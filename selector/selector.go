@@ -62,9 +62,11 @@ type Selector struct {
 	limiter *clientrate.Limiter
 	proxies clientrate.Proxies
 	// liveCount is the live bindings at the last sweep (stores that cannot count them at once),
-	// created the bindings this replica has created, and createdAtSweep what created was when that
-	// sweep began: liveRooms adds the creations since, so --limits.max-rooms holds between sweeps.
+	// countedAt when that sweep ran (unix nanoseconds; 0 before the first), created the bindings
+	// this replica has created, and createdAtSweep what created was when that sweep began:
+	// liveRooms adds the creations since, so --limits.max-rooms holds between sweeps.
 	liveCount, created, createdAtSweep atomic.Int64
+	countedAt                          atomic.Int64
 
 	// contact is when Consul last answered (the watcher's; tests may replace it).
 	contact func() time.Time
@@ -93,7 +95,7 @@ type Selector struct {
 
 // New checks opts and builds a Selector without starting anything.
 func New(opts Options) (*Selector, error) {
-	if err := opts.validate(); err != nil {
+	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("selector options: %w", err)
 	}
 	s := &Selector{opts: opts, logger: opts.Logger, degraded: map[string]*atomic.Bool{}, decided: map[string]prometheus.Counter{},
@@ -155,6 +157,8 @@ func New(opts Options) (*Selector, error) {
 	// quarter of the staleness budget.
 	copts.WaitTime = min(max(opts.CatalogMaxStaleness/4, time.Second), 5*time.Minute)
 	copts.MaxBackoff = min(copts.MaxBackoff, max(opts.CatalogMaxStaleness/4, copts.MinBackoff))
+	// A node that leaves the catalog is held like a gone one: keep it past the move delay.
+	copts.KeepMissing = 2 * opts.RoomsMoveAfter
 	s.watcher, err = catalog.New(opts.Consul, copts, catalog.Hooks{
 		Error: func(error) {
 			s.metrics.consulErrors.WithLabelValues("watch").Inc()
@@ -255,6 +259,7 @@ func (s *Selector) Run(ctx context.Context) error {
 				roomsLog.Warn("room binding sweep failed", "err", err)
 			}
 			if m != nil {
+				s.countedAt.Store(s.opts.Now().UnixNano()) // before the counts: never newer counts with an older time
 				s.counts.Store(&m)
 				total := 0
 				for _, n := range m {
@@ -394,7 +399,8 @@ func (s *Selector) publish(cat *catalog.Snapshot) {
 	for i, c := range cat.Nodes {
 		n := placement.Node{
 			ID: c.ID, URL: c.PublicURL, Region: c.Region, Capacity: c.Capacity, State: c.State, LiveSince: c.LiveSince, GoneSince: c.GoneSince,
-			Load: math.NaN(), Stress: math.NaN(), Age: unknownAge,
+			GoneIndex: c.GoneIndex,
+			Load:      math.NaN(), Stress: math.NaN(), Age: unknownAge,
 		}
 		if smp, ok := samples[c.ID]; ok && !smp.At.IsZero() {
 			n.Load, n.Stress, n.Age = s.scorer(smp), smp.Stress, now.Sub(smp.At)
@@ -451,15 +457,17 @@ func (s *Selector) degradedNow() []string {
 	return out
 }
 
-// roomCounts returns the bindings per node, or nil without a store.
-func (s *Selector) roomCounts() map[string]int {
+// roomCounts returns the bindings per node, or nil without a store, and when they were counted:
+// the zero time when they are live (the memory store), the last sweep's time otherwise (the
+// Consul store, which counts only by listing its KV folder).
+func (s *Selector) roomCounts() (map[string]int, time.Time) {
 	if c, ok := s.store.(rooms.Counter); ok {
-		return c.Counts()
+		return c.Counts(), time.Time{}
 	}
 	if m := s.counts.Load(); m != nil {
-		return *m
+		return *m, time.Unix(0, s.countedAt.Load())
 	}
-	return nil
+	return nil, time.Time{}
 }
 
 func b2f(b bool) float64 {

@@ -16,9 +16,10 @@ const bridgeCallTimeout = 2 * time.Second
 // bridgeGonePolls is how many drain poll intervals the bridge must refuse connections in a row
 // before a drain stops waiting for its meetings. A refused connection means no process listens
 // on the bridge's port: the bridge crashed or was stopped, and conferences live in its memory,
-// so it hosts none. One refusal could be a bridge mid-restart (its new process would answer
-// 0 conferences soon anyway); three in a row, 15 s with the default 5 s poll, rule that out
-// while keeping "systemctl stop ensemble-sidecar" after a bridge crash short. A bridge that
+// so it hosts none. Waiting three polls (15 s with the default 5 s poll) instead of acting on
+// one refusal lets a bridge that systemd is restarting answer for itself (a fresh bridge reports
+// no conferences, which ends the drain the usual way), and still keeps "systemctl stop
+// ensemble-sidecar" after a bridge crash short. A bridge that
 // times out or answers errors is not "gone": a hung or overloaded bridge may still carry
 // meetings, so the drain keeps waiting for those until its deadline.
 const bridgeGonePolls = 3

@@ -91,8 +91,6 @@ func TestXMPPCrashVisibility(t *testing.T) {
 	t.Cleanup(js.Close)
 
 	o := e.options("node-xmpp", &testenv.Buffer{})
-	d := sidecar.DefaultOptions()
-	o.ConsulCheckInterval, o.ConsulCheckTimeout = d.ConsulCheckInterval, d.ConsulCheckTimeout
 	o.HealthProsody, o.HealthProsodyURL = true, p.URL+"/http-bind"
 	o.HealthJicofo, o.HealthJicofoURL = true, js.URL+"/about/health"
 	r, w := e.startPassing(t, o)

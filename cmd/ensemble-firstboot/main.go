@@ -37,6 +37,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app.Flag("tls.key-file", "Where the node's private key goes (0640, root and --tls.key-group).").Default(o.TLSKeyFile).StringVar(&o.TLSKeyFile)
 	app.Flag("tls.key-group", "Group that may read the private key.").Default(o.TLSKeyGroup).StringVar(&o.TLSKeyGroup)
 	app.Flag("status.file", "Where the verdict goes; the sidecar's --node.firstboot-status reads it.").Default(o.StatusFile).StringVar(&o.StatusFile)
+	app.Flag("private-network.wait", "Longest wait for an address in the user-data's private_cidr before anything is written (0: no wait; the images set 2m).").Default(o.PrivateNetworkWait.String()).DurationVar(&o.PrivateNetworkWait)
 	app.Flag("acme.dir", "Directory of the ACME account key and renewal state.").Default(o.ACMEDir).StringVar(&o.ACMEDir)
 	app.Flag("acme.http-address", "Where apply answers the ACME http-01 challenge (before nginx starts).").Default(o.ACMEHTTPAddress).StringVar(&o.ACMEHTTPAddress)
 	app.Flag("acme.webroot", "Directory nginx serves at /.well-known/acme-challenge/ (renew writes the answers there).").Default(o.ACMEWebroot).StringVar(&o.ACMEWebroot)

@@ -139,6 +139,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		opts.Registry = reg
+		if err := opts.Validate(); err != nil {
+			return cli.UsageError(err)
+		}
 		return selector.Run(ctx, opts)
 	})
 }

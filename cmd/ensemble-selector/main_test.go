@@ -22,11 +22,11 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--selector.policy=fastest"}, 2, "enum value must be one of"},
 		{[]string{"--rooms.store=redis"}, 2, "enum value must be one of"},
 		{[]string{"--load.max-age=soon"}, 2, "invalid duration"},
-		{[]string{"--rooms.store=none", "--web.listen-address=127.0.0.1:0"}, 1, "needs --selector.policy=bounded-hash"},
-		{[]string{"--selector.high-water=0", "--web.listen-address=127.0.0.1:0"}, 1, "high-water"},
-		{[]string{"--selector.replicas=-1", "--web.listen-address=127.0.0.1:0"}, 1, "selector replicas"},
-		{[]string{"--selector.join-cost=-1", "--web.listen-address=127.0.0.1:0"}, 1, "per-join cost"},
-		{[]string{"--web.listen-address=127.0.0.1:0"}, 1, "--nodes.allowed-domains is required"},
+		{[]string{"--rooms.store=none", "--web.listen-address=127.0.0.1:0"}, 2, "needs --selector.policy=bounded-hash"},
+		{[]string{"--selector.high-water=0", "--web.listen-address=127.0.0.1:0"}, 2, "high-water"},
+		{[]string{"--selector.replicas=-1", "--web.listen-address=127.0.0.1:0"}, 2, "selector replicas"},
+		{[]string{"--selector.join-cost=-1", "--web.listen-address=127.0.0.1:0"}, 2, "per-join cost"},
+		{[]string{"--web.listen-address=127.0.0.1:0"}, 2, "--nodes.allowed-domains is required"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {

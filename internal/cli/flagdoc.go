@@ -11,32 +11,32 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 )
 
-// FlagDocFlag is the hidden flag that prints the flag table and ends the command.
-const FlagDocFlag = "help-flags-markdown"
+// flagDocFlag is the hidden flag that prints the flag table and ends the command.
+const flagDocFlag = "help-flags-markdown"
 
 // registerFlagDoc adds the hidden --help-flags-markdown to app: it writes
-// Table(app) to w and calls done(0), as kingpin's --help calls its
+// flagTable(app) to w and calls done(0), as kingpin's --help calls its
 // Terminate function. docDefaults is read when the flag is parsed; it
 // replaces defaults that depend on the machine (the host name, the number
 // of CPUs) with words, so the table is the same wherever it is generated.
 func registerFlagDoc(app *kingpin.Application, w io.Writer, done func(int), docDefaults map[string]string) {
-	app.Flag(FlagDocFlag, "Print the flags as a Markdown table and exit.").Hidden().
+	app.Flag(flagDocFlag, "Print the flags as a Markdown table and exit.").Hidden().
 		PreAction(func(*kingpin.ParseContext) error {
-			_, err := io.WriteString(w, Table(app.Model(), docDefaults))
+			_, err := io.WriteString(w, flagTable(app.Model(), docDefaults))
 			if err != nil {
-				return fmt.Errorf("--%s: %w", FlagDocFlag, err)
+				return fmt.Errorf("--%s: %w", flagDocFlag, err)
 			}
 			done(0)
 			return nil
 		}).Bool()
 }
 
-// Table renders the visible flags of app (not help and version) as a
+// flagTable renders the visible flags of app (not help and version) as a
 // Markdown table: flag, default, meaning. A boolean flag shows its
 // default as true or false, which kingpin's own help leaves out. Call it
 // before parsing, or from a PreAction of a parse that set no other flag and
 // read no environment that sets flags.
-func Table(app *kingpin.ApplicationModel, docDefaults map[string]string) string {
+func flagTable(app *kingpin.ApplicationModel, docDefaults map[string]string) string {
 	var b strings.Builder
 	b.WriteString("| flag | default | meaning |\n|---|---|---|\n")
 	for _, f := range app.Flags {

@@ -19,7 +19,7 @@ func TestTable(t *testing.T) {
 	var out bytes.Buffer
 	code := -1
 	registerFlagDoc(app, &out, func(c int) { code = c }, map[string]string{"consul.service-id": "host name"})
-	if _, err := app.Parse([]string{"--" + FlagDocFlag}); err != nil {
+	if _, err := app.Parse([]string{"--" + flagDocFlag}); err != nil {
 		t.Fatal(err)
 	}
 	want := "| flag | default | meaning |\n|---|---|---|\n" +

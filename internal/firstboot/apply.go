@@ -70,6 +70,11 @@ func apply(ctx context.Context, o *Options, st *status.Status) error {
 	if err := o.checkFirewall(ctx, files); err != nil {
 		return err
 	}
+	if o.PrivateNetworkWait > 0 {
+		if _, err := o.waitPrivateAddress(ctx, cfg.PrivateCIDR, cfg.PrivateInterface); err != nil {
+			return err
+		}
+	}
 	paths, err := o.certPaths()
 	if err != nil {
 		return err

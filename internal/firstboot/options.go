@@ -52,6 +52,13 @@ type Options struct {
 	// old one until it expires), so it is restarted if it runs.
 	ACMEReloadCommands [][]string
 
+	// PrivateNetworkWait bounds the wait for an address in the user-data's private_cidr
+	// (on private_interface, when set) before anything is written; 0 (the default, for
+	// machines whose network is up before boot ends) does not wait. The images set it.
+	PrivateNetworkWait time.Duration
+	// InterfaceAddrs lists the host's addresses; nil reads the real interfaces.
+	InterfaceAddrs InterfaceAddrs
+
 	// NftFragments is a glob of the outputs that are rules of the input chain (included by
 	// /etc/nftables.conf); they are checked with `NftCommand -c` before anything is written.
 	// Empty skips the check.
@@ -108,6 +115,9 @@ func (o *Options) Validate() error {
 	}
 	if o.ACMERenewBefore <= 0 || o.ACMETimeout <= 0 || o.UserData.Timeout <= 0 {
 		errs = append(errs, errors.New("--acme.renew-before, --acme.timeout and --user-data.timeout must be positive"))
+	}
+	if o.PrivateNetworkWait < 0 {
+		errs = append(errs, errors.New("--private-network.wait must not be negative"))
 	}
 	if o.ACMERetryFor < 0 || o.ACMERetryMin <= 0 {
 		errs = append(errs, errors.New("--acme.retry-for must not be negative, and the first retry wait must be positive"))

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -40,6 +41,27 @@ type Node struct {
 	LiveSince time.Time
 	// GoneSince is when this watcher saw the node go Gone (zero unless Gone).
 	GoneSince time.Time
+	// GoneIndex names the spell of being gone, the same for every watcher: the lowest
+	// ModifyIndex of its critical checks (the Consul write that made the first of them critical),
+	// or, for a node missing from the catalog, the index of the first answer without it. Zero
+	// unless Gone.
+	GoneIndex uint64
+	// Missing is set when the node is no longer in Consul's answer: it is kept as Gone for
+	// Options.KeepMissing, so its rooms are held like those of any gone node.
+	Missing bool
+}
+
+// spellIndex is the lowest ModifyIndex among the critical checks that make a node Gone
+// (maintenance checks only drain it).
+func spellIndex(checks api.HealthChecks) uint64 {
+	var idx uint64
+	for _, c := range checks {
+		maint := c.CheckID == api.NodeMaint || strings.HasPrefix(c.CheckID, api.ServiceMaintPrefix)
+		if c.Status == api.HealthCritical && !maint && (idx == 0 || c.ModifyIndex < idx) {
+			idx = c.ModifyIndex
+		}
+	}
+	return idx
 }
 
 // classify turns a node's checks into a State. Consul's maintenance checks (`_service_maintenance:<id>` and

@@ -70,18 +70,22 @@ func TestSince(t *testing.T) {
 	var old *Snapshot
 	for i, step := range []struct {
 		state      placement.State
+		spell      uint64
 		live, gone time.Time
 	}{
-		{placement.Eligible, at(0), time.Time{}},
-		{placement.Draining, at(0), time.Time{}},
-		{placement.Eligible, at(0), time.Time{}},
-		{placement.Gone, time.Time{}, at(3)},
-		{placement.Gone, time.Time{}, at(3)},
-		{placement.Eligible, at(5), time.Time{}},
-		{placement.Eligible, at(5), time.Time{}},
-		{placement.Gone, time.Time{}, at(7)},
+		{placement.Eligible, 0, at(0), time.Time{}},
+		{placement.Draining, 0, at(0), time.Time{}},
+		{placement.Eligible, 0, at(0), time.Time{}},
+		{placement.Gone, 10, time.Time{}, at(3)},
+		{placement.Gone, 10, time.Time{}, at(3)},
+		{placement.Eligible, 0, at(5), time.Time{}},
+		{placement.Eligible, 0, at(5), time.Time{}},
+		{placement.Gone, 20, time.Time{}, at(7)},
+		{placement.Gone, 20, time.Time{}, at(7)},
+		// Back and gone again between two answers: a new spell starts the hold again.
+		{placement.Gone, 30, time.Time{}, at(9)},
 	} {
-		nodes := []Node{{ID: "n", State: step.state}}
+		nodes := []Node{{ID: "n", State: step.state, GoneIndex: step.spell}}
 		since(old, nodes, at(i))
 		if !nodes[0].LiveSince.Equal(step.live) || !nodes[0].GoneSince.Equal(step.gone) {
 			t.Fatalf("step %d (%v): LiveSince = %v, GoneSince = %v; want %v, %v", i, step.state,

@@ -38,6 +38,12 @@ type Options struct {
 	// Unbound (labs only) drops the binding of a node's identity to its Consul node: any service ID
 	// and any public URL under AllowedDomains (any host when empty) is used as registered.
 	Unbound bool
+	// KeepMissing is how long a node that leaves Consul's answer (deregistered, or its agent gone
+	// from the catalog) stays in the snapshots as Gone, counted from when it went gone; 0 drops
+	// it at once. Its rooms are then held like those of any gone node
+	// (rooms.ResolverOptions.MoveAfter) rather than moved at once: keep it above the move delay
+	// (the selector sets twice it).
+	KeepMissing time.Duration
 }
 
 // DefaultOptions returns the settings used by the selector.
@@ -89,7 +95,7 @@ func New(client *api.Client, opts Options, hooks Hooks, logger *slog.Logger) (*W
 	if opts.Service == "" {
 		return nil, errors.New("catalog: empty service name")
 	}
-	if opts.WaitTime <= 0 || opts.Rate <= 0 || opts.Burst < 1 || opts.MinBackoff <= 0 || opts.MaxBackoff < opts.MinBackoff {
+	if opts.WaitTime <= 0 || opts.Rate <= 0 || opts.Burst < 1 || opts.MinBackoff <= 0 || opts.MaxBackoff < opts.MinBackoff || opts.KeepMissing < 0 {
 		return nil, fmt.Errorf("catalog: invalid options %+v", opts)
 	}
 	if !opts.Unbound && opts.AllowedDomains.Empty() {
@@ -201,6 +207,9 @@ func (w *Watcher) publish(entries []*api.ServiceEntry, index uint64) {
 			}
 			skipped = append(skipped, ignored{id, err})
 		default:
+			if n.State == placement.Gone {
+				n.GoneIndex = spellIndex(e.Checks)
+			}
 			nodes = append(nodes, n)
 		}
 	}
@@ -208,7 +217,9 @@ func (w *Watcher) publish(entries []*api.ServiceEntry, index uint64) {
 	nodes = hold(old, nodes, claims)
 	nodes, conflicts := dropConflicts(nodes)
 	w.report(skipped, conflicts, claims)
-	since(old, nodes, w.opts.Now())
+	now := w.opts.Now()
+	since(old, nodes, now)
+	nodes = keepMissing(old, nodes, conflicted(conflicts), index, now, w.opts.KeepMissing)
 	if old != nil && slices.Equal(old.Nodes, nodes) {
 		return
 	}
@@ -240,13 +251,15 @@ func hold(old *Snapshot, nodes []Node, claims []*conflictError) []Node {
 
 // since carries each node's LiveSince over from the previous snapshot while it stays out of
 // Gone, and sets it to now when the node appears or comes back; GoneSince likewise while it stays
-// Gone, set to now when it goes.
+// Gone in one spell (GoneIndex), set to now when it goes or a new spell begins.
 func since(old *Snapshot, nodes []Node, now time.Time) {
 	for i := range nodes {
 		n := &nodes[i]
 		o, ok := old.Node(n.ID)
 		switch {
-		case n.State == placement.Gone && ok && o.State == placement.Gone:
+		case n.State == placement.Gone && ok && o.State == placement.Gone && (n.GoneIndex == o.GoneIndex || o.GoneIndex == 0):
+			// The same spell; a new one (the node came back and went again between two answers)
+			// starts the hold again.
 			n.GoneSince = o.GoneSince
 		case n.State == placement.Gone:
 			n.GoneSince = now
@@ -256,6 +269,50 @@ func since(old *Snapshot, nodes []Node, now time.Time) {
 			n.LiveSince = now
 		}
 	}
+}
+
+// conflicted returns the IDs of the conflicts.
+func conflicted(cs []conflict) map[string]bool {
+	out := make(map[string]bool, len(cs))
+	for _, c := range cs {
+		out[c.id] = true
+	}
+	return out
+}
+
+// keepMissing adds to nodes (sorted by ID) every node of the previous snapshot that is no longer
+// in Consul's answer, as Gone, until it has been gone for keep (counted from GoneSince); not the
+// IDs in conflict, which are left out because no copy of them can be trusted (dropConflicts): a node that vanishes is held
+// like one whose check fails, so its rooms do not move before the hold (a deregistration and
+// re-registration, or a node agent that left and rejoins, would otherwise split them). The node
+// keeps its public URL for the rooms held on it; its spell is the index of the first answer
+// without it, unless it was already gone.
+func keepMissing(old *Snapshot, nodes []Node, conflicts map[string]bool, index uint64, now time.Time, keep time.Duration) []Node {
+	if old == nil || keep <= 0 {
+		return nodes
+	}
+	listed := &Snapshot{Nodes: nodes} // sorted; the missing ones are appended after it
+	var added bool
+	for _, o := range old.Nodes {
+		if _, ok := listed.Node(o.ID); ok || conflicts[o.ID] {
+			continue
+		}
+		switch {
+		case o.Missing && now.Sub(o.GoneSince) >= keep:
+			continue
+		case !o.Missing && o.State != placement.Gone:
+			o.GoneSince, o.GoneIndex, o.LiveSince = now, index, time.Time{}
+		case !o.Missing && o.GoneIndex == 0:
+			o.GoneIndex = index
+		}
+		o.State, o.Missing = placement.Gone, true
+		nodes = append(nodes, o)
+		added = true
+	}
+	if added {
+		slices.SortFunc(nodes, func(a, b Node) int { return strings.Compare(a.ID, b.ID) })
+	}
+	return nodes
 }
 
 type ignored struct {

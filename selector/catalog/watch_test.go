@@ -41,6 +41,7 @@ func startWatch(t *testing.T, c *api.Client, hooks Hooks, mods ...func(*Options)
 	opts.WaitTime = 2 * time.Second
 	opts.MinBackoff, opts.MaxBackoff = 50*time.Millisecond, 200*time.Millisecond
 	opts.Rate = rate.Inf
+	opts.KeepMissing = time.Minute
 	w, err := New(c, opts, hooks, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +75,7 @@ func waitState(t *testing.T, w *Watcher, want map[string]placement.State) {
 		}
 		got := states(w)
 		if fmt.Sprint(got) != fmt.Sprint(want) {
-			return fmt.Errorf("states %v, want %v", got, want)
+			return fmt.Errorf("states %v, want %v (%+v)", got, want, w.Snapshot().Nodes)
 		}
 		return nil
 	})
@@ -120,10 +121,17 @@ func TestWatchClassifiesAndFollows(t *testing.T) {
 	waitState(t, w, map[string]placement.State{"a": placement.Draining, "b": placement.Draining, "c": placement.Gone})
 	t.Logf("measured drain_visible_seconds=%.3f", time.Since(start).Seconds())
 
+	// A node that leaves the catalog is held as gone, with its URL, for its rooms' hold.
 	if err := c.Agent().ServiceDeregister("a"); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, w, map[string]placement.State{"b": placement.Draining, "c": placement.Gone})
+	waitState(t, w, map[string]placement.State{"a": placement.Gone, "b": placement.Draining, "c": placement.Gone})
+	if a, _ := w.Snapshot().Node("a"); !a.Missing || a.GoneSince.IsZero() || a.GoneIndex == 0 || a.PublicURL != "https://a.example.org" {
+		t.Fatalf("deregistered node a = %+v, want it missing, gone since a time, with a spell and its URL", a)
+	}
+	if c, _ := w.Snapshot().Node("c"); c.GoneIndex == 0 || c.Missing {
+		t.Fatalf("critical node c = %+v, want the spell of its check", c)
+	}
 }
 
 func TestWatchSurvivesConsulRestart(t *testing.T) {
@@ -139,7 +147,8 @@ func TestWatchSurvivesConsulRestart(t *testing.T) {
 	// index instead of blocking on one Consul will not reach for a long time.
 	consul.Restart(t)
 	register(t, c, "z", "https://z.example.org", api.HealthPassing)
-	waitState(t, w, map[string]placement.State{"z": placement.Eligible})
+	// a, lost with the agent's empty restart, is held as gone (missing) rather than dropped.
+	waitState(t, w, map[string]placement.State{"a": placement.Gone, "z": placement.Eligible})
 	mu.Lock()
 	defer mu.Unlock()
 	if errs == 0 {
@@ -196,5 +205,57 @@ func TestWatchBindsIdentity(t *testing.T) {
 
 	if _, err := New(c, DefaultOptions(), Hooks{}, slog.New(slog.DiscardHandler)); err == nil {
 		t.Error("a bound watcher without allowed domains was accepted")
+	}
+}
+
+// TestKeepMissing: a node gone from Consul's answer stays in the snapshots as gone until it has
+// been gone for KeepMissing, keeping the time and spell it had if it was gone already.
+func TestKeepMissing(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	const keep = time.Minute
+	live := Node{ID: "a", PublicURL: "https://a.example.org", State: placement.Eligible, LiveSince: t0}
+	gone := Node{ID: "g", PublicURL: "https://g.example.org", State: placement.Gone, GoneSince: t0, GoneIndex: 7}
+	other := Node{ID: "b", State: placement.Eligible, LiveSince: t0}
+	old := &Snapshot{Nodes: []Node{live, other, gone}}
+
+	now := t0.Add(5 * time.Second)
+	got := keepMissing(old, []Node{other}, nil, 42, now, keep)
+	if len(got) != 3 || got[0].ID != "a" || got[1].ID != "b" || got[2].ID != "g" {
+		t.Fatalf("keepMissing = %+v, want a, b, g sorted", got)
+	}
+	if a := got[0]; a.State != placement.Gone || !a.Missing || !a.GoneSince.Equal(now) || a.GoneIndex != 42 || a.PublicURL != live.PublicURL || !a.LiveSince.IsZero() {
+		t.Errorf("a went missing: %+v, want gone since now, spell 42, its URL", a)
+	}
+	if g := got[2]; !g.Missing || !g.GoneSince.Equal(t0) || g.GoneIndex != 7 {
+		t.Errorf("g, gone before it went missing: %+v, want its own time and spell", g)
+	}
+	// Held until gone for keep: a still, g (gone since t0) no more.
+	again := keepMissing(&Snapshot{Nodes: got}, []Node{other}, nil, 43, now.Add(keep-time.Second), keep)
+	if len(again) != 2 || again[0].ID != "a" || !again[0].GoneSince.Equal(now) || again[0].GoneIndex != 42 {
+		t.Errorf("within keep: %+v, want a held with its first time and spell, and g dropped", again)
+	}
+	if gone := keepMissing(&Snapshot{Nodes: again}, []Node{other}, nil, 44, now.Add(keep), keep); len(gone) != 1 {
+		t.Errorf("after keep: %+v, want only b", gone)
+	}
+	if got := keepMissing(old, []Node{other}, nil, 42, now, 0); len(got) != 1 {
+		t.Errorf("keep 0: %+v, want missing nodes dropped at once", got)
+	}
+	if got := keepMissing(old, []Node{other}, map[string]bool{"a": true}, 42, now, keep); len(got) != 2 || got[0].ID != "b" {
+		t.Errorf("a in conflict: %+v, want it left out (b and g only)", got)
+	}
+}
+
+func TestSpellIndex(t *testing.T) {
+	checks := api.HealthChecks{
+		{CheckID: "serfHealth", Status: api.HealthPassing, ModifyIndex: 3},
+		{CheckID: "service:a", Status: api.HealthCritical, ModifyIndex: 20},
+		{CheckID: api.ServiceMaintPrefix + "a", Status: api.HealthCritical, ModifyIndex: 9},
+		{CheckID: "other", Status: api.HealthCritical, ModifyIndex: 12},
+	}
+	if got := spellIndex(checks); got != 12 {
+		t.Errorf("spellIndex = %d, want 12 (the earliest critical check, maintenance aside)", got)
+	}
+	if got := spellIndex(checks[:1]); got != 0 {
+		t.Errorf("spellIndex of passing checks = %d, want 0", got)
 	}
 }

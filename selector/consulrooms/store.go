@@ -57,27 +57,21 @@ func DefaultOptions() Options {
 // safely without Consul and fail with rooms.ErrStore). After a failure, Consul is left alone for one
 // Timeout: a hung Consul would otherwise cost every lookup a full timeout.
 type Store struct {
-	kv   *api.KV
-	opts Options
+	kv    *api.KV
+	opts  Options
+	local *localCopy
 
 	mu     sync.Mutex
-	cache  map[string]rooms.Binding
 	downAt time.Time // last Consul failure; zero while Consul answers
-	// mirror is the watch's last listing (raw pairs: decoding every binding of every listing would
-	// cost more than the lookups it saves; a hit decodes one). mirrored is set while the watch's
-	// last blocking query succeeded: mirror then holds every binding up to index, and cache this
-	// replica's own newer writes.
-	mirror   map[string]*api.KVPair
-	mirrored bool
-	index    uint64
-	// mirrorAt is when the watch last heard from Consul: the listing was complete then. The
-	// bindings in cache carry in CopiedAt when Consul last confirmed them.
-	mirrorAt time.Time
+	// gone caches the shared gone records this replica has read or written, by node.
+	gone map[string]goneRecord
 }
 
 var (
-	_ rooms.Store   = (*Store)(nil)
-	_ rooms.Watcher = (*Store)(nil)
+	_ rooms.Store     = (*Store)(nil)
+	_ rooms.Watcher   = (*Store)(nil)
+	_ rooms.Refresher = (*Store)(nil)
+	_ rooms.GoneClock = (*Store)(nil)
 )
 
 // New returns a Store using client.
@@ -91,20 +85,15 @@ func New(client *api.Client, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Store{kv: client.KV(), opts: opts, cache: map[string]rooms.Binding{}}, nil
+	return &Store{kv: client.KV(), opts: opts, local: newLocalCopy(opts.Prefix, opts.TTL, opts.Now), gone: map[string]goneRecord{}}, nil
 }
 
 // remember records the binding in force for a room (or its absence) after Consul answered.
 func (s *Store) remember(room string, b rooms.Binding, ok bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.downAt = time.Time{}
-	if ok {
-		b.CopiedAt = s.opts.Now()
-		s.cache[room] = b
-	} else {
-		delete(s.cache, room)
-	}
+	s.mu.Unlock()
+	s.local.remember(room, b, ok)
 }
 
 // failed records a Consul failure and returns err.
@@ -120,28 +109,6 @@ func (s *Store) down() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return !s.downAt.IsZero() && s.opts.Now().Sub(s.downAt) < s.opts.Timeout
-}
-
-// cached returns the copy of a room's binding, if it has not expired: this replica's own copy, or
-// the watch's last listing, whichever is newer. CopiedAt says when Consul last confirmed it.
-func (s *Store) cached(room string) (rooms.Binding, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, ok := s.cache[room]
-	if m, mok := s.mirrored1(room); mok {
-		m.CopiedAt = s.mirrorAt
-		switch {
-		case !ok || m.Version > b.Version:
-			b, ok = m, true
-		case m.Version == b.Version && m.CopiedAt.After(b.CopiedAt):
-			b.CopiedAt = m.CopiedAt
-		}
-	}
-	if ok && s.expired(b) {
-		delete(s.cache, room)
-		return rooms.Binding{}, false
-	}
-	return b, ok
 }
 
 // errDown is returned without asking Consul while it is considered down.
@@ -161,7 +128,7 @@ func (s *Store) encode(node string, t time.Time) []byte {
 }
 
 // decode turns a KV pair into a binding; a value that does not parse is reported so it can be replaced.
-func (s *Store) decode(room string, p *api.KVPair) (rooms.Binding, error) {
+func decode(room string, p *api.KVPair) (rooms.Binding, error) {
 	var v value
 	if err := json.Unmarshal(p.Value, &v); err != nil || v.Node == "" {
 		return rooms.Binding{}, fmt.Errorf("consulrooms: key %q holds no binding: %q", p.Key, p.Value)
@@ -169,7 +136,7 @@ func (s *Store) decode(room string, p *api.KVPair) (rooms.Binding, error) {
 	return rooms.Binding{Room: room, Node: v.Node, Version: p.ModifyIndex, LastUsed: time.UnixMilli(v.LastUsed)}, nil
 }
 
-func (s *Store) expired(b rooms.Binding) bool { return s.opts.Now().Sub(b.LastUsed) >= s.opts.TTL }
+func (s *Store) expired(b rooms.Binding) bool { return s.local.expired(b) }
 
 func storeErr(op, key string, err error) error {
 	return fmt.Errorf("%w: consul kv %s %q: %w", rooms.ErrStore, op, key, err)
@@ -187,7 +154,7 @@ func (s *Store) current(ctx context.Context, room string) (rooms.Binding, bool, 
 		s.remember(room, rooms.Binding{}, false)
 		return rooms.Binding{}, false, nil
 	}
-	b, derr := s.decode(room, p)
+	b, derr := decode(room, p)
 	if derr == nil && !s.expired(b) {
 		s.remember(room, b, true)
 		return b, true, nil
@@ -199,46 +166,13 @@ func (s *Store) current(ctx context.Context, room string) (rooms.Binding, bool, 
 	return rooms.Binding{}, false, nil
 }
 
-// fromMirror answers Get from the copy when the watch keeps it complete (fresh is false otherwise).
-// An expired binding counts as absent: the create that follows finds the key, and bind's read
-// deletes it and creates the room afresh.
+// fromMirror answers Get from the watched copy while the watch is current and Consul has not just
+// failed (fresh is false otherwise).
 func (s *Store) fromMirror(room string) (b rooms.Binding, ok, fresh bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.mirrored || (!s.downAt.IsZero() && s.opts.Now().Sub(s.downAt) < s.opts.Timeout) {
+	if s.down() {
 		return rooms.Binding{}, false, false
 	}
-	b, ok = s.cache[room]
-	p := s.mirror[room]
-	switch {
-	case ok && p == nil && b.Version > s.index: // written here after the listing
-	case ok && p != nil && b.Version >= p.ModifyIndex: // decoded before, or written here since
-	case p == nil:
-		return rooms.Binding{}, false, true
-	default: // decode once, then keep it: joins of a room repeat
-		var err error
-		if b, err = s.decode(room, p); err != nil {
-			return rooms.Binding{}, false, true
-		}
-		ok = true
-		b.CopiedAt = s.mirrorAt
-		s.cache[room] = b
-	}
-	if ok && s.expired(b) {
-		return rooms.Binding{}, false, true
-	}
-	b.CopiedAt = time.Time{} // the watch is current: this is Consul's answer
-	return b, ok, true
-}
-
-// mirrored1 decodes room's binding from the watch's listing; s.mu must be held.
-func (s *Store) mirrored1(room string) (rooms.Binding, bool) {
-	p := s.mirror[room]
-	if p == nil {
-		return rooms.Binding{}, false
-	}
-	b, err := s.decode(room, p)
-	return b, err == nil
+	return s.local.lookup(room)
 }
 
 // Get implements rooms.Store. With a current watch it answers from the copy; when Consul fails it
@@ -254,15 +188,36 @@ func (s *Store) Get(ctx context.Context, room string) (rooms.Binding, bool, erro
 		if err == nil {
 			return b, ok, nil
 		}
-		if b, ok := s.cached(room); ok {
+		if b, ok := s.local.outage(room); ok {
 			return b, true, nil
 		}
 		return rooms.Binding{}, false, err
 	}
-	if b, ok := s.cached(room); ok {
+	if b, ok := s.local.outage(room); ok {
 		return b, true, nil
 	}
 	return rooms.Binding{}, false, storeErr("get", s.key(room), errDown)
+}
+
+// GetFresh implements rooms.Refresher: it asks Consul, whatever the watched copy holds; when Consul
+// fails it answers like Get does then, from the dated copy.
+func (s *Store) GetFresh(ctx context.Context, room string) (rooms.Binding, bool, error) {
+	if s.down() {
+		if b, ok := s.local.outage(room); ok {
+			return b, true, nil
+		}
+		return rooms.Binding{}, false, storeErr("get", s.key(room), errDown)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	b, ok, err := s.current(ctx, room)
+	if err != nil {
+		if b, ok := s.local.outage(room); ok {
+			return b, true, nil
+		}
+		return rooms.Binding{}, false, err
+	}
+	return b, ok, nil
 }
 
 // casAttempts bounds the retries when the key changes between a read and a check-and-set.
@@ -354,7 +309,7 @@ func (s *Store) Rebind(ctx context.Context, old rooms.Binding, node string) (roo
 // While Consul is down the copy is touched instead, so lookups do not retry the write on every request.
 func (s *Store) Touch(ctx context.Context, room string) error {
 	if s.down() {
-		s.touchCached(room)
+		s.local.touch(room)
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
@@ -372,19 +327,10 @@ func (s *Store) Touch(ctx context.Context, room string) error {
 	key := s.key(room)
 	// A failed check-and-set means another replica touched or rebound it meanwhile: nothing to do.
 	if _, _, err := s.kv.CAS(&api.KVPair{Key: key, Value: s.encode(b.Node, s.opts.Now()), ModifyIndex: b.Version}, (&api.WriteOptions{}).WithContext(ctx)); err != nil {
-		s.touchCached(room)
+		s.local.touch(room)
 		return s.failed(storeErr("touch", key, err))
 	}
 	return nil
-}
-
-func (s *Store) touchCached(room string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if b, ok := s.cache[room]; ok {
-		b.LastUsed = s.opts.Now()
-		s.cache[room] = b
-	}
 }
 
 // Delete implements rooms.Store.
@@ -408,11 +354,15 @@ func (s *Store) Sweep(ctx context.Context) (map[string]int, error) {
 	if err != nil {
 		return nil, s.failed(storeErr("list", s.opts.Prefix, err))
 	}
-	s.pruneCache()
+	s.local.prune()
 	perNode := map[string]int{}
 	var errs []error
 	for _, p := range pairs {
-		b, derr := s.decode(strings.TrimPrefix(p.Key, s.opts.Prefix), p)
+		room := strings.TrimPrefix(p.Key, s.opts.Prefix)
+		if strings.Contains(room, "/") {
+			continue // not a binding: the gone records (goneclock.go)
+		}
+		b, derr := decode(room, p)
 		if derr == nil && !s.expired(b) {
 			perNode[b.Node]++
 			continue
@@ -422,17 +372,6 @@ func (s *Store) Sweep(ctx context.Context) (map[string]int, error) {
 		}
 	}
 	return perNode, errors.Join(errs...)
-}
-
-// pruneCache drops expired bindings from the copy.
-func (s *Store) pruneCache() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for room, b := range s.cache {
-		if s.expired(b) {
-			delete(s.cache, room)
-		}
-	}
 }
 
 // Watch keeps the copy of the bindings current with one blocking query on the prefix until ctx ends.
@@ -452,9 +391,7 @@ func (s *Store) Watch(ctx context.Context, logger *slog.Logger) {
 			if ctx.Err() != nil {
 				return
 			}
-			s.mu.Lock()
-			s.mirrored = false
-			s.mu.Unlock()
+			s.local.lost()
 			logger.Warn("room binding watch failed", "err", err, "retry_in", backoff)
 			index = 0
 			sleep(ctx, backoff)
@@ -466,10 +403,10 @@ func (s *Store) Watch(ctx context.Context, logger *slog.Logger) {
 		if next < index || next == 0 {
 			next = 0 // reset, as Consul's blocking query rules say
 		}
-		if next != index || !s.isMirrored() {
-			s.load(pairs, next)
+		if next != index || !s.local.current() {
+			s.local.load(pairs, next)
 		} else {
-			s.confirm()
+			s.local.confirm()
 		}
 		index = next
 		if gap := minWatchGap - time.Since(start); gap > 0 {
@@ -486,31 +423,6 @@ const (
 	// once a second, which bounds the listings a busy KV costs Consul and each replica.
 	minWatchGap = time.Second
 )
-
-// confirm records that the watch heard from Consul and the listing is still complete.
-func (s *Store) confirm() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.mirrorAt = s.opts.Now()
-}
-
-func (s *Store) isMirrored() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.mirrored
-}
-
-// load takes a listing made at index as the mirror. This replica's own copy stays: entries newer
-// than the listing win over it (see fromMirror).
-func (s *Store) load(pairs api.KVPairs, index uint64) {
-	next := make(map[string]*api.KVPair, len(pairs))
-	for _, p := range pairs {
-		next[strings.TrimPrefix(p.Key, s.opts.Prefix)] = p
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.mirror, s.index, s.mirrored, s.mirrorAt = next, index, true, s.opts.Now()
-}
 
 func sleep(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)

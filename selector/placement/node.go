@@ -56,4 +56,8 @@ type Node struct {
 	// once it has been gone for a while (rooms.ResolverOptions.MoveAfter): a health check that
 	// flaps, or a restarted Consul agent whose checks start critical, must not split meetings.
 	GoneSince time.Time
+	// GoneIndex names the node's current spell of being gone, the same on every replica (Consul's
+	// index of the check change that made it gone); zero unless Gone, or unknown. With a shared
+	// store the hold counts from the first replica's GoneSince for this spell (rooms.GoneClock).
+	GoneIndex uint64
 }

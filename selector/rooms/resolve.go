@@ -93,13 +93,43 @@ const maxAttempts = 3
 // hosts reports whether node id can keep hosting the rooms bound to it: it is in the snapshot and
 // not gone, or gone for less than MoveAfter. Draining and overloaded nodes keep their rooms: a room
 // is never split.
-func (r *Resolver) hosts(s *placement.Snapshot, id string) (int, bool) {
+//
+// With a store shared between replicas (GoneClock), the hold counts from when the first replica
+// saw the node's current spell of being gone begin, so every replica, and one restarted during the
+// spell, moves the room at the same time; a node that came back and went again (a new spell)
+// starts the hold again even on a replica that missed its return; and a replica that sees the node
+// live removes the record it knows, so one whose view still shows the ended spell holds anew. If
+// the store cannot say, the room stays: it could not be moved anyway.
+func (r *Resolver) hosts(ctx context.Context, s *placement.Snapshot, id string) (int, bool) {
 	i, ok := s.Index(id)
 	if !ok {
 		return i, false
 	}
 	n := s.Node(i)
-	return i, n.State != placement.Gone || !n.GoneSince.IsZero() && r.opts.Now().Sub(n.GoneSince) < r.opts.MoveAfter
+	if n.State != placement.Gone {
+		r.back(ctx, id)
+		return i, true
+	}
+	if n.GoneSince.IsZero() || r.opts.MoveAfter <= 0 {
+		return i, false
+	}
+	since := n.GoneSince
+	if clock, ok := r.opts.Store.(GoneClock); ok && n.GoneIndex != 0 {
+		shared, err := clock.GoneSince(ctx, id, n.GoneIndex, since)
+		if err != nil {
+			r.opts.Logger.Warn("shared gone time unknown; holding the node's rooms", "node", id, "err", err)
+			return i, true
+		}
+		since = shared
+	}
+	return i, r.opts.Now().Sub(since) < r.opts.MoveAfter
+}
+
+// back tells a shared clock that node is live in this replica's view.
+func (r *Resolver) back(ctx context.Context, node string) {
+	if clock, ok := r.opts.Store.(GoneClock); ok {
+		clock.Back(ctx, node)
+	}
 }
 
 // Resolve is ResolveIn without a home region: every eligible node may take a new room.
@@ -161,8 +191,19 @@ func (r *Resolver) ResolveAdmit(ctx context.Context, s *placement.Snapshot, room
 		if err != nil {
 			return Result{}, fmt.Errorf("%w: get binding of %q: %w", ErrStore, name, err)
 		}
+		if ok && !b.ListedAt.IsZero() {
+			// A watched copy older than the node's return may miss a move another replica made
+			// while the node was gone: ask the store itself.
+			if i, in := s.Index(b.Node); in && s.Node(i).LiveSince.After(b.ListedAt) {
+				if f, can := r.opts.Store.(Refresher); can {
+					if b, ok, err = f.GetFresh(ctx, name); err != nil {
+						return Result{}, fmt.Errorf("%w: get binding of %q: %w", ErrStore, name, err)
+					}
+				}
+			}
+		}
 		if ok {
-			if i, live := r.hosts(s, b.Node); live {
+			if i, live := r.hosts(ctx, s, b.Node); live {
 				if !b.CopiedAt.IsZero() && s.Node(i).LiveSince.After(b.CopiedAt) {
 					return Result{}, fmt.Errorf("%w: binding of %q to %s is a copy from %s, before the node came back at %s: the room may have moved",
 						ErrStore, name, b.Node, b.CopiedAt.Format(time.RFC3339), s.Node(i).LiveSince.Format(time.RFC3339))
@@ -204,12 +245,13 @@ func (r *Resolver) ResolveAdmit(ctx context.Context, s *placement.Snapshot, room
 			return Result{}, fmt.Errorf("%w: bind %q to %s: %w", ErrStore, name, node, err)
 		}
 		if won {
+			r.back(ctx, node)
 			s.Join(ch.Index)
 			return Result{Room: name, Node: s.Node(ch.Index), Outcome: outcome, Saturated: ch.Saturated, Spilled: spilled}, nil
 		}
 		s.Unassign(ch.Index, epoch)
 		// Another writer bound the room first; its choice stands if its node can host the room.
-		if i, live := r.hosts(s, b.Node); live {
+		if i, live := r.hosts(ctx, s, b.Node); live {
 			s.Join(i)
 			return Result{Room: name, Node: s.Node(i), Outcome: Joined}, nil
 		}

@@ -466,3 +466,124 @@ func TestUnjoinedExpiry(t *testing.T) {
 		t.Error("a joined room outlived the TTL")
 	}
 }
+
+// sharedClock is a GoneClock kept in memory, as the Consul store keeps it in KV: the first
+// record of a spell stands, a later spell replaces it.
+type sharedClock struct {
+	*Memory
+	spell uint64
+	since time.Time
+	err   error
+	backs int
+}
+
+func (c *sharedClock) Back(context.Context, string) { c.backs++ }
+
+func (c *sharedClock) GoneSince(_ context.Context, _ string, spell uint64, seen time.Time) (time.Time, error) {
+	if c.err != nil {
+		return time.Time{}, c.err
+	}
+	if c.spell < spell {
+		c.spell, c.since = spell, seen
+	}
+	return c.since, nil
+}
+
+// TestResolveSharedHold: with a store shared between replicas, the hold counts from the spell's
+// shared time: a replica restarted during a spell (its own GoneSince is its start) moves the room
+// when the others do, a later spell (the node came back and went again) starts the hold again on a
+// replica that missed the return, and a clock that cannot be read holds the room.
+func TestResolveSharedHold(t *testing.T) {
+	ctx := context.Background()
+	const hold = 10 * time.Second
+	for _, tc := range []struct {
+		name     string
+		spell    uint64        // the store's record
+		ago      time.Duration // its time, before now
+		err      error
+		mySpell  uint64
+		myAgo    time.Duration // this replica's GoneSince
+		wantNode string
+	}{
+		{name: "restarted replica, spell seen long ago by another", spell: 5, ago: hold, mySpell: 5, myAgo: 0, wantNode: "b"},
+		{name: "restarted replica, spell young", spell: 5, ago: hold - time.Second, mySpell: 5, myAgo: 0, wantNode: "a"},
+		{name: "first to see the spell records its own time", mySpell: 5, myAgo: hold, wantNode: "b"},
+		{name: "a later spell restarts the hold", spell: 6, ago: time.Second, mySpell: 5, myAgo: 2 * hold, wantNode: "a"},
+		{name: "clock unreadable holds", err: errors.New("consul down"), mySpell: 5, myAgo: 2 * hold, wantNode: "a"},
+		{name: "spell unknown: own time", spell: 5, ago: 0, mySpell: 0, myAgo: hold, wantNode: "b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newClock()
+			store := &sharedClock{Memory: standupOnA(t, c), spell: tc.spell, since: c.Now().Add(-tc.ago), err: tc.err}
+			a, b := node("a", 0.1, placement.Gone), node("b", 0.5, placement.Eligible)
+			a.GoneSince, a.GoneIndex = c.Now().Add(-tc.myAgo), tc.mySpell
+			r, err := NewResolver(ResolverOptions{Store: store, Policy: placement.LeastLoaded{}, Now: c.Now, MoveAfter: hold,
+				Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := r.Resolve(ctx, snapshot(t, c, a, b), "standup", placement.SystemRand{})
+			if err != nil || res.Node.ID != tc.wantNode {
+				t.Fatalf("Resolve = %+v, %v; want %s", res, err, tc.wantNode)
+			}
+			// A lookup that finds its node live tells the clock so (b: the moved room, or a new one).
+			before := store.backs
+			if _, err := r.Resolve(ctx, snapshot(t, c, a, b), "other", placement.SystemRand{}); err != nil || store.backs != before+1 {
+				t.Fatalf("new room on live b: %v, clock told %d times, want once", err, store.backs-before)
+			}
+		})
+	}
+}
+
+// listedStore answers Get from a watched copy listed at `at` that still has the room on node a,
+// and GetFresh from the store itself.
+type listedStore struct {
+	*Memory
+	at     time.Time
+	asked  int
+	listed Binding
+}
+
+func (s *listedStore) Get(context.Context, string) (Binding, bool, error) {
+	b := s.listed
+	b.ListedAt = s.at
+	return b, true, nil
+}
+
+func (s *listedStore) GetFresh(ctx context.Context, room string) (Binding, bool, error) {
+	s.asked++
+	return s.Memory.Get(ctx, room)
+}
+
+// TestResolveRefreshesWatchedCopy: after another replica moved a room off a node that was gone,
+// a replica whose watched copy predates the node's return asks the store itself rather than send
+// the room back to the old node (a split); a copy listed after the return is served.
+func TestResolveRefreshesWatchedCopy(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	listed := c.Now().Add(-time.Second)
+	for _, tc := range []struct {
+		name      string
+		liveSince time.Time
+		wantNode  string
+		wantAsked int
+	}{
+		{name: "node back after the listing", liveSince: listed.Add(500 * time.Millisecond), wantNode: "b", wantAsked: 1},
+		{name: "node live before the listing", liveSince: listed.Add(-time.Minute), wantNode: "a"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := standupOnA(t, c)
+			old, _, _ := mem.Get(ctx, "standup")
+			if _, moved, err := mem.Rebind(ctx, old, "b"); err != nil || !moved {
+				t.Fatalf("rebind: %v %v", moved, err)
+			}
+			store := &listedStore{Memory: mem, at: listed, listed: old}
+			a, b := node("a", 0.1, placement.Eligible), node("b", 0.5, placement.Eligible)
+			a.LiveSince = tc.liveSince
+			res, err := resolver(t, store, c).Resolve(ctx, snapshot(t, c, a, b), "standup", placement.SystemRand{})
+			if err != nil || res.Node.ID != tc.wantNode || store.asked != tc.wantAsked {
+				t.Fatalf("Resolve = %+v, %v, store asked %d times; want %s, asked %d", res, err, store.asked, tc.wantNode, tc.wantAsked)
+			}
+		})
+	}
+}

@@ -23,6 +23,12 @@ type Binding struct {
 	// a copy only for a node that has not been gone since (placement.Node.LiveSince): another
 	// replica may have moved the room off a node that was gone, and then the copy would split it.
 	CopiedAt time.Time
+	// ListedAt is set when the store answered from a copy it keeps current by watching (the
+	// Consul store's blocking query): the copy was complete at that time, and another replica's
+	// write since then may not be in it yet. Zero when the store itself answered. The Resolver
+	// asks the store itself (Refresher) when the binding's node came back after ListedAt: a
+	// replica may have moved the room off the node while it was gone.
+	ListedAt time.Time
 }
 
 // NewBindingTime is the LastUsed a store writes for a room it binds for the first time: now less
@@ -73,4 +79,26 @@ type Counter interface {
 // store); the selector runs Watch for as long as it serves.
 type Watcher interface {
 	Watch(ctx context.Context, logger *slog.Logger)
+}
+
+// Refresher is implemented by stores that answer Get from a watched copy (Binding.ListedAt):
+// GetFresh asks the store itself.
+type Refresher interface {
+	GetFresh(ctx context.Context, room string) (b Binding, ok bool, err error)
+}
+
+// GoneClock is implemented by stores shared between replicas. It keeps, per node, when the first
+// replica saw the node's current spell of being gone begin, so every replica, and a replica
+// restarted meanwhile, holds the node's rooms for MoveAfter from the same time. A spell is named
+// by a number that grows from one spell to the next and is the same on every replica
+// (placement.Node.GoneIndex: Consul's index of the check change that made the node gone).
+type GoneClock interface {
+	// GoneSince returns when the spell began: the time recorded for it (or for a later spell,
+	// when this replica's view is behind), else seen, which it records.
+	GoneSince(ctx context.Context, node string, spell uint64, seen time.Time) (time.Time, error)
+	// Back tells the clock that this replica sees the node live again: a record this replica
+	// knows of is removed, so that a replica whose view still shows the ended spell (a lagging
+	// Consul server) starts a hold of its own rather than move the node's rooms at once. It must
+	// be cheap when there is nothing to remove: the Resolver calls it on lookups of live nodes.
+	Back(ctx context.Context, node string)
 }

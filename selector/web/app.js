@@ -109,6 +109,8 @@ async function refreshFleet() {
     body.replaceChildren(...rows);
     const notes = [];
     if (!fleet.fresh) notes.push("fleet view is stale");
+    // The Consul store counts bound rooms at each sweep, not live: say how old the counts are.
+    if (fleet.rooms_age_seconds !== undefined) notes.push("bound rooms counted " + Math.round(fleet.rooms_age_seconds) + " s ago");
     if (fleet.degraded.length) notes.push("degraded: " + fleet.degraded.join(", "));
     status.textContent = "Policy " + fleet.policy + (notes.length ? "; " + notes.join("; ") : "") + ".";
   } catch (err) {

@@ -36,6 +36,10 @@ func fetchScaleway(ctx context.Context, base string) ([]byte, error) {
 		if err == nil || errors.Is(err, errNotFound) || errors.Is(err, errPermanent) {
 			return b, err
 		}
+		if ctx.Err() != nil && last != nil {
+			// The deadline cut this attempt short; the previous answer says why we gave up.
+			return nil, fmt.Errorf("scaleway metadata API: giving up: %w", last)
+		}
 		last = err
 		if errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, syscall.EADDRNOTAVAIL) {
 			// Another socket holds this port: take the next one at once.

@@ -1,6 +1,7 @@
 package services
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -14,7 +15,10 @@ import (
 
 // ProsodyOptions configures StartProsody.
 type ProsodyOptions struct {
-	// Binary is the prosody executable; empty means "prosody" on PATH (Debian's package).
+	// Binary is the prosody executable; empty means $ENSEMBLE_PROSODY, else "prosody" on PATH
+	// (Debian's package). The variable lets the same tests run against another version
+	// (bookworm-backports' prosody 13, unpacked with dpkg -x and its launcher's CFG_*DIR
+	// pointed there).
 	Binary string
 	// Config is appended to the global section the starter writes (ports, paths, logging);
 	// it holds the VirtualHost and Component sections and any further global options.
@@ -58,7 +62,7 @@ http_interfaces = { "127.0.0.1" }
 // StartProsody writes a configuration into a new temporary directory, starts prosody in the
 // foreground on a free port and returns once its HTTP server answers.
 func StartProsody(ctx context.Context, opts ProsodyOptions) (*Prosody, error) {
-	bin := opts.Binary
+	bin := cmp.Or(opts.Binary, os.Getenv("ENSEMBLE_PROSODY"))
 	if bin == "" {
 		var err error
 		if bin, err = exec.LookPath("prosody"); err != nil {

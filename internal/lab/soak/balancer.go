@@ -13,23 +13,23 @@ import (
 	"time"
 )
 
-// Backend is one selector replica behind the balancer.
-type Backend struct {
+// backend is one selector replica behind the balancer.
+type backend struct {
 	Name, URL string
 }
 
-// ReplicaHeader names the replica that answered, on every answer the
+// replicaHeader names the replica that answered, on every answer the
 // balancer relays.
-const ReplicaHeader = "X-Soak-Replica"
+const replicaHeader = "X-Soak-Replica"
 
-// Balancer is the small load balancer in front of the selector replicas:
+// balancer is the small load balancer in front of the selector replicas:
 // round robin; a replica that refuses the connection or fails mid-request
 // is skipped for a second and the request goes to the next one (GET and
 // HEAD only, which are safe to repeat: the room binding is create-only in
 // Consul). It does not check /-/ready, so a replica's own 503 reaches the
 // client, as it would behind a balancer between two health checks.
-type Balancer struct {
-	backends []Backend
+type balancer struct {
+	backends []backend
 	client   *http.Client
 	next     atomic.Uint64
 
@@ -43,8 +43,8 @@ type Balancer struct {
 // maxRelayed bounds an answer the balancer relays.
 const maxRelayed = 1 << 20
 
-// StartBalancer listens on 127.0.0.1:0 and relays to backends.
-func StartBalancer(backends []Backend) (*Balancer, error) {
+// startBalancer listens on 127.0.0.1:0 and relays to backends.
+func startBalancer(backends []backend) (*balancer, error) {
 	if len(backends) == 0 {
 		return nil, errors.New("balancer: no backends")
 	}
@@ -52,7 +52,7 @@ func StartBalancer(backends []Backend) (*Balancer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("balancer: %w", err)
 	}
-	b := &Balancer{
+	b := &balancer{
 		backends: backends,
 		client: &http.Client{
 			Timeout:       4 * time.Second,
@@ -69,10 +69,10 @@ func StartBalancer(backends []Backend) (*Balancer, error) {
 }
 
 // URL is http://127.0.0.1:PORT.
-func (b *Balancer) URL() string { return "http://" + b.ln.Addr().String() }
+func (b *balancer) URL() string { return "http://" + b.ln.Addr().String() }
 
 // Close stops the balancer and closes its connections.
-func (b *Balancer) Close() error {
+func (b *balancer) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := b.srv.Shutdown(ctx)
@@ -81,22 +81,22 @@ func (b *Balancer) Close() error {
 }
 
 // CloseIdle closes the balancer's idle connections to the replicas.
-func (b *Balancer) CloseIdle() { b.client.CloseIdleConnections() }
+func (b *balancer) CloseIdle() { b.client.CloseIdleConnections() }
 
-func (b *Balancer) skipped(name string, now time.Time) bool {
+func (b *balancer) skipped(name string, now time.Time) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return now.Before(b.skip[name])
 }
 
-func (b *Balancer) markDown(name string, now time.Time) {
+func (b *balancer) markDown(name string, now time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.skip[name] = now.Add(time.Second)
 }
 
 // ServeHTTP implements http.Handler.
-func (b *Balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		http.Error(w, "balancer relays GET and HEAD only", http.StatusMethodNotAllowed)
 		return
@@ -105,8 +105,8 @@ func (b *Balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var errs []string
 	// Replicas marked down are tried last rather than never, so the
 	// balancer cannot talk itself out of every replica.
-	order := make([]Backend, 0, len(b.backends))
-	var later []Backend
+	order := make([]backend, 0, len(b.backends))
+	var later []backend
 	now := time.Now()
 	for i := range b.backends {
 		be := b.backends[(first+i)%len(b.backends)]
@@ -132,7 +132,7 @@ func (b *Balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // relay forwards r to be and copies the answer to w. It returns an error,
 // having written nothing, when be gave no complete answer.
-func (b *Balancer) relay(w http.ResponseWriter, r *http.Request, be Backend) error {
+func (b *balancer) relay(w http.ResponseWriter, r *http.Request, be backend) error {
 	req, err := http.NewRequestWithContext(r.Context(), r.Method, be.URL+r.URL.RequestURI(), nil)
 	if err != nil {
 		return err
@@ -154,7 +154,7 @@ func (b *Balancer) relay(w http.ResponseWriter, r *http.Request, be Backend) err
 	for k, vs := range resp.Header {
 		w.Header()[k] = vs
 	}
-	w.Header().Set(ReplicaHeader, be.Name)
+	w.Header().Set(replicaHeader, be.Name)
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(body)
 	return nil

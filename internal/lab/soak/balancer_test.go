@@ -33,7 +33,7 @@ func TestBalancerSkipsDeadReplica(t *testing.T) {
 	}
 	dead := "http://" + ln.Addr().String()
 	ln.Close()
-	lb, err := StartBalancer([]Backend{{Name: "dead", URL: dead}, {Name: "live", URL: live}})
+	lb, err := startBalancer([]backend{{Name: "dead", URL: dead}, {Name: "live", URL: live}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,8 +48,8 @@ func TestBalancerSkipsDeadReplica(t *testing.T) {
 		}
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "https://node-1.localhost:1/room-x" ||
-			resp.Header.Get(ReplicaHeader) != "live" {
-			t.Errorf("request %d: %d %q from %q", i, resp.StatusCode, resp.Header.Get("Location"), resp.Header.Get(ReplicaHeader))
+			resp.Header.Get(replicaHeader) != "live" {
+			t.Errorf("request %d: %d %q from %q", i, resp.StatusCode, resp.Header.Get("Location"), resp.Header.Get(replicaHeader))
 		}
 	}
 	req, _ := http.NewRequest(http.MethodPost, lb.URL()+"/room-x", nil)

@@ -44,7 +44,14 @@ func (r FaultRecord) String() string {
 type injector struct {
 	f     *fleet.Fleet
 	start time.Time
-	tl    *Timeline
+	tl    *timeline
+	// leaks samples a daemon before a fault kills or stops it; kv reads
+	// the room prefix before and after each selector or Consul fault.
+	leaks *leakWatch
+	kv    *kvRecorder
+	// idle closes the balancer's idle connections to the replicas, so that
+	// a replica's sample before its kill counts what it holds itself.
+	idle func()
 
 	locks sync.Map // lock group → *sync.Mutex
 
@@ -52,10 +59,10 @@ type injector struct {
 	records []FaultRecord
 }
 
-// SetDrain drains (on) or undrains a node through its sidecar's API. It is
+// setDrain drains (on) or undrains a node through its sidecar's API. It is
 // the soak's one way to drain, so a change of the sidecar's control API
 // (a separate control listener) is made here.
-func SetDrain(ctx context.Context, n *fleet.Node, on bool) error {
+func setDrain(ctx context.Context, n *fleet.Node, on bool) error {
 	if on {
 		return n.Drain(ctx)
 	}
@@ -131,8 +138,29 @@ func (in *injector) inject(ctx context.Context, e Event) {
 
 // window opens a ground-truth window and returns its closer.
 func (in *injector) window(node string, state State, kind Kind) func() {
-	i := in.tl.Open(Window{Node: node, State: state, Kind: kind, Start: time.Now()})
+	return in.fleetWindow(node, state, kind, "")
+}
+
+// fleetWindow is window with the part a fleet-wide fault hit.
+func (in *injector) fleetWindow(node string, state State, kind Kind, target string) func() {
+	i := in.tl.Open(Window{Node: node, State: state, Kind: kind, Target: target, Start: time.Now()})
 	return func() { in.tl.Close(i, time.Now()) }
+}
+
+// beforeKill samples the daemon a fault is about to kill or stop.
+func (in *injector) beforeKill(ctx context.Context, name string, k Kind) {
+	in.leaks.before(ctx, in.f.Processes(), name, fmt.Sprintf("before %s at %.1fs", k, time.Since(in.start).Seconds()))
+}
+
+// churned returns a revert that reads the room prefix once the part is
+// back; with the read just before the fault, every binding is compared
+// across it.
+func (in *injector) churned(revert func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		err := revert(ctx)
+		in.kv.read(ctx)
+		return err
+	}
 }
 
 // apply injects e and returns what reverts it (nil if nothing was done).
@@ -153,13 +181,20 @@ func (in *injector) apply(ctx context.Context, e Event, rec *FaultRecord) (func(
 		if s == nil {
 			return nil, fmt.Errorf("no selector %s", e.Target)
 		}
-		closeW := in.window("", Churn, e.Kind)
+		if in.idle != nil {
+			in.idle()
+			sleep(ctx, 300*time.Millisecond) // the replica sees the closes
+		}
+		in.beforeKill(ctx, s.Name, e.Kind)
+		in.kv.read(ctx)
+		closeW := in.fleetWindow("", Churn, e.Kind, s.Name)
 		if err := s.Kill(); err != nil {
 			closeW()
 			return nil, err
 		}
-		return func(ctx context.Context) error { defer closeW(); return s.Restart(ctx) }, nil
+		return in.churned(func(ctx context.Context) error { defer closeW(); return s.Restart(ctx) }), nil
 	case PrometheusStop:
+		in.beforeKill(ctx, "prometheus", e.Kind)
 		if err := in.f.StopPrometheus(); err != nil {
 			return nil, err
 		}
@@ -169,23 +204,29 @@ func (in *injector) apply(ctx context.Context, e Event, rec *FaultRecord) (func(
 		if err := in.waitVoters(ctx); err != nil {
 			return nil, err
 		}
-		closeBlind := in.window("", Blind, e.Kind)
-		closeChurn := in.window("", Churn, e.Kind)
+		in.beforeKill(ctx, "consul "+in.f.Consul.NodeName, e.Kind)
+		in.kv.read(ctx)
+		closeBlind := in.fleetWindow("", Blind, e.Kind, in.f.Consul.NodeName)
+		closeChurn := in.fleetWindow("", Churn, e.Kind, in.f.Consul.NodeName)
 		if err := in.f.Consul.Stop(); err != nil {
 			closeBlind()
 			closeChurn()
 			return nil, err
 		}
-		return func(ctx context.Context) error {
+		return in.churned(func(ctx context.Context) error {
 			defer closeChurn()
 			defer closeBlind()
 			if err := in.f.Consul.Restart(ctx); err != nil {
 				return err
 			}
 			return in.waitVoters(ctx)
-		}, nil
+		}), nil
 	case ConsulServerKill:
-		return in.killServer(ctx, e.Target, rec)
+		revert, err := in.killServer(ctx, e.Target, rec)
+		if revert != nil {
+			revert = in.churned(revert)
+		}
+		return revert, err
 	}
 	return nil, fmt.Errorf("unknown fault %q", e.Kind)
 }
@@ -212,6 +253,7 @@ func (in *injector) nodeFault(ctx context.Context, k Kind, n *fleet.Node) (func(
 	var err error
 	switch k {
 	case SidecarKill:
+		in.beforeKill(ctx, n.ID+" sidecar", k)
 		err = n.KillSidecar()
 		revert = n.StartSidecar
 	case BridgeHang, Bridge500, BridgeGarbage:
@@ -219,11 +261,14 @@ func (in *injector) nodeFault(ctx context.Context, k Kind, n *fleet.Node) (func(
 		err = n.SetFault(ctx, fault)
 		revert = func(ctx context.Context) error { return n.SetFault(ctx, "none") }
 	case NginxStop:
+		in.beforeKill(ctx, n.ID+" nginx", k)
 		err = n.StopNginx()
 		revert = n.StartNginx
 	case Drain:
-		err = SetDrain(ctx, n, true)
-		revert = func(ctx context.Context) error { return SetDrain(ctx, n, false) }
+		err = setDrain(ctx, n, true)
+		// The sidecar's undrain waits for Consul, which may be electing a
+		// leader: try again until the revert's deadline.
+		revert = func(ctx context.Context) error { return retry(ctx, func() error { return setDrain(ctx, n, false) }) }
 	case Partition:
 		err = n.Partition(true)
 		revert = func(context.Context) error { return n.Partition(false) }
@@ -282,6 +327,8 @@ func (in *injector) killServer(ctx context.Context, target string, rec *FaultRec
 		return nil, fmt.Errorf("no running %s other than the agent", target)
 	}
 	rec.Victim = victim.NodeName
+	in.beforeKill(ctx, "consul "+victim.NodeName, ConsulServerKill)
+	in.kv.read(ctx)
 	var closeBlind func()
 	if victim == leader {
 		closeBlind = in.window("", Blind, ConsulServerKill)
@@ -370,6 +417,31 @@ func (in *injector) transferLeader(ctx context.Context, cl *services.ConsulClust
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// retry calls fn every half second until it succeeds or ctx ends, and
+// returns its last error.
+func retry(ctx context.Context, fn func() error) error {
+	for {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		sleep(ctx, 500*time.Millisecond)
+		if ctx.Err() != nil {
+			return err
 		}
 	}
 }

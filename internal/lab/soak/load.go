@@ -12,12 +12,12 @@ import (
 	"time"
 )
 
-// LoadOptions shapes the client population.
-type LoadOptions struct {
+// loadOptions shapes the client population.
+type loadOptions struct {
 	// URL is the balancer's base URL.
 	URL string
 	// Replicas are the selectors, asked directly by the split probe.
-	Replicas []Backend
+	Replicas []backend
 	// Rate is the requests per second sent through the balancer.
 	Rate float64
 	// NewShare is the share of requests that start a meeting; the others
@@ -48,8 +48,12 @@ type meeting struct {
 
 // load is a running client population.
 type load struct {
-	o      LoadOptions
+	o      loadOptions
 	client *http.Client
+	// probes asks the replicas directly, once a second, without keeping
+	// connections open to them (they would count as the replica's own
+	// goroutines and files in its samples).
+	probes *http.Client
 
 	mu       sync.Mutex
 	rng      *rand.Rand
@@ -59,10 +63,10 @@ type load struct {
 	seq      int
 }
 
-// RunLoad sends requests until ctx ends, waits for those in flight and
+// runLoad sends requests until ctx ends, waits for those in flight and
 // for the meetings it started to end, and returns every answer and the
 // ticks skipped because MaxInFlight requests were outstanding.
-func RunLoad(ctx context.Context, o LoadOptions) ([]Answer, int) {
+func runLoad(ctx context.Context, o loadOptions) ([]Answer, int) {
 	l := &load{
 		o: o,
 		client: &http.Client{
@@ -72,6 +76,7 @@ func RunLoad(ctx context.Context, o LoadOptions) ([]Answer, int) {
 		},
 		rng: rand.New(rand.NewPCG(o.Seed, o.Seed^0x5851f42d4c957f2d)),
 	}
+	l.probes = &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	defer l.client.CloseIdleConnections()
 	var reqs, meetings sync.WaitGroup
 	sem := make(chan struct{}, o.MaxInFlight)
@@ -194,7 +199,7 @@ func (l *load) ask(kind, room string) Answer {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	a.Status, a.Replica = resp.StatusCode, resp.Header.Get(ReplicaHeader)
+	a.Status, a.Replica = resp.StatusCode, resp.Header.Get(replicaHeader)
 	switch resp.StatusCode {
 	case http.StatusFound:
 		a.Node, a.Err = l.nodeOf(resp.Header.Get("Location"), room)
@@ -247,7 +252,7 @@ func (l *load) probe(room string) {
 			if err != nil {
 				return
 			}
-			resp, err := l.client.Do(req)
+			resp, err := l.probes.Do(req)
 			if err != nil {
 				return // a replica that is down answers no one
 			}

@@ -18,13 +18,11 @@ import (
 const Observed Kind = "observed-critical"
 
 // observe follows the nodes' health in Consul with a blocking query until
-// ctx ends and records every span in which a node was critical or absent.
+// ctx ends, records every span in which a node was critical or absent, and
+// returns how many answers it had (the caller fails the run on none).
 // While Consul does not answer, nothing is recorded.
-func observe(ctx context.Context, f *fleet.Fleet, nodes []string, tl *Timeline) {
-	c, err := api.NewClient(f.Consul.Config())
-	if err != nil {
-		return
-	}
+func observe(ctx context.Context, c *api.Client, nodes []string, tl *timeline) int {
+	answers := 0
 	open := map[string]int{} // node → window index while critical
 	var index uint64
 	for ctx.Err() == nil {
@@ -38,6 +36,7 @@ func observe(ctx context.Context, f *fleet.Fleet, nodes []string, tl *Timeline) 
 			}
 			continue
 		}
+		answers++
 		if meta.LastIndex < index {
 			index = 0
 		} else {
@@ -67,6 +66,7 @@ func observe(ctx context.Context, f *fleet.Fleet, nodes []string, tl *Timeline) 
 	for _, i := range open {
 		tl.Close(i, time.Now())
 	}
+	return answers
 }
 
 // LeaderLoss marks a span in which the fleet's Consul agent knew no
@@ -77,9 +77,11 @@ const LeaderLoss Kind = "leader-loss"
 
 // watchLeader asks the fleet's agent for the raft leader every 100 ms until
 // ctx ends, and records a Blind window for each span without one, and for
-// each change of leader (from the last poll that saw the old one).
-func watchLeader(ctx context.Context, f *fleet.Fleet, tl *Timeline) {
+// each change of leader (from the last poll that saw the old one). It
+// returns how many polls saw a leader (the caller fails the run on none).
+func watchLeader(ctx context.Context, f *fleet.Fleet, tl *timeline) int {
 	const every = 100 * time.Millisecond
+	seen := 0
 	var (
 		last     string // leader at the last poll that saw one
 		lastSeen time.Time
@@ -108,6 +110,7 @@ func watchLeader(ctx context.Context, f *fleet.Fleet, tl *Timeline) {
 				tl.Close(i, now)
 			}
 			last, lastSeen = leader, now
+			seen++
 		}
 		select {
 		case <-ctx.Done():
@@ -117,4 +120,5 @@ func watchLeader(ctx context.Context, f *fleet.Fleet, tl *Timeline) {
 	if open >= 0 {
 		tl.Close(open, time.Now())
 	}
+	return seen
 }

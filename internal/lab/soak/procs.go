@@ -7,11 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -28,10 +31,13 @@ type Usage struct {
 	Goroutines int `json:"goroutines"`
 }
 
-// Resource is one daemon's usage at the start and end of the soak and
-// whether the end is within the stated bound.
+// Resource is one daemon's usage at the start of the soak and at one later
+// sample (just before a fault killed or stopped it, or at the end) and
+// whether that sample is within the stated bound of the start.
 type Resource struct {
-	Name  string `json:"name"`
+	Name string `json:"name"`
+	// When is "end" or "before <fault> at <offset>".
+	When  string `json:"when"`
 	Start Usage  `json:"start"`
 	End   Usage  `json:"end"`
 	// Restarted is true when the process at the end is not the one measured
@@ -79,15 +85,91 @@ func (g growth) String() string {
 	return fmt.Sprintf("goroutines %s, files %s, rss %s", f(g.goroutines, 1, ""), f(g.fds, 1, ""), f(g.rss, mib, "MiB"))
 }
 
-// sample measures every process of the fleet.
-func sample(ctx context.Context, procs []fleet.Proc) map[string]Usage {
-	out := map[string]Usage{}
+// sample measures every process of the fleet; a count that cannot be read
+// (three tries) is an error for that process, and fails the run.
+func sample(ctx context.Context, procs []fleet.Proc) (map[string]Usage, map[string]error) {
+	out, errs := map[string]Usage{}, map[string]error{}
 	for _, p := range procs {
-		u, err := usage(ctx, p)
+		u, err := usageRetry(ctx, p)
 		if err != nil {
-			continue // it exited meanwhile
+			errs[p.Name] = err
+			continue
 		}
 		out[p.Name] = u
+	}
+	return out, errs
+}
+
+func usageRetry(ctx context.Context, p fleet.Proc) (Usage, error) {
+	var err error
+	for range 3 {
+		var u Usage
+		if u, err = usage(ctx, p); err == nil {
+			return u, nil
+		}
+		select {
+		case <-ctx.Done():
+			return Usage{}, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return Usage{}, err
+}
+
+// leakWatch holds every daemon's start sample and the samples compared
+// with it: one just before each fault kills or stops a daemon (so a leak
+// in a process that a later fault replaces is still seen) and one at the
+// end. A restarted process is held to its predecessor's start, which was
+// measured warm, after the warm-up.
+type leakWatch struct {
+	mu      sync.Mutex
+	start   map[string]Usage
+	results []Resource
+}
+
+// baseline takes the start sample.
+func (l *leakWatch) baseline(ctx context.Context, procs []fleet.Proc) {
+	start, errs := sample(ctx, procs)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.start = start
+	for _, name := range slices.Sorted(maps.Keys(errs)) {
+		l.results = append(l.results, Resource{Name: name, When: "start", Why: "unreadable: " + errs[name].Error()})
+	}
+}
+
+// before samples the process named name just before a fault hits it.
+func (l *leakWatch) before(ctx context.Context, procs []fleet.Proc, name, when string) {
+	for _, p := range procs {
+		if p.Name != name {
+			continue
+		}
+		u, err := usageRetry(ctx, p)
+		l.mu.Lock()
+		if err != nil {
+			l.results = append(l.results, Resource{Name: name, When: when, Why: "unreadable: " + err.Error()})
+		} else if s, ok := l.start[name]; ok {
+			r := compare(map[string]Usage{name: s}, map[string]Usage{name: u})[0]
+			r.When = when
+			l.results = append(l.results, r)
+		}
+		l.mu.Unlock()
+		return
+	}
+}
+
+// end compares the end sample of every daemon with its start and returns
+// every result, the samples before faults first.
+func (l *leakWatch) end(end map[string]Usage, errs map[string]error) []Resource {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := slices.Clone(l.results)
+	for _, r := range compare(l.start, end) {
+		r.When = "end"
+		if err, ok := errs[r.Name]; ok {
+			r.OK, r.Why = false, "unreadable: "+err.Error()
+		}
+		out = append(out, r)
 	}
 	return out
 }
@@ -119,9 +201,11 @@ func usage(ctx context.Context, p fleet.Proc) (Usage, error) {
 	}
 	u.FDs = len(fds)
 	if p.MetricsURL != "" {
-		if g, err := goroutines(ctx, p.MetricsURL); err == nil {
-			u.Goroutines = g
+		g, err := goroutines(ctx, p.MetricsURL)
+		if err != nil {
+			return u, fmt.Errorf("goroutines of %s: %w", p.Name, err)
 		}
+		u.Goroutines = g
 	}
 	return u, nil
 }

@@ -2,6 +2,9 @@ package soak
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"syscall"
@@ -99,4 +102,34 @@ func FuzzParseStat(f *testing.F) {
 			t.Errorf("parseStat(%q) = comm %q state %q", stat, comm, state)
 		}
 	})
+}
+
+// TestLeakWatch: a daemon is held to its start before each kill and at the end, and a count that
+// cannot be read fails it rather than being skipped.
+func TestLeakWatch(t *testing.T) {
+	ctx := context.Background()
+	goroutines := 30
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, "# TYPE go_goroutines gauge\ngo_goroutines %d\n", goroutines)
+	}))
+	t.Cleanup(srv.Close)
+	self := fleet.Proc{Name: "selector-1", PID: os.Getpid(), MetricsURL: srv.URL}
+	broken := fleet.Proc{Name: "sidecar", PID: os.Getpid(), MetricsURL: "http://127.0.0.1:1/metrics"}
+	if _, err := usage(ctx, broken); err == nil {
+		t.Fatal("usage with an unreadable /metrics: no error")
+	}
+
+	l := &leakWatch{}
+	l.baseline(ctx, []fleet.Proc{self, broken})
+	goroutines = 1000 // a leak, seen just before a kill
+	l.before(ctx, []fleet.Proc{self}, "selector-1", "before selector-kill at 20.0s")
+	goroutines = 31 // the restarted process is back to normal
+	got := map[string]bool{}
+	for _, r := range l.end(sample(ctx, []fleet.Proc{self, broken})) {
+		got[r.Name+" "+r.When] = r.OK
+	}
+	want := map[string]bool{"sidecar start": false, "selector-1 before selector-kill at 20.0s": false, "selector-1 end": true}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("results %v, want %v", got, want)
+	}
 }

@@ -44,6 +44,10 @@ type Report struct {
 	Refused     []Refusal         `json:"refused"`
 	Faults      []FaultRecord     `json:"faults"`
 	NotInjected map[string]string `json:"not_injected"`
+	// KVReads counts the reads of the room prefix invariant 4 compared;
+	// KVFailed those that failed (Consul without a leader or agent).
+	KVReads  int `json:"kv_reads"`
+	KVFailed int `json:"kv_failed"`
 
 	Tally
 	// Recovery is how long the fleet took to be whole after the last
@@ -77,14 +81,15 @@ type WindowOffset struct {
 	End   float64 `json:"end_seconds"`
 }
 
-func (r *Report) tally(answers []Answer, windows []Window, b Bounds) {
+func (r *Report) tally(ev evidence, b Bounds) {
+	answers := ev.Answers
 	var zero time.Time
 	for _, a := range answers {
 		if zero.IsZero() || a.Start.Before(zero) {
 			zero = a.Start
 		}
 	}
-	for _, w := range windows {
+	for _, w := range ev.Windows {
 		o := WindowOffset{Node: w.Node, State: w.State, Kind: w.Kind, Start: w.Start.Sub(zero).Seconds()}
 		if !w.End.IsZero() {
 			o.End = w.End.Sub(zero).Seconds()
@@ -122,7 +127,7 @@ func (r *Report) tally(answers []Answer, windows []Window, b Bounds) {
 	}
 	sort.Float64s(lat)
 	r.LatencyP50, r.LatencyP99 = quantile(lat, 0.5), quantile(lat, 0.99)
-	r.Tally = Check(answers, windows, b)
+	r.Tally = check(ev, b)
 }
 
 func quantile(sorted []float64, q float64) float64 {
@@ -133,13 +138,14 @@ func quantile(sorted []float64, q float64) float64 {
 }
 
 // Finish adds invariant 5 once the fleet has stopped: resources within
-// bound, the fleet whole again, no process left.
+// bound before each kill and at the end (an unreadable count is a
+// violation), the fleet whole again, no process left.
 func (r *Report) Finish(leftover []string, leftErr error) {
 	r.Leftover = leftover
-	inv := Invariant{ID: 5, Name: "daemons grown beyond bound, fleet not whole again, or processes left after exit"}
+	inv := Invariant{ID: 5, Name: "daemons grown beyond bound or unreadable, fleet not whole again, or processes left after exit"}
 	for _, res := range r.Resources {
 		if !res.OK {
-			inv.add("%s: %s", res.Name, res.Why)
+			inv.add("%s (%s): %s", res.Name, res.When, res.Why)
 		}
 	}
 	if r.RecoveryErr != "" {
@@ -161,6 +167,19 @@ func (r *Report) Violations() int {
 		n += inv.Count
 	}
 	return n
+}
+
+// Uninjected lists the kinds of fault the soak can inject that it did not
+// (or that failed every time).
+func (r *Report) Uninjected() []Kind {
+	counts := r.FaultCounts()
+	var out []Kind
+	for _, k := range allKinds {
+		if counts[k] == 0 {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // FaultCounts counts the injected faults by kind (failed ones apart).
@@ -189,7 +208,7 @@ func (r *Report) Print(w io.Writer) {
 	counts := r.FaultCounts()
 	failed := len(r.Faults)
 	var parts []string
-	for _, k := range Kinds {
+	for _, k := range allKinds {
 		parts = append(parts, fmt.Sprintf("%s %d", k, counts[k]))
 		failed -= counts[k]
 	}
@@ -197,8 +216,12 @@ func (r *Report) Print(w io.Writer) {
 	for _, what := range slices.Sorted(maps.Keys(r.NotInjected)) {
 		fmt.Fprintf(w, "not injected: %s: %s\n", what, r.NotInjected[what])
 	}
-	fmt.Fprintf(w, "rooms moved off a node that was down: %d (of which %d off a node no fault hit but Consul showed critical); joins sent to their room's node while it was down, within the bound: %d; documented 503s: %v; fleet whole %.1fs after the last fault\n",
-		r.LegitMoves, r.UnfaultedMoves, r.HeldJoins, r.Allowed503, r.Recovery.Seconds())
+	fmt.Fprintf(w, "rooms moved off a node down for --rooms.move-after, by fault: %v; joins sent to their room's node while it was down, within the bound: %d; 503s inside their window: %v; answers outside fault windows: %d, %.2f%% naming a node; room prefix read %d times (%d reads failed); fleet whole %.1fs after the last fault\n",
+		r.Moves, r.HeldJoins, r.Allowed503, r.Quiet, 100*r.QuietOKShare(), r.KVReads, r.KVFailed, r.Recovery.Seconds())
+	for _, lf := range r.LongFaults {
+		fmt.Fprintf(w, "long fault: %s on %s at %+.1fs held %.1fs: %d of its rooms asked while down, %d moved\n",
+			lf.Kind, lf.Node, lf.Start, lf.Held, lf.Rooms, lf.Moved)
+	}
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "invariant\tcount\tlimit\t")
 	for _, inv := range r.Invariants {
@@ -211,9 +234,9 @@ func (r *Report) Print(w io.Writer) {
 		}
 	}
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "daemon\tgoroutines\topen files\trss MiB\trestarted\tok\t")
+	fmt.Fprintln(tw, "daemon\tsampled\tgoroutines\topen files\trss MiB\trestarted\tok\t")
 	for _, res := range r.Resources {
-		fmt.Fprintf(tw, "%s\t%d -> %d\t%d -> %d\t%.1f -> %.1f\t%v\t%v\t\n", res.Name,
+		fmt.Fprintf(tw, "%s\t%s\t%d -> %d\t%d -> %d\t%.1f -> %.1f\t%v\t%v\t\n", res.Name, res.When,
 			res.Start.Goroutines, res.End.Goroutines, res.Start.FDs, res.End.FDs,
 			float64(res.Start.RSSBytes)/mib, float64(res.End.RSSBytes)/mib, res.Restarted, res.OK)
 	}

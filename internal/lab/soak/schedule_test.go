@@ -2,33 +2,34 @@ package soak
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
 
-func planOptions(d time.Duration) PlanOptions {
-	return PlanOptions{
+func testPlan(d time.Duration) planOptions {
+	return planOptions{
 		Duration: d, Warmup: 8 * time.Second, Cooldown: 5 * time.Second,
 		Every: 3 * time.Second, MinHold: 2 * time.Second, MaxHold: 8 * time.Second, Reserve: 3 * time.Second,
 		Nodes: []string{"node-1", "node-2", "node-3", "node-4"}, Selectors: []string{"selector-1", "selector-2"},
-		MaxNodesDown: 2,
+		MaxNodesDown: 2, LongHold: 30 * time.Second, LongEvery: 2 * time.Minute, LongClear: 20 * time.Second,
 	}
 }
 
 func TestPlanReplays(t *testing.T) {
-	o := planOptions(time.Minute)
-	a, err := Plan(42, o)
+	o := testPlan(time.Minute)
+	a, err := planFaults(42, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Plan(42, o)
+	b, err := planFaults(42, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(a, b) {
 		t.Errorf("seed 42 gave two plans:\n%v\n%v", a, b)
 	}
-	c, err := Plan(43, o)
+	c, err := planFaults(43, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,15 +43,15 @@ func TestPlanReplays(t *testing.T) {
 // one lock group at once, and never has more nodes down than allowed.
 func TestPlanConstraints(t *testing.T) {
 	for d, seeds := range map[time.Duration]uint64{time.Minute: 100, 10 * time.Minute: 10} {
-		o := planOptions(d)
+		o := testPlan(d)
 		for seed := uint64(1); seed <= seeds; seed++ {
-			plan, err := Plan(seed, o)
+			plan, err := planFaults(seed, o)
 			if err != nil {
 				t.Fatal(err)
 			}
 			kinds := map[Kind]bool{}
 			busy := map[string]time.Duration{}
-			var nodeEnds []time.Duration
+			var nodeEnds, longEnds []time.Duration
 			for _, e := range plan {
 				kinds[e.Kind] = true
 				if e.At < o.Warmup || e.At+e.Hold > d-o.Cooldown {
@@ -61,19 +62,43 @@ func TestPlanConstraints(t *testing.T) {
 				}
 				busy[lockOf(e)] = e.At + e.Hold + o.Reserve
 				if e.Kind.nodeFault() {
-					down := 0
+					down, long := 0, 0
 					for _, end := range nodeEnds {
 						if end > e.At {
 							down++
 						}
 					}
-					if down >= o.MaxNodesDown {
-						t.Errorf("%v seed %d: %s starts with %d nodes down", d, seed, e, down)
+					for _, end := range longEnds {
+						if end > e.At {
+							long++
+						}
 					}
-					nodeEnds = append(nodeEnds, e.At+e.Hold+o.Reserve)
+					if (e.Hold <= o.MaxHold && down >= o.MaxNodesDown) || down+long >= len(o.Nodes)-1 {
+						t.Errorf("%v seed %d: %s starts with %d nodes down and %d in long faults", d, seed, e, down, long)
+					}
+					if e.Hold > o.MaxHold {
+						longEnds = append(longEnds, e.At+e.Hold+o.Reserve)
+					} else {
+						nodeEnds = append(nodeEnds, e.At+e.Hold+o.Reserve)
+					}
 				}
 			}
-			for _, k := range Kinds {
+			long := 0
+			for _, e := range plan {
+				if e.Hold != o.LongHold || !slices.Contains(downKinds, e.Kind) {
+					continue
+				}
+				long++
+				for _, c := range plan {
+					if (c.Kind == ConsulServerKill || c.Kind == ConsulAgentRestart) && c.At < e.At+o.LongClear && e.At < c.At+c.Hold+o.Reserve {
+						t.Errorf("%v seed %d: %s during the first %v of the long %s", d, seed, c, o.LongClear, e)
+					}
+				}
+			}
+			if want := max(1, int((d-o.Warmup-o.Cooldown)/o.LongEvery)); long < want {
+				t.Errorf("%v seed %d: %d long node faults, want %d", d, seed, long, want)
+			}
+			for _, k := range allKinds {
 				if !kinds[k] {
 					t.Errorf("%v seed %d: no %s in %v", d, seed, k, plan)
 				}
@@ -86,17 +111,20 @@ func TestPlanConstraints(t *testing.T) {
 }
 
 func TestPlanRejectsBadOptions(t *testing.T) {
-	for name, mod := range map[string]func(*PlanOptions){
-		"window too short": func(o *PlanOptions) { o.Duration = 15 * time.Second },
-		"no nodes":         func(o *PlanOptions) { o.Nodes = nil },
-		"no selectors":     func(o *PlanOptions) { o.Selectors = nil },
-		"holds inverted":   func(o *PlanOptions) { o.MinHold = 9 * time.Second },
-		"no pace":          func(o *PlanOptions) { o.Every = 0 },
-		"no node may fail": func(o *PlanOptions) { o.MaxNodesDown = 0 },
+	for name, mod := range map[string]func(*planOptions){
+		"window too short": func(o *planOptions) { o.Duration = 15 * time.Second },
+		"no nodes":         func(o *planOptions) { o.Nodes = nil },
+		"no selectors":     func(o *planOptions) { o.Selectors = nil },
+		"holds inverted":   func(o *planOptions) { o.MinHold = 9 * time.Second },
+		"no pace":          func(o *planOptions) { o.Every = 0 },
+		"no node may fail": func(o *planOptions) { o.MaxNodesDown = 0 },
+		"no long faults":   func(o *planOptions) { o.LongEvery = 0 },
+		"long too long":    func(o *planOptions) { o.LongHold = 50 * time.Second },
+		"clear past long":  func(o *planOptions) { o.LongClear = 31 * time.Second },
 	} {
-		o := planOptions(time.Minute)
+		o := testPlan(time.Minute)
 		mod(&o)
-		if _, err := Plan(1, o); err == nil {
+		if _, err := planFaults(1, o); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}

@@ -10,7 +10,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/consul/api"
+
 	"github.com/ensemble-jitsi/ensemble/internal/lab/fleet"
+	"github.com/ensemble-jitsi/ensemble/selector"
 )
 
 // Options configures a soak.
@@ -29,20 +32,27 @@ type Options struct {
 	// Every is the mean time between fault starts; MinHold and MaxHold
 	// bound a fault's length.
 	Every, MinHold, MaxHold time.Duration
+	// LongHold is the hold of the long node faults (one per LongEvery of
+	// the fault window, at least one, the first at the end of the warm-up),
+	// which must outlast detection + 2 x move-after so that the judge sees
+	// their rooms move; no Consul fault runs in their first LongClear.
+	LongHold, LongEvery, LongClear time.Duration
 	// Bounds are the invariants' allowances.
 	Bounds Bounds
 	// Out receives the seed, the plan and the fault log as it happens.
 	Out io.Writer
 }
 
-// NotInjected lists the faults the issue asks for that the soak does not
+// notInjected lists the faults the issue asks for that the soak does not
 // inject, and why.
-var NotInjected = map[string]string{
-	"clock jump on one node": "the daemons are Go binaries, which read the clock through the vDSO, so libfaketime " +
-		"does not reach them; none takes a test clock from outside; and setting the machine's clock would hit every " +
-		"process on this shared host",
-	"consul agent restart on one node": "the fleet runs no Consul agent per node: every sidecar and selector talks " +
-		"to one server agent, so consul-agent-restart restarts that agent, which is every node's agent at once",
+func notInjected() map[string]string {
+	return map[string]string{
+		"clock jump on one node": "the daemons are Go binaries, which read the clock through the vDSO, so libfaketime " +
+			"does not reach them; none takes a test clock from outside; and setting the machine's clock would hit every " +
+			"process on this shared host",
+		"consul agent restart on one node": "the fleet runs no Consul agent per node: every sidecar and selector talks " +
+			"to one server agent, so consul-agent-restart restarts that agent, which is every node's agent at once",
+	}
 }
 
 // Run drives load and faults against f for o.Duration and returns what it
@@ -62,17 +72,24 @@ func Run(ctx context.Context, f *fleet.Fleet, o Options) (*Report, error) {
 		}
 		hosts[u.Host] = n.ID
 	}
-	var backends []Backend
+	var backends []backend
 	for _, s := range f.Selectors {
-		backends = append(backends, Backend{Name: s.Name, URL: s.URL})
+		backends = append(backends, backend{Name: s.Name, URL: s.URL})
 	}
-	plan, err := Plan(o.Seed, PlanOptions{
+	plan, err := planFaults(o.Seed, planOptions{
 		Duration: o.Duration, Warmup: o.Warmup, Cooldown: 5 * time.Second,
 		Every: o.Every, MinHold: o.MinHold, MaxHold: o.MaxHold, Reserve: 3 * time.Second,
 		Nodes: nodes, Selectors: names(backends), MaxNodesDown: max(1, len(nodes)/2),
+		LongHold: o.LongHold, LongEvery: o.LongEvery, LongClear: o.LongClear,
 	})
 	if err != nil {
 		return nil, err
+	}
+	// The observer, the leader watch and the KV reads are the judge's
+	// ground truth: without a client the soak cannot run.
+	consul, err := api.NewClient(f.Consul.Config())
+	if err != nil {
+		return nil, fmt.Errorf("soak: consul client for the observer: %w", err)
 	}
 	fmt.Fprintf(o.Out, "soak: seed %d (replay with SOAK_SEED=%d), %v, %.0f requests/s, %d faults planned:\n",
 		o.Seed, o.Seed, o.Duration, o.Rate, len(plan))
@@ -80,14 +97,14 @@ func Run(ctx context.Context, f *fleet.Fleet, o Options) (*Report, error) {
 		fmt.Fprintf(o.Out, "  plan %s\n", e)
 	}
 
-	lb, err := StartBalancer(backends)
+	lb, err := startBalancer(backends)
 	if err != nil {
 		return nil, err
 	}
 	defer lb.Close()
 
 	rep := &Report{Seed: o.Seed, Duration: o.Duration, Nodes: len(f.Nodes), Selectors: len(f.Selectors),
-		Rate: o.Rate, Plan: plan, Groups: map[int]bool{}, NotInjected: NotInjected}
+		Rate: o.Rate, Plan: plan, Groups: map[int]bool{}, NotInjected: notInjected()}
 	if f.Cluster != nil {
 		rep.ConsulServers = len(f.Cluster.Servers)
 	}
@@ -107,7 +124,7 @@ func Run(ctx context.Context, f *fleet.Fleet, o Options) (*Report, error) {
 	var wg sync.WaitGroup
 	var answers []Answer
 	wg.Go(func() {
-		answers, rep.Skipped = RunLoad(runCtx, LoadOptions{
+		answers, rep.Skipped = runLoad(runCtx, loadOptions{
 			URL: lb.URL(), Replicas: backends, Rate: o.Rate, NewShare: o.NewShare, Hosts: hosts,
 			Meeting: meetingOn(f), MeetingMin: 10 * time.Second, MeetingMax: 40 * time.Second,
 			Seed: o.Seed, MaxInFlight: 64, ProbeEvery: time.Second,
@@ -126,20 +143,27 @@ func Run(ctx context.Context, f *fleet.Fleet, o Options) (*Report, error) {
 			}
 		}
 	})
-	tl := &Timeline{}
-	in := &injector{f: f, start: start, tl: tl}
-	wg.Go(func() { observe(runCtx, f, nodes, tl) })
-	wg.Go(func() { watchLeader(runCtx, f, tl) })
+	tl := &timeline{}
+	leaks := &leakWatch{}
+	kv := newKVRecorder(consul, selector.DefaultOptions().RoomsPrefix)
+	in := &injector{f: f, start: start, tl: tl, leaks: leaks, kv: kv, idle: lb.CloseIdle}
+	var observed, leaders int
+	wg.Go(func() { observed = observe(runCtx, consul, nodes, tl) })
+	wg.Go(func() { leaders = watchLeader(runCtx, f, tl) })
+	wg.Go(func() { kv.run(runCtx, time.Second) })
 	// Resources are measured after the warm-up, before the first fault.
 	select {
 	case <-runCtx.Done():
 	case <-time.After(max(0, o.Warmup-time.Second)):
 	}
-	startUsage := sample(ctx, f.Processes())
+	leaks.baseline(ctx, f.Processes())
 	wg.Go(func() { rep.Faults = in.run(runCtx, plan) })
 	wg.Wait()
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
+	}
+	if observed == 0 || leaders == 0 {
+		return nil, fmt.Errorf("soak: Consul never answered the observer (%d health answers, %d leader answers): no ground truth", observed, leaders)
 	}
 	// The balancer keeps up to 32 idle connections to each replica for 30 s, each a goroutine and a
 	// file in the replica (a 10-minute soak ended with one replica at 56 goroutines and 47 files,
@@ -160,6 +184,7 @@ func Run(ctx context.Context, f *fleet.Fleet, o Options) (*Report, error) {
 	}
 	rep.Recovery = time.Since(recovered)
 	track()
+	kv.read(ctx)
 
 	// Keep-alive connections of the load close when it ends; goroutines
 	// settle within seconds. Poll the end sample until it is within bound
@@ -167,19 +192,25 @@ func Run(ctx context.Context, f *fleet.Fleet, o Options) (*Report, error) {
 	var resources []Resource
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resources = compare(startUsage, sample(ctx, f.Processes()))
+		resources = leaks.end(sample(ctx, f.Processes()))
 		if allOK(resources) || time.Now().After(deadline) {
 			break
 		}
-		time.Sleep(time.Second)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
 	}
-	slices.SortFunc(resources, func(a, b Resource) int { return cmpString(a.Name, b.Name) })
+	slices.SortStableFunc(resources, func(a, b Resource) int { return cmpString(a.Name, b.Name) })
 	rep.Resources = resources
-	rep.tally(answers, tl.Windows(), o.Bounds)
+	snaps, failed := kv.snapshots()
+	rep.KVReads, rep.KVFailed = len(snaps), failed
+	rep.tally(evidence{Nodes: nodes, Answers: answers, Windows: tl.Windows(), KV: snaps}, o.Bounds)
 	return rep, nil
 }
 
-func names(bs []Backend) []string {
+func names(bs []backend) []string {
 	out := make([]string, len(bs))
 	for i, b := range bs {
 		out[i] = b.Name

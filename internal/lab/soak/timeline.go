@@ -36,29 +36,27 @@ type Window struct {
 	Node  string
 	State State
 	// Kind is the fault behind it.
-	Kind       Kind
+	Kind Kind
+	// Target is the part a fleet-wide window hit (a selector replica, a
+	// Consul server), "" if none in particular.
+	Target     string
 	Start, End time.Time
 }
 
-// open reports whether the window covers t.
+// covers reports whether the window covers t.
 func (w Window) covers(t time.Time) bool {
 	return !t.Before(w.Start) && (w.End.IsZero() || t.Before(w.End))
 }
 
-// overlaps reports whether the window meets [from, to].
-func (w Window) overlaps(from, to time.Time) bool {
-	return !w.Start.After(to) && (w.End.IsZero() || !w.End.Before(from))
-}
-
-// Timeline is the ground truth of the soak: when each fault was in force,
+// timeline is the ground truth of the soak: when each fault was in force,
 // as the injector did it (not as any part of the fleet saw it).
-type Timeline struct {
+type timeline struct {
 	mu      sync.Mutex
 	windows []Window
 }
 
 // Open starts a window and returns its index for Close.
-func (tl *Timeline) Open(w Window) int {
+func (tl *timeline) Open(w Window) int {
 	tl.mu.Lock()
 	defer tl.mu.Unlock()
 	tl.windows = append(tl.windows, w)
@@ -66,14 +64,14 @@ func (tl *Timeline) Open(w Window) int {
 }
 
 // Close ends window i at t.
-func (tl *Timeline) Close(i int, t time.Time) {
+func (tl *timeline) Close(i int, t time.Time) {
 	tl.mu.Lock()
 	defer tl.mu.Unlock()
 	tl.windows[i].End = t
 }
 
 // Windows returns a copy of every window.
-func (tl *Timeline) Windows() []Window {
+func (tl *timeline) Windows() []Window {
 	tl.mu.Lock()
 	defer tl.mu.Unlock()
 	return append([]Window(nil), tl.windows...)
