@@ -15,18 +15,32 @@ import (
 // maxReasonLen caps the drain reason a caller may set; it ends up in Consul and the logs.
 const maxReasonLen = 200
 
-// routes builds the one handler every listener serves.
-func routes(o *Options, logger *slog.Logger, own *prometheus.Registry, ctl *controller, health http.Handler) (http.Handler, error) {
+// routes builds the one handler every listener serves. own holds the sidecar's metrics; goMetrics,
+// if not nil, the go_* and process_* collectors (--web.exporter-metrics).
+func routes(o *Options, logger *slog.Logger, own *collectorSet, goMetrics *prometheus.Registry, ctl *controller, health http.Handler) (http.Handler, error) {
 	node := o.Exporter
 	if node == nil {
 		node = exporter.New(nil, exporter.Options{})
 	}
-	// The sidecar's own registry rides along as an extra gatherer.
-	metricsHandler := promhttp.InstrumentMetricHandler(own, node.Handler(exporter.HandlerOptions{
-		Gatherer:            own,
-		Logger:              logger,
-		MaxRequestsInFlight: 4,
-	}))
+	// The families promhttp.InstrumentMetricHandler adds, kept in own so that a scrape gathers no
+	// registry unless the runtime metrics are on.
+	inFlight := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "promhttp_metric_handler_requests_in_flight",
+		Help: "Current number of scrapes being served.",
+	})
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "promhttp_metric_handler_requests_total",
+		Help: "Total number of scrapes by HTTP status code.",
+	}, []string{"code"})
+	for _, code := range []string{"200", "500", "503"} {
+		requests.WithLabelValues(code)
+	}
+	own.MustRegister(inFlight, requests)
+	opts := exporter.HandlerOptions{Extra: own, Logger: logger, MaxRequestsInFlight: 4}
+	if goMetrics != nil {
+		opts.Gatherer = goMetrics
+	}
+	metricsHandler := promhttp.InstrumentHandlerInFlight(inFlight, promhttp.InstrumentHandlerCounter(requests, node.Handler(opts)))
 	landing, err := web.NewLandingPage(web.LandingConfig{
 		Name:        "ensemble-sidecar",
 		Description: "Jitsi node sidecar: metrics, health, Consul registration and drain",

@@ -160,10 +160,10 @@ func (hungCollector) Describe(chan<- *prometheus.Desc) {}
 // /metrics honours Prometheus's scrape timeout: a hung node collector costs
 // its own metrics, and the sidecar's metrics still come.
 func TestMetricsHonourScrapeTimeout(t *testing.T) {
-	own := prometheus.NewRegistry()
+	own := &collectorSet{}
 	newMetrics(own).registered.Set(1)
 	node := exporter.New(map[string]exporter.Collector{"hung": hungCollector{}}, exporter.Options{Timeout: time.Hour})
-	h, err := routes(&Options{Exporter: node}, slog.New(slog.DiscardHandler), own, nil, http.NotFoundHandler())
+	h, err := routes(&Options{Exporter: node}, slog.New(slog.DiscardHandler), own, nil, nil, http.NotFoundHandler())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,40 @@ package sidecar
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// metrics are the sidecar's own, kept in a registry apart from the exporter's.
+// collectorSet holds the sidecar's own metrics. It is a prometheus.Registerer, so they are declared
+// as usual, and a prometheus.Collector the exporter's handler collects in the same pass as the node
+// metrics (exporter.HandlerOptions.Extra). Gathering them through a registry on every scrape
+// allocated about twice what the node metrics do (a Gather builds and sorts protobuf families):
+// the sidecar ran three GC cycles for the exporter's one.
+type collectorSet struct{ cs []prometheus.Collector }
+
+// Register implements prometheus.Registerer; the sidecar's metrics have distinct names.
+func (s *collectorSet) Register(c prometheus.Collector) error {
+	s.cs = append(s.cs, c)
+	return nil
+}
+
+// MustRegister implements prometheus.Registerer.
+func (s *collectorSet) MustRegister(cs ...prometheus.Collector) { s.cs = append(s.cs, cs...) }
+
+// Unregister implements prometheus.Registerer; the sidecar never unregisters.
+func (s *collectorSet) Unregister(prometheus.Collector) bool { return false }
+
+// Describe implements prometheus.Collector.
+func (s *collectorSet) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range s.cs {
+		c.Describe(ch)
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (s *collectorSet) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range s.cs {
+		c.Collect(ch)
+	}
+}
+
+// metrics are the sidecar's own, apart from the exporter's.
 type metrics struct {
 	registered    prometheus.Gauge
 	registrations prometheus.Counter

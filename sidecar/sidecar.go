@@ -110,10 +110,12 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("the first listener %s is not TCP; Consul's check needs one", listeners[0].Addr())
 	}
 
-	own := prometheus.NewRegistry()
+	var goMetrics *prometheus.Registry
 	if o.WebExporterMetrics {
-		own.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		goMetrics = prometheus.NewRegistry()
+		goMetrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
+	own := &collectorSet{}
 	m := newMetrics(own)
 	hc := &http.Client{
 		Transport: http.DefaultTransport.(*http.Transport).Clone(),
@@ -145,7 +147,7 @@ func Run(ctx context.Context, o Options) error {
 		metrics:  m,
 	}
 	ctl := newController(&o, logger.With("component", "drain"), reg, bridge, m)
-	handler, err := routes(&o, logger, own, ctl, &healthHandler{
+	handler, err := routes(&o, logger, own, goMetrics, ctl, &healthHandler{
 		probes: probes,
 		// Half the check timeout: a hung probe still yields a 503 well before Consul gives
 		// up on the check, and the node leaves ?passing within one check interval.
