@@ -120,6 +120,8 @@ func runCheck(t *testing.T, dir, check string) error {
 			return err
 		}
 		return planChecks(p, dir)
+	case "rejects":
+		return planRejects(t, dir, "testdata/invalid/"+arg+".tfvars")
 	case "packer":
 		return checkBuilderType(dir)
 	case "encryption":

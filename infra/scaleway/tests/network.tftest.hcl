@@ -96,11 +96,3 @@ run "most_selectors" {
     error_message = "8 selectors must hold the 8 reservations and be 8 backends"
   }
 }
-
-run "rejects_selectors_above_reserved" {
-  command = plan
-  variables {
-    selector_count = 9
-  }
-  expect_failures = [var.selector_count]
-}
