@@ -276,7 +276,7 @@ variable "secrets_seed" {
 }
 
 variable "secret_generations" {
-  description = "Rotation: host name (meet-0002, selector-1, consul-2, or fleet for the management token) => generation, 1 when absent. Raising a host's number gives it new tokens and a new coturn secret (docs/infra.md, \"Rotate\")."
+  description = "Rotation: host name (meet-0002, selector-1, consul-2, or fleet for the management token) => generation, 1 when absent. Raising a host's number gives it new tokens and a new coturn secret (docs/infra.md, \"Secrets\")."
   type        = map(number)
   default     = {}
   validation {
