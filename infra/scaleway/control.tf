@@ -1,11 +1,12 @@
-# The control hosts: three Consul servers, one per hypervisor (max_availability), at fixed
-# private addresses every agent's retry_join names. The first also runs Prometheus. They boot
+# The control hosts: three Consul servers, one per hypervisor (max_availability, enforced: a
+# quorum must not share a hypervisor), at fixed private addresses every agent's retry_join names. The first also runs Prometheus. They boot
 # the base image and are configured by Ansible (docs/infra.md, step 4).
 
 resource "scaleway_instance_placement_group" "control" {
   name        = "ensemble-control"
   zone        = var.zone
   policy_type = "max_availability"
+  policy_mode = "enforced"
   tags        = local.tags
 }
 
@@ -29,18 +30,6 @@ resource "scaleway_instance_server" "control" {
   placement_group_id = scaleway_instance_placement_group.control.id
   user_data          = { "cloud-init" = local.plain_cloud_init }
   tags               = concat(local.tags, ["consul-server"], count.index == 0 ? ["prometheus"] : [])
-}
-
-resource "scaleway_ipam_ip" "control" {
-  count = 3
-
-  address = local.consul_server_ips[count.index]
-  region  = var.region
-  tags    = local.tags
-
-  source {
-    private_network_id = scaleway_vpc_private_network.fleet.id
-  }
 }
 
 resource "scaleway_instance_private_nic" "control" {

@@ -12,6 +12,12 @@ locals {
     selector = ["base", "selector"]
   }
 
+  # Ports a host kind serves only to the load balancer, over the private network: never public,
+  # whatever nftables opens, so no user can bypass the load balancer and its PROXY header.
+  lb_only = {
+    selector = ["TCP/80", "TCP/443"]
+  }
+
   public_sources = {
     any                = ["0.0.0.0/0"]
     ssh                = var.ssh_allowed_cidrs
@@ -26,7 +32,7 @@ locals {
           ports    = r.ports
           ip_range = cidr
         }
-      ] if contains(roles, r.role)
+      ] if contains(roles, r.role) && !contains(lookup(local.lb_only, host, []), "${upper(r.protocol)}/${r.ports}")
     ]))
   }
 }

@@ -1,12 +1,13 @@
-# Selectors: two or more, one per hypervisor (max_availability), at fixed private addresses,
-# behind a Scaleway load balancer that terminates TLS for <names.selector>.<domain>, re-encrypts
-# to the selectors' nginx over the private network and sends traffic only to selectors whose
-# /-/ready answers 200 (ready = the selector has a fresh catalog and can place rooms).
+# Selectors: two or more, one per hypervisor (max_availability, enforced), at fixed private
+# addresses (main.tf reserves all eight), behind a Scaleway load balancer that terminates TLS for
+# <names.selector>.<domain>, re-encrypts to the selectors' nginx over the private network and
+# sends traffic only to selectors whose /-/ready answers 200 (a fresh catalog, can place rooms).
 
 resource "scaleway_instance_placement_group" "selectors" {
   name        = "ensemble-selectors"
   zone        = var.zone
   policy_type = "max_availability"
+  policy_mode = "enforced"
   tags        = local.tags
 }
 
@@ -30,18 +31,6 @@ resource "scaleway_instance_server" "selector" {
   placement_group_id = scaleway_instance_placement_group.selectors.id
   user_data          = { "cloud-init" = local.plain_cloud_init }
   tags               = concat(local.tags, ["selector"])
-}
-
-resource "scaleway_ipam_ip" "selector" {
-  count = var.selector_count
-
-  address = local.selector_ips[count.index]
-  region  = var.region
-  tags    = local.tags
-
-  source {
-    private_network_id = scaleway_vpc_private_network.fleet.id
-  }
 }
 
 resource "scaleway_instance_private_nic" "selector" {
@@ -68,18 +57,27 @@ resource "scaleway_lb" "selectors" {
 
   private_network {
     private_network_id = scaleway_vpc_private_network.fleet.id
+    ipam_ids           = [scaleway_ipam_ip.lb.id]
   }
 }
 
+# The load-balancer contract with the selectors' nginx (ansible/roles/selector): TLS to each
+# selector's private address on 443 (ssl_bridging, certificate verified), PROXY protocol v2 so
+# nginx's limits see the client's address, health checks with the PROXY header too (nginx's
+# listener requires it) on GET /-/ready. nginx's selector site is the default_server, so neither
+# user traffic nor the checks depend on SNI.
 resource "scaleway_lb_backend" "selectors" {
-  name             = "selectors"
-  lb_id            = scaleway_lb.selectors.id
-  forward_protocol = "http"
-  forward_port     = 443
-  ssl_bridging     = true
-  server_ips       = local.selector_ips
+  name                     = "selectors"
+  lb_id                    = scaleway_lb.selectors.id
+  forward_protocol         = "http"
+  forward_port             = 443
+  ssl_bridging             = true
+  ignore_ssl_server_verify = false
+  proxy_protocol           = "v2"
+  server_ips               = local.selector_ips
 
   health_check_port        = 443
+  health_check_send_proxy  = true
   health_check_delay       = "5s"
   health_check_timeout     = "3s"
   health_check_max_retries = 2
@@ -93,27 +91,21 @@ resource "scaleway_lb_backend" "selectors" {
   }
 }
 
+# The certificate users see for <names.selector>.<domain>, the same the selectors present to
+# the load balancer. Its content is ForceNew in the provider: a new certificate is created (its
+# name carries the content's hash) and the frontend moved to it before the old one is deleted.
 resource "scaleway_lb_certificate" "selectors" {
-  name  = "selectors"
+  name  = "selectors-${substr(sha256(coalesce(var.tls_certificate, "none")), 0, 12)}"
   lb_id = scaleway_lb.selectors.id
 
-  dynamic "custom_certificate" {
-    for_each = var.certificate_mode == "provided" ? [1] : []
-    content {
-      # Scaleway wants the chain and the key in one PEM bundle.
-      certificate_chain = "${trimspace(coalesce(var.tls_certificate, " "))}\n${trimspace(coalesce(var.tls_private_key, " "))}\n"
-    }
+  custom_certificate {
+    # Scaleway wants the chain and the key in one PEM bundle.
+    certificate_chain = "${trimspace(coalesce(var.tls_certificate, " "))}\n${trimspace(coalesce(var.tls_private_key, " "))}\n"
   }
 
-  dynamic "letsencrypt" {
-    for_each = var.certificate_mode == "acme" ? [1] : []
-    content {
-      common_name = local.selector_fqdn
-    }
+  lifecycle {
+    create_before_destroy = true
   }
-
-  # Let's Encrypt checks the name over HTTP, so it must already point at the load balancer.
-  depends_on = [scaleway_domain_record.selector]
 }
 
 resource "scaleway_lb_frontend" "https" {

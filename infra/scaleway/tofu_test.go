@@ -25,6 +25,10 @@ import (
 
 const tofuVersion = "v1.12.6"
 
+// testPassphrase encrypts the tests' state and plans, as TF_VAR_state_passphrase does the
+// operator's (docs/infra.md). It is one of the secrets the tests look for in plain text.
+const testPassphrase = "TESTPASSPHRASE-state-0123456789"
+
 // tofuPath is the OpenTofu binary: $ENSEMBLE_TOFU, else the one install-deps.sh caches.
 func tofuPath(t *testing.T) string {
 	t.Helper()
@@ -99,34 +103,47 @@ func TestMain(m *testing.M) {
 }
 
 // moduleCopy copies the module (its .tf, .json, tests and testdata) into a temporary directory,
-// so init's .terraform and lock file never land in the source tree.
+// so init's .terraform and lock file never land in the source tree, at infra/scaleway under it,
+// beside a copy of deploy/consul (the module reads the ACL policies from there). extra replaces
+// or adds files of the module.
 func moduleCopy(t *testing.T, extra map[string]string) string {
 	t.Helper()
-	dst := t.TempDir()
-	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if strings.HasPrefix(d.Name(), ".terraform") {
-				return filepath.SkipDir
+	root := t.TempDir()
+	copyTree := func(src, dst string, skip func(path string) bool) {
+		err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
 			}
-			return os.MkdirAll(filepath.Join(dst, path), 0o755)
-		}
-		// Not the tests' sources, and no operator state or inputs that tofu would load.
-		if strings.HasSuffix(path, ".go") || strings.Contains(path, "tfstate") ||
-			path == "terraform.tfvars" || strings.Contains(path, ".auto.tfvars") {
-			return nil
-		}
-		b, err := os.ReadFile(path)
+			rel, err := filepath.Rel(src, path)
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				if strings.HasPrefix(d.Name(), ".terraform") {
+					return filepath.SkipDir
+				}
+				return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+			}
+			if skip(rel) {
+				return nil
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+		})
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
-		return os.WriteFile(filepath.Join(dst, path), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
+	dst := filepath.Join(root, "infra", "scaleway")
+	// Not the tests' sources, and no operator state, plans or inputs that tofu would load.
+	copyTree(".", dst, func(path string) bool {
+		return strings.HasSuffix(path, ".go") || strings.Contains(path, "tfstate") || strings.HasSuffix(path, ".tfplan") ||
+			path == "terraform.tfvars" || strings.Contains(path, ".auto.tfvars")
+	})
+	copyTree("../../deploy/consul", filepath.Join(root, "deploy", "consul"), func(string) bool { return false })
 	for name, content := range extra {
 		if err := os.WriteFile(filepath.Join(dst, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
@@ -148,7 +165,8 @@ func tofu(t *testing.T, dir string, env []string, args ...string) (string, error
 	if err := os.WriteFile(rc, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd.Env = append(os.Environ(), "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1", "TF_INPUT=0", "NO_COLOR=1", "TF_CLI_CONFIG_FILE="+rc)
+	cmd.Env = append(os.Environ(), "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1", "TF_INPUT=0", "NO_COLOR=1", "TF_CLI_CONFIG_FILE="+rc,
+		"TF_VAR_state_passphrase="+testPassphrase)
 	cmd.Env = append(cmd.Env, env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -181,7 +199,7 @@ func TestTofuFmt(t *testing.T) {
 }
 
 // TestTofuValidateAndTest runs `tofu validate` (every resource type and argument against the
-// stand-in schema) and `tofu test` (tests/*.tftest.hcl with mock_provider).
+// stand-in schema) and `tofu test` (tests/*.tftest.hcl with mock_provider, from the example inputs).
 func TestTofuValidateAndTest(t *testing.T) {
 	t.Parallel()
 	dir := initModule(t, nil, nil)
@@ -189,7 +207,7 @@ func TestTofuValidateAndTest(t *testing.T) {
 	if !strings.Contains(out, "The configuration is valid") {
 		t.Fatalf("tofu validate:\n%s", out)
 	}
-	out = mustTofu(t, dir, nil, "test", "-no-color")
+	out = mustTofu(t, dir, nil, "test", "-no-color", "-var-file=testdata/valid.tfvars")
 	// Every run must pass: a run that is skipped or errored would not fail tofu test by itself
 	// in every version, so count them.
 	m := regexp.MustCompile(`Success! (\d+) passed, 0 failed`).FindStringSubmatch(out)
@@ -197,8 +215,8 @@ func TestTofuValidateAndTest(t *testing.T) {
 		t.Fatalf("tofu test did not pass every run:\n%s", out)
 	}
 	runs := len(regexp.MustCompile(`(?m)^\s*run "[^"]+"\.\.\. pass`).FindAllString(out, -1))
-	if runs < 8 || fmt.Sprint(runs) != m[1] {
-		t.Fatalf("tofu test: %s passed, %d run lines say pass; want at least 8:\n%s", m[1], runs, out)
+	if runs < 11 || fmt.Sprint(runs) != m[1] {
+		t.Fatalf("tofu test: %s passed, %d run lines say pass; want at least 11:\n%s", m[1], runs, out)
 	}
 }
 
@@ -212,53 +230,132 @@ func TestTofuPlanRejects(t *testing.T) {
 		t.Fatalf("no cases in testdata/invalid: %v", err)
 	}
 	for _, c := range cases {
-		name := strings.TrimSuffix(filepath.Base(c), ".tfvars")
-		t.Run(name, func(t *testing.T) {
-			b, err := os.ReadFile(c)
-			if err != nil {
+		t.Run(strings.TrimSuffix(filepath.Base(c), ".tfvars"), func(t *testing.T) {
+			if err := planRejects(t, dir, c); err != nil {
 				t.Fatal(err)
-			}
-			first, _, _ := strings.Cut(string(b), "\n")
-			want, ok := strings.CutPrefix(first, "# want: ")
-			if !ok {
-				t.Fatalf("%s: first line must be # want: MESSAGE", c)
-			}
-			out, err := tofu(t, dir, nil, "plan", "-no-color", "-input=false", "-lock=false", "-refresh=false",
-				"-var-file=testdata/valid.tfvars", "-var-file="+c)
-			if err == nil {
-				t.Fatalf("plan with %s succeeded, want an error containing %q:\n%s", c, want, out)
-			}
-			// tofu wraps long messages; compare with whitespace collapsed.
-			flat := strings.Join(strings.Fields(out), " ")
-			if !strings.Contains(flat, want) {
-				t.Fatalf("plan with %s failed without %q:\n%s", c, want, out)
 			}
 		})
 	}
 }
 
-// TestTofuPlanAndApplyRefused plans the example inputs through the stand-in provider (a real
-// plan: variables, preconditions, every resource's arguments against the schema) and checks that
-// apply is refused with the stand-in's message instead of pretending to create anything.
-func TestTofuPlanAndApplyRefused(t *testing.T) {
+// planRejects plans the example inputs overridden by the tfvars file c, which starts with
+// "# want: MESSAGE", and fails unless the plan fails with MESSAGE.
+func planRejects(t *testing.T, dir, c string) error {
+	t.Helper()
+	b, err := os.ReadFile(c)
+	if err != nil {
+		return err
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	want, ok := strings.CutPrefix(first, "# want: ")
+	if !ok {
+		return fmt.Errorf("%s: first line must be # want: MESSAGE", c)
+	}
+	out, err := tofu(t, dir, nil, "plan", "-no-color", "-input=false", "-lock=false", "-refresh=false",
+		"-var-file=testdata/valid.tfvars", "-var-file="+c)
+	if err == nil {
+		return fmt.Errorf("plan with %s succeeded, want an error containing %q:\n%s", c, want, out)
+	}
+	// tofu wraps long messages; compare with whitespace collapsed.
+	if flat := strings.Join(strings.Fields(out), " "); !strings.Contains(flat, want) {
+		return fmt.Errorf("plan with %s failed without %q:\n%s", c, want, out)
+	}
+	return nil
+}
+
+// savedPlan plans the example inputs (and args) into fleet.tfplan, as docs/infra.md does, and
+// decodes it. The stand-in plans known IDs (SCALEWAY_STANDIN_KNOWN_IDS), so the plan shows
+// which instance refers to which.
+func savedPlan(t *testing.T, dir string, args ...string) (*plan, error) {
+	t.Helper()
+	args = append([]string{"plan", "-no-color", "-input=false", "-var-file=testdata/valid.tfvars", "-out=fleet.tfplan"}, args...)
+	if out, err := tofu(t, dir, []string{"SCALEWAY_STANDIN_KNOWN_IDS=1"}, args...); err != nil {
+		return nil, fmt.Errorf("tofu plan: %v\n%s", err, out)
+	}
+	out, err := tofu(t, dir, nil, "show", "-json", "-no-color", "fleet.tfplan")
+	if err != nil {
+		return nil, fmt.Errorf("tofu show -json: %v\n%s", err, out)
+	}
+	var p plan
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		return nil, fmt.Errorf("tofu show -json: %w", err)
+	}
+	return &p, nil
+}
+
+// checkStateAndPlanEncrypted fails if the saved plan p came from, or the state a refresh-only
+// apply writes (the stand-in allows it: it records the outputs, tokens included), is readable
+// without the passphrase or holds one of p's secrets in plain text.
+func checkStateAndPlanEncrypted(t *testing.T, dir string, p *plan) error {
+	t.Helper()
+	secrets := p.secrets()
+	if err := checkEncrypted(filepath.Join(dir, "fleet.tfplan"), secrets); err != nil {
+		return err
+	}
+	if out, err := tofu(t, dir, nil, "apply", "-no-color", "-input=false", "-auto-approve", "-refresh-only", "-var-file=testdata/valid.tfvars"); err != nil {
+		return fmt.Errorf("tofu apply -refresh-only: %v\n%s", err, out)
+	}
+	// The state holds the tokens (tofu reads them back with the passphrase) ...
+	out, err := tofu(t, dir, nil, "output", "-no-color", "-raw", "consul_management_token")
+	if err != nil || out != p.PlannedValues.Outputs["consul_management_token"].Value {
+		return fmt.Errorf("the state does not hold the management token: %v\n%s", err, out)
+	}
+	// ... but not in plain text.
+	return checkEncrypted(filepath.Join(dir, "terraform.tfstate"), secrets)
+}
+
+// TestFirstRun walks docs/infra.md's first run against the stand-in up to the apply: a saved
+// plan of the whole fleet in one pass (no targeted apply, no token made by hand), every node's
+// tokens derived as documented, no secret in a plain output, in the plan file or in the state,
+// the plan file's name git-ignored, fixed addresses reserved before DHCP, DNS before nodes, and
+// apply refused by the stand-in rather than pretending to create anything.
+func TestFirstRun(t *testing.T) {
 	t.Parallel()
 	dir := initModule(t, nil, nil)
-	out := mustTofu(t, dir, nil, "plan", "-no-color", "-input=false", "-var-file=testdata/valid.tfvars", "-out=plan.bin")
-	// 3 nodes x (ip, server, dns) + 3 control x (ip, server, ipam, nic) + placement group
-	// + 2 selectors x (ip, server, ipam, nic) + placement group + 3 security groups
-	// + network + lb ip, lb, backend, certificate, 2 frontends + 2 dns records.
-	want := 3*3 + 3*4 + 1 + 2*4 + 1 + 3 + 1 + 6 + 2
-	if !strings.Contains(out, fmt.Sprintf("Plan: %d to add, 0 to change, 0 to destroy.", want)) {
-		t.Fatalf("want a plan adding %d resources:\n%s", want, out)
+	planOut := mustTofu(t, dir, nil, "plan", "-no-color", "-input=false", "-var-file=testdata/valid.tfvars", "-out=fleet.tfplan")
+	// vpc + network + ipam 3 control + 8 selectors + 1 lb
+	// + 3 nodes x (ip, server, dns) + 1 node placement group
+	// + 3 control x (ip, server, nic) + placement group + 2 selectors x (ip, server, nic) + placement group
+	// + 3 security groups + lb ip, lb, backend, certificate, 2 frontends + 2 dns records.
+	want := 2 + 3 + 8 + 1 + 3*3 + 1 + 3*3 + 1 + 2*3 + 1 + 3 + 6 + 2
+	if !strings.Contains(planOut, fmt.Sprintf("Plan: %d to add, 0 to change, 0 to destroy.", want)) {
+		t.Fatalf("want a plan adding %d resources:\n%s", want, planOut)
 	}
-	for _, secret := range []string{"TESTWILDCARDKEY", "VEVTVC1nb3NzaXAta2V5", "00000001-aaaa-4000-8000-000000000001", "turn-secret-0001"} {
-		if strings.Contains(out, secret) {
-			t.Errorf("the plan output shows the secret %q", secret)
-		}
-	}
-	out, err := tofu(t, dir, nil, "apply", "-no-color", "-input=false", "-auto-approve", "plan.bin")
+	out, err := tofu(t, dir, nil, "apply", "-no-color", "-input=false", "-auto-approve", "fleet.tfplan")
 	if err == nil || !strings.Contains(out, "schema-only stand-in provider: cannot apply") {
 		t.Fatalf("apply through the stand-in must fail with its message; err=%v\n%s", err, out)
+	}
+
+	p, err := savedPlan(t, dir, planChecksArgs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range p.secrets() {
+		if strings.Contains(planOut, s) {
+			t.Errorf("the plan output shows the secret %.12s...", s)
+		}
+	}
+	if err := planChecks(p, dir); err != nil {
+		t.Error(err)
+	}
+	if err := checkStateAndPlanEncrypted(t, dir, p); err != nil {
+		t.Error(err)
+	}
+	if err := checkBuilderType(dir); err != nil {
+		t.Error(err)
+	}
+	// The documented derivation, computed here independently.
+	for _, tok := range p.PlannedValues.Outputs["consul_acl"].Value.(map[string]any)["tokens"].([]any) {
+		tok := tok.(map[string]any)
+		if want := derivedUUID("TESTSEED-0123456789abcdef0123456789abcdef", tok["host"].(string), tok["purpose"].(string), 1); tok["secret_id"] != want {
+			t.Errorf("%s: secret %s, docs/infra.md's formula gives %s", tok["description"], tok["secret_id"], want)
+		}
+	}
+	// The files the documented run writes next to the module stay out of git.
+	for _, f := range []string{"fleet.tfplan", "terraform.tfstate", "terraform.tfstate.backup", "terraform.tfvars", ".terraform/x", "selector.key", "selector.pem"} {
+		if err := exec.Command("git", "check-ignore", "-q", f).Run(); err != nil {
+			t.Errorf("%s is not git-ignored: %v", f, err)
+		}
 	}
 }
 
@@ -332,5 +429,13 @@ func TestPgBackend(t *testing.T) {
 	out = mustTofu(t, dir, env, "plan", "-no-color", "-input=false", "-lock-timeout=30s", "-var-file=testdata/valid.tfvars")
 	if !strings.Contains(out, "to add") {
 		t.Fatalf("plan after the lock was released:\n%s", out)
+	}
+
+	// The state in the database is encrypted like a local one: write the outputs (a refresh-only
+	// apply), read the row.
+	mustTofu(t, dir, env, "apply", "-no-color", "-input=false", "-auto-approve", "-refresh-only", "-var-file=testdata/valid.tfvars")
+	row := query(`select data from ensemble_fleet.states where name = 'ci'`)
+	if !strings.Contains(row, `"encrypted_data"`) || strings.Contains(row, "TESTSEED") || strings.Contains(row, "consul_management_token") {
+		t.Fatalf("the state row in PostgreSQL is not encrypted:\n%.300s", row)
 	}
 }

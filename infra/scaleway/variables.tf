@@ -59,12 +59,32 @@ variable "node_count" {
 }
 
 variable "node_commercial_type" {
-  description = "Instance type of the Jitsi nodes (e.g. PRO2-S, POP2-4C-16G). It must match the volume type the jitsi image was baked for."
+  description = "Instance type of the Jitsi nodes (e.g. DEV1-L, GP1-S). It must boot the images' root volume type (image_volume_type): local-SSD types (DEV1, GP1, ...) for the images the pinned Packer plugin bakes."
   type        = string
-  default     = "PRO2-S"
+  default     = "DEV1-L"
   validation {
     condition     = can(regex("^[A-Z0-9]+(-[A-Z0-9]+)+$", var.node_commercial_type))
-    error_message = "node_commercial_type must be a Scaleway commercial type such as PRO2-S or POP2-4C-16G (upper case)."
+    error_message = "node_commercial_type must be a Scaleway commercial type such as DEV1-L or GP1-S (upper case)."
+  }
+}
+
+variable "image_volume_type" {
+  description = "Root volume type of the images (packer/): l_ssd (local SSD, what the pinned Packer plugin v1.0.4 bakes) or sbs_volume (Block Storage, Packer plugin >= 1.3). Every instance type must boot it."
+  type        = string
+  default     = "l_ssd"
+  validation {
+    condition     = contains(["l_ssd", "sbs_volume"], var.image_volume_type)
+    error_message = "image_volume_type must be l_ssd or sbs_volume."
+  }
+}
+
+variable "image_builder_commercial_type" {
+  description = "The commercial_type the images were baked on (packer/variables.pkr.hcl); its volume family must be image_volume_type's, like every instance type of the fleet."
+  type        = string
+  default     = "GP1-XS"
+  validation {
+    condition     = can(regex("^[A-Z0-9]+(-[A-Z0-9]+)+$", var.image_builder_commercial_type))
+    error_message = "image_builder_commercial_type must be a Scaleway commercial type such as GP1-XS."
   }
 }
 
@@ -125,10 +145,10 @@ variable "control" {
     commercial_type   = string
     consul_datacenter = optional(string, "dc1")
   })
-  default = { commercial_type = "PRO2-XS" }
+  default = { commercial_type = "DEV1-M" }
   validation {
     condition     = can(regex("^[A-Z0-9]+(-[A-Z0-9]+)+$", var.control.commercial_type)) && can(regex("^[a-z0-9_-]{1,64}$", var.control.consul_datacenter))
-    error_message = "control.commercial_type must be a Scaleway commercial type (e.g. PRO2-XS) and control.consul_datacenter 1-64 characters of a-z, 0-9, _ and -."
+    error_message = "control.commercial_type must be a Scaleway commercial type (e.g. DEV1-M) and control.consul_datacenter 1-64 characters of a-z, 0-9, _ and -."
   }
 }
 
@@ -143,22 +163,22 @@ variable "prometheus_allowed_cidrs" {
 }
 
 variable "selector_count" {
-  description = "Number of selector instances behind the load balancer, in a max_availability placement group (at least 2, so one can fail or be upgraded)."
+  description = "Number of selector instances behind the load balancer, in a max_availability placement group (at least 2, so one can fail or be upgraded; at most 8, the private addresses reserved for selectors)."
   type        = number
   default     = 2
   validation {
     condition     = var.selector_count >= 2 && var.selector_count <= 8 && floor(var.selector_count) == var.selector_count
-    error_message = "selector_count must be a whole number from 2 to 8: one selector is a single point of failure."
+    error_message = "selector_count must be a whole number from 2 to 8: one selector is a single point of failure, and 8 private addresses are reserved for selectors."
   }
 }
 
 variable "selector_commercial_type" {
   description = "Instance type of the selectors."
   type        = string
-  default     = "PRO2-XXS"
+  default     = "DEV1-S"
   validation {
     condition     = can(regex("^[A-Z0-9]+(-[A-Z0-9]+)+$", var.selector_commercial_type))
-    error_message = "selector_commercial_type must be a Scaleway commercial type such as PRO2-XXS."
+    error_message = "selector_commercial_type must be a Scaleway commercial type such as DEV1-S."
   }
 }
 
@@ -186,7 +206,7 @@ variable "names" {
 }
 
 variable "certificate_mode" {
-  description = "How nodes and the load balancer get TLS certificates: provided (a wildcard certificate for *.<domain> in tls_certificate/tls_private_key) or acme (each node asks Let's Encrypt over HTTP-01 at first boot; the load balancer gets its own Let's Encrypt certificate)."
+  description = "How the Jitsi nodes get TLS certificates: provided (a wildcard certificate for *.<domain> in tls_certificate/tls_private_key) or acme (each node asks Let's Encrypt over HTTP-01 at first boot; at most 40 nodes, Let's Encrypt's weekly limit is 50 certificates per registered domain). The load balancer and the selectors always use tls_certificate, which must then cover at least <names.selector>.<domain>."
   type        = string
   default     = "provided"
   validation {
@@ -196,7 +216,7 @@ variable "certificate_mode" {
 }
 
 variable "tls_certificate" {
-  description = "certificate_mode = provided: PEM chain whose leaf covers *.<domain> (and so every node and the selector name)."
+  description = "PEM chain, publicly trusted, served by the load balancer and by the selectors (the load balancer verifies them). provided mode: its leaf covers *.<domain> (every node and the selector name); acme mode: it covers at least <names.selector>.<domain>."
   type        = string
   default     = null
   validation {
@@ -206,7 +226,7 @@ variable "tls_certificate" {
 }
 
 variable "tls_private_key" {
-  description = "certificate_mode = provided: PEM private key of tls_certificate's leaf."
+  description = "PEM private key of tls_certificate's leaf."
   type        = string
   default     = null
   sensitive   = true
@@ -245,22 +265,33 @@ variable "consul_ca_certificate" {
   }
 }
 
-variable "node_secrets" {
-  description = "Per-node secrets, keyed by node name (<prefix>-0001 ...): the node's Consul agent token (a node identity), its sidecar token (service:write on jitsi) and its coturn secret. infra/scaleway/mint-node-secrets.py makes them on a Consul server; keep the file out of git."
-  type = map(object({
-    agent_token   = string
-    sidecar_token = string
-    turn_secret   = string
-  }))
-  sensitive = true
+variable "secrets_seed" {
+  description = "Operator-provided secret (at least 32 characters, e.g. openssl rand -hex 32) from which every Consul token (secret and accessor IDs) and coturn secret of the fleet is derived: sha256(seed, host, purpose, generation). Keep it in your secrets store; it is as powerful as the state."
+  type        = string
+  sensitive   = true
   validation {
-    condition = alltrue([
-      for name, s in var.node_secrets :
-      can(regex("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", s.agent_token)) &&
-      can(regex("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", s.sidecar_token)) &&
-      s.agent_token != s.sidecar_token && length(s.turn_secret) >= 32
-    ])
-    error_message = "node_secrets: every entry needs agent_token and sidecar_token as two different Consul secret IDs (UUIDs) and a turn_secret of at least 32 characters."
+    condition     = length(var.secrets_seed) >= 32
+    error_message = "secrets_seed must be at least 32 characters (openssl rand -hex 32)."
+  }
+}
+
+variable "secret_generations" {
+  description = "Rotation: host name (meet-0002, selector-1, consul-2, or fleet for the management token) => generation, 1 when absent. Raising a host's number gives it new tokens and a new coturn secret (docs/infra.md, \"Secrets\")."
+  type        = map(number)
+  default     = {}
+  validation {
+    condition     = alltrue([for h, g in var.secret_generations : g >= 1 && floor(g) == g && can(regex("^[a-z][a-z0-9-]*$", h))])
+    error_message = "secret_generations maps host names to whole numbers from 1."
+  }
+}
+
+variable "state_passphrase" {
+  description = "Passphrase of OpenTofu's state and plan encryption (versions.tf: pbkdf2 + AES-GCM, enforced), at least 16 characters. Set it as TF_VAR_state_passphrase; without it OpenTofu can read neither state nor plans."
+  type        = string
+  sensitive   = true
+  validation {
+    condition     = length(var.state_passphrase) >= 16
+    error_message = "state_passphrase must be at least 16 characters (openssl rand -base64 32)."
   }
 }
 

@@ -1,5 +1,8 @@
-# `tofu test` for the fleet module, offline: mock_provider answers every scaleway call with
-# generated values; the schema comes from the stand-in provider (docs/infra.md, "What CI checks").
+# `tofu test -var-file=testdata/valid.tfvars` for the fleet module, offline: mock_provider
+# answers every scaleway call with generated values; the schema comes from the stand-in provider
+# (docs/infra.md, "What CI checks"). This file: user-data, security groups, DNS, outputs.
+# network.tftest.hcl, secrets.tftest.hcl and inputs.tftest.hcl hold the invariants that
+# testdata/broken/ shows failing on a broken module.
 
 mock_provider "scaleway" {
   mock_resource "scaleway_instance_ip" {
@@ -7,32 +10,6 @@ mock_provider "scaleway" {
   }
   mock_resource "scaleway_lb_ip" {
     defaults = { ip_address = "51.15.0.20" }
-  }
-}
-
-variables {
-  project_id           = "11111111-2222-3333-4444-555555555555"
-  region               = "fr-par"
-  zone                 = "fr-par-2"
-  domain               = "example.org"
-  node_count           = 3
-  private_network_cidr = "172.16.0.0/22"
-  images = {
-    base  = "fr-par-2/aaaaaaaa-0000-4000-8000-000000000001"
-    jitsi = "fr-par-2/aaaaaaaa-0000-4000-8000-000000000002"
-  }
-  ssh_public_keys          = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly0000000000000000000000 ops@example.org"]
-  ssh_allowed_cidrs        = ["203.0.113.0/24", "198.51.100.7/32"]
-  prometheus_allowed_cidrs = ["192.0.2.5/32"]
-  certificate_mode         = "provided"
-  tls_certificate          = "-----BEGIN CERTIFICATE-----\nTESTWILDCARDCERT\n-----END CERTIFICATE-----\n"
-  tls_private_key          = "-----BEGIN PRIVATE KEY-----\nTESTWILDCARDKEY\n-----END PRIVATE KEY-----\n"
-  consul_gossip_key        = "VEVTVC1nb3NzaXAta2V5LTMyLWJ5dGVzLWZvci1DSSE="
-  consul_ca_certificate    = "-----BEGIN CERTIFICATE-----\nTESTCONSULCA\n-----END CERTIFICATE-----\n"
-  node_secrets = {
-    "meet-0001" = { agent_token = "00000001-aaaa-4000-8000-000000000001", sidecar_token = "00000001-bbbb-4000-8000-000000000001", turn_secret = "turn-secret-0001-xxxxxxxxxxxxxxxxxxxxxxxx" }
-    "meet-0002" = { agent_token = "00000002-aaaa-4000-8000-000000000002", sidecar_token = "00000002-bbbb-4000-8000-000000000002", turn_secret = "turn-secret-0002-xxxxxxxxxxxxxxxxxxxxxxxx" }
-    "meet-0003" = { agent_token = "00000003-aaaa-4000-8000-000000000003", sidecar_token = "00000003-bbbb-4000-8000-000000000003", turn_secret = "turn-secret-0003-xxxxxxxxxxxxxxxxxxxxxxxx" }
   }
 }
 
@@ -48,7 +25,7 @@ run "fleet" {
     error_message = "jitsi instances are not named <prefix>-0001..0003"
   }
   assert {
-    condition     = alltrue([for s in scaleway_instance_server.jitsi : s.image == var.images.jitsi && s.type == "PRO2-S"])
+    condition     = alltrue([for s in scaleway_instance_server.jitsi : s.image == var.images.jitsi && s.type == var.node_commercial_type])
     error_message = "every jitsi instance must boot the jitsi image with node_commercial_type"
   }
 
@@ -74,16 +51,6 @@ run "fleet" {
     ])
     error_message = "a node's user-data lacks its public name, the private CIDR, the Consul servers or the monitoring sources"
   }
-  assert {
-    condition = alltrue([
-      for name, s in scaleway_instance_server.jitsi : (
-        nonsensitive(yamldecode(s.user_data["cloud-init"]).ensemble.consul.agent_token == var.node_secrets[name].agent_token) &&
-        nonsensitive(yamldecode(s.user_data["cloud-init"]).ensemble.consul.sidecar_token == var.node_secrets[name].sidecar_token) &&
-        nonsensitive(yamldecode(s.user_data["cloud-init"]).ensemble.turn.secret == var.node_secrets[name].turn_secret)
-      )
-    ])
-    error_message = "a node's user-data does not carry that node's own tokens from node_secrets"
-  }
   # Exactly the keys of docs/design/userdata.md: the first-boot reader refuses unknown ones.
   assert {
     condition = alltrue([
@@ -104,11 +71,11 @@ run "fleet" {
   assert {
     condition = alltrue(flatten([
       for name, s in scaleway_instance_server.jitsi : [
-        for other, secrets in nonsensitive(var.node_secrets) :
-        !strcontains(nonsensitive(s.user_data["cloud-init"]), secrets.agent_token) && !strcontains(nonsensitive(s.user_data["cloud-init"]), secrets.sidecar_token) if other != name
+        for t in nonsensitive(output.consul_acl.tokens) :
+        !strcontains(nonsensitive(s.user_data["cloud-init"]), t.secret_id) if t.host != name
       ]
     ]))
-    error_message = "a node's user-data contains another node's token"
+    error_message = "a node's user-data contains another host's token"
   }
 
   # Secrets reach instances only as sensitive values, and only the nodes'.
@@ -119,43 +86,11 @@ run "fleet" {
   assert {
     condition = alltrue(flatten([
       for s in concat(scaleway_instance_server.control, scaleway_instance_server.selector) : [
-        for secret in concat([var.consul_gossip_key, var.tls_private_key], flatten([for n in nonsensitive(var.node_secrets) : [n.agent_token, n.sidecar_token, n.turn_secret]])) :
+        for secret in concat([var.consul_gossip_key, var.tls_private_key, var.secrets_seed], [for t in nonsensitive(output.consul_acl.tokens) : t.secret_id]) :
         !strcontains(jsonencode(s.user_data), nonsensitive(secret))
       ]
     ]))
     error_message = "a control host or selector got a secret in its user-data"
-  }
-
-  # Control: 3 Consul servers, max_availability, at the addresses the nodes join.
-  assert {
-    condition     = length(scaleway_instance_server.control) == 3 && scaleway_instance_placement_group.control.policy_type == "max_availability" && alltrue([for s in scaleway_instance_server.control : s.placement_group_id == scaleway_instance_placement_group.control.id])
-    error_message = "the 3 Consul servers must share a max_availability placement group"
-  }
-  assert {
-    condition     = [for ip in scaleway_ipam_ip.control : ip.address] == ["172.16.0.10", "172.16.0.11", "172.16.0.12"]
-    error_message = "Consul servers must hold the addresses every node's retry_join lists"
-  }
-
-  # Selectors: max_availability, all behind the load balancer, checked on /-/ready, TLS in front.
-  assert {
-    condition     = length(scaleway_instance_server.selector) == 2 && scaleway_instance_placement_group.selectors.policy_type == "max_availability"
-    error_message = "want 2 selectors and a max_availability placement group"
-  }
-  assert {
-    condition     = alltrue([for s in scaleway_instance_server.selector : s.placement_group_id == scaleway_instance_placement_group.selectors.id])
-    error_message = "every selector must be in the selectors' placement group"
-  }
-  assert {
-    condition     = sort(scaleway_lb_backend.selectors.server_ips) == sort([for ip in scaleway_ipam_ip.selector : ip.address]) && length(scaleway_lb_backend.selectors.server_ips) == 2
-    error_message = "every selector (and nothing else) must be a load balancer backend"
-  }
-  assert {
-    condition     = scaleway_lb_backend.selectors.health_check_https[0].uri == "/-/ready" && scaleway_lb_backend.selectors.health_check_https[0].code == 200
-    error_message = "the load balancer must health-check the selectors on /-/ready"
-  }
-  assert {
-    condition     = scaleway_lb_frontend.https.inbound_port == 443 && scaleway_lb_frontend.https.certificate_ids == tolist([scaleway_lb_certificate.selectors.id]) && length(scaleway_lb_certificate.selectors.custom_certificate) == 1 && length(scaleway_lb_certificate.selectors.letsencrypt) == 0
-    error_message = "the load balancer must terminate TLS on 443 with the provided certificate"
   }
 
   # Security groups: exactly the public rules of firewall.json for each host's roles.
@@ -164,7 +99,7 @@ run "fleet" {
       for host, roles in { control = ["base", "monitoring"], jitsi = ["base", "jitsi"], selector = ["base", "selector"] } : [
         for r in scaleway_instance_security_group.host[host].inbound_rule :
         contains([
-          for f in jsondecode(file("firewall.json")).rules : "${upper(f.protocol)}/${f.ports}" if contains(roles, f.role) && contains(["any", "ssh", "prometheus_clients"], f.source)
+          for f in jsondecode(file("firewall.json")).rules : "${upper(f.protocol)}/${f.ports}" if contains(roles, f.role) && contains(["any", "ssh", "prometheus_clients"], f.source) && !(host == "selector" && contains(["TCP/80", "TCP/443"], "${upper(f.protocol)}/${f.ports}"))
         ], "${r.protocol}/${r.port_range != null ? r.port_range : (r.port != null ? tostring(r.port) : "")}")
       ]
     ]))
@@ -179,7 +114,7 @@ run "fleet" {
             for r in scaleway_instance_security_group.host[host].inbound_rule :
             r.protocol == upper(f.protocol) && r.ip_range == cidr && "${r.port_range != null ? r.port_range : (r.port != null ? tostring(r.port) : "")}" == f.ports && r.action == "accept"
           ])
-        ] if contains(roles, f.role)
+        ] if contains(roles, f.role) && !(host == "selector" && contains(["TCP/80", "TCP/443"], "${upper(f.protocol)}/${f.ports}"))
       ]
     ]))
     error_message = "a public port of the nftables port list (firewall.json) has no security-group rule"
@@ -191,6 +126,10 @@ run "fleet" {
   assert {
     condition     = length([for r in scaleway_instance_security_group.host["jitsi"].inbound_rule : r if r.protocol == "TCP" && r.port == 22 && r.ip_range == "0.0.0.0/0"]) == 0
     error_message = "SSH must be open only to ssh_allowed_cidrs"
+  }
+  assert {
+    condition     = length([for r in scaleway_instance_security_group.host["selector"].inbound_rule : r if r.protocol == "TCP" && contains([80, 443], coalesce(r.port, 0))]) == 0
+    error_message = "selector hosts must not open 80/443 publicly: only the load balancer reaches them, over the private network"
   }
 
   # DNS: one record per node with its address, plus the selector and Prometheus.
@@ -213,8 +152,6 @@ run "acme" {
   command = plan
   variables {
     certificate_mode = "acme"
-    tls_certificate  = null
-    tls_private_key  = null
     acme_email       = "ops@example.org"
   }
   assert {
@@ -222,8 +159,8 @@ run "acme" {
     error_message = "in acme mode a node's tls is {mode: acme, acme_email}, without certificate or key"
   }
   assert {
-    condition     = length(scaleway_lb_certificate.selectors.letsencrypt) == 1 && scaleway_lb_certificate.selectors.letsencrypt[0].common_name == "meet.example.org" && length(scaleway_lb_certificate.selectors.custom_certificate) == 0
-    error_message = "in acme mode the load balancer asks Let's Encrypt for the selector name"
+    condition     = length(scaleway_lb_certificate.selectors.custom_certificate) == 1 && length(scaleway_lb_certificate.selectors.letsencrypt) == 0
+    error_message = "in acme mode the load balancer still serves tls_certificate, the certificate the selectors present to it"
   }
 }
 
@@ -231,56 +168,9 @@ run "scale_to_five" {
   command = plan
   variables {
     node_count = 5
-    node_secrets = {
-      "meet-0001" = { agent_token = "00000001-aaaa-4000-8000-000000000001", sidecar_token = "00000001-bbbb-4000-8000-000000000001", turn_secret = "turn-secret-0001-xxxxxxxxxxxxxxxxxxxxxxxx" }
-      "meet-0002" = { agent_token = "00000002-aaaa-4000-8000-000000000002", sidecar_token = "00000002-bbbb-4000-8000-000000000002", turn_secret = "turn-secret-0002-xxxxxxxxxxxxxxxxxxxxxxxx" }
-      "meet-0003" = { agent_token = "00000003-aaaa-4000-8000-000000000003", sidecar_token = "00000003-bbbb-4000-8000-000000000003", turn_secret = "turn-secret-0003-xxxxxxxxxxxxxxxxxxxxxxxx" }
-      "meet-0004" = { agent_token = "00000004-aaaa-4000-8000-000000000004", sidecar_token = "00000004-bbbb-4000-8000-000000000004", turn_secret = "turn-secret-0004-xxxxxxxxxxxxxxxxxxxxxxxx" }
-      "meet-0005" = { agent_token = "00000005-aaaa-4000-8000-000000000005", sidecar_token = "00000005-bbbb-4000-8000-000000000005", turn_secret = "turn-secret-0005-xxxxxxxxxxxxxxxxxxxxxxxx" }
-    }
   }
   assert {
     condition     = length(scaleway_instance_server.jitsi) == 5 && length(scaleway_domain_record.node) == 5 && contains(keys(scaleway_instance_server.jitsi), "meet-0005")
     error_message = "node_count = 5 must plan 5 nodes and 5 DNS records"
   }
-}
-
-run "rejects_zero_nodes" {
-  command = plan
-  variables {
-    node_count = 0
-  }
-  expect_failures = [var.node_count]
-}
-
-run "rejects_public_cidr" {
-  command = plan
-  variables {
-    private_network_cidr = "51.15.0.0/22"
-  }
-  expect_failures = [var.private_network_cidr]
-}
-
-run "rejects_one_selector" {
-  command = plan
-  variables {
-    selector_count = 1
-  }
-  expect_failures = [var.selector_count]
-}
-
-run "rejects_node_without_secrets" {
-  command = plan
-  variables {
-    node_count = 4
-  }
-  expect_failures = [scaleway_instance_server.jitsi]
-}
-
-run "rejects_provided_without_certificate" {
-  command = plan
-  variables {
-    tls_certificate = null
-  }
-  expect_failures = [scaleway_vpc_private_network.fleet]
 }

@@ -102,6 +102,9 @@ func (b builder) block(path string, all, args, outputs []Prop, secrets map[strin
 				return nil, fmt.Errorf("pulumidts: %s.%s: %w", path, name, err)
 			}
 			attr.Type = ty
+			if scalarListsOfOne[path+"."+name] {
+				attr.Type = tfschema.ListOf(ty)
+			}
 			if r, ok := fieldRenames[path+"."+name]; ok {
 				name = r
 			}

@@ -27,6 +27,14 @@ var nameOverrides = map[string]string{
 	"scaleway_keymanager_key_material": "scaleway_key_manager_key_material",
 }
 
+// scalarListsOfOne are Terraform lists of one scalar (MaxItems: 1) that the bridge flattened
+// into a single value, so the declarations show a string where Terraform wants a list. Only
+// the fields a module of this repository uses are listed, each checked against the provider's
+// documentation (docs/resources/lb.md: `ipam_ids = [scaleway_ipam_ip.ip01.id]`).
+var scalarListsOfOne = map[string]bool{
+	"scaleway_lb.private_network.ipam_ids": true,
+}
+
 // prefixRewrites maps a mechanically derived name prefix to the Terraform one; the longest
 // matching prefix wins.
 var prefixRewrites = map[string]string{

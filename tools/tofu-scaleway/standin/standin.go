@@ -5,10 +5,16 @@
 // A plan marks every computed attribute the configuration leaves null as unknown ("known
 // after apply") on create, and otherwise keeps the proposed state. It never talks to an API,
 // so it cannot know what the real provider would compute, reject or replace.
+//
+// For tests only, WithKnownIDs makes a planned create's id known: a digest of the resource type
+// and its configured values, so two instances configured differently get different IDs and a
+// plan's JSON shows which instance references which (a real provider knows IDs only after apply).
 package standin
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-go/tfprotov5"
@@ -19,11 +25,15 @@ import (
 
 // Server answers the plugin protocol from one schema document.
 type Server struct {
-	schema *tfschema.Provider
+	schema   *tfschema.Provider
+	knownIDs bool
 }
 
 // New returns a server for the schema.
 func New(s *tfschema.Provider) *Server { return &Server{schema: s} }
+
+// WithKnownIDs returns the server planning known IDs on create (see the package comment).
+func (s *Server) WithKnownIDs() *Server { s.knownIDs = true; return s }
 
 var _ tfprotov5.ProviderServer = (*Server)(nil)
 
@@ -142,11 +152,36 @@ func (s *Server) PlanResourceChange(_ context.Context, req *tfprotov5.PlanResour
 	if err != nil {
 		return nil, err
 	}
+	if s.knownIDs {
+		if planned, err = knownID(req.TypeName, rs.Block, proposed, planned); err != nil {
+			return nil, err
+		}
+	}
 	dv, err := tfprotov5.NewDynamicValue(typ, planned)
 	if err != nil {
 		return nil, fmt.Errorf("standin: planned state: %w", err)
 	}
 	return &tfprotov5.PlanResourceChangeResponse{PlannedState: &dv}, nil
+}
+
+// knownID sets planned's top-level computed id, when the configuration leaves it null, to
+// "standin-" and 16 hex digits of sha256(type name, proposed value).
+func knownID(typeName string, b *tfschema.Block, proposed, planned tftypes.Value) (tftypes.Value, error) {
+	if a, ok := b.Attributes["id"]; !ok || !a.Computed {
+		return planned, nil
+	}
+	raw, err := tfprotov5.NewDynamicValue(proposed.Type(), proposed)
+	if err != nil {
+		return planned, fmt.Errorf("standin: encode %s: %w", typeName, err)
+	}
+	sum := sha256.Sum256(append([]byte(typeName+"\x00"), raw.MsgPack...))
+	id := tftypes.NewValue(tftypes.String, "standin-"+hex.EncodeToString(sum[:8]))
+	return tftypes.Transform(planned, func(p *tftypes.AttributePath, v tftypes.Value) (tftypes.Value, error) {
+		if steps := p.Steps(); len(steps) == 1 && steps[0] == tftypes.AttributeName("id") && !v.IsKnown() {
+			return id, nil
+		}
+		return v, nil
+	})
 }
 
 // UnknownComputed replaces every null computed attribute of v (a value of block b) by an

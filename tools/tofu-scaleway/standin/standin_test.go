@@ -122,3 +122,42 @@ func TestRefusesApplyAndUnknownTypes(t *testing.T) {
 		t.Fatalf("schema: %v %+v", err, sr)
 	}
 }
+
+func TestPlanKnownIDs(t *testing.T) {
+	srv, typ := server(t)
+	srv.WithKnownIDs()
+	plan := func(name string) string {
+		t.Helper()
+		v := tftypes.NewValue(typ, map[string]tftypes.Value{
+			"id": tftypes.NewValue(tftypes.String, nil), "name": tftypes.NewValue(tftypes.String, name),
+			"tags": tftypes.NewValue(typ.AttributeTypes["tags"], nil), "labels": tftypes.NewValue(typ.AttributeTypes["labels"], nil),
+			"ips": tftypes.NewValue(typ.AttributeTypes["ips"], nil), "volume": tftypes.NewValue(typ.AttributeTypes["volume"], nil),
+		})
+		resp, err := srv.PlanResourceChange(context.Background(), &tfprotov5.PlanResourceChangeRequest{
+			TypeName: "x_server", PriorState: dv(t, typ, tftypes.NewValue(typ, nil)), ProposedNewState: dv(t, typ, v), Config: dv(t, typ, v),
+		})
+		if err != nil || len(resp.Diagnostics) > 0 {
+			t.Fatalf("plan: %v %v", err, resp.Diagnostics)
+		}
+		planned, err := resp.PlannedState.Unmarshal(typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var attrs map[string]tftypes.Value
+		if err := planned.As(&attrs); err != nil {
+			t.Fatal(err)
+		}
+		if attrs["labels"].IsKnown() {
+			t.Error("labels (computed, not the id) must stay unknown")
+		}
+		var id string
+		if err := attrs["id"].As(&id); err != nil || !strings.HasPrefix(id, "standin-") {
+			t.Fatalf("id = %q, %v; want a known standin-... ID", id, err)
+		}
+		return id
+	}
+	a, b, a2 := plan("web-1"), plan("web-2"), plan("web-1")
+	if a == b || a != a2 {
+		t.Fatalf("IDs %s %s %s: want equal for equal configuration, different otherwise", a, b, a2)
+	}
+}
