@@ -81,8 +81,8 @@ func TestConsulACLSync(t *testing.T) {
 	}
 	sync(three)
 	tokens := three.PlannedValues.Outputs["consul_acl"].Value.(map[string]any)["tokens"].([]any)
-	if len(tokens) != 3*2+3+2*2 {
-		t.Fatalf("consul_acl lists %d tokens, want 13 (3 nodes x 2, 3 control, 2 selectors x 2)", len(tokens))
+	if len(tokens) != 3*2+3+2*3 {
+		t.Fatalf("consul_acl lists %d tokens, want 15 (3 nodes x 2, 3 control, 2 selectors x 3)", len(tokens))
 	}
 	for _, x := range tokens {
 		tok := x.(map[string]any)
@@ -139,7 +139,7 @@ func TestConsulACLSync(t *testing.T) {
 		}
 		kept = kept || tok.AccessorID == other.AccessorID
 	}
-	if !kept || len(list) != 2*2+3+2*2+3 {
-		t.Fatalf("want 11 managed tokens plus management, anonymous and the operator's own (kept=%v): %d", kept, len(list))
+	if !kept || len(list) != 2*2+3+2*3+3 {
+		t.Fatalf("want 13 managed tokens plus management, anonymous and the operator's own (kept=%v): %d", kept, len(list))
 	}
 }

@@ -65,10 +65,10 @@ output "consul_management_token" {
 }
 
 output "host_tokens" {
-  description = "Consul tokens of the hosts Ansible configures, by host name: agent_token (base_consul_agent_token) and, on selectors, selector_token (selector_consul_token)."
+  description = "Consul tokens of the hosts Ansible configures, by host name: agent_token (base_consul_agent_token) and, on selectors, selector_token (selector_consul_token) and registration_token (selector_consul_registration_token)."
   value = merge(
     { for c in local.control_names : c => { agent_token = local.secret_uuid[c].agent } },
-    { for s in local.selector_names : s => { agent_token = local.secret_uuid[s].agent, selector_token = local.secret_uuid[s].selector } },
+    { for s in local.selector_names : s => { agent_token = local.secret_uuid[s].agent, selector_token = local.secret_uuid[s].selector, registration_token = local.secret_uuid[s].registration } },
   )
   sensitive = true
 }

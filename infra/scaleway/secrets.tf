@@ -15,7 +15,7 @@ locals {
   secret_purposes = merge(
     { for n in local.node_names : n => ["agent", "sidecar", "turn"] },
     { for c in local.control_names : c => ["agent"] },
-    { for s in local.selector_names : s => ["agent", "selector"] },
+    { for s in local.selector_names : s => ["agent", "selector", "registration"] },
     { fleet = ["management"] },
   )
   secret_hex = {
@@ -53,12 +53,18 @@ locals {
     [for s in local.selector_names : {
       host = s, purpose = "selector", node_identities = [], policies = ["ensemble-selector"]
     }],
+    # The selector host's agent registers ensemble-selector with this one; the selector process
+    # itself may register nothing (deploy/consul/selector.hcl).
+    [for s in local.selector_names : {
+      host = s, purpose = "registration", node_identities = [], policies = ["ensemble-selector-registration"]
+    }],
   )
   consul_acl = {
     # Policies the tokens use, created or updated by the sync from deploy/consul.
     policies = {
-      ensemble-jitsi-sidecar = file("${path.module}/../../deploy/consul/jitsi-sidecar.hcl")
-      ensemble-selector      = file("${path.module}/../../deploy/consul/selector.hcl")
+      ensemble-jitsi-sidecar         = file("${path.module}/../../deploy/consul/jitsi-sidecar.hcl")
+      ensemble-selector              = file("${path.module}/../../deploy/consul/selector.hcl")
+      ensemble-selector-registration = file("${path.module}/../../deploy/consul/selector-registration.hcl")
     }
     tokens = [for t in local.consul_tokens : merge(t, {
       description = "ensemble-managed ${t.host} ${t.purpose}"
