@@ -4,14 +4,16 @@
 # reaching Jitsi's servers.
 #
 #   1. lint       ansible-lint, --syntax-check per playbook, packer fmt -check / init / validate
-#                 (and validate must refuse a source image that is not a UUID)
+#                 (and validate must refuse a source image that is not a UUID); the apt key check
+#                 refuses a bundle of two keys
 #   2. converge   packer build of the base and jitsi templates' CI source into debootstrap roots
 #                 (the real ansible provisioner over Ansible's chroot connection, in first-boot
 #                 mode: no secret, no node name); the jitsi build's base.yml is base's second run,
-#                 then the jitsi build again: changed=0
+#                 then the jitsi build again: changed=0; prosody 13 installed and pinned
 #   3. stand-ins  Jitsi's packages are built with equivs into a signed local apt repository; their
-#                 postinst scripts write the debconf host name where the real ones do, and the
-#                 videobridge stand-in runs ensemble-jvbemu as the bridge
+#                 postinst scripts write the debconf host name where the real ones do (prosody's:
+#                 jitsi-meet-prosody's whole configuration), and the videobridge stand-in runs
+#                 ensemble-jvbemu as the bridge
 #   control       base.yml (inventory mode), selector.yml and monitoring.yml converge (twice,
 #                 changed=0) into another root, the control host, beside steps 2 and 3
 #   image         the image cleanup script runs in the jitsi root; the result is tarred and grepped
@@ -23,11 +25,17 @@
 #                 here) and one with a field missing. Both good nodes pass in Consul with their own
 #                 public_url, export ensemble_jvb_up 1 through their firewalls, serve their own
 #                 certificate; a selector spreads new rooms over both and redirects to each node's
-#                 name. The broken node never reaches Consul and says why in its journal and on
-#                 /health. A reboot changes no file; a rotated sidecar token is applied at boot.
+#                 name. config.js evaluates without a page (node vm) and names the node; an XMPP
+#                 session over BOSH through nginx gets TURN credentials that coturn accepts over
+#                 TLS (turnutils_uclient), and coturn refuses TCP, loopback and private relays;
+#                 prosody 13 passes its config check with an empty error log; a node whose
+#                 prosody stops leaves selection. The broken node never reaches Consul and says
+#                 why in its journal and on /health. A rotated sidecar token is applied at the
+#                 next boot, which changes no other file.
 #   rolling       jitsi.yml (serial 1, drain through the sidecar's control listener) runs against
 #                 the two nodes over SSH with a conference on one: no bridge restarts while it
-#                 has conferences, both nodes end serving
+#                 has conferences, both nodes end serving; a changed first-boot template applies
+#                 without a reboot or restarts; a node whose sidecar is down fails the play
 #   5. boot       the control root boots: selector through nginx with TLS, Prometheus scraping it
 #
 # Runs as root on the CI host. Everything it creates lives under one temporary directory (roots,
@@ -47,7 +55,7 @@ die() { echo "test-images: $*" >&2; exit 1; }
 [[ $(id -u) == 0 ]] || die "needs root (debootstrap, chroot, systemd-nspawn)"
 consul_bin="$cache/consul-v1.16.3"
 [[ -x $consul_bin ]] || die "$consul_bin missing: run scripts/install-deps.sh"
-for tool in ansible-lint ansible-playbook debootstrap systemd-nspawn nsenter equivs-build reprepro gpg openssl curl go ip ssh-keygen; do
+for tool in ansible-lint ansible-playbook debootstrap systemd-nspawn nsenter equivs-build reprepro gpg openssl curl go ip ssh-keygen node; do
 	command -v "$tool" >/dev/null || die "$tool missing: run scripts/install-deps.sh"
 done
 
@@ -105,6 +113,12 @@ trap 'exit 130' INT TERM
 timings=()
 timing() { # NAME START: records a step's wall time since START
 	timings+=("$(awk -v n="$1" -v a="$2" -v b="$EPOCHREALTIME" 'BEGIN{printf "%-12s %6.1f s", n, b - a}')")
+}
+timed() { # NAME FUNCTION ARGS...: one check inside a step; its time is listed under the step's
+	local name=$1 start=$EPOCHREALTIME
+	shift
+	"$@"
+	timing "  $name" "$start"
 }
 step() { # step NAME FUNCTION: runs it, records its wall time
 	local name=$1 start
@@ -164,6 +178,29 @@ lint() {
 		die "packer validate accepted a source image label; it must require a UUID"
 	fi
 	grep -q 'must be an image UUID' "$work/validate-label.log" || { cat "$work/validate-label.log"; die "unexpected validate error"; }
+	timed key-pin check_key_pin
+}
+
+# The jitsi role's apt key check (N6) alone: a file with exactly the pinned key passes; the
+# pinned key bundled with a second one, and another single key, are refused.
+check_key_pin() {
+	local g="$work/keypin" fpr name
+	mkdir -m 0700 -p "$g/gnupg" "$g/check"
+	for name in pinned other; do
+		GNUPGHOME="$g/gnupg" gpg --batch --quiet --passphrase '' --quick-gen-key "$name <$name@ci.invalid>" ed25519 sign never 2>/dev/null
+	done
+	fpr=$(GNUPGHOME="$g/gnupg" gpg --batch --list-keys --with-colons 'pinned <' 2>/dev/null | awk -F: '/^fpr/{print $10; exit}')
+	GNUPGHOME="$g/gnupg" gpg --batch --armor --export "$fpr" >"$g/one.asc"
+	GNUPGHOME="$g/gnupg" gpg --batch --armor --export >"$g/two.asc"
+	GNUPGHOME="$g/gnupg" gpg --batch --armor --export 'other <' >"$g/other.asc"
+	key_check() { (cd "$repo/ansible" && ansible-playbook tests/repository-key.yml -e key_file="$g/$1.asc" \
+		-e fingerprint="$fpr" -e gnupg_home="$g/check") >"$g/$1.log" 2>&1; }
+	key_check one || { cat "$g/one.log"; die "the apt key check refused the pinned key alone"; }
+	! key_check two || die "the apt key check accepted the pinned key bundled with another"
+	grep -q 'holds 2 keys' "$g/two.log" || { cat "$g/two.log"; die "the apt key check failed for another reason"; }
+	! key_check other || die "the apt key check accepted a key that is not the pinned one"
+	GNUPGHOME="$g/gnupg" gpgconf --kill gpg-agent # key generation started one
+	echo "   apt key pin: the pinned key alone passes; bundled with a second key, or another key, refused"
 }
 step lint lint
 
@@ -356,6 +393,7 @@ standin_repo() {
 	printf 'Codename: %s\nComponents: main\nArchitectures: amd64\nSignWith: %s\n' "$suite" "$fpr" >"$work/repo/conf/distributions"
 	reprepro -b "$work/repo" --silent includedeb "$suite" "$debs"/*.deb
 	gpg --batch --armor --export "$fpr" >"$work/repo/key.asc"
+	gpgconf --kill gpg-agent # signing started one
 	unset GNUPGHOME
 	# The role checks the key it fetches against this fingerprint, as it does Jitsi's.
 	cat >>"$work/vars.yml" <<EOF2
@@ -367,6 +405,28 @@ EOF2
 step standin standin_repo
 
 # --- converge jitsi on a copy of the base root, then idempotence -------------------------------
+
+# Prosody 13 from backports is installed, and apt's candidate on a system without prosody (an
+# empty dpkg status: what a new image, `apt install jitsi-meet-prosody` or a reinstall resolves)
+# is 13 with bookworm's 0.x forbidden (priority -1). Without the role's pin file that candidate
+# is 0.x, so the pin is what holds 13.
+prosody_candidate() {
+	chroot "$jitsi_root" apt-cache -o Dir::State::status=/dev/null policy prosody | awk '/Candidate:/{print $2}'
+}
+check_prosody_pin() {
+	local pin="$jitsi_root/etc/apt/preferences.d/ensemble-prosody" installed candidate unpinned policy
+	installed=$(chroot "$jitsi_root" dpkg-query -W -f='${Version}' prosody)
+	[[ $installed == 13.* ]] || die "prosody $installed is installed, not 13"
+	candidate=$(prosody_candidate)
+	[[ $candidate == 13.* ]] || die "apt's candidate for prosody is $candidate, not 13"
+	policy=$(chroot "$jitsi_root" apt-cache policy prosody)
+	grep -qE '^ +0\.[^ ]+ -1$' <<<"$policy" || { echo "$policy"; die "bookworm's prosody 0.x is not forbidden (priority -1)"; }
+	mv "$pin" "$pin.off"
+	unpinned=$(prosody_candidate)
+	mv "$pin.off" "$pin"
+	[[ $unpinned == 0.* ]] || die "without the pin apt's candidate is $unpinned: the pin check proves nothing"
+	echo "   prosody $installed, apt's candidate (0.x forbidden; without the pin the candidate is $unpinned)"
+}
 
 converge_jitsi() {
 	cp -a "$base_root" "$jitsi_root"
@@ -383,8 +443,9 @@ converge_jitsi() {
 	# The packages were configured for the internal XMPP domain, not for any public name.
 	grep -q 'domain = "auth.meet.jitsi"' "$jitsi_root/etc/jitsi/videobridge/jvb.conf" ||
 		die "jvb.conf is not configured for the internal domain meet.jitsi"
-	grep -qx "config.bosh = '/http-bind';" "$jitsi_root/etc/jitsi/meet/meet.jitsi-config.js" ||
-		die "config.js has no relative BOSH URL"
+	grep -qF "config.bosh = 'https://<!--# echo var=\"ensemble_public_name\"" "$jitsi_root/etc/jitsi/meet/meet.jitsi-config.js" ||
+		die "config.js does not take the BOSH URL from the node's public name"
+	timed prosody-pin check_prosody_pin
 	[[ ! -e $jitsi_root/etc/nginx/sites-enabled/meet.jitsi.conf && ! -e $jitsi_root/etc/nginx/sites-enabled/default ]] ||
 		die "a packaged nginx site is still enabled"
 }
@@ -674,7 +735,7 @@ boot_fleet() {
 	wait_system node-a running
 	wait_system node-b running
 	for name in node-a node-b; do
-		require_active "$name" nftables ssh nginx prosody coturn jitsi-videobridge2 consul ensemble-sidecar
+		require_active "$name" nftables ssh nginx prosody coturn jitsi-videobridge2 jicofo consul ensemble-sidecar
 		[[ $(in_node "$name" systemctl show -p Result --value ensemble-firstboot.service) == success ]] ||
 			{ dump_node "$name"; die "$name: ensemble-firstboot did not succeed"; }
 		# What the first boot rendered passes the tools' own checks.
@@ -694,10 +755,12 @@ boot_fleet() {
 	echo "   metrics: ensemble_jvb_up 1 from both through their firewalls; each serves its own verified certificate"
 
 	check_nginx node-a
+	timed config.js check_config_js node-a
+	timed xmpp+turn check_xmpp_turn node-a node-b
+	timed prosody-down check_prosody_down node-b
 	check_selector
 	check_broken node-c
 	check_image_secrets
-	check_reboot node-a
 	check_agent_restart node-b
 	check_rotation node-b
 }
@@ -713,9 +776,154 @@ check_nginx() { # NAME
 	grep -qi "^location: https://$name.ci.invalid/some-room" <<<"$headers" ||
 		{ echo "$headers"; die "$name: the HTTP redirect does not go to the node's own name"; }
 	grep -qi '^server: nginx\s*$' <<<"$headers" || { echo "$headers"; die "$name: nginx shows its version"; }
+	echo "   nginx: room page over TLS, redirect to its own name (Host ignored), no version"
+}
+
+# config.js as the mobile apps load it: fetched through the node's nginx and evaluated in a bare
+# context (Node's vm: no location, no window, no document). It must not throw, and its hosts and
+# service URLs must be the internal domain and this node's public name. A config that reads
+# location (what the role used to write) must throw there: the evaluator can fail.
+eval_config_js() { # FILE: prints the config's fields as JSON, or fails
+	node -e '
+const vm = require("vm"), fs = require("fs");
+const box = {};
+vm.runInNewContext(fs.readFileSync(process.argv[1], "utf8"), box, { timeout: 2000 });
+const c = box.config;
+console.log(JSON.stringify({ domain: c.hosts.domain, muc: c.hosts.muc, bosh: c.bosh, websocket: c.websocket }));
+' "$1"
+}
+check_config_js() { # NAME
+	local name=$1 ip=${node_ips[$1]} got want
 	in_net curl -sf --max-time 5 --cacert "$work/ca.crt" --resolve "$name.ci.invalid:443:$ip" \
-		"https://$name.ci.invalid/config.js" | grep -qx "config.bosh = '/http-bind';" || die "$name: config.js is not the relative one"
-	echo "   nginx: room page over TLS, redirect to its own name (Host ignored), no version, relative config.js"
+		-H 'User-Agent: Jitsi Meet SDK' "https://$name.ci.invalid/config.js" >"$work/$name-config.js" || die "$name: no config.js"
+	got=$(eval_config_js "$work/$name-config.js" 2>&1) || { echo "$got" >&2; die "$name: config.js throws without a page"; }
+	want="{\"domain\":\"meet.jitsi\",\"muc\":\"conference.meet.jitsi\",\"bosh\":\"https://$name.ci.invalid/http-bind\",\"websocket\":\"wss://$name.ci.invalid/xmpp-websocket\"}"
+	[[ $got == "$want" ]] || die "$name: config.js evaluates to $got, want $want"
+	printf '%s\nconfig.websocket = "wss://" + location.host + "/xmpp-websocket";\n' "$(cat "$work/$name-config.js")" >"$work/location-config.js"
+	! eval_config_js "$work/location-config.js" >/dev/null 2>&1 || die "a config.js that reads location evaluates without a page: the check proves nothing"
+	echo "   config.js: evaluates without location/window (node vm): domain meet.jitsi, muc conference.meet.jitsi, BOSH and WebSocket at $name.ci.invalid"
+}
+
+# bosh_services URL CURL_ARGS...: an anonymous XMPP session over BOSH (XEP-0206) for meet.jitsi,
+# as a browser opens it; prints the answer to a XEP-0215 external services request.
+bosh_services() {
+	local url=$1 domain=meet.jitsi rid=$((RANDOM * 1000 + 1)) sid out ns="xmlns='http://jabber.org/protocol/httpbind'"
+	shift
+	local curl_args=("$@") reply="$work/bosh-reply"
+	true >"$reply"
+	# post BODY: one request; its reply in $out (not a subshell: rid must advance).
+	post() {
+		in_net curl -sf -m 10 "${curl_args[@]}" -H 'Content-Type: text/xml; charset=utf-8' --data-binary "$1" -o "$reply" "$url" || { out=""; return 1; }
+		out=$(<"$reply")
+		rid=$((rid + 1))
+	}
+	post "<body content='text/xml; charset=utf-8' hold='1' rid='$rid' to='$domain' ver='1.6' wait='5' xml:lang='en' xmpp:version='1.0' $ns xmlns:xmpp='urn:xmpp:xbosh'/>" ||
+		{ echo "BOSH: no session at $url" >&2; return 1; }
+	sid=$(sed -n "s/.* sid='\([^']*\)'.*/\1/p" <<<"$out")
+	[[ -n $sid && $out == *'<mechanism>ANONYMOUS</mechanism>'* ]] || { echo "BOSH: no session or no ANONYMOUS: $out" >&2; return 1; }
+	post "<body rid='$rid' sid='$sid' $ns><auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='ANONYMOUS'/></body>"
+	[[ $out == *'<success'* ]] || { echo "BOSH: anonymous login refused: $out" >&2; return 1; }
+	post "<body rid='$rid' sid='$sid' to='$domain' xml:lang='en' xmpp:restart='true' $ns xmlns:xmpp='urn:xmpp:xbosh'/>"
+	post "<body rid='$rid' sid='$sid' $ns><iq type='set' id='bind' xmlns='jabber:client'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq></body>"
+	[[ $out == *"<jid>"*"@$domain/"* ]] || { echo "BOSH: no resource bound: $out" >&2; return 1; }
+	post "<body rid='$rid' sid='$sid' $ns><iq type='get' id='ext' to='$domain' xmlns='jabber:client'><services xmlns='urn:xmpp:extdisco:2'/></iq></body>"
+	echo "$out"
+	post "<body rid='$rid' sid='$sid' type='terminate' $ns><presence type='unavailable' xmlns='jabber:client'/></body>" || true
+}
+
+# service_attr XML TYPE ATTR: an attribute of the external service of that type.
+service_attr() { grep -o "<service [^>]*type='$2'[^>]*>" <<<"$1" | head -1 | sed -n "s/.* $3='\([^']*\)'.*/\1/p"; }
+
+# uclient NAME CLIENT SECONDS ARGS...: coturn's own test client (Debian's coturn package) in the
+# client node; its output lands in $work/uclient-NAME.log. Its exit code says little (a refused
+# client may wait out its timeout; a granted one waits for echoes no test peer sends), so the
+# callers read what it printed. One at a time: parallel TLS clients stall coturn's handshakes.
+uclient() {
+	local name=$1 client=$2 seconds=$3
+	shift 3
+	in_node "$client" timeout "$seconds" turnutils_uclient -v -n 1 -m 1 -c "$@" >"$work/uclient-$name.log" 2>&1 || true
+}
+
+# The real XMPP and TURN round trip: an anonymous XMPP session over BOSH through the node's
+# nginx to prosody 13 (with jitsi-meet-prosody's configuration, global TURN secret included)
+# hands out TURN credentials for the node's public name, derived from the node's own secret
+# (not the package's); coturn (TURN over TLS on 5349, from the client node) grants a relay with
+# them, refuses a wrong password, a TCP relay and relays to loopback and private peers, and the
+# firewall stops a relay to one of the node's own public addresses. prosody's configuration
+# check passes and its error log stays empty.
+check_xmpp_turn() { # NAME CLIENT
+	local name=$1 client=$2 ip=${node_ips[$1]} services host port user pass want own=93.184.216.11 out
+	services=$(bosh_services "https://$name.ci.invalid/http-bind" --cacert "$work/ca.crt" --resolve "$name.ci.invalid:443:$ip") ||
+		die "$name: no anonymous XMPP session over BOSH through nginx"
+	host=$(service_attr "$services" turns host)
+	port=$(service_attr "$services" turns port)
+	user=$(service_attr "$services" turns username)
+	pass=$(service_attr "$services" turns password)
+	[[ $host == "$name.ci.invalid" && $port == 5349 && -n $user && -n $pass ]] ||
+		die "$name: XEP-0215 services name $host:$port (user '$user'), want $name.ci.invalid:5349 with credentials: $services"
+	want=$(printf '%s' "$user" | openssl dgst -sha1 -hmac "${turn_secrets[$name]}" -binary | base64)
+	[[ $pass == "$want" ]] || die "$name: prosody's TURN password is not derived from the node's turn.secret (the package's global external_service_secret won)"
+	echo "   xmpp: anonymous BOSH session through nginx to prosody 13; XEP-0215 turns $host:$port, password from the node's secret"
+
+	# A public address of the node's own (routed IPs sit on the interface): coturn may not relay there.
+	node_net "$name" ip addr add "$own/32" dev host0
+	# The allocation over TLS on 5349 (what a browser behind a UDP-blocking network uses); the
+	# refusals over plain TCP on 3478, where coturn applies the same checks without a TLS
+	# handshake per client.
+	# Up to three tries: under load the client's TLS handshake sometimes stalls (it tries older
+	# protocol versions first, which coturn refuses); a stalled try ends at its timeout.
+	for _ in 1 2 3; do
+		uclient ok "$client" 10 -t -S -p 5349 -u "$user" -w "$pass" -e 93.184.216.34 "$ip"
+		grep -q 'Received relay addr' "$work/uclient-ok.log" && break
+	done
+	uclient own "$client" 8 -t -p 3478 -u "$user" -w "$pass" -e "$own" "$ip"
+	uclient wrong "$client" 8 -t -p 3478 -u "$user" -w "x$pass" -e 93.184.216.34 "$ip"
+	uclient tcp "$client" 5 -T -p 3478 -u "$user" -w "$pass" -e 93.184.216.34 "$ip"
+	uclient loopback "$client" 8 -t -p 3478 -u "$user" -w "$pass" -e 127.0.0.1 "$ip"
+	uclient private "$client" 8 -t -p 3478 -u "$user" -w "$pass" -e "${node_ips[$client]}" "$ip"
+	grep -q 'Received relay addr' "$work/uclient-ok.log" || { cat "$work/uclient-ok.log"; die "$name: coturn granted no relay over TLS on 5349 with prosody's credentials"; }
+	grep -q 'Cannot complete Allocation' "$work/uclient-wrong.log" || { cat "$work/uclient-wrong.log"; die "$name: coturn did not refuse a wrong password"; }
+	grep -q 'error 442' "$work/uclient-tcp.log" || { cat "$work/uclient-tcp.log"; die "$name: coturn did not refuse a TCP relay"; }
+	for peer in loopback private; do
+		grep -q 'error 403' "$work/uclient-$peer.log" || { cat "$work/uclient-$peer.log"; die "$name: coturn did not refuse a relay to a $peer peer"; }
+	done
+	# The node's own public address: refused by coturn, or its packets rejected by the firewall.
+	out=$(in_node "$name" nft list chain inet filter output)
+	out=$(grep -o 'fib daddr type local counter packets [0-9]*' <<<"$out" | grep -o '[0-9]*$' || true)
+	if grep -q 'error 403' "$work/uclient-own.log"; then
+		out="refused by coturn (403)"
+	elif [[ ${out:-0} -gt 0 ]]; then
+		out="$out packets rejected by the firewall"
+	else
+		cat "$work/uclient-own.log"
+		die "$name: coturn relayed to the node's own address $own"
+	fi
+	node_net "$name" ip addr del "$own/32" dev host0
+	echo "   turn: relay over TLS on 5349 with those credentials; refused (TCP on 3478): wrong password, TCP relay (442), loopback and private peers (403); to its own address $own: $out"
+
+	out=$(in_node "$name" prosodyctl check config 2>&1) && [[ $out == *'All checks passed'* ]] ||
+		{ echo "$out"; die "$name: prosodyctl check config reports problems"; }
+	out=$(in_node "$name" cat /var/log/prosody/prosody.err)
+	[[ -z $out ]] || { echo "$out"; die "$name: prosody logged errors"; }
+	echo "   prosody: prosodyctl check config passes; error log empty after the round trip"
+}
+
+# A node whose prosody is down leaves selection (its /health fails, Consul's check with it) and
+# comes back when prosody does. Needs the sidecar's prosody probe (--health.prosody).
+node_passing() { [[ $(consul_api '/v1/health/service/jitsi?passing') == *"\"public_url\":\"https://$1.ci.invalid\""* ]]; }
+node_failing() { ! node_passing "$1"; }
+check_prosody_down() { # NAME
+	local name=$1
+	# Not `--help | grep -q`: grep's early exit would kill the sidecar with SIGPIPE (pipefail).
+	if [[ $("$work/bin/ensemble-sidecar" --help 2>&1) != *--health.prosody* ]]; then
+		echo "   prosody down: NOT RUN: this ensemble-sidecar has no prosody probe (--health.prosody) yet" >&2
+		return 0
+	fi
+	in_node "$name" systemctl stop prosody
+	poll 300 node_failing "$name" || die "$name is still passing with prosody stopped"
+	in_node "$name" systemctl start prosody
+	poll 300 both_passing || die "$name is not passing again after prosody started"
+	echo "   $name: prosody stopped -> out of selection (Consul check failing); started -> passing again"
 }
 
 # A selector in this namespace (the control host's place) reading the real Consul server and
@@ -788,16 +996,6 @@ reboot_node() { # NAME WANT
 	wait_system "$1" running
 }
 
-check_reboot() { # NAME
-	local name=$1 before after
-	before=$(outputs_state "$name")
-	reboot_node "$name"
-	after=$(outputs_state "$name")
-	[[ $before == "$after" ]] || { diff <(echo "$before") <(echo "$after"); die "$name: a reboot with the same user-data changed files"; }
-	poll 300 both_passing || die "$name is not passing again after its reboot"
-	echo "   $name rebooted: no rendered file changed (content, mode, owner, mtime), passing again"
-}
-
 # The CreateIndex of NAME's jitsi service in the catalog: a registration made anew gets a new one.
 service_created() { # NAME
 	consul_api /v1/catalog/service/jitsi | python3 -c 'import json, sys
@@ -821,17 +1019,24 @@ check_agent_restart() { # NAME
 }
 
 # A new sidecar token in the user-data is applied at the next boot; the old one is deleted first,
-# so passing again proves the node registered with the new one.
+# so passing again proves the node registered with the new one. The reboot also proves the first
+# boot idempotent: every other rendered file keeps its content, mode, owner and mtime (one reboot
+# for both; a reboot with unchanged user-data was a separate step before).
 check_rotation() { # NAME
-	local name=$1 old=${sidecar_accessors[$1]} new
+	local name=$1 old=${sidecar_accessors[$1]} new before after token=/etc/ensemble-sidecar/consul-token
 	new_sidecar_token "$name" "sidecar $name rotated"
 	new=${sidecar_tokens[$name]}
 	write_user_data "$name"
 	acl token delete -accessor-id "$old" >/dev/null || die "could not delete the old token of $name"
+	before=$(outputs_state "$name" | grep -v " $token\$")
 	reboot_node "$name"
-	[[ $(in_node "$name" cat /etc/ensemble-sidecar/consul-token) == "$new" ]] || die "$name: the rotated token was not written"
+	after=$(outputs_state "$name")
+	[[ $(grep -v " $token\$" <<<"$after") == "$before" ]] ||
+		{ diff <(echo "$before") <(grep -v " $token\$" <<<"$after"); die "$name: a reboot changed rendered files other than the rotated token"; }
+	grep -q " $token\$" <<<"$after" || die "$name: the token file is not among the first boot's outputs"
+	[[ $(in_node "$name" cat "$token") == "$new" ]] || die "$name: the rotated token was not written"
 	poll 300 both_passing || { in_node "$name" journalctl -u ensemble-sidecar --no-pager -n 20; die "$name is not passing with its rotated token"; }
-	echo "   $name: rotated sidecar token applied at boot (old one deleted), passing again"
+	echo "   $name rebooted: rotated sidecar token applied (old one deleted), no other rendered file changed (content, mode, owner, mtime), passing again"
 }
 step fleet boot_fleet
 
@@ -843,7 +1048,8 @@ node_draining() { [[ $(drain_state "$1") == draining ]]; }
 
 rolling() {
 	# The control listener is shared contract #2 (the sidecar's --web.control-address).
-	if ! "$work/bin/ensemble-sidecar" --help 2>&1 | grep -q -- '--web.control-address'; then
+	# Not `--help | grep -q`: grep's early exit would kill the sidecar with SIGPIPE (pipefail).
+	if [[ $("$work/bin/ensemble-sidecar" --help 2>&1) != *--web.control-address* ]]; then
 		echo "   rolling: NOT RUN: this ensemble-sidecar has no --web.control-address (control listener) yet" >&2
 		return 0
 	fi
@@ -855,6 +1061,14 @@ rolling() {
 	for name in node-a node-b; do
 		sed -i '/BEGIN ANSIBLE MANAGED BLOCK ensemble/,/END ANSIBLE MANAGED BLOCK ensemble/d' "$work/$name/etc/jitsi/videobridge/jvb.conf"
 	done
+	# node-a runs an older first-boot template, applied: the play must bring the new one into
+	# effect without a reboot (nginx serves the redirect it renders).
+	local tmpl=/etc/ensemble/firstboot/templates/nginx-redirect.conf.tmpl
+	printf 'return 301 https://old-template.invalid$request_uri;\n' | tee "$work/node-a$tmpl" >"$work/node-a/etc/nginx/snippets/ensemble-redirect.conf"
+	in_node node-a systemctl reload nginx
+	poll 50 redirects_to node-a old-template.invalid || die "node-a: the older template's redirect is not in effect"
+	declare -A others_before=()
+	for name in node-a node-b; do others_before[$name]=$(started "$name" prosody coturn consul nginx); done
 	local conf a_before b_before
 	conf=$(node_net node-a curl -sf --max-time 5 -X POST -H 'Content-Type: application/json' -d '{"size":3}' \
 		http://127.0.0.1:8080/emulator/conferences | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
@@ -882,6 +1096,40 @@ rolling() {
 		die "the rolling change did not restart the bridges"
 	poll 300 both_passing || die "the nodes are not both passing after the rolling change"
 	echo "   rolling: node-a drained and waited for its conference, then each bridge restarted in turn; both serving and passing"
+	poll 50 redirects_to node-a node-a.ci.invalid || die "node-a: the role's first-boot template did not take effect without a reboot"
+	for name in node-a node-b; do
+		[[ $(started "$name" prosody coturn consul nginx) == "${others_before[$name]}" ]] ||
+			die "$name: applying user-data restarted prosody, coturn, consul or nginx (Requires= on ensemble-firstboot)"
+	done
+	echo "   rolling: node-a's changed first-boot template applied and nginx reloaded, no reboot; prosody, coturn, consul, nginx not restarted"
+	timed sidecar-down check_rolling_sidecar_down node-b
+}
+
+started() { # NAME UNIT...: when each unit last entered active (a restart changes it)
+	local name=$1 unit
+	shift
+	for unit in "$@"; do in_node "$name" systemctl show -p ActiveEnterTimestampMonotonic --value "$unit"; done
+}
+redirects_to() { # NAME HOST: plain HTTP to the node redirects to https://HOST/
+	local headers
+	headers=$(in_net curl -s --max-time 5 -o /dev/null -D - "http://${node_ips[$1]}/room") &&
+		grep -qi "^location: https://$2/room" <<<"$headers"
+}
+
+# A node whose sidecar is down cannot be drained: the play fails (it does not skip the drain)
+# and says what state the node is in and how to bring it back.
+check_rolling_sidecar_down() { # NAME
+	local name=$1
+	in_node "$name" systemctl stop ensemble-sidecar
+	if (cd "$repo/ansible" && exec ip netns exec "$netns" ansible-playbook -i "$work/fleet.ini" -l "$name" -e @"$work/vars.yml" \
+		-e jitsi_sidecar_binary_src="$work/bin/ensemble-sidecar" --skip-tags jitsi_install jitsi.yml) >"$work/rolling-down.log" 2>&1; then
+		die "jitsi.yml went on with $name's sidecar down"
+	fi
+	grep -q "ensemble-sidecar on $name is inactive" "$work/rolling-down.log" && grep -q '/undrain' "$work/rolling-down.log" ||
+		{ tail -30 "$work/rolling-down.log"; die "jitsi.yml failed on $name's stopped sidecar without saying its state and the undrain command"; }
+	in_node "$name" systemctl start ensemble-sidecar
+	poll 300 both_passing || die "$name is not passing again after its sidecar started"
+	echo "   rolling: $name's sidecar stopped: jitsi.yml fails, naming the state and the undrain command"
 }
 step rolling rolling
 
