@@ -105,6 +105,9 @@ install_go_tool() { # name package version
 
 if [[ $(uname -s) == Linux ]] && command -v dpkg-query >/dev/null; then
 	if [[ $mode == demo ]]; then install_apt "${demo_pkgs[@]}"; else install_apt "${test_pkgs[@]}"; fi
+	# test-images evaluates config.js as the mobile apps do, in Node's vm; a machine that has a
+	# node of its own (NodeSource's, say) keeps it.
+	if [[ $mode == all ]] && ! command -v node >/dev/null; then install_apt nodejs; fi
 else
 	for c in nginx prometheus; do
 		command -v "$c" >/dev/null || { say "please install $c (e.g. brew install $c)"; exit 1; }
