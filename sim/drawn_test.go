@@ -1,6 +1,11 @@
 package sim
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
 	"math"
 	"reflect"
 	"strings"
@@ -179,5 +184,40 @@ func TestDrawnFamiliesPresent(t *testing.T) {
 		if got, _ := offered(o, w); math.Abs(got-d.MeanLoad) > 0.03*d.MeanLoad {
 			t.Errorf("%s: busiest hour at %.3f, drawn %.3f", d.Name(), got, d.MeanLoad)
 		}
+	}
+}
+
+// TestExecuteDrawnDay runs ensemble-sim's --draw.seed path: the drawn fleet, day and name reach
+// the report, the drawn replica count applies unless the caller keeps its own, and bad ranges are
+// a scenario error.
+func TestExecuteDrawnDay(t *testing.T) {
+	o := DefaultOptions()
+	o.Policies, o.Oracle = []string{"best-of-d"}, false
+	d := DrawDay(3, smallDraw())
+	for _, keep := range []bool{false, true} {
+		var out bytes.Buffer
+		o.Replicas = 3
+		c := Command{Options: o, DrawSeed: 3, DrawRanges: smallDraw(), KeepReplicas: keep, Format: "json", Stdout: &out, Stderr: io.Discard}
+		if err := Execute(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+		var rep struct{ Scenario Scenario }
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+			t.Fatal(err)
+		}
+		want := d.Replicas
+		if keep {
+			want = 3
+		}
+		s := rep.Scenario
+		if s.Name != d.Name() || s.Nodes != d.Nodes || s.SimulatedDuration != d.Day || s.Replicas != want {
+			t.Errorf("keep %v: scenario %+v, want %s, %d nodes, %v, %d replicas", keep, s, d.Name(), d.Nodes, d.Day, want)
+		}
+	}
+	bad := smallDraw()
+	bad.MaxNodes = 5
+	c := Command{Options: o, DrawSeed: 3, DrawRanges: bad, Stdout: io.Discard, Stderr: io.Discard}
+	if err := Execute(context.Background(), c); !errors.Is(err, ErrScenario) {
+		t.Errorf("max nodes below min nodes: got %v, want a scenario error", err)
 	}
 }
