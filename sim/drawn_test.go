@@ -221,3 +221,24 @@ func TestExecuteDrawnDay(t *testing.T) {
 		t.Errorf("max nodes below min nodes: got %v, want a scenario error", err)
 	}
 }
+
+// TestSizeHistory checks that the size-history experiment reaches the policies (best-of-d places
+// differently with it) and leaves the oracle alone (it already knows every room's size).
+func TestSizeHistory(t *testing.T) {
+	d := DrawDay(seedWith(t, FamilyClasses).Seed, smallDraw())
+	o := DefaultOptions()
+	o.Policies, o.Nodes, o.Day, o.Seed = []string{"best-of-d"}, d.Nodes, d.Day, d.Seed
+	var err error
+	if o.Trace, err = d.Trace(o); err != nil {
+		t.Fatal(err)
+	}
+	plain := simulate(t, o)
+	o.SizeHistory = true
+	hist := simulate(t, o)
+	if reflect.DeepEqual(result(t, plain, "best-of-d"), result(t, hist, "best-of-d")) {
+		t.Error("best-of-d gave the same result with and without the size history")
+	}
+	if a, b := result(t, plain, OraclePolicy), result(t, hist, OraclePolicy); !reflect.DeepEqual(a, b) {
+		t.Errorf("the oracle changed with the size history:\n%+v\n%+v", a, b)
+	}
+}

@@ -105,6 +105,8 @@ func newApp(cmd *sim.Command, c *cli, stderr io.Writer) *kingpin.Application {
 	c.draw = sim.DefaultRanges()
 	app.Flag("draw.max-nodes", "Largest fleet a drawn day may have.").Default(fmt.Sprint(c.draw.MaxNodes)).IntVar(&c.draw.MaxNodes)
 	dur("draw.max-day", "Longest day a drawn day may have.", &c.draw.MaxDay)
+	app.Flag("experiment.size-history", "Experiment: on creating a room, count its eventual participants as pending joins (a perfect history of recurring room sizes).").
+		BoolVar(&o.SizeHistory)
 	app.Flag("output.format", "table, csv or json.").Default("table").EnumVar(&cmd.Format, "table", "csv", "json")
 	app.Flag("output.file", "Write the results here instead of stdout.").StringVar(&cmd.Output)
 	app.Flag("plot.file", "Write a PNG of per-node load over the day here.").StringVar(&cmd.PlotFile)
