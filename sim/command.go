@@ -38,6 +38,9 @@ type Command struct {
 // the scenario) wrap ErrScenario.
 func Execute(ctx context.Context, c Command) error {
 	o := c.Options
+	if c.DrawSeed != 0 && c.TraceFile != "" {
+		return fmt.Errorf("%w: a drawn day (--draw.seed) and a trace (--trace) both replace the generator: give one", ErrScenario)
+	}
 	if c.TraceFile != "" {
 		f, err := os.Open(c.TraceFile)
 		if err != nil {

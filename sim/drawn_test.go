@@ -220,6 +220,10 @@ func TestExecuteDrawnDay(t *testing.T) {
 	if err := Execute(context.Background(), c); !errors.Is(err, ErrScenario) {
 		t.Errorf("max nodes below min nodes: got %v, want a scenario error", err)
 	}
+	c = Command{Options: o, DrawSeed: 3, DrawRanges: smallDraw(), TraceFile: "testdata/none.csv", Stdout: io.Discard, Stderr: io.Discard}
+	if err := Execute(context.Background(), c); !errors.Is(err, ErrScenario) || !strings.Contains(err.Error(), "give one") {
+		t.Errorf("a drawn day and a trace: got %v, want a scenario error saying to give one", err)
+	}
 }
 
 // TestSizeHistory checks that the size-history experiment reaches the policies (best-of-d places
