@@ -36,14 +36,9 @@ for set in tuning heldout; do
 	[ "$set" = heldout ] && seeds=$heldout
 	for seed in $seeds; do for r in $replicas; do jobs+=("$set $seed $r"); done; done
 done
-running=0
-for j in "${jobs[@]}"; do
-	# shellcheck disable=SC2086
-	one $j &
-	running=$((running + 1))
-	if [ "$running" -ge 2 ]; then wait -n; running=$((running - 1)); fi
-done
-wait
+# shellcheck source=scripts/placement-jobs.sh
+. scripts/placement-jobs.sh
+two_at_a_time "${jobs[@]}"
 
 for set in tuning heldout; do
 	echo "## $set seeds: $([ "$set" = tuning ] && echo "$tuning" || echo "$heldout") (fleets <= $max_nodes nodes, days <= $max_day)"
