@@ -32,14 +32,9 @@ for set in tuning evaluation; do
 		jobs+=("$set $shape $replicas $seed")
 	done; done; done
 done
-running=0
-for j in "${jobs[@]}"; do
-	# shellcheck disable=SC2086
-	one $j &
-	running=$((running + 1))
-	if [ "$running" -ge 2 ]; then wait -n; running=$((running - 1)); fi
-done
-wait
+# shellcheck source=scripts/placement-jobs.sh
+. scripts/placement-jobs.sh
+two_at_a_time "${jobs[@]}"
 
 for set in tuning evaluation; do
 	echo "## $set seeds: $([ "$set" = tuning ] && echo "$tuning" || echo "$evaluation") (mean load $load; joins refused / node-min > 90 %)"

@@ -16,6 +16,12 @@ type Command struct {
 	// TraceFile is a CSV of room,join,leave (ParseTrace) replacing the generator; with it, a zero
 	// Day replays the trace until its last participant leaves.
 	TraceFile string
+	// DrawSeed, if not 0, replaces the generator with the day DrawDay draws from it within
+	// DrawRanges: its fleet size, day length, load and families (and its replica count unless
+	// KeepReplicas). The scenario is named after the drawn day.
+	DrawSeed     uint64
+	DrawRanges   Ranges
+	KeepReplicas bool
 	// Format is "table", "csv" or "json"; Output is the file written ("" or "-": Stdout).
 	Format, Output string
 	// PlotFile, if set, receives a PNG of per-node load of PlotPolicies, which are simulated even
@@ -32,6 +38,9 @@ type Command struct {
 // the scenario) wrap ErrScenario.
 func Execute(ctx context.Context, c Command) error {
 	o := c.Options
+	if c.DrawSeed != 0 && c.TraceFile != "" {
+		return fmt.Errorf("%w: a drawn day (--draw.seed) and a trace (--trace) both replace the generator: give one", ErrScenario)
+	}
 	if c.TraceFile != "" {
 		f, err := os.Open(c.TraceFile)
 		if err != nil {
@@ -41,6 +50,23 @@ func Execute(ctx context.Context, c Command) error {
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("%w: %s: %w", ErrScenario, c.TraceFile, err)
+		}
+	}
+	if c.DrawSeed != 0 {
+		if err := c.DrawRanges.Validate(); err != nil {
+			return fmt.Errorf("%w: %w", ErrScenario, err)
+		}
+		d := DrawDay(c.DrawSeed, c.DrawRanges)
+		o.Nodes, o.Day, o.Seed = d.Nodes, d.Day, d.Seed
+		if !c.KeepReplicas {
+			o.Replicas = d.Replicas
+		}
+		if o.Name == "" {
+			o.Name = d.Name()
+		}
+		var err error
+		if o.Trace, err = d.Trace(o); err != nil {
+			return fmt.Errorf("%w: %w", ErrScenario, err)
 		}
 	}
 	if c.PlotFile != "" {

@@ -87,6 +87,11 @@ type Options struct {
 	Policies  []string
 	Placement placement.Config
 	RoomsTTL  time.Duration
+	// SizeHistory is an experiment, not a selector feature: when a policy creates a room, its
+	// selector counts the room's eventual participants but the first as pending joins on the
+	// chosen node, as a selector that knew each recurring room name's size from past days would.
+	// The simulated history is perfect, so this bounds what such a history can buy.
+	SizeHistory bool
 	// Replicas is the number of selector instances behind a load balancer: each request goes to a
 	// random one; each keeps its own pending accounts; they share the binding store.
 	Replicas int

@@ -192,7 +192,7 @@ func newRun(o Options, w *workload, p placement.Policy, done *atomic.Int64, tota
 	for i := range r.present {
 		r.present[i] = -1
 	}
-	if clairvoyant {
+	if clairvoyant || o.SizeHistory {
 		r.size = make([]int32, len(w.rooms))
 		for _, pt := range w.parts {
 			r.size[pt.room]++
@@ -251,6 +251,16 @@ func (r *run) join(ctx context.Context, p int32) error {
 	}
 	if res.Spilled {
 		r.res.RoomsSpilled++
+	}
+	if r.o.SizeHistory && !r.clairvoyant && res.Outcome == rooms.Created {
+		// The experiment: the selector expects the room's eventual size, as one that kept each
+		// recurring room name's size would, and counts the participants still to come as pending
+		// joins on its node (the real joins count again when they come: an overestimate).
+		if i, ok := rp.snap.Index(res.Node.ID); ok {
+			for range r.size[pt.room] - 1 {
+				rp.snap.Join(i)
+			}
+		}
 	}
 	if res.Outcome == rooms.Rebound && rm.onCrashed && !rm.moved {
 		rm.moved = true

@@ -25,7 +25,8 @@ func main() {
 
 // cli is the parsed command line beyond what maps straight onto sim.Command.
 type cli struct {
-	crash, drain, progress, daySet bool
+	crash, drain, progress, daySet, replicasSet bool
+	draw                                        sim.Ranges
 }
 
 func newApp(cmd *sim.Command, c *cli, stderr io.Writer) *kingpin.Application {
@@ -98,7 +99,14 @@ func newApp(cmd *sim.Command, c *cli, stderr io.Writer) *kingpin.Application {
 	app.Flag("autoscale.min-nodes", "Nodes per region the autoscaler keeps (0: a tenth of --nodes).").Default(fmt.Sprint(o.MinNodes)).IntVar(&o.MinNodes)
 	num("autoscale.headroom", "Share of the high-water mark kept free when sizing (--fleet.headroom).", &o.Headroom)
 	app.Flag("selector.replicas", "Selector instances behind a load balancer (own pending accounts, shared bindings).").
-		Default(fmt.Sprint(o.Replicas)).IntVar(&o.Replicas)
+		Default(fmt.Sprint(o.Replicas)).IsSetByUser(&c.replicasSet).IntVar(&o.Replicas)
+	app.Flag("draw.seed", "If set, replace the generator and --nodes, --day, --seed with a day shape drawn from this seed (families, fleet size, day length, load; docs/placement.md); --selector.replicas, if given, overrides the drawn replica count.").
+		Uint64Var(&cmd.DrawSeed)
+	c.draw = sim.DefaultRanges()
+	app.Flag("draw.max-nodes", "Largest fleet a drawn day may have.").Default(fmt.Sprint(c.draw.MaxNodes)).IntVar(&c.draw.MaxNodes)
+	dur("draw.max-day", "Longest day a drawn day may have.", &c.draw.MaxDay)
+	app.Flag("experiment.size-history", "Experiment: on creating a room, count its eventual participants as pending joins (a perfect history of recurring room sizes).").
+		BoolVar(&o.SizeHistory)
 	app.Flag("output.format", "table, csv or json.").Default("table").EnumVar(&cmd.Format, "table", "csv", "json")
 	app.Flag("output.file", "Write the results here instead of stdout.").StringVar(&cmd.Output)
 	app.Flag("plot.file", "Write a PNG of per-node load over the day here.").StringVar(&cmd.PlotFile)
@@ -128,6 +136,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cmd.TraceFile != "" && !c.daySet {
 		cmd.Day = 0 // until the last participant leaves
 	}
+	cmd.DrawRanges, cmd.KeepReplicas = c.draw, c.replicasSet
 	if c.progress {
 		cmd.Progress = stderr
 	}
