@@ -209,7 +209,7 @@ step lint lint
 build_binaries() {
 	mkdir -p "$work/bin"
 	(cd "$repo" && go build -trimpath -ldflags='-s -w' -o "$work/bin/" ./cmd/ensemble-sidecar ./cmd/ensemble-jvbemu \
-		./cmd/ensemble-firstboot ./cmd/ensemble-selector)
+		./cmd/ensemble-firstboot ./cmd/ensemble-selector ./cmd/ensemble-xmppcheck)
 	# ENSEMBLE_IMAGES_SIDECAR=<binary> tries the images with another build of the sidecar.
 	if [[ -n ${ENSEMBLE_IMAGES_SIDECAR:-} ]]; then
 		cp "$ENSEMBLE_IMAGES_SIDECAR" "$work/bin/ensemble-sidecar"
@@ -864,6 +864,22 @@ check_xmpp_turn() { # NAME CLIENT
 	want=$(printf '%s' "$user" | openssl dgst -sha1 -hmac "${turn_secrets[$name]}" -binary | base64)
 	[[ $pass == "$want" ]] || die "$name: prosody's TURN password is not derived from the node's turn.secret (the package's global external_service_secret won)"
 	echo "   xmpp: anonymous BOSH session through nginx to prosody 13; XEP-0215 turns $host:$port, password from the node's secret"
+
+	# The same round trip with a real XMPP client (ensemble-xmppcheck, lab): anonymous logins over
+	# WebSocket and over BOSH through nginx, a MUC room joined on the conference domain (created
+	# first by the focus user, as jicofo does: the package's MUC restricts room creation), and the
+	# XEP-0215 TURN entries checked against the node's secret. The focus user's password is set
+	# here: the stand-in package, like the real one, keeps it only in jicofo's configuration.
+	openssl rand -hex 16 >"$work/focus-$name.pass"
+	in_node "$name" prosodyctl register focus auth.meet.jitsi "$(cat "$work/focus-$name.pass")"
+	printf '%s' "${turn_secrets[$name]}" >"$work/turn-$name.secret"
+	in_net "$work/bin/ensemble-xmppcheck" --websocket-url="wss://$name.ci.invalid/xmpp-websocket" \
+		--bosh-url="https://$name.ci.invalid/http-bind" --connect-address="$ip:443" --tls.ca-file="$work/ca.crt" \
+		--domain=meet.jitsi --muc-domain=conference.meet.jitsi --creator-jid=focus@auth.meet.jitsi \
+		--creator-password-file="$work/focus-$name.pass" --expect-turn-host="$name.ci.invalid" \
+		--turn-secret-file="$work/turn-$name.secret" --timeout=30s >"$work/xmppcheck-$name.json" 2>"$work/xmppcheck-$name.log" ||
+		{ cat "$work/xmppcheck-$name.json" "$work/xmppcheck-$name.log"; die "$name: ensemble-xmppcheck failed (WebSocket/BOSH login, MUC join or TURN entries)"; }
+	echo "   xmpp: ensemble-xmppcheck logged in over WebSocket and BOSH through nginx, joined a MUC room, TURN entries match the node's secret"
 
 	# A public address of the node's own (routed IPs sit on the interface): coturn may not relay there.
 	node_net "$name" ip addr add "$own/32" dev host0
