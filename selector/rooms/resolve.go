@@ -209,8 +209,12 @@ func (r *Resolver) ResolveAdmit(ctx context.Context, s *placement.Snapshot, room
 		}
 		if ok && !b.ListedAt.IsZero() {
 			// A watched copy older than the node's return may miss a move another replica made
-			// while the node was gone: ask the store itself.
-			if i, in := s.Index(b.Node); in && (s.Node(i).LiveSince.After(b.ListedAt)) {
+			// while the node was gone: ask the store itself. So may one of a room on a node that
+			// is gone now: another replica may have moved it already (its hold counted from an
+			// earlier spell, while this replica's counts from a later one, as when a restarted
+			// Consul agent restores a node's checks critical one by one), and holding the room
+			// from the copy would send it back to the old node, splitting the meeting.
+			if i, in := s.Index(b.Node); in && (s.Node(i).LiveSince.After(b.ListedAt) || s.Node(i).State == placement.Gone) {
 				if f, can := r.opts.Store.(Refresher); can {
 					if b, ok, err = f.GetFresh(ctx, name); err != nil {
 						return Result{}, fmt.Errorf("%w: get binding of %q: %w", ErrStore, name, err)
