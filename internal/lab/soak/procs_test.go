@@ -113,6 +113,7 @@ func FuzzParseStat(f *testing.F) {
 	f.Add([]byte("1 (systemd) S 0 1 1 0 -1 4194560"))
 	f.Add([]byte("77 (a) b) c) R 1 77 77"))
 	f.Fuzz(func(t *testing.T, stat []byte) {
+		statStart(stat) // must not panic on any input
 		comm, _, state, err := parseStat(stat)
 		if err != nil {
 			return
