@@ -195,8 +195,8 @@ func New(opts Options) (*Selector, error) {
 	if s.store != nil {
 		s.resolver, err = rooms.NewResolver(rooms.ResolverOptions{
 			Store: s.store, Policy: s.policy, Now: opts.Now, TouchEvery: min(rooms.DefaultTouchEvery, opts.RoomsTTL/4),
-			MoveAfter: opts.RoomsMoveAfter,
-			Logger:    opts.Logger.With("component", "rooms"), Neighbours: opts.RegionNeighbours,
+			MoveAfter: opts.RoomsMoveAfter, Deadline: rooms.DefaultDeadline,
+			Logger: opts.Logger.With("component", "rooms"), Neighbours: opts.RegionNeighbours,
 		})
 		if err != nil {
 			return nil, err

@@ -59,7 +59,18 @@ type ResolverOptions struct {
 	// Neighbours lists, for each region, the regions a new room may spill to when the home region
 	// is saturated, nearest first. A region not listed spills nowhere.
 	Neighbours map[string][]string
+	// Deadline bounds a whole lookup (0: only the caller's context does). A lookup makes several
+	// store calls (read, shared gone clock, compare-and-swap, retries), each bounded by the store's
+	// own timeout; while Consul elects a leader each can take almost that long, and their sum would
+	// outlast the client and the balancer in front. With it, a lookup that cannot finish in time
+	// fails with ErrStore (a prompt 503 store_unavailable) instead.
+	Deadline time.Duration
 }
+
+// DefaultDeadline is ResolverOptions.Deadline's recommended value: above one store call's timeout
+// (2 s for the Consul store), so a single slow call can still succeed, and below the 4-5 s after
+// which clients and balancers give up on an answer.
+const DefaultDeadline = 3 * time.Second
 
 // DefaultTouchEvery is ResolverOptions.TouchEvery's recommended value.
 const DefaultTouchEvery = time.Minute
@@ -80,8 +91,8 @@ func NewResolver(opts ResolverOptions) (*Resolver, error) {
 		return nil, errors.New("rooms: nil clock")
 	case opts.Logger == nil:
 		return nil, errors.New("rooms: nil logger")
-	case opts.TouchEvery < 0 || opts.MoveAfter < 0:
-		return nil, fmt.Errorf("rooms: negative touch interval (%v) or move delay (%v)", opts.TouchEvery, opts.MoveAfter)
+	case opts.TouchEvery < 0 || opts.MoveAfter < 0 || opts.Deadline < 0:
+		return nil, fmt.Errorf("rooms: negative touch interval (%v), move delay (%v) or deadline (%v)", opts.TouchEvery, opts.MoveAfter, opts.Deadline)
 	}
 	return &Resolver{opts: opts}, nil
 }
@@ -186,6 +197,11 @@ func (r *Resolver) ResolveAdmit(ctx context.Context, s *placement.Snapshot, room
 	if err != nil {
 		return Result{}, err
 	}
+	if r.opts.Deadline > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.opts.Deadline)
+		defer cancel()
+	}
 	for range maxAttempts {
 		b, ok, err := r.opts.Store.Get(ctx, name)
 		if err != nil {
@@ -193,8 +209,12 @@ func (r *Resolver) ResolveAdmit(ctx context.Context, s *placement.Snapshot, room
 		}
 		if ok && !b.ListedAt.IsZero() {
 			// A watched copy older than the node's return may miss a move another replica made
-			// while the node was gone: ask the store itself.
-			if i, in := s.Index(b.Node); in && s.Node(i).LiveSince.After(b.ListedAt) {
+			// while the node was gone: ask the store itself. So may one of a room on a node that
+			// is gone now: another replica may have moved it already (its hold counted from an
+			// earlier spell, while this replica's counts from a later one, as when a restarted
+			// Consul agent restores a node's checks critical one by one), and holding the room
+			// from the copy would send it back to the old node, splitting the meeting.
+			if i, in := s.Index(b.Node); in && (s.Node(i).LiveSince.After(b.ListedAt) || s.Node(i).State == placement.Gone) {
 				if f, can := r.opts.Store.(Refresher); can {
 					if b, ok, err = f.GetFresh(ctx, name); err != nil {
 						return Result{}, fmt.Errorf("%w: get binding of %q: %w", ErrStore, name, err)

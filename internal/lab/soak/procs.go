@@ -273,12 +273,23 @@ func compare(start, end map[string]Usage) []Resource {
 // Leftovers returns the processes still alive whose process group is one
 // of groups (every fleet process leads its own group, and nginx workers
 // share their master's): after the fleet's Stop there must be none.
-func Leftovers(groups map[int]bool) ([]string, error) {
+// groups maps each fleet process's PID to its start time (StartTime; 0 if
+// unknown). The kernel hands out a PID still used as a process group's ID
+// to no new process, so a live process whose PID is a recorded group but
+// whose start time differs means that group ended and its number went to
+// someone else (PIDs wrap at 32768 on this machine, and other test suites
+// run beside the soak): that group is not the fleet's, nor its members.
+func Leftovers(groups map[int]uint64) ([]string, error) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, fmt.Errorf("leftovers: %w", err)
 	}
-	var out []string
+	type proc struct {
+		pid, pgrp   int
+		comm, state string
+	}
+	var procs []proc
+	reused := map[int]bool{}
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -292,13 +303,51 @@ func Leftovers(groups map[int]bool) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("leftovers: pid %d: %w", pid, err)
 		}
-		if groups[pgrp] && state != "Z" {
-			out = append(out, fmt.Sprintf("pid %d (%s) in group %d", pid, comm, pgrp))
-		} else if groups[pid] && syscall.Kill(pid, 0) == nil && state != "Z" {
-			out = append(out, fmt.Sprintf("pid %d (%s)", pid, comm))
+		if want, ok := groups[pid]; ok && want != 0 {
+			if got, ok := statStart(stat); ok && got != want {
+				reused[pid] = true
+			}
+		}
+		procs = append(procs, proc{pid, pgrp, comm, state})
+	}
+	var out []string
+	for _, p := range procs {
+		_, inGroup := groups[p.pgrp]
+		_, fleetPID := groups[p.pid]
+		switch {
+		case p.state == "Z":
+		case inGroup && !reused[p.pgrp]:
+			out = append(out, fmt.Sprintf("pid %d (%s) in group %d", p.pid, p.comm, p.pgrp))
+		case fleetPID && !reused[p.pid] && syscall.Kill(p.pid, 0) == nil:
+			out = append(out, fmt.Sprintf("pid %d (%s)", p.pid, p.comm))
 		}
 	}
 	return out, nil
+}
+
+// StartTime returns when process pid started, in clock ticks since boot
+// (field 22 of /proc/PID/stat), or 0 when it cannot be read (gone).
+func StartTime(pid int) uint64 {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0
+	}
+	t, _ := statStart(stat)
+	return t
+}
+
+// statStart reads the start time (field 22) from a /proc/PID/stat line.
+func statStart(stat []byte) (uint64, bool) {
+	end := bytes.LastIndexByte(stat, ')')
+	if end < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(stat[end+1:]))
+	if len(f) < 20 { // fields 3 (state) to 22 (starttime)
+		return 0, false
+	}
+	t, err := strconv.ParseUint(f[19], 10, 64)
+	return t, err == nil
 }
 
 // parseStat reads the command, process group and state from

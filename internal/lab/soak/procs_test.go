@@ -35,14 +35,26 @@ func TestLeftovers(t *testing.T) {
 	}
 	pid := cmd.Process.Pid
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	groups := map[int]bool{pid: true}
-	left, err := Leftovers(groups)
-	if err != nil {
-		t.Fatal(err)
+	start := StartTime(pid)
+	if start == 0 {
+		t.Fatalf("start time of pid %d unreadable", pid)
 	}
-	if len(left) != 1 {
-		t.Fatalf("leftovers with sleep running: %v", left)
+	for _, tc := range []struct {
+		name   string
+		start  uint64
+		report bool
+	}{
+		{"the fleet's process", start, true},
+		{"start time unknown", 0, true},
+		// The PID (and so the group) was a fleet process's that ended; another process got it.
+		{"a reused PID", start - 1, false},
+	} {
+		left, err := Leftovers(map[int]uint64{pid: tc.start})
+		if err != nil || (len(left) == 1) != tc.report || len(left) > 1 {
+			t.Errorf("%s: leftovers with sleep running = %v, %v; want reported: %v", tc.name, left, err, tc.report)
+		}
 	}
+	groups := map[int]uint64{pid: start}
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -88,12 +100,20 @@ func TestParseStat(t *testing.T) {
 			t.Errorf("parseStat(%q): no error", bad)
 		}
 	}
+	full := "4242 (nginx: worker) S 4241 4241 4241 0 -1 4194624 86 0 0 0 1 2 0 0 20 0 1 0 987654 123 45"
+	if got, ok := statStart([]byte(full)); !ok || got != 987654 {
+		t.Errorf("statStart = %d, %v; want 987654", got, ok)
+	}
+	if _, ok := statStart([]byte("4242 (x) S 4241 4241 4241 0")); ok {
+		t.Error("statStart of a short stat: no error")
+	}
 }
 
 func FuzzParseStat(f *testing.F) {
 	f.Add([]byte("1 (systemd) S 0 1 1 0 -1 4194560"))
 	f.Add([]byte("77 (a) b) c) R 1 77 77"))
 	f.Fuzz(func(t *testing.T, stat []byte) {
+		statStart(stat) // must not panic on any input
 		comm, _, state, err := parseStat(stat)
 		if err != nil {
 			return

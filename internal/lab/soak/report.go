@@ -55,8 +55,9 @@ type Report struct {
 	Recovery    time.Duration `json:"recovery_ns"`
 	RecoveryErr string        `json:"recovery_err,omitempty"`
 	Resources   []Resource    `json:"resources"`
-	// Groups are the process groups of every fleet process seen.
-	Groups map[int]bool `json:"-"`
+	// Groups are the process groups of every fleet process seen (each
+	// leads its own), by PID, with the process's StartTime.
+	Groups map[int]uint64 `json:"-"`
 	// Leftover lists processes alive after the fleet stopped.
 	Leftover []string `json:"leftover"`
 }

@@ -104,7 +104,7 @@ func Run(ctx context.Context, f *fleet.Fleet, o Options) (*Report, error) {
 	defer lb.Close()
 
 	rep := &Report{Seed: o.Seed, Duration: o.Duration, Nodes: len(f.Nodes), Selectors: len(f.Selectors),
-		Rate: o.Rate, Plan: plan, Groups: map[int]bool{}, NotInjected: notInjected()}
+		Rate: o.Rate, Plan: plan, Groups: map[int]uint64{}, NotInjected: notInjected()}
 	if f.Cluster != nil {
 		rep.ConsulServers = len(f.Cluster.Servers)
 	}
@@ -113,7 +113,10 @@ func Run(ctx context.Context, f *fleet.Fleet, o Options) (*Report, error) {
 		groupsMu.Lock()
 		defer groupsMu.Unlock()
 		for _, p := range f.Processes() {
-			rep.Groups[p.PID] = true
+			// The latest process with a PID is the one that could be left.
+			if t := StartTime(p.PID); t != 0 || rep.Groups[p.PID] == 0 {
+				rep.Groups[p.PID] = t
+			}
 		}
 	}
 	track()
