@@ -54,12 +54,9 @@ frontend ensemble-stats
 // StartHAProxy writes the configuration into a new temporary directory, checks it with
 // haproxy -c, starts haproxy and returns once the statistics page answers.
 func StartHAProxy(ctx context.Context, opts HAProxyOptions) (*HAProxy, error) {
-	bin := opts.Binary
-	if bin == "" {
-		var err error
-		if bin, err = exec.LookPath("haproxy"); err != nil {
-			return nil, fmt.Errorf("haproxy not found (run scripts/install-deps.sh): %w", err)
-		}
+	bin, err := binary("haproxy", opts.Binary)
+	if err != nil {
+		return nil, err
 	}
 	if opts.ReadyTimeout <= 0 {
 		opts.ReadyTimeout = 15 * time.Second

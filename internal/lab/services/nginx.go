@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -70,12 +69,9 @@ http {
 // StartNginx writes a config into a new temporary directory, starts nginx on
 // a free port and returns once stub_status answers.
 func StartNginx(ctx context.Context, opts NginxOptions) (*Nginx, error) {
-	bin := opts.Binary
-	if bin == "" {
-		var err error
-		if bin, err = exec.LookPath("nginx"); err != nil {
-			return nil, fmt.Errorf("nginx not found (run scripts/install-deps.sh): %w", err)
-		}
+	bin, err := binary("nginx", opts.Binary)
+	if err != nil {
+		return nil, err
 	}
 	if opts.ReadyTimeout <= 0 {
 		opts.ReadyTimeout = 15 * time.Second

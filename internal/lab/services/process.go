@@ -225,3 +225,16 @@ func tailFile(path string, max int64) string {
 	b, _ := io.ReadAll(io.LimitReader(f, max))
 	return string(b)
 }
+
+// binary is the program to run: given when set, else name found on PATH, with an error that
+// says how to install it.
+func binary(name, given string) (string, error) {
+	if given != "" {
+		return given, nil
+	}
+	bin, err := exec.LookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("%s not found (run scripts/install-deps.sh): %w", name, err)
+	}
+	return bin, nil
+}

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -43,18 +42,15 @@ type Prometheus struct {
 // on (POST /-/reload) and returns once /-/ready answers. The first scrape
 // lands about 5 s later whatever the scrape interval; see WaitForSample.
 func StartPrometheus(ctx context.Context, opts PrometheusOptions) (*Prometheus, error) {
-	bin := opts.Binary
-	if bin == "" {
-		var err error
-		if bin, err = exec.LookPath("prometheus"); err != nil {
-			return nil, fmt.Errorf("prometheus not found (run scripts/install-deps.sh): %w", err)
-		}
+	bin, err := binary("prometheus", opts.Binary)
+	if err != nil {
+		return nil, err
 	}
 	if opts.ReadyTimeout <= 0 {
 		opts.ReadyTimeout = 30 * time.Second
 	}
 	var p *Prometheus
-	err := retryBindClash(func() error {
+	err = retryBindClash(func() error {
 		dir, err := os.MkdirTemp("", "ensemble-prometheus-")
 		if err != nil {
 			return fmt.Errorf("prometheus: %w", err)

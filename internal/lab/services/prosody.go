@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -62,18 +61,15 @@ http_interfaces = { "127.0.0.1" }
 // StartProsody writes a configuration into a new temporary directory, starts prosody in the
 // foreground on a free port and returns once its HTTP server answers.
 func StartProsody(ctx context.Context, opts ProsodyOptions) (*Prosody, error) {
-	bin := cmp.Or(opts.Binary, os.Getenv("ENSEMBLE_PROSODY"))
-	if bin == "" {
-		var err error
-		if bin, err = exec.LookPath("prosody"); err != nil {
-			return nil, fmt.Errorf("prosody not found (run scripts/install-deps.sh): %w", err)
-		}
+	bin, err := binary("prosody", cmp.Or(opts.Binary, os.Getenv("ENSEMBLE_PROSODY")))
+	if err != nil {
+		return nil, err
 	}
 	if opts.ReadyTimeout <= 0 {
 		opts.ReadyTimeout = 15 * time.Second
 	}
 	var p *Prosody
-	err := retryBindClash(func() error {
+	err = retryBindClash(func() error {
 		port, err := FreePort()
 		if err != nil {
 			return err
