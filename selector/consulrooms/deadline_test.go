@@ -6,9 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"testing"
 	"time"
 
@@ -23,26 +20,12 @@ import (
 // relaying it, as a Consul electing a leader answers: each call slow, none failing.
 func slowConsul(t *testing.T, consul *testenv.Consul, delay time.Duration) *api.Client {
 	t.Helper()
-	target, err := url.Parse("http://" + consul.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return consul.HeldClient(t, func(r *http.Request) {
 		select {
 		case <-time.After(delay):
-			proxy.ServeHTTP(w, r)
 		case <-r.Context().Done():
 		}
-	}))
-	t.Cleanup(srv.Close)
-	cfg := consul.Agent.Config()
-	cfg.Address = srv.Listener.Addr().String()
-	c, err := api.NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	})
 }
 
 // TestResolveDeadline: while Consul answers each call slowly but within the store's timeout, a

@@ -3,9 +3,6 @@ package soak
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -24,25 +21,12 @@ import (
 // agent; the room is bound while it is held.
 func TestKVReadsInOrder(t *testing.T) {
 	consul := testenv.StartConsul(t, testenv.ConsulOptions{})
-	target, err := url.Parse("http://" + consul.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := httputil.NewSingleHostReverseProxy(target)
 	var lists atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	slow := consul.HeldClient(t, func(*http.Request) {
 		if lists.Add(1) == 1 {
 			time.Sleep(600 * time.Millisecond)
 		}
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	cfg := consul.Agent.Config()
-	cfg.Address = srv.Listener.Addr().String()
-	slow, err := api.NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	rec := newKVRecorder(slow, "ensemble/rooms/")
 	ctx := context.Background()
 

@@ -1,6 +1,10 @@
 package testenv
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"testing"
 
 	"github.com/hashicorp/consul/api"
@@ -40,6 +44,31 @@ func StartConsul(t testing.TB, opts ConsulOptions) *Consul {
 func (c *Consul) Client(t testing.TB) *api.Client {
 	t.Helper()
 	cl, err := api.NewClient(c.Agent.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
+// HeldClient returns an API client whose every request passes through a proxy that first
+// calls hold (which may wait, as a Consul electing a leader or just restarted answers slowly)
+// and then relays it to the agent, unless the client gave up meanwhile.
+func (c *Consul) HeldClient(t testing.TB, hold func(*http.Request)) *api.Client {
+	t.Helper()
+	target, err := url.Parse("http://" + c.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hold(r); r.Context().Err() == nil {
+			proxy.ServeHTTP(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	cfg := c.Agent.Config()
+	cfg.Address = srv.Listener.Addr().String()
+	cl, err := api.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
