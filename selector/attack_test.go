@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,9 +27,30 @@ func shippedToken(t *testing.T, admin *api.Client, file string) string {
 	return testenv.ACLToken(t, admin, strings.TrimSuffix(file, ".hcl"), string(rules))
 }
 
+// sidecarToken creates a Jitsi node's sidecar token as consul-acl-sync.py does: the policy of
+// deploy/consul/jitsi-sidecar.hcl verbatim plus the node identity of node.
+func sidecarToken(t *testing.T, admin *api.Client, node string) string {
+	t.Helper()
+	rules, err := os.ReadFile("../deploy/consul/jitsi-sidecar.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := admin.ACL().PolicyCreate(&api.ACLPolicy{Name: "ensemble-jitsi-sidecar", Rules: string(rules)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := admin.ACL().TokenCreate(&api.ACLToken{Description: "sidecar " + node,
+		Policies:       []*api.ACLTokenPolicyLink{{ID: p.ID}},
+		NodeIdentities: []*api.ACLNodeIdentity{{NodeName: node, Datacenter: "dc1"}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok.SecretID
+}
+
 // boundNode writes node id's own entry as its agent would (the management token stands in for
 // the node's agent): Consul node id, service ID id, https://id.example.org, the sidecar's
-// passing check, and a target for the direct load source.
+// passing service and node checks, and a target for the direct load source.
 func boundNode(t *testing.T, admin *api.Client, id string) {
 	t.Helper()
 	tg := testenv.StartTarget(64)
@@ -40,24 +62,31 @@ func boundNode(t *testing.T, admin *api.Client, id string) {
 		Service: &api.AgentService{ID: id, Service: "jitsi", Address: host, Port: port, Meta: map[string]string{
 			registration.MetaPublicURL: "https://" + id + ".example.org", registration.MetaSidecarPort: portStr,
 			registration.MetaCapacity: "64", registration.MetaRegion: "test"}},
-		Check: &api.AgentCheck{Node: id, CheckID: "service:" + id, ServiceID: id, Status: api.HealthPassing},
+		Checks: api.HealthChecks{
+			{Node: id, CheckID: "service:" + id, ServiceID: id, Status: api.HealthPassing},
+			{Node: id, CheckID: registration.NodeCheckID(id), Status: api.HealthPassing},
+		},
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // TestNodeTokenAttacks replays the review's N1 against Consul with ACLs on (default deny) and the
-// policies of deploy/consul created verbatim: with meet1's sidecar token, its agent's node
-// identity, the selector's token and the selector host's registration token, every write the
-// review made on another, existing node is either refused or changes no room's redirect; the
-// overwritten nodes are held draining under their own URL, the conflicts are counted and logged.
+// policies of deploy/consul created verbatim: with meet1's sidecar token (the policy plus meet1's
+// node identity), its agent's node identity, the selector's token and the selector host's
+// registration token, every write the review made on another, existing node is either refused or
+// changes no room's redirect for three times --rooms.move-after: overwritten entries, a critical
+// service check, a node check turned into a service check, a deregistered instance. The attacked
+// nodes are held draining under their own URL (a critical service check does nothing at all),
+// the conflicts and the held instance are counted and logged, and all are eligible again once
+// their agents write the real entries back.
 func TestNodeTokenAttacks(t *testing.T) {
 	consul := testenv.StartConsul(t, testenv.ConsulOptions{ACLDefaultDeny: true})
 	admin := consul.Client(t)
 	for i := 1; i <= 4; i++ {
 		boundNode(t, admin, fmt.Sprintf("meet%d", i))
 	}
-	sidecarTok := shippedToken(t, admin, "jitsi-sidecar.hcl")
+	sidecarTok := sidecarToken(t, admin, "meet1")
 	selectorTok := shippedToken(t, admin, "selector.hcl")
 	registrationTok := shippedToken(t, admin, "selector-registration.hcl")
 	agent, _, err := admin.ACL().TokenCreate(&api.ACLToken{Description: "agent meet1",
@@ -107,6 +136,20 @@ func TestNodeTokenAttacks(t *testing.T) {
 			_, err := sidecar.KV().Put(&api.KVPair{Key: "ensemble/rooms/standup-0", Value: []byte("{}")}, nil)
 			return err
 		}(),
+		"sidecar: critical node check on meet4": func() error {
+			_, err := sidecar.Catalog().Register(&api.CatalogRegistration{Node: "meet4", SkipNodeUpdate: true,
+				Check: &api.AgentCheck{Node: "meet4", CheckID: registration.NodeCheckID("meet4"), Status: api.HealthCritical}}, nil)
+			return err
+		}(),
+		"sidecar: deregister meet4's node check": func() error {
+			_, err := sidecar.Catalog().Deregister(&api.CatalogDeregistration{Node: "meet4", CheckID: registration.NodeCheckID("meet4")}, nil)
+			return err
+		}(),
+		"sidecar: node maintenance on meet4": func() error {
+			_, err := sidecar.Catalog().Register(&api.CatalogRegistration{Node: "meet4", SkipNodeUpdate: true,
+				Check: &api.AgentCheck{Node: "meet4", CheckID: api.NodeMaint, Status: api.HealthCritical}}, nil)
+			return err
+		}(),
 		"agent meet1: register jitsi on meet2":          register(aclClient(t, consul, agent.SecretID), "meet2", "meet2", "https://meet1.example.org", true),
 		"selector: register jitsi on meet2":             register(selector, "meet2", "meet2", "https://meet1.example.org", true),
 		"selector: register ensemble-selector on meet2": registerSelector(selector),
@@ -123,15 +166,18 @@ func TestNodeTokenAttacks(t *testing.T) {
 	// What Consul lets meet1's sidecar token do to other existing nodes (service:write is by name):
 	// each must change no room's redirect.
 	allowed := map[string]error{
-		"overwrite meet2, node fields unchanged": register(sidecar, "meet2", "meet2", "https://meet1.example.org", false),
-		"overwrite meet3 with SkipNodeUpdate":    register(sidecar, "meet3", "meet3", "https://meet1.example.org", true),
-		"second instance on meet3":               register(sidecar, "meet3", "meet1", "https://meet1.example.org", true),
-		"critical check on meet4's instance": func() error {
-			_, err := sidecar.Catalog().Register(&api.CatalogRegistration{Node: "meet4", SkipNodeUpdate: true,
-				Check: &api.AgentCheck{Node: "meet4", CheckID: "evil", ServiceID: "meet4", Status: api.HealthCritical}}, nil)
+		"overwrite meet2, node fields unchanged":  register(sidecar, "meet2", "meet2", "https://meet1.example.org", false),
+		"overwrite meet3 with SkipNodeUpdate":     register(sidecar, "meet3", "meet3", "https://meet1.example.org", true),
+		"second instance on meet3":                register(sidecar, "meet3", "meet1", "https://meet1.example.org", true),
+		"critical check on meet4's instance":      serviceCheck(sidecar, "meet4", "evil"),
+		"meet4's own service check critical":      serviceCheck(sidecar, "meet4", "service:meet4"),
+		"meet4's maintenance on its instance":     serviceCheck(sidecar, "meet4", api.ServiceMaintPrefix+"meet4"),
+		"meet4's node check into a service check": serviceCheck(sidecar, "meet4", registration.NodeCheckID("meet4")),
+		"service-defaults of jitsi":               configEntry(sidecar, "jitsi"),
+		"deregister meet2's instance": func() error {
+			_, err := sidecar.Catalog().Deregister(&api.CatalogDeregistration{Node: "meet2", ServiceID: "meet2"}, nil)
 			return err
 		}(),
-		"service-defaults of jitsi": configEntry(sidecar, "jitsi"),
 	}
 	for what, err := range allowed {
 		if err != nil {
@@ -149,7 +195,9 @@ func TestNodeTokenAttacks(t *testing.T) {
 		}
 		return nil
 	})
-	in.waitNodes(t, 5*time.Second, map[string]string{"meet1": "eligible", "meet2": "draining", "meet3": "draining", "meet4": "eligible"})
+	// meet2 deregistered (held: its own node check passes), meet3 overwritten (held: its last
+	// bound entry), meet4 without its node check (draining until its agent writes it back).
+	in.waitNodes(t, 5*time.Second, map[string]string{"meet1": "eligible", "meet2": "draining", "meet3": "draining", "meet4": "draining"})
 	time.Sleep(3 * opts.RoomsMoveAfter) // a room of a node that looked gone would move after RoomsMoveAfter
 	for room, want := range redirects {
 		if got := in.room(t, room).URL; got != want {
@@ -157,36 +205,38 @@ func TestNodeTokenAttacks(t *testing.T) {
 		}
 	}
 	if v := in.metric(t, "ensemble_selector_catalog_conflicts", nil); v != 3 {
-		t.Errorf("ensemble_selector_catalog_conflicts = %v, want 3 (meet2, meet3 and meet1's copy on meet3)", v)
+		t.Errorf("ensemble_selector_catalog_conflicts = %v, want 3 (meet3, meet1's copy on meet3, meet2 held)", v)
 	}
-	for _, node := range []string{"meet2", "meet3"} {
-		if !strings.Contains(logs.String(), "claims an identity its Consul node does not own") ||
-			!strings.Contains(logs.String(), "consul_node="+node) {
-			t.Errorf("no conflict log line for %s:\n%s", node, logs.String())
+	for line, node := range map[string]string{
+		"claims an identity its Consul node does not own":            "meet3",
+		"deregistered while its Consul node is alive; held draining": "meet2",
+	} {
+		if !regexp.MustCompile(regexp.QuoteMeta(line) + `.*consul_node=` + node).MatchString(logs.String()) {
+			t.Errorf("no log line %q for %s:\n%s", line, node, logs.String())
 		}
 	}
 
-	// The residue Consul's ACLs cannot refuse and the selector cannot tell from a real event: a
-	// service deregistration takes the node out (its rooms move after --rooms.move-after) until its
-	// agent registers it again. Pinned so docs/security.md changes if Consul ever refuses it.
-	if _, err := sidecar.Catalog().Deregister(&api.CatalogDeregistration{Node: "meet2", ServiceID: "meet2"}, nil); err != nil {
-		t.Errorf("deregistering meet2's instance: %v (docs/security.md says Consul allows it)", err)
-	}
-
 	// The real entries back (the victims' agents' anti-entropy), the conflicts clear.
-	for _, id := range []string{"meet2", "meet3"} {
+	for _, id := range []string{"meet2", "meet3", "meet4"} {
 		boundNode(t, admin, id)
 	}
 	if _, err := admin.Catalog().Deregister(&api.CatalogDeregistration{Node: "meet3", ServiceID: "meet1"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	in.waitNodes(t, 10*time.Second, map[string]string{"meet2": "eligible", "meet3": "eligible"})
+	in.waitNodes(t, 10*time.Second, map[string]string{"meet1": "eligible", "meet2": "eligible", "meet3": "eligible", "meet4": "eligible"})
 	testenv.WaitFor(t, 10*time.Second, func() error {
 		if v := in.metric(t, "ensemble_selector_catalog_conflicts", nil); v != 0 {
 			return fmt.Errorf("ensemble_selector_catalog_conflicts = %v after the repair, want 0", v)
 		}
 		return nil
 	})
+}
+
+// serviceCheck writes a critical check checkID on node's jitsi instance with c's token.
+func serviceCheck(c *api.Client, node, checkID string) error {
+	_, err := c.Catalog().Register(&api.CatalogRegistration{Node: node, SkipNodeUpdate: true,
+		Check: &api.AgentCheck{Node: node, CheckID: checkID, ServiceID: node, Status: api.HealthCritical}}, nil)
+	return err
 }
 
 // configEntry writes a service-defaults entry for service with c's token.

@@ -105,7 +105,7 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 		}),
 		conflicts: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "catalog_conflicts",
-			Help: "Service instances that claim an identity their Consul node does not own (a service ID other than the node's name, a public URL other than https://<node>.<allowed domain>) or share a service ID with another node's; none is used.",
+			Help: "Service instances that claim an identity their Consul node does not own (a service ID other than the node's name, a public URL other than https://<node>.<allowed domain>) or share a service ID with another node's; none is used. Also counts bound nodes whose instance was deregistered while their node's own check passes, held draining.",
 		}),
 	}
 	for _, r := range degradedReasons {

@@ -26,6 +26,17 @@ const (
 	MetaVersion     = "version"
 )
 
+// NodeCheckPrefix starts the ID of the node-level check a sidecar registers through its local
+// agent when its service ID is its Consul node's name: NodeCheckID.
+const NodeCheckPrefix = "ensemble-sidecar:"
+
+// NodeCheckID is the ID of the node-level health check of the sidecar with service ID id. It is a
+// node check, not a service check, because Consul asks for node:write on the node to write one,
+// which only that node's own tokens hold; any token that may write the jitsi service may write a
+// service check on every node's instance. The selector trusts only this check for a bound node's
+// health (docs/security.md, N1d).
+func NodeCheckID(id string) string { return NodeCheckPrefix + id }
+
 // MaxServiceIDLen bounds a service ID: it becomes a Prometheus label, a log field and part of
 // every room binding.
 const MaxServiceIDLen = 64

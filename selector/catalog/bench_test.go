@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"testing"
@@ -22,7 +23,8 @@ func entries(n int) []*api.ServiceEntry {
 			}},
 			Checks: api.HealthChecks{
 				{CheckID: "serfHealth", Status: api.HealthPassing},
-				{CheckID: "service:" + id, Status: api.HealthPassing},
+				{CheckID: registration.NodeCheckID(id), Status: api.HealthPassing},
+				{CheckID: "service:" + id, ServiceID: id, Status: api.HealthPassing},
 			},
 		}
 	}
@@ -40,7 +42,7 @@ func BenchmarkPublish(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				w.current.Store(nil) // force a full build and swap each time
-				w.publish(es, 1)
+				w.publish(context.Background(), es, 1)
 			}
 		})
 	}

@@ -6,6 +6,7 @@ package catalog
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,43 +48,94 @@ type Node struct {
 	// unless Gone.
 	GoneIndex uint64
 	// Missing is set when the node is no longer in Consul's answer: it is kept as Gone for
-	// Options.KeepMissing, so its rooms are held like those of any gone node.
+	// Options.KeepMissing, so its rooms are held like those of any gone node; or, bound, held
+	// Draining while its Consul node is alive (someone else deregistered its instance: Consul
+	// lets any jitsi service writer do that).
 	Missing bool
+	// HeldSince is when this watcher began holding the node, missing, as Draining (zero otherwise).
+	HeldSince time.Time
 }
 
 // spellIndex is the lowest ModifyIndex among the critical checks that make a node Gone
-// (maintenance checks only drain it).
-func spellIndex(checks api.HealthChecks) uint64 {
+// (maintenance checks only drain it; checks classify does not trust do nothing).
+func spellIndex(id string, checks api.HealthChecks, unbound bool) uint64 {
 	var idx uint64
 	for _, c := range checks {
-		maint := c.CheckID == api.NodeMaint || strings.HasPrefix(c.CheckID, api.ServiceMaintPrefix)
-		if c.Status == api.HealthCritical && !maint && (idx == 0 || c.ModifyIndex < idx) {
+		if t := trust(id, c, unbound); t == trusted && c.Status == api.HealthCritical && (idx == 0 || c.ModifyIndex < idx) {
 			idx = c.ModifyIndex
 		}
 	}
 	return idx
 }
 
-// classify turns a node's checks into a State. Consul's maintenance checks (`_service_maintenance:<id>` and
-// `_node_maintenance`) mean draining; any other critical check means gone. A warning (an HTTP check answered
-// 429) also keeps new rooms away without moving existing ones, the same as draining.
+// checkTrust is how much a check tells classify.
+type checkTrust int
+
+const (
+	untrusted   checkTrust = iota // written by someone other than the node, or about another instance
+	maintenance                   // Consul's maintenance mode: critical means draining
+	trusted                       // the node's own word: critical means gone
+)
+
+// trust says whether a check is the node's own.
 //
-// Only checks the node itself writes count: node-level checks (Consul asks for node:write on that node,
-// which only its own agent token has) and the two service checks the sidecar and Consul's maintenance
-// mode write (`service:<id>`, `_service_maintenance:<id>`). Any token that may write the jitsi service
-// can add a service check to any node's instance (Consul authorises service writes by name, not by
-// node), so an extra critical check is a way to make another node look gone; it is ignored.
-func classify(id string, checks api.HealthChecks) placement.State {
+// Bound (the default), only node-level checks count: Consul asks for node:write on the node to
+// write one, which only the node's own tokens have (its agent's, its sidecar's node identity).
+// Any token that may write the jitsi service may write a service check on any node's instance,
+// `service:<id>` and `_service_maintenance:<id>` included, so none of them counts: the sidecar's
+// health is its node-level check registration.NodeCheckID(id), drains show as that check's
+// warning, and Consul's node maintenance drains too.
+//
+// Unbound (labs: many sidecars on one agent), the node's checks are the two service checks the
+// sidecar and Consul's maintenance mode write for this instance and the agent's node-level checks,
+// except the node checks of other instances sharing the agent.
+func trust(id string, c *api.HealthCheck, unbound bool) checkTrust {
+	switch {
+	case c.CheckID == api.NodeMaint && c.ServiceID == "":
+		return maintenance
+	case c.ServiceID == "" && strings.HasPrefix(c.CheckID, registration.NodeCheckPrefix):
+		if unbound && !checkOf(c.CheckID, registration.NodeCheckPrefix, id) {
+			return untrusted // another instance's sidecar on the shared agent
+		}
+		return trusted
+	case c.ServiceID == "":
+		return trusted
+	case !unbound:
+		return untrusted
+	case checkOf(c.CheckID, api.ServiceMaintPrefix, id):
+		return maintenance
+	case checkOf(c.CheckID, "service:", id):
+		return trusted
+	}
+	return untrusted
+}
+
+// checkOf reports whether checkID is prefix+id (without building that string: this runs for
+// every check of every node on every catalog change).
+func checkOf(checkID, prefix, id string) bool {
+	return len(checkID) == len(prefix)+len(id) && strings.HasPrefix(checkID, prefix) && strings.HasSuffix(checkID, id)
+}
+
+// classify turns a node's checks into a State: a trusted critical check means gone, Consul's
+// maintenance checks mean draining, and so does a warning (the sidecar answers 429 while it
+// drains): new rooms keep away, existing ones keep their redirect. Checks trust refuses are
+// ignored. Bound, a node whose own node check (registration.NodeCheckID) is absent is draining,
+// not eligible: nothing the node wrote says it is alive (a sidecar that predates the check, or a
+// check another token turned into a service check and deleted).
+func classify(id string, checks api.HealthChecks, unbound bool) placement.State {
 	state := placement.Eligible
+	if !unbound && !hasNodeCheck(id, checks) {
+		state = placement.Draining
+	}
 	for _, c := range checks {
-		maint := c.CheckID == api.NodeMaint || c.CheckID == api.ServiceMaintPrefix+id
-		if c.ServiceID != "" && c.CheckID != "service:"+id && !maint {
+		t := trust(id, c, unbound)
+		if t == untrusted {
 			continue
 		}
 		switch c.Status {
 		case api.HealthPassing:
 		case api.HealthCritical:
-			if !maint {
+			if t == trusted {
 				return placement.Gone
 			}
 			state = placement.Draining
@@ -92,6 +144,13 @@ func classify(id string, checks api.HealthChecks) placement.State {
 		}
 	}
 	return state
+}
+
+// hasNodeCheck reports whether the node's own node-level check is among checks.
+func hasNodeCheck(id string, checks api.HealthChecks) bool {
+	return slices.ContainsFunc(checks, func(c *api.HealthCheck) bool {
+		return c.ServiceID == "" && checkOf(c.CheckID, registration.NodeCheckPrefix, id)
+	})
 }
 
 // conflictError is an entry whose identity is not its Consul node's: a service ID other than the node's
@@ -130,7 +189,7 @@ func fromEntry(e *api.ServiceEntry, opts Options) (Node, error) {
 		PublicURL:   pub,
 		Region:      s.Meta[registration.MetaRegion],
 		Version:     s.Meta[registration.MetaVersion],
-		State:       classify(s.ID, e.Checks),
+		State:       classify(s.ID, e.Checks, opts.Unbound),
 	}
 	if e.Node != nil {
 		n.ConsulNode = e.Node.Node

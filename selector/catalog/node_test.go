@@ -1,45 +1,68 @@
 package catalog
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/ensemble-jitsi/ensemble/internal/registration"
 	"github.com/ensemble-jitsi/ensemble/selector/placement"
 )
 
+// TestClassify: unbound (labs), the node's service checks and its agent's node checks count;
+// bound (the default), only node-level checks, which need node:write on the node, and the node's
+// own check must be there.
 func TestClassify(t *testing.T) {
+	const (
+		E = placement.Eligible
+		D = placement.Draining
+		G = placement.Gone
+	)
+	// chk is a check on instance "a": a service check unless its ID names a node-level one.
 	chk := func(id, status string) *api.HealthCheck {
 		c := &api.HealthCheck{CheckID: id, Status: status}
-		if id != "serfHealth" && id != api.NodeMaint && id != "node-disk" {
+		if id != "serfHealth" && id != api.NodeMaint && id != "node-disk" && !strings.HasPrefix(id, registration.NodeCheckPrefix) {
 			c.ServiceID = "a"
 		}
 		return c
 	}
+	own := chk(registration.NodeCheckID("a"), api.HealthPassing)
 	cases := []struct {
-		name   string
-		checks api.HealthChecks
-		want   placement.State
+		name           string
+		checks         api.HealthChecks
+		unbound, bound placement.State
 	}{
-		{"no checks", nil, placement.Eligible},
-		{"all passing", api.HealthChecks{chk("serfHealth", "passing"), chk("service:a", "passing")}, placement.Eligible},
-		{"maintenance", api.HealthChecks{chk("service:a", "passing"), chk("_service_maintenance:a", "critical")}, placement.Draining},
-		{"node maintenance", api.HealthChecks{chk("_node_maintenance", "critical")}, placement.Draining},
-		{"warning", api.HealthChecks{chk("service:a", "warning")}, placement.Draining},
-		{"own check critical", api.HealthChecks{chk("service:a", "critical")}, placement.Gone},
-		{"critical beats maintenance", api.HealthChecks{chk("_service_maintenance:a", "critical"), chk("service:a", "critical")}, placement.Gone},
-		{"serf critical", api.HealthChecks{chk("serfHealth", "critical"), chk("service:a", "passing")}, placement.Gone},
-		{"node-level check critical", api.HealthChecks{chk("node-disk", "critical"), chk("service:a", "passing")}, placement.Gone},
-		// Checks any jitsi service writer can add to any node's instance: not the node's own.
-		{"foreign service check critical", api.HealthChecks{chk("service:a", "passing"), chk("evil", "critical")}, placement.Eligible},
-		{"foreign service check warning", api.HealthChecks{chk("service:a", "passing"), chk("service:b", "warning")}, placement.Eligible},
-		{"another instance's maintenance", api.HealthChecks{chk("_service_maintenance:b", "critical")}, placement.Eligible},
+		{"no checks", nil, E, D},
+		{"all passing", api.HealthChecks{chk("serfHealth", "passing"), own, chk("service:a", "passing")}, E, E},
+		{"only the service check", api.HealthChecks{chk("serfHealth", "passing"), chk("service:a", "passing")}, E, D},
+		{"service maintenance", api.HealthChecks{own, chk("service:a", "passing"), chk("_service_maintenance:a", "critical")}, D, E},
+		{"node maintenance", api.HealthChecks{own, chk("_node_maintenance", "critical")}, D, D},
+		{"service check warning", api.HealthChecks{own, chk("service:a", "warning")}, D, E},
+		{"node check warning (draining)", api.HealthChecks{chk(registration.NodeCheckID("a"), "warning")}, D, D},
+		// N1d: any jitsi service writer can write the instance's service check critical.
+		{"service check critical", api.HealthChecks{own, chk("service:a", "critical")}, G, E},
+		{"node check critical", api.HealthChecks{chk(registration.NodeCheckID("a"), "critical")}, G, G},
+		{"critical beats maintenance", api.HealthChecks{chk("_node_maintenance", "critical"), chk(registration.NodeCheckID("a"), "critical")}, G, G},
+		{"serf critical", api.HealthChecks{chk("serfHealth", "critical"), own, chk("service:a", "passing")}, G, G},
+		{"other node-level check critical", api.HealthChecks{chk("node-disk", "critical"), own}, G, G},
+		{"foreign service check critical", api.HealthChecks{own, chk("service:a", "passing"), chk("evil", "critical")}, E, E},
+		{"foreign service check warning", api.HealthChecks{own, chk("service:a", "passing"), chk("service:b", "warning")}, E, E},
+		{"another instance's maintenance", api.HealthChecks{own, chk("_service_maintenance:b", "critical")}, E, E},
+		// Labs: the sidecar of instance b shares the agent, and its node check is not a's.
+		{"another sidecar's node check critical", api.HealthChecks{own, chk(registration.NodeCheckID("b"), "critical")}, E, G},
+		// Consul lets a jitsi service writer turn the node check into a service check of the same ID.
+		{"own node check turned into a service check", api.HealthChecks{
+			{CheckID: registration.NodeCheckID("a"), ServiceID: "a", Status: api.HealthCritical}, chk("service:a", "passing")}, E, D},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := classify("a", c.checks); got != c.want {
-				t.Fatalf("classify = %v, want %v", got, c.want)
+			if got := classify("a", c.checks, true); got != c.unbound {
+				t.Errorf("unbound: classify = %v, want %v", got, c.unbound)
+			}
+			if got := classify("a", c.checks, false); got != c.bound {
+				t.Errorf("bound: classify = %v, want %v", got, c.bound)
 			}
 		})
 	}

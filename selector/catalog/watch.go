@@ -44,6 +44,12 @@ type Options struct {
 	// (rooms.ResolverOptions.MoveAfter) rather than moved at once: keep it above the move delay
 	// (the selector sets twice it).
 	KeepMissing time.Duration
+	// UnverifiedHold is how long, bound, a node whose instance left Consul's answer is held
+	// Draining when its own node check is gone too but its Consul node is still there (another
+	// token turned that check into a service check and deregistered both; the node's agent writes
+	// them back within its anti-entropy interval, about a minute on fleets of up to 128 nodes).
+	// A sidecar that leaves marks its node check critical instead, which ends the hold at once.
+	UnverifiedHold time.Duration
 }
 
 // DefaultOptions returns the settings used by the selector.
@@ -55,6 +61,8 @@ func DefaultOptions() Options {
 		Burst:      5,
 		MinBackoff: 250 * time.Millisecond,
 		MaxBackoff: 10 * time.Second,
+		// Several anti-entropy intervals of a fleet of up to 128 nodes (Consul's agent/ae).
+		UnverifiedHold: 5 * time.Minute,
 	}
 }
 
@@ -70,7 +78,8 @@ type Hooks struct {
 	// Conflicts is called after each answer with the number of conflicts: service IDs registered
 	// on more than one Consul node (each such ID is left out entirely), and instances whose
 	// identity is not their Consul node's (left out; the node they sit on keeps its last bound
-	// entry as Draining).
+	// entry as Draining), and bound nodes whose instance was deregistered while their Consul node
+	// is alive (held Draining).
 	Conflicts func(n int)
 	// Changed is called after a new snapshot is published.
 	Changed func(*Snapshot)
@@ -79,23 +88,30 @@ type Hooks struct {
 // Watcher follows one Consul service with blocking queries and publishes snapshots.
 type Watcher struct {
 	health  *api.Health
+	catalog *api.Catalog
 	opts    Options
 	hooks   Hooks
 	logger  *slog.Logger
 	current atomic.Pointer[Snapshot]
 	// lastContact is the Unix nanosecond time of the last successful answer from Consul (0 = never).
 	lastContact atomic.Int64
-	// ignoredKey, conflictKey and boundKey describe the last logged sets of ignored entries,
-	// duplicate IDs and binding conflicts; only Run's goroutine uses them.
-	ignoredKey, conflictKey, boundKey string
+	// nodeReads bounds the reads of missing nodes' own checks (holdMissing).
+	nodeReads *rate.Limiter
+	// ignoredKey, conflictKey, boundKey and heldKey describe the last logged sets of ignored
+	// entries, duplicate IDs, binding conflicts and held missing nodes; only Run's goroutine uses
+	// them.
+	ignoredKey, conflictKey, boundKey, heldKey string
 }
+
+// nodeReadTimeout bounds one read of a missing node's checks, its wait for the rate limit included.
+const nodeReadTimeout = 5 * time.Second
 
 // New returns a Watcher. It does nothing until Run.
 func New(client *api.Client, opts Options, hooks Hooks, logger *slog.Logger) (*Watcher, error) {
 	if opts.Service == "" {
 		return nil, errors.New("catalog: empty service name")
 	}
-	if opts.WaitTime <= 0 || opts.Rate <= 0 || opts.Burst < 1 || opts.MinBackoff <= 0 || opts.MaxBackoff < opts.MinBackoff || opts.KeepMissing < 0 {
+	if opts.WaitTime <= 0 || opts.Rate <= 0 || opts.Burst < 1 || opts.MinBackoff <= 0 || opts.MaxBackoff < opts.MinBackoff || opts.KeepMissing < 0 || opts.UnverifiedHold < 0 {
 		return nil, fmt.Errorf("catalog: invalid options %+v", opts)
 	}
 	if !opts.Unbound && opts.AllowedDomains.Empty() {
@@ -104,7 +120,8 @@ func New(client *api.Client, opts Options, hooks Hooks, logger *slog.Logger) (*W
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Watcher{health: client.Health(), opts: opts, hooks: hooks, logger: logger}, nil
+	return &Watcher{health: client.Health(), catalog: client.Catalog(), opts: opts, hooks: hooks, logger: logger,
+		nodeReads: rate.NewLimiter(rate.Every(50*time.Millisecond), 20)}, nil
 }
 
 // Snapshot returns the latest published view, or nil before the first answer from Consul.
@@ -157,7 +174,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 		if w.hooks.Contact != nil {
 			w.hooks.Contact(meta.LastIndex)
 		}
-		w.publish(entries, meta.LastIndex)
+		w.publish(ctx, entries, meta.LastIndex)
 	}
 }
 
@@ -188,7 +205,7 @@ func nextIndex(prev, got uint64) uint64 {
 
 // publish swaps in a new snapshot when the fleet changed. Consul returns on unrelated writes and on
 // timeouts too, so the payload is compared rather than trusting the index.
-func (w *Watcher) publish(entries []*api.ServiceEntry, index uint64) {
+func (w *Watcher) publish(ctx context.Context, entries []*api.ServiceEntry, index uint64) {
 	nodes := make([]Node, 0, len(entries))
 	var (
 		skipped []ignored
@@ -208,7 +225,7 @@ func (w *Watcher) publish(entries []*api.ServiceEntry, index uint64) {
 			skipped = append(skipped, ignored{id, err})
 		default:
 			if n.State == placement.Gone {
-				n.GoneIndex = spellIndex(e.Checks)
+				n.GoneIndex = spellIndex(n.ID, e.Checks, w.opts.Unbound)
 			}
 			nodes = append(nodes, n)
 		}
@@ -216,8 +233,13 @@ func (w *Watcher) publish(entries []*api.ServiceEntry, index uint64) {
 	old := w.current.Load()
 	nodes = hold(old, nodes, claims)
 	nodes, conflicts := dropConflicts(nodes)
-	w.report(skipped, conflicts, claims)
 	now := w.opts.Now()
+	held := w.holdMissing(ctx, old, nodes, conflicted(conflicts), now)
+	if len(held) > 0 {
+		nodes = append(nodes, held...)
+		slices.SortFunc(nodes, func(a, b Node) int { return strings.Compare(a.ID, b.ID) })
+	}
+	w.report(skipped, conflicts, claims, held)
 	since(old, nodes, now)
 	nodes = keepMissing(old, nodes, conflicted(conflicts), index, now, w.opts.KeepMissing)
 	if old != nil && slices.Equal(old.Nodes, nodes) {
@@ -247,6 +269,84 @@ func hold(old *Snapshot, nodes []Node, claims []*conflictError) []Node {
 		}
 	}
 	return nodes
+}
+
+// holdMissing returns, bound, the nodes of the previous snapshot that are not gone and left
+// Consul's answer while their Consul node is alive, as Draining and Missing, so their rooms keep
+// their redirect and no new room goes to them. Any token that may write the jitsi service can
+// deregister any node's instance; only the node's own tokens can write its node check
+// (registration.NodeCheckID), and a sidecar that leaves marks that check critical before it
+// deregisters. So a node is held while its own check is there and not critical, and for
+// Options.UnverifiedHold when the check is gone too but the Consul node is still there (someone
+// turned the check into a service check and deregistered both; the node's agent writes them
+// back). One bounded, rate-limited read per missing node and answer; a failed read holds nothing
+// (the node goes missing as before).
+func (w *Watcher) holdMissing(ctx context.Context, old *Snapshot, nodes []Node, conflicts map[string]bool, now time.Time) []Node {
+	if w.opts.Unbound || old == nil {
+		return nil
+	}
+	listed := &Snapshot{Nodes: nodes}
+	var held []Node
+	for _, o := range old.Nodes {
+		if _, ok := listed.Node(o.ID); ok || conflicts[o.ID] || o.State == placement.Gone {
+			continue
+		}
+		if !o.Missing {
+			o.HeldSince = now
+		}
+		switch w.nodeLife(ctx, o) {
+		case nodeDead:
+			continue
+		case nodeUnverified:
+			if now.Sub(o.HeldSince) >= w.opts.UnverifiedHold {
+				continue
+			}
+		}
+		o.State, o.Missing = placement.Draining, true
+		held = append(held, o)
+	}
+	return held
+}
+
+// nodeLife is what a missing node's Consul node says about it.
+type nodeLife int
+
+const (
+	nodeDead       nodeLife = iota // gone from the catalog, a check of its own critical, or unreadable
+	nodeUnverified                 // in the catalog, but its own node check is gone
+	nodeAlive                      // its own node check is there and nothing of its own is critical
+)
+
+// nodeLife reads n's Consul node's checks (and, without its own check, whether the Consul node
+// is still registered: only its agent's token may deregister it).
+func (w *Watcher) nodeLife(ctx context.Context, n Node) nodeLife {
+	ctx, cancel := context.WithTimeout(ctx, nodeReadTimeout)
+	defer cancel()
+	if err := w.nodeReads.Wait(ctx); err != nil {
+		w.logger.Warn("no time left to read a missing node's checks; it goes missing", "consul_node", n.ConsulNode, "err", err)
+		return nodeDead
+	}
+	q := (&api.QueryOptions{AllowStale: true}).WithContext(ctx)
+	checks, _, err := w.health.Node(n.ConsulNode, q)
+	if err != nil {
+		w.logger.Warn("reading a missing node's checks failed; it goes missing", "consul_node", n.ConsulNode, "err", err)
+		return nodeDead
+	}
+	switch {
+	case classify(n.ID, checks, false) == placement.Gone:
+		return nodeDead
+	case hasNodeCheck(n.ID, checks):
+		return nodeAlive
+	}
+	node, _, err := w.catalog.Node(n.ConsulNode, q)
+	if err != nil {
+		w.logger.Warn("reading a missing node failed; it goes missing", "consul_node", n.ConsulNode, "err", err)
+		return nodeDead
+	}
+	if node == nil || node.Node == nil {
+		return nodeDead
+	}
+	return nodeUnverified
 }
 
 // since carries each node's LiveSince over from the previous snapshot while it stays out of
@@ -298,10 +398,10 @@ func keepMissing(old *Snapshot, nodes []Node, conflicts map[string]bool, index u
 			continue
 		}
 		switch {
-		case o.Missing && now.Sub(o.GoneSince) >= keep:
+		case o.Missing && o.State == placement.Gone && now.Sub(o.GoneSince) >= keep:
 			continue
-		case !o.Missing && o.State != placement.Gone:
-			o.GoneSince, o.GoneIndex, o.LiveSince = now, index, time.Time{}
+		case o.State != placement.Gone: // listed until now, or held while its Consul node was alive
+			o.GoneSince, o.GoneIndex, o.LiveSince, o.HeldSince = now, index, time.Time{}, time.Time{}
 		case !o.Missing && o.GoneIndex == 0:
 			o.GoneIndex = index
 		}
@@ -351,10 +451,22 @@ func dropConflicts(nodes []Node) ([]Node, []conflict) {
 	return out, conflicts
 }
 
-// report logs ignored entries and conflicts when their sets change, and feeds the hooks.
-func (w *Watcher) report(skipped []ignored, conflicts []conflict, claims []*conflictError) {
+// report logs ignored entries, conflicts and held missing nodes when their sets change, and
+// feeds the hooks.
+func (w *Watcher) report(skipped []ignored, conflicts []conflict, claims []*conflictError, held []Node) {
 	if w.hooks.Conflicts != nil {
-		w.hooks.Conflicts(len(conflicts) + len(claims))
+		w.hooks.Conflicts(len(conflicts) + len(claims) + len(held))
+	}
+	var heldKey strings.Builder
+	for _, n := range held {
+		fmt.Fprintf(&heldKey, "%q;", n.ID)
+	}
+	if key := heldKey.String(); key != w.heldKey {
+		w.heldKey = key
+		for _, n := range held {
+			w.logger.Error("service instance deregistered while its Consul node is alive; held draining",
+				"service", w.opts.Service, "consul_node", n.ConsulNode, "id", n.ID, "public_url", n.PublicURL, "held_since", n.HeldSince)
+		}
 	}
 	var claimKey strings.Builder
 	for _, c := range claims {

@@ -81,6 +81,17 @@ func waitState(t *testing.T, w *Watcher, want map[string]placement.State) {
 	})
 }
 
+// waitNode waits until node id of w's snapshot satisfies ok.
+func waitNode(t *testing.T, w *Watcher, id string, ok func(Node) bool) {
+	t.Helper()
+	testenv.WaitFor(t, 10*time.Second, func() error {
+		if n, found := w.Snapshot().Node(id); !found || !ok(n) {
+			return fmt.Errorf("node %s = %+v (found %v)", id, n, found)
+		}
+		return nil
+	})
+}
+
 func TestWatchClassifiesAndFollows(t *testing.T) {
 	consul := testenv.StartConsul(t, testenv.ConsulOptions{})
 	c := consul.Client(t)
@@ -156,15 +167,18 @@ func TestWatchSurvivesConsulRestart(t *testing.T) {
 	}
 }
 
-// catalogRegister writes id's jitsi instance on Consul node, with the sidecar's passing check,
-// as the node's own agent would sync it.
+// catalogRegister writes id's jitsi instance on Consul node, with the sidecar's passing service
+// and node checks, as the node's own agent would sync it.
 func catalogRegister(t *testing.T, c *api.Client, node, id, publicURL string) {
 	t.Helper()
 	if _, err := c.Catalog().Register(&api.CatalogRegistration{
 		Node: node, Address: "127.0.0.1", SkipNodeUpdate: true,
 		Service: &api.AgentService{ID: id, Service: "jitsi", Address: "127.0.0.1", Port: 9100,
 			Meta: map[string]string{registration.MetaPublicURL: publicURL}},
-		Check: &api.AgentCheck{Node: node, CheckID: "service:" + id, ServiceID: id, Status: api.HealthPassing},
+		Checks: api.HealthChecks{
+			{Node: node, CheckID: "service:" + id, ServiceID: id, Status: api.HealthPassing},
+			{Node: node, CheckID: registration.NodeCheckID(id), Status: api.HealthPassing},
+		},
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +188,10 @@ func catalogRegister(t *testing.T, c *api.Client, node, id, publicURL string) {
 // its Consul node's name and its URL https://<node>.<allowed domain>. An instance claiming
 // another identity is a conflict (counted); when it overwrote a node's own entry, the node keeps
 // its last bound entry, draining, so its rooms keep their redirect, until the real entry is back.
+// Only the node's own node check decides whether it is alive: a critical service check does
+// nothing, and an instance deregistered while that check passes is held draining.
 func TestWatchBindsIdentity(t *testing.T) {
+	const unverifiedHold = 3 * time.Second
 	consul := testenv.StartConsul(t, testenv.ConsulOptions{})
 	c := consul.Client(t)
 	catalogRegister(t, c, "meet1", "meet1", "https://meet1.example.org")
@@ -186,6 +203,7 @@ func TestWatchBindsIdentity(t *testing.T) {
 	w := startWatch(t, c, Hooks{Conflicts: func(n int) { conflicts.Store(int64(n)) }}, func(o *Options) {
 		o.Unbound = false
 		o.AllowedDomains, _ = registration.ParseDomains([]string{"example.org"})
+		o.UnverifiedHold = unverifiedHold
 	})
 	waitState(t, w, map[string]placement.State{"meet1": placement.Eligible, "meet2": placement.Eligible})
 	if n := conflicts.Load(); n != 3 {
@@ -202,6 +220,51 @@ func TestWatchBindsIdentity(t *testing.T) {
 	}
 	catalogRegister(t, c, "meet2", "meet2", "https://meet2.example.org")
 	waitState(t, w, map[string]placement.State{"meet1": placement.Eligible, "meet2": placement.Eligible})
+
+	// Service checks are anyone's (any jitsi writer can write them on any node): no effect.
+	if _, err := c.Catalog().Register(&api.CatalogRegistration{Node: "meet1", SkipNodeUpdate: true,
+		Check: &api.AgentCheck{Node: "meet1", CheckID: "service:meet1", ServiceID: "meet1", Status: api.HealthCritical}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// An instance deregistered while its node's own check passes is held draining, counted.
+	if _, err := c.Catalog().Deregister(&api.CatalogDeregistration{Node: "meet2", ServiceID: "meet2"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitNode(t, w, "meet2", func(n Node) bool {
+		return n.State == placement.Draining && n.Missing && n.PublicURL == "https://meet2.example.org"
+	})
+	if n := conflicts.Load(); n != 4 {
+		t.Errorf("conflicts = %d with meet2 held, want 4", n)
+	}
+	catalogRegister(t, c, "meet2", "meet2", "https://meet2.example.org")
+	waitState(t, w, map[string]placement.State{"meet1": placement.Eligible, "meet2": placement.Eligible})
+	// A sidecar that leaves marks its node check critical, then deregisters: gone at once.
+	if _, err := c.Catalog().Register(&api.CatalogRegistration{Node: "meet2", SkipNodeUpdate: true,
+		Check: &api.AgentCheck{Node: "meet2", CheckID: registration.NodeCheckID("meet2"), Status: api.HealthCritical}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Catalog().Deregister(&api.CatalogDeregistration{Node: "meet2", ServiceID: "meet2"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitNode(t, w, "meet2", func(n Node) bool { return n.State == placement.Gone && n.Missing && n.GoneIndex != 0 })
+
+	// Its node check turned into a service check and both deregistered (Consul lets a jitsi
+	// writer do that): held while the Consul node is there, for UnverifiedHold.
+	catalogRegister(t, c, "meet1", "meet1", "https://meet1.example.org")
+	if _, err := c.Catalog().Register(&api.CatalogRegistration{Node: "meet1", SkipNodeUpdate: true,
+		Check: &api.AgentCheck{Node: "meet1", CheckID: registration.NodeCheckID("meet1"), ServiceID: "meet1", Status: api.HealthCritical}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, w, map[string]placement.State{"meet1": placement.Draining, "meet2": placement.Gone})
+	if _, err := c.Catalog().Deregister(&api.CatalogDeregistration{Node: "meet1", ServiceID: "meet1"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	waitNode(t, w, "meet1", func(n Node) bool { return n.State == placement.Draining && n.Missing && !n.HeldSince.IsZero() })
+	waitNode(t, w, "meet1", func(n Node) bool { return n.State == placement.Gone && n.Missing })
+	if held := time.Since(start); held < unverifiedHold/2 {
+		t.Errorf("meet1 held %v, want about UnverifiedHold (%v)", held, unverifiedHold)
+	}
 
 	if _, err := New(c, DefaultOptions(), Hooks{}, slog.New(slog.DiscardHandler)); err == nil {
 		t.Error("a bound watcher without allowed domains was accepted")
@@ -248,14 +311,22 @@ func TestKeepMissing(t *testing.T) {
 func TestSpellIndex(t *testing.T) {
 	checks := api.HealthChecks{
 		{CheckID: "serfHealth", Status: api.HealthPassing, ModifyIndex: 3},
-		{CheckID: "service:a", Status: api.HealthCritical, ModifyIndex: 20},
-		{CheckID: api.ServiceMaintPrefix + "a", Status: api.HealthCritical, ModifyIndex: 9},
+		{CheckID: "service:a", ServiceID: "a", Status: api.HealthCritical, ModifyIndex: 10},
+		{CheckID: api.ServiceMaintPrefix + "a", ServiceID: "a", Status: api.HealthCritical, ModifyIndex: 9},
 		{CheckID: "other", Status: api.HealthCritical, ModifyIndex: 12},
 	}
-	if got := spellIndex(checks); got != 12 {
-		t.Errorf("spellIndex = %d, want 12 (the earliest critical check, maintenance aside)", got)
-	}
-	if got := spellIndex(checks[:1]); got != 0 {
-		t.Errorf("spellIndex of passing checks = %d, want 0", got)
+	for _, c := range []struct {
+		checks  api.HealthChecks
+		unbound bool
+		want    uint64
+	}{
+		{checks, true, 10},     // the earliest critical check, maintenance aside
+		{checks, false, 12},    // bound: service checks are not the node's word
+		{checks[:2], false, 0}, // nothing the node wrote is critical
+		{checks[:1], true, 0},  // all passing
+	} {
+		if got := spellIndex("a", c.checks, c.unbound); got != c.want {
+			t.Errorf("spellIndex(%d checks, unbound %v) = %d, want %d", len(c.checks), c.unbound, got, c.want)
+		}
 	}
 }
