@@ -92,11 +92,16 @@ func (p *CPUProbe) Check(context.Context) error {
 	return nil
 }
 
-// healthHandler serves /health: 200 when every probe passes, else 503 naming the failures.
+// healthHandler serves /health: 200 when every probe passes, else 503 naming the failures; 429
+// (a warning to Consul) while the node drains and every probe passes.
 type healthHandler struct {
 	probes  []Probe
 	timeout time.Duration
 	success *prometheus.GaugeVec
+	// draining reports whether a drain is under way (nil: never). The node-level check the
+	// selector trusts cannot carry Consul's service maintenance (anyone who may write the jitsi
+	// service may write that on any node), so a drain reaches it as a warning.
+	draining func() bool
 }
 
 type probeFailure struct {
@@ -106,6 +111,7 @@ type probeFailure struct {
 
 type healthReport struct {
 	Status   string         `json:"status"`
+	Draining bool           `json:"draining,omitempty"`
 	Failures []probeFailure `json:"failures,omitempty"`
 	// shuttingDown is true when the only failures are the bridge's shutdown.
 	shuttingDown bool
@@ -156,9 +162,10 @@ func (h *healthHandler) check(ctx context.Context) healthReport {
 
 func (h *healthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rep := h.check(r.Context())
+	rep.Draining = h.draining != nil && h.draining()
 	code := http.StatusOK
 	switch {
-	case rep.shuttingDown:
+	case rep.shuttingDown, rep.Draining && rep.Status == "pass":
 		code = http.StatusTooManyRequests // a warning to Consul: draining, not gone
 	case rep.Status != "pass":
 		code = http.StatusServiceUnavailable

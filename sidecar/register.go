@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,19 +23,27 @@ import (
 const consulCallTimeout = 5 * time.Second
 
 // registrar owns the node's registration in the local Consul agent.
+//
+// When the service ID is the agent's node name (the binding the selector requires unless
+// --nodes.insecure-unbound), it also registers nodeCheck, a node-level check of /health: Consul
+// asks for node:write on the node to write one, which only this node's tokens hold, so it is the
+// health the selector trusts (any jitsi writer may write the service check on any node). Sidecars
+// sharing one agent under other IDs (labs) have no node to speak for and register none.
 type registrar struct {
-	agent    *api.Agent
-	reg      *api.AgentServiceRegistration
-	logger   *slog.Logger
-	retryMin time.Duration
-	resync   time.Duration
-	metrics  *metrics
+	agent     *api.Agent
+	reg       *api.AgentServiceRegistration
+	nodeCheck *api.AgentCheckRegistration
+	logger    *slog.Logger
+	retryMin  time.Duration
+	resync    time.Duration
+	metrics   *metrics
 
 	// mu serialises writes to the agent, so a resync cannot undo a maintenance change
 	// made at the same time.
 	mu          sync.Mutex
 	maintenance string // reason while draining, "" otherwise
 	registered  bool   // registered at least once by this process
+	bound       bool   // the agent's node name is the service ID: nodeCheck is registered
 }
 
 // consulError wraps err with op and, when the agent refused for lack of an ACL permission,
@@ -42,6 +51,10 @@ type registrar struct {
 func (r *registrar) consulError(op string, err error) error {
 	r.metrics.consulErrors.WithLabelValues(op).Inc()
 	var se api.StatusError
+	if errors.As(err, &se) && se.Code == http.StatusForbidden && strings.HasPrefix(op, "node check") {
+		return fmt.Errorf("consul %s %q refused: the ACL token lacks permission node:write on this node "+
+			"(give the sidecar token the node identity of its node, deploy/consul/README.md): %w", op, r.nodeCheck.ID, err)
+	}
 	if errors.As(err, &se) && se.Code == http.StatusForbidden {
 		return fmt.Errorf("consul %s of service %q refused: the ACL token lacks permission service:write on %q "+
 			"(give the sidecar a token with service:write through CONSUL_HTTP_TOKEN or CONSUL_HTTP_TOKEN_FILE): %w",
@@ -67,6 +80,19 @@ func (r *registrar) register(ctx context.Context) error {
 	if r.maintenance != "" {
 		if err := r.agent.EnableServiceMaintenanceOpts(r.reg.ID, r.maintenance, (&api.QueryOptions{}).WithContext(ctx)); err != nil {
 			return r.consulError("maintenance", err)
+		}
+	}
+	// The agent names its node in the service check it just wrote.
+	checks, err := r.agent.ChecksWithFilterOpts(fmt.Sprintf("CheckID == %q", r.reg.Check.CheckID), (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return r.consulError("registration", err)
+	}
+	c := checks[r.reg.Check.CheckID]
+	r.bound = c != nil && c.Node == r.reg.ID
+	if r.bound {
+		if err := r.agent.CheckRegisterOpts(r.nodeCheck, (&api.QueryOptions{}).WithContext(ctx)); err != nil {
+			r.metrics.registered.Set(0)
+			return r.consulError("node check registration", err)
 		}
 	}
 	r.metrics.registered.Set(1)
@@ -97,6 +123,12 @@ func (r *registrar) setMaintenance(ctx context.Context, reason string) error {
 
 // deregister removes the service. It reports whether this process had registered it, since
 // a failure matters only then.
+//
+// A bound sidecar first replaces its node check with a critical one saying it left, rather than
+// removing it: the selector holds a node whose instance vanished while its Consul node is alive
+// (anyone who may write the jitsi service may deregister it, and may turn a node check into a
+// service check and deregister both), and only a critical check of the node's own tells it the
+// node really left. The next registration replaces it.
 func (r *registrar) deregister(ctx context.Context) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, consulCallTimeout)
 	defer cancel()
@@ -105,11 +137,25 @@ func (r *registrar) deregister(ctx context.Context) (bool, error) {
 	r.metrics.registered.Set(0)
 	// The maintenance check goes with the service; a later registration starts without it.
 	r.maintenance = ""
-	if err := r.agent.ServiceDeregisterOpts(r.reg.ID, (&api.QueryOptions{}).WithContext(ctx)); err != nil {
-		return r.registered, r.consulError("deregistration", err)
+	q := (&api.QueryOptions{}).WithContext(ctx)
+	var errs []error
+	if r.bound {
+		left := *r.nodeCheck
+		left.Notes = "ensemble-sidecar stopped and deregistered " + r.reg.ID
+		left.AgentServiceCheck = api.AgentServiceCheck{TTL: leftTTL, Status: api.HealthCritical}
+		if err := r.agent.CheckRegisterOpts(&left, q); err != nil {
+			errs = append(errs, r.consulError("node check update", err))
+		}
 	}
-	return r.registered, nil
+	if err := r.agent.ServiceDeregisterOpts(r.reg.ID, q); err != nil {
+		errs = append(errs, r.consulError("deregistration", err))
+	}
+	return r.registered, errors.Join(errs...)
 }
+
+// leftTTL is the TTL of the critical check a bound sidecar leaves behind; nothing updates it, so
+// it stays critical whatever the TTL, which only has to be valid.
+const leftTTL = "8760h"
 
 // run keeps the registration in place until ctx ends: it registers, then watches the
 // service on the agent with a blocking query, so an agent that lost it (restarted empty) is
@@ -198,13 +244,19 @@ func (r *registrar) inPlace(ctx context.Context, svc *api.AgentService) (bool, e
 	}
 	ctx, cancel := context.WithTimeout(ctx, consulCallTimeout)
 	defer cancel()
-	checks, err := r.agent.ChecksWithFilterOpts(fmt.Sprintf("ServiceID == %q", r.reg.ID), (&api.QueryOptions{}).WithContext(ctx))
+	filter := fmt.Sprintf("ServiceID == %q or CheckID == %q", r.reg.ID, r.nodeCheck.ID)
+	checks, err := r.agent.ChecksWithFilterOpts(filter, (&api.QueryOptions{}).WithContext(ctx))
 	if err != nil {
 		return false, r.consulError("watch", err)
 	}
 	c, ok := checks[r.reg.Check.CheckID]
 	if !ok || c.Type != "http" || c.Name != r.reg.Check.Name {
 		return false, nil
+	}
+	if r.bound {
+		if n, ok := checks[r.nodeCheck.ID]; !ok || n.Type != "http" || n.Name != r.nodeCheck.Name || n.ServiceID != "" {
+			return false, nil
+		}
 	}
 	r.mu.Lock()
 	draining := r.maintenance != ""
@@ -239,6 +291,21 @@ func sleep(ctx context.Context, d time.Duration) {
 	select {
 	case <-t.C:
 	case <-ctx.Done():
+	}
+}
+
+// newNodeCheck builds the node-level check a bound sidecar registers (registrar): the same call
+// of /health as the service check, which answers 429 (a warning: draining) while the node drains.
+// Consul removes a critical node check never by itself, so it has no
+// DeregisterCriticalServiceAfter.
+func newNodeCheck(svc *api.AgentServiceRegistration) *api.AgentCheckRegistration {
+	c := *svc.Check
+	c.CheckID, c.DeregisterCriticalServiceAfter = "", ""
+	return &api.AgentCheckRegistration{
+		ID:                registration.NodeCheckID(svc.ID),
+		Name:              "ensemble-sidecar /health (node)",
+		Notes:             "The health of " + svc.ID + "'s sidecar as only this node may write it; the selector trusts this check.",
+		AgentServiceCheck: c,
 	}
 }
 

@@ -138,21 +138,24 @@ func Run(ctx context.Context, o Options) error {
 	if verdict != nil {
 		probes = append([]Probe{firstbootProbe(verdict)}, probes...)
 	}
+	svc := newRegistration(&o, tcp.Port, healthURL(tcp, tlsOn), header)
 	reg := &registrar{
-		agent:    client.Agent(),
-		reg:      newRegistration(&o, tcp.Port, healthURL(tcp, tlsOn), header),
-		logger:   logger.With("component", "consul"),
-		retryMin: o.ConsulRetryMin,
-		resync:   o.ConsulResyncInterval,
-		metrics:  m,
+		agent:     client.Agent(),
+		reg:       svc,
+		nodeCheck: newNodeCheck(svc),
+		logger:    logger.With("component", "consul"),
+		retryMin:  o.ConsulRetryMin,
+		resync:    o.ConsulResyncInterval,
+		metrics:   m,
 	}
 	ctl := newController(&o, logger.With("component", "drain"), reg, bridge, m)
 	handler, err := routes(&o, logger, own, goMetrics, ctl, &healthHandler{
 		probes: probes,
 		// Half the check timeout: a hung probe still yields a 503 well before Consul gives
 		// up on the check, and the node leaves ?passing within one check interval.
-		timeout: o.ConsulCheckTimeout / 2,
-		success: m.probeSuccess,
+		timeout:  o.ConsulCheckTimeout / 2,
+		success:  m.probeSuccess,
+		draining: func() bool { return ctl.snapshot().State != StateServing },
 	})
 	if err != nil {
 		return err
