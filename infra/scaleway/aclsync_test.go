@@ -98,6 +98,10 @@ func TestConsulACLSync(t *testing.T) {
 			if len(got.NodeIdentities) != 1 || got.NodeIdentities[0].NodeName != tok["host"] || len(got.Policies) != 0 {
 				t.Errorf("%s: identities %+v policies %+v, want only the node identity", tok["description"], got.NodeIdentities, got.Policies)
 			}
+		case "sidecar":
+			if len(got.Policies) != 1 || len(got.NodeIdentities) != 1 || got.NodeIdentities[0].NodeName != tok["host"] {
+				t.Errorf("%s: policies %+v identities %+v, want the sidecar policy and the node identity", tok["description"], got.Policies, got.NodeIdentities)
+			}
 		default:
 			if len(got.Policies) != 1 || len(got.NodeIdentities) != 0 {
 				t.Errorf("%s: policies %+v identities %+v, want one policy", tok["description"], got.Policies, got.NodeIdentities)
@@ -113,6 +117,14 @@ func TestConsulACLSync(t *testing.T) {
 	}
 	if _, err := client.KV().Put(&api.KVPair{Key: "ensemble/rooms/x", Value: []byte("x")}, &api.WriteOptions{Token: sidecar}); err == nil {
 		t.Error("the sidecar token may write the selector's keys")
+	}
+	// Its node identity lets it write node-level checks on its own node only.
+	for node, allowed := range map[string]bool{"meet-0001": true, "meet-0002": false} {
+		_, err := client.Catalog().Register(&api.CatalogRegistration{Node: node, Address: "192.0.2.1",
+			Check: &api.AgentCheck{Node: node, CheckID: "ensemble-sidecar:" + node, Status: api.HealthPassing}}, &api.WriteOptions{Token: sidecar})
+		if (err == nil) != allowed {
+			t.Errorf("the sidecar token of meet-0001 writing a node check on %s: %v, want allowed=%v", node, err, allowed)
+		}
 	}
 
 	if out := sync(three); strings.TrimSpace(out) != "" {

@@ -41,8 +41,10 @@ locals {
     [for n in local.node_names : {
       host = n, purpose = "agent", node_identities = [{ node_name = n, datacenter = local.datacenter }], policies = []
     }],
+    # The sidecar registers the jitsi service (the policy) and the node-level check the selector
+    # trusts for its node (the node identity: node:write on that node only; docs/security.md N1d).
     [for n in local.node_names : {
-      host = n, purpose = "sidecar", node_identities = [], policies = ["ensemble-jitsi-sidecar"]
+      host = n, purpose = "sidecar", node_identities = [{ node_name = n, datacenter = local.datacenter }], policies = ["ensemble-jitsi-sidecar"]
     }],
     [for c in local.control_names : {
       host = c, purpose = "agent", node_identities = [{ node_name = c, datacenter = local.datacenter }], policies = []

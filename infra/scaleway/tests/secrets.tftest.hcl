@@ -13,10 +13,10 @@ run "tokens" {
     condition = alltrue([
       for name, s in scaleway_instance_server.jitsi : (
         nonsensitive(yamldecode(s.user_data["cloud-init"]).ensemble.consul.agent_token) == one([for t in nonsensitive(output.consul_acl.tokens) : t.secret_id if t.host == name && t.purpose == "agent" && t.node_identities == [{ node_name = name, datacenter = var.control.consul_datacenter }]]) &&
-        nonsensitive(yamldecode(s.user_data["cloud-init"]).ensemble.consul.sidecar_token) == one([for t in nonsensitive(output.consul_acl.tokens) : t.secret_id if t.host == name && t.purpose == "sidecar" && t.policies == ["ensemble-jitsi-sidecar"] && length(t.node_identities) == 0])
+        nonsensitive(yamldecode(s.user_data["cloud-init"]).ensemble.consul.sidecar_token) == one([for t in nonsensitive(output.consul_acl.tokens) : t.secret_id if t.host == name && t.purpose == "sidecar" && t.policies == ["ensemble-jitsi-sidecar"] && t.node_identities == [{ node_name = name, datacenter = var.control.consul_datacenter }]])
       )
     ])
-    error_message = "a node's user-data must carry the agent token (its node identity) and sidecar token that consul_acl creates for it"
+    error_message = "a node's user-data must carry the agent token (its node identity) and sidecar token (the sidecar policy and its node identity) that consul_acl creates for it"
   }
   assert {
     condition = alltrue([
