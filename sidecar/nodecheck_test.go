@@ -18,7 +18,8 @@ import (
 // consul-acl-sync.py makes for it (deploy/consul/jitsi-sidecar.hcl verbatim plus the node's
 // identity), registers the node-level check the selector trusts; a drain shows on it as a
 // warning; when the sidecar stops, the check is left critical and the service is gone. With the
-// policy alone (no node identity) the log says node:write is missing.
+// policy alone (no node identity) the log says node:write is missing and the service stays; a
+// node check lost behind the sidecar's back is written again at the next resync.
 func TestNodeCheck(t *testing.T) {
 	const node = "meet-n"
 	e := newEnv(t, testenv.ConsulOptions{ACLDefaultDeny: true, NodeName: node}, jvbemu.Options{})
@@ -48,10 +49,13 @@ func TestNodeCheck(t *testing.T) {
 		}
 		return nil
 	})
+	// The service stays registered (unbound selectors use it) while the node check is retried.
+	waitAgent(t, e.client, node, true, false, 5*time.Second)
 	r.cancel()
 	_ = r.wait(t, 10*time.Second)
 
-	o = e.options(node, &testenv.Buffer{})
+	var logs testenv.Buffer
+	o = e.options(node, &logs)
 	o.Consul = &api.Config{Address: e.consul.Addr, Token: token(&api.ACLNodeIdentity{NodeName: node, Datacenter: "dc1"})}
 	r = start(t, o)
 	waitNodeCheck := func(status, notes string) {
@@ -72,6 +76,18 @@ func TestNodeCheck(t *testing.T) {
 			return fmt.Errorf("no node check among %d checks", len(checks))
 		})
 	}
+	waitNodeCheck(api.HealthPassing, "only this node")
+	// Lost behind its back (an agent restarted empty keeps the service only if re-registered):
+	// the resync writes it again.
+	if err := e.client.Agent().CheckDeregister(registration.NodeCheckID(node)); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 10*time.Second, func() error {
+		if !strings.Contains(logs.String(), "node check differs; writing it again") {
+			return fmt.Errorf("the resync did not write the node check again")
+		}
+		return nil
+	})
 	waitNodeCheck(api.HealthPassing, "only this node")
 	conf := e.emu.StartConference(1)
 	post(t, r.ctl+"/drain")

@@ -90,10 +90,7 @@ func (r *registrar) register(ctx context.Context) error {
 	c := checks[r.reg.Check.CheckID]
 	r.bound = c != nil && c.Node == r.reg.ID
 	if r.bound {
-		if err := r.agent.CheckRegisterOpts(r.nodeCheck, (&api.QueryOptions{}).WithContext(ctx)); err != nil {
-			r.metrics.registered.Set(0)
-			return r.consulError("node check registration", err)
-		}
+		r.registerNodeCheck(ctx)
 	}
 	r.metrics.registered.Set(1)
 	r.metrics.registrations.Inc()
@@ -119,6 +116,16 @@ func (r *registrar) setMaintenance(ctx context.Context, reason string) error {
 		return r.consulError("maintenance", err)
 	}
 	return nil
+}
+
+// registerNodeCheck writes the node check; r.mu must be held. A refusal (a token without the
+// node's identity) is logged, not returned: the service stays registered, unbound selectors use
+// it, bound ones keep the node out of new rooms, and the next resync tries again.
+func (r *registrar) registerNodeCheck(ctx context.Context) {
+	if err := r.agent.CheckRegisterOpts(r.nodeCheck, (&api.QueryOptions{}).WithContext(ctx)); err != nil {
+		r.logger.Error("node check not registered: a selector keeps this node out of new rooms until it is; retrying at the next resync",
+			"err", r.consulError("node check registration", err))
+	}
 }
 
 // deregister removes the service. It reports whether this process had registered it, since
@@ -236,7 +243,8 @@ func (r *registrar) run(ctx context.Context) {
 }
 
 // inPlace reports whether the agent holds the registration as this process would write it:
-// the service, its HTTP check and, while draining, the maintenance check.
+// the service, its HTTP check and, while draining, the maintenance check. A bound sidecar's node
+// check is written again here when it differs.
 func (r *registrar) inPlace(ctx context.Context, svc *api.AgentService) (bool, error) {
 	if svc == nil || svc.Service != r.reg.Name || svc.Port != r.reg.Port || svc.Address != r.reg.Address ||
 		!slices.Equal(svc.Tags, r.reg.Tags) || !maps.Equal(svc.Meta, r.reg.Meta) {
@@ -253,13 +261,14 @@ func (r *registrar) inPlace(ctx context.Context, svc *api.AgentService) (bool, e
 	if !ok || c.Type != "http" || c.Name != r.reg.Check.Name {
 		return false, nil
 	}
-	if r.bound {
-		if n, ok := checks[r.nodeCheck.ID]; !ok || n.Type != "http" || n.Name != r.nodeCheck.Name || n.ServiceID != "" {
-			return false, nil
-		}
-	}
 	r.mu.Lock()
 	draining := r.maintenance != ""
+	if n, ok := checks[r.nodeCheck.ID]; r.bound && (!ok || n.Type != "http" || n.Name != r.nodeCheck.Name || n.ServiceID != "") {
+		// Only the node check differs: write it alone, not the service (which would restart the
+		// service check's timer).
+		r.logger.Info("the agent's copy of the node check differs; writing it again")
+		r.registerNodeCheck(ctx)
+	}
 	r.mu.Unlock()
 	_, maintained := checks["_service_maintenance:"+r.reg.ID]
 	return maintained == draining, nil
