@@ -123,7 +123,8 @@ func TestLoadBalancer(t *testing.T) {
 			Service: &api.AgentService{ID: id, Service: "jitsi", Address: host, Port: p, Meta: map[string]string{
 				registration.MetaPublicURL: "https://" + id + ".example.org", registration.MetaSidecarPort: port,
 				registration.MetaCapacity: "64"}},
-			Check: &api.AgentCheck{Node: id, CheckID: "service:" + id, ServiceID: id, Status: api.HealthPassing},
+			// The sidecar's node check: the health a bound selector trusts (docs/security.md, N1d).
+			Check: &api.AgentCheck{Node: id, CheckID: registration.NodeCheckID(id), Status: api.HealthPassing},
 		}, nil); err != nil {
 			t.Fatal(err)
 		}
