@@ -67,7 +67,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "1 if the health probe passed on its last run.",
 		}, []string{"probe"}),
 	}
-	for _, op := range []string{"registration", "maintenance", "deregistration", "watch"} {
+	for _, op := range []string{"registration", "maintenance", "deregistration", "watch", "node_check"} {
 		m.consulErrors.WithLabelValues(op)
 	}
 	reg.MustRegister(m.registered, m.registrations, m.consulErrors, m.drainState, m.probeSuccess)

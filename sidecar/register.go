@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -51,9 +50,9 @@ type registrar struct {
 func (r *registrar) consulError(op string, err error) error {
 	r.metrics.consulErrors.WithLabelValues(op).Inc()
 	var se api.StatusError
-	if errors.As(err, &se) && se.Code == http.StatusForbidden && strings.HasPrefix(op, "node check") {
-		return fmt.Errorf("consul %s %q refused: the ACL token lacks permission node:write on this node "+
-			"(give the sidecar token the node identity of its node, deploy/consul/README.md): %w", op, r.nodeCheck.ID, err)
+	if errors.As(err, &se) && se.Code == http.StatusForbidden && op == "node_check" {
+		return fmt.Errorf("consul write of node check %q refused: the ACL token lacks permission node:write on this node "+
+			"(give the sidecar token the node identity of its node, deploy/consul/README.md): %w", r.nodeCheck.ID, err)
 	}
 	if errors.As(err, &se) && se.Code == http.StatusForbidden {
 		return fmt.Errorf("consul %s of service %q refused: the ACL token lacks permission service:write on %q "+
@@ -124,7 +123,7 @@ func (r *registrar) setMaintenance(ctx context.Context, reason string) error {
 func (r *registrar) registerNodeCheck(ctx context.Context) {
 	if err := r.agent.CheckRegisterOpts(r.nodeCheck, (&api.QueryOptions{}).WithContext(ctx)); err != nil {
 		r.logger.Error("node check not registered: a selector keeps this node out of new rooms until it is; retrying at the next resync",
-			"err", r.consulError("node check registration", err))
+			"err", r.consulError("node_check", err))
 	}
 }
 
@@ -151,7 +150,7 @@ func (r *registrar) deregister(ctx context.Context) (bool, error) {
 		left.Notes = "ensemble-sidecar stopped and deregistered " + r.reg.ID
 		left.AgentServiceCheck = api.AgentServiceCheck{TTL: leftTTL, Status: api.HealthCritical}
 		if err := r.agent.CheckRegisterOpts(&left, q); err != nil {
-			errs = append(errs, r.consulError("node check update", err))
+			errs = append(errs, r.consulError("node_check", err))
 		}
 	}
 	if err := r.agent.ServiceDeregisterOpts(r.reg.ID, q); err != nil {
