@@ -234,14 +234,15 @@ func (w *Watcher) publish(ctx context.Context, entries []*api.ServiceEntry, inde
 	nodes = hold(old, nodes, claims)
 	nodes, conflicts := dropConflicts(nodes)
 	now := w.opts.Now()
-	held := w.holdMissing(ctx, old, nodes, conflicted(conflicts), now)
+	inConflict := conflicted(conflicts)
+	held := w.holdMissing(ctx, old, nodes, inConflict, now)
 	if len(held) > 0 {
 		nodes = append(nodes, held...)
 		slices.SortFunc(nodes, func(a, b Node) int { return strings.Compare(a.ID, b.ID) })
 	}
 	w.report(skipped, conflicts, claims, held)
 	since(old, nodes, now)
-	nodes = keepMissing(old, nodes, conflicted(conflicts), index, now, w.opts.KeepMissing)
+	nodes = keepMissing(old, nodes, inConflict, index, now, w.opts.KeepMissing)
 	if old != nil && slices.Equal(old.Nodes, nodes) {
 		return
 	}
