@@ -191,7 +191,7 @@ func catalogRegister(t *testing.T, c *api.Client, node, id, publicURL string) {
 // Only the node's own node check decides whether it is alive: a critical service check does
 // nothing, and an instance deregistered while that check passes is held draining.
 func TestWatchBindsIdentity(t *testing.T) {
-	const unverifiedHold = 3 * time.Second
+	const unverifiedHold = 2 * time.Second
 	consul := testenv.StartConsul(t, testenv.ConsulOptions{})
 	c := consul.Client(t)
 	catalogRegister(t, c, "meet1", "meet1", "https://meet1.example.org")
