@@ -246,3 +246,25 @@ func TestSizeHistory(t *testing.T) {
 		t.Errorf("the oracle changed with the size history:\n%+v\n%+v", a, b)
 	}
 }
+
+// TestReplicaSharesReachPolicies checks that the replicas are told their positions
+// (Options.Shares): with three replicas least-loaded places differently with and without shares,
+// and with one replica, which has no one to share with, identically.
+func TestReplicaSharesReachPolicies(t *testing.T) {
+	d := DrawDay(seedWith(t, FamilyClasses).Seed, smallDraw())
+	o := DefaultOptions()
+	o.Policies, o.Nodes, o.Day, o.Seed, o.Oracle = []string{"least-loaded"}, d.Nodes, d.Day, d.Seed, false
+	var err error
+	if o.Trace, err = d.Trace(o); err != nil {
+		t.Fatal(err)
+	}
+	for _, replicas := range []int{1, 3} {
+		o.Replicas, o.Shares = replicas, true
+		shares := result(t, simulate(t, o), "least-loaded")
+		o.Shares = false
+		blind := result(t, simulate(t, o), "least-loaded")
+		if same := reflect.DeepEqual(shares, blind); same != (replicas == 1) {
+			t.Errorf("%d replicas: same result with and without shares: %v", replicas, same)
+		}
+	}
+}

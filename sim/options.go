@@ -95,6 +95,9 @@ type Options struct {
 	// Replicas is the number of selector instances behind a load balancer: each request goes to a
 	// random one; each keeps its own pending accounts; they share the binding store.
 	Replicas int
+	// Shares tells each replica its position (placement.Config.Replica), as the Ansible role's
+	// --selector.replica does, so that each places new rooms on its own share of the nodes first.
+	Shares bool
 
 	// Series keeps every node's load each minute (for the plot).
 	Series bool
@@ -166,6 +169,7 @@ func DefaultOptions() Options {
 		Placement:      placement.DefaultConfig(),
 		RoomsTTL:       12 * time.Hour,
 		Replicas:       1,
+		Shares:         true,
 		Regions:        1,
 		RegionShift:    3 * time.Hour,
 		BootDelay:      3 * time.Minute,

@@ -100,6 +100,8 @@ func newApp(cmd *sim.Command, c *cli, stderr io.Writer) *kingpin.Application {
 	num("autoscale.headroom", "Share of the high-water mark kept free when sizing (--fleet.headroom).", &o.Headroom)
 	app.Flag("selector.replicas", "Selector instances behind a load balancer (own pending accounts, shared bindings).").
 		Default(fmt.Sprint(o.Replicas)).IsSetByUser(&c.replicasSet).IntVar(&o.Replicas)
+	app.Flag("selector.shares", "Tell each replica its position (--selector.replica), so that it places new rooms on its own share of the nodes first (--no-selector.shares: the replicas do not know).").
+		Default(fmt.Sprint(o.Shares)).BoolVar(&o.Shares)
 	app.Flag("draw.seed", "If set, replace the generator and --nodes, --day, --seed with a day shape drawn from this seed (families, fleet size, day length, load; docs/placement.md); --selector.replicas, if given, overrides the drawn replica count.").
 		Uint64Var(&cmd.DrawSeed)
 	c.draw = sim.DefaultRanges()

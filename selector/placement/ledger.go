@@ -57,6 +57,7 @@ type Snapshot struct {
 	joins    []*account     // pending joins per node, owned by the Ledger
 	eligible []int32        // Eligible state with usable load data, in index order
 	below    []int32        // eligible with reported load under the high-water mark
+	own      []int32        // below and in this replica's share (Config.Replica); nil without shares
 	mean     float64        // mean reported load over eligible nodes
 	degraded bool
 	region   string // the region an InRegion view is limited to, "" for the whole fleet
@@ -187,6 +188,9 @@ func (f *Ledger) Snapshot(nodes []Node) *Snapshot {
 		s.eligible = append(s.eligible, int32(i))
 		if s.load[i] < f.cfg.HighWater {
 			s.below = append(s.below, int32(i))
+			if s.mine(int32(i)) && f.cfg.Replica > 0 {
+				s.own = append(s.own, int32(i))
+			}
 		}
 		sum += s.load[i]
 	}
@@ -194,6 +198,13 @@ func (f *Ledger) Snapshot(nodes []Node) *Snapshot {
 		s.mean = sum / float64(len(s.eligible))
 	}
 	return s
+}
+
+// mine reports that node i is in this replica's share of the nodes: every shares-th node in ID
+// order, so that replicas given the same catalog split it evenly and without overlap.
+func (s *Snapshot) mine(i int32) bool {
+	n, mine := s.ledger.cfg.shares()
+	return int(i)%n == mine
 }
 
 func (f *Ledger) epoch() int64 { return f.now().UnixNano() / f.width }
@@ -219,6 +230,9 @@ func (s *Snapshot) InRegion(region string) *Snapshot {
 		v.eligible = append(v.eligible, i)
 		if s.load[i] < s.ledger.cfg.HighWater {
 			v.below = append(v.below, i)
+			if s.mine(i) && s.ledger.cfg.Replica > 0 {
+				v.own = append(v.own, i)
+			}
 		}
 		sum += s.load[i]
 	}
@@ -332,15 +346,7 @@ func (s *Snapshot) sorted() []int32 {
 // load: pending assignments only add to it, so once the reported load reaches the best score no
 // later node can win.
 func (s *Snapshot) least(epoch int64) (Choice, error) {
-	best, bestScore := -1, math.Inf(1)
-	for _, i := range s.sorted() {
-		if s.load[i] >= bestScore {
-			break
-		}
-		if sc := s.score(int(i), epoch); sc < bestScore {
-			best, bestScore = int(i), sc
-		}
-	}
+	best, bestScore := s.leastOf(epoch, false)
 	if best < 0 {
 		return Choice{}, ErrNoNode
 	}
@@ -349,6 +355,34 @@ func (s *Snapshot) least(epoch int64) (Choice, error) {
 		s.saturatedAt.Store(epoch + 1)
 	}
 	return Choice{Index: best, Saturated: saturated}, nil
+}
+
+// leastOf returns the eligible node with the lowest corrected score, among this replica's share
+// only if own, and that score; -1 when there is none.
+func (s *Snapshot) leastOf(epoch int64, own bool) (int, float64) {
+	best, bestScore := -1, math.Inf(1)
+	for _, i := range s.sorted() {
+		if s.load[i] >= bestScore {
+			break
+		}
+		if own && !s.mine(i) {
+			continue
+		}
+		if sc := s.score(int(i), epoch); sc < bestScore {
+			best, bestScore = int(i), sc
+		}
+	}
+	return best, bestScore
+}
+
+// ownLeast returns the node of this replica's share with the lowest corrected score, if the
+// share has one under the high-water mark.
+func (s *Snapshot) ownLeast(epoch int64) (int, bool) {
+	if len(s.own) == 0 {
+		return -1, false
+	}
+	i, score := s.leastOf(epoch, true)
+	return i, i >= 0 && score < s.ledger.cfg.HighWater
 }
 
 // maxExactScan is the fleet size up to which a saturated p2c still scans for the least loaded node on

@@ -308,6 +308,8 @@ func TestConfigValidate(t *testing.T) {
 		{"negative join cost", func(c *Config) { c.JoinCost = -0.1 }},
 		{"too many choices", func(c *Config) { c.Choices = 65 }},
 		{"negative replicas", func(c *Config) { c.Replicas = -1 }},
+		{"position beyond the replicas", func(c *Config) { c.Replicas, c.Replica = 2, 3 }},
+		{"negative position", func(c *Config) { c.Replicas, c.Replica = 2, -1 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := DefaultConfig()
