@@ -82,6 +82,15 @@ type Options struct {
 	// MaxNodes is the most the autoscaler runs (0: twice Nodes). Nodes still sizes the workload
 	// (MeanLoad) and is the fixed fleet the autoscaler is compared with.
 	MaxNodes int
+	// HistoryDays is how many previous days the autoscaler learns a time-of-day demand profile
+	// from (0: none, the desired count follows the load at hand). Each is the same day shape with
+	// other random meetings (another seed; a drawn day's other variant), run on the fixed fleet.
+	HistoryDays int
+	// Lead is how far ahead the profile is read: the desired count covers the profile's demand
+	// over [now, now+Lead], so nodes ordered now have booted when it comes.
+	Lead time.Duration
+	// Profiles is each region's learned demand profile (Execute fills it from HistoryDays).
+	Profiles []placement.Profile
 
 	// Selector.
 	Policies  []string
@@ -173,6 +182,7 @@ func DefaultOptions() Options {
 		Regions:        1,
 		RegionShift:    3 * time.Hour,
 		BootDelay:      3 * time.Minute,
+		Lead:           10 * time.Minute,
 		ScaleEvery:     time.Minute,
 		Headroom:       placement.DefaultHeadroom,
 	}
