@@ -46,12 +46,13 @@ type Config struct {
 	// Replica is this selector's position among the Replicas, 1 to Replicas; 0 means not told.
 	// A replica that knows its position places new rooms on its own share of the nodes (every
 	// Replicas-th node in ID order, starting at its position) while the share has a node under
-	// the high-water mark, and on the whole fleet after that. Replicas do not see each other's
+	// the high-water mark and no node outside it scores shareSlack lower, and on the whole fleet
+	// otherwise. Replicas do not see each other's
 	// new rooms, so without shares two of them give the same emptiest node a room each within
 	// the same data interval: on the simulator's drawn days with classes on the hour, least-loaded
 	// turned away up to 3.4× the joins with three replicas as with one, best-of-d up to 1.35×
-	// (docs/placement.md). Positions must differ: two replicas with the same one share one half
-	// of the fleet until it is full.
+	// (docs/placement.md). Positions must differ: two replicas with the same one herd on their
+	// share as replicas without shares do.
 	Replica int
 	// Epsilon is bounded-hash's slack: a node takes a room by hash only while its load is at most
 	// (1+Epsilon) times the fleet mean. 0.25 is the value of liblb/bounded and brpc's 1.25 load factor;

@@ -32,7 +32,8 @@ func (LeastLoaded) Name() string { return "least-loaded" }
 func (LeastLoaded) Pick(s *Snapshot, _ string, _ Rand) (Choice, error) {
 	epoch := s.ledger.epoch()
 	if i, ok := s.ownLeast(epoch); ok {
-		return Choice{Index: i}, nil
+		j, _ := s.leastOf(epoch, false)
+		return Choice{Index: s.orBetter(i, j, epoch)}, nil
 	}
 	return s.least(epoch)
 }
@@ -93,12 +94,12 @@ func (BestOfD) Pick(s *Snapshot, _ string, r Rand) (Choice, error) {
 	if len(s.own) > d { // a replica that knows its position draws from its own share first
 		for range p2cDraws {
 			if i := s.lowest(s.own, d, r, epoch); s.score(i, epoch) < hw {
-				return Choice{Index: i}, nil
+				return Choice{Index: s.orBetter(i, s.drawn(d, r, epoch), epoch)}, nil
 			}
 		}
 	}
 	if i, ok := s.ownLeast(epoch); ok {
-		return Choice{Index: i}, nil
+		return Choice{Index: s.orBetter(i, s.drawn(d, r, epoch), epoch)}, nil
 	}
 	if len(s.below) <= d {
 		return s.least(epoch)

@@ -40,13 +40,14 @@ func replicaBurst(t *testing.T, p Policy, loads []float64, replicas, rooms int, 
 
 // TestReplicaShares: replicas that know their positions give a burst of new rooms to disjoint
 // nodes, each to its own share (every Replicas-th node), so no node gets a room from two replicas
-// that cannot see each other's; replicas that do not know herd onto the same emptiest nodes.
+// that cannot see each other's; replicas that do not know herd onto the same emptiest nodes. The
+// loads differ by less than shareSlack, so no node outside a share is worth leaving it for.
 func TestReplicaShares(t *testing.T) {
 	const nodes, replicas, rooms = 30, 3, 30
 	loads := make([]float64, nodes)
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range loads {
-		loads[i] = 0.2 + 0.4*r.Float64()
+		loads[i] = 0.3 + 0.1*r.Float64()
 	}
 	for _, p := range []Policy{LeastLoaded{}, BestOfD{}} {
 		t.Run(p.Name(), func(t *testing.T) {
@@ -102,5 +103,35 @@ func TestReplicaShareFull(t *testing.T) {
 				t.Fatalf("with its share full replica 1 picked node %d (saturated %v), not a node of the other share", ch.Index, ch.Saturated)
 			}
 		})
+	}
+}
+
+// TestReplicaShareSlack: a replica leaves its share for a node more than shareSlack emptier (the
+// share of a replica that is down fills with the rest of the fleet), and only for one.
+func TestReplicaShareSlack(t *testing.T) {
+	for _, tc := range []struct {
+		other float64 // load of the other share's nodes; replica 1's share is at 0.5
+		out   bool
+	}{
+		{0.2, true},
+		{0.4, false},
+	} {
+		loads := make([]float64, 20)
+		for i := range loads {
+			loads[i] = 0.5
+			if i%2 == 1 {
+				loads[i] = tc.other
+			}
+		}
+		for _, p := range []Policy{LeastLoaded{}, BestOfD{}} {
+			_, per := replicaBurst(t, p, loads, 2, 1, func(i int) int { return i + 1 })
+			out := false
+			for k, n := range per[0] {
+				out = out || n > 0 && k%2 == 1
+			}
+			if out != tc.out {
+				t.Errorf("%s, other share at %.1f against 0.5: left the share %v, want %v", p.Name(), tc.other, out, tc.out)
+			}
+		}
 	}
 }
