@@ -15,13 +15,7 @@ import (
 // and the autoscaler follows it: a profile asking for the whole fleet all day keeps every node the
 // scaler may run booted, while without one it runs far fewer.
 func TestAutoscaleHistory(t *testing.T) {
-	d := DrawDay(seedWith(t, FamilyClasses).Seed, smallDraw())
-	o := DefaultOptions()
-	o.Policies, o.Nodes, o.Day, o.Seed, o.Oracle = []string{"best-of-d"}, d.Nodes, d.Day, d.Seed, false
-	var err error
-	if o.Trace, err = d.Trace(o); err != nil {
-		t.Fatal(err)
-	}
+	d, o := classDay(t, "best-of-d")
 	v := d
 	v.Variant = 1
 	other, err := v.Trace(o)

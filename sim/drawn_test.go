@@ -226,16 +226,25 @@ func TestExecuteDrawnDay(t *testing.T) {
 	}
 }
 
-// TestSizeHistory checks that the size-history experiment reaches the policies (best-of-d places
-// differently with it) and leaves the oracle alone (it already knows every room's size).
-func TestSizeHistory(t *testing.T) {
+// classDay returns a small drawn day with classes and the options that replay it with policy alone
+// (no oracle row).
+func classDay(t *testing.T, policy string) (DrawnDay, Options) {
+	t.Helper()
 	d := DrawDay(seedWith(t, FamilyClasses).Seed, smallDraw())
 	o := DefaultOptions()
-	o.Policies, o.Nodes, o.Day, o.Seed = []string{"best-of-d"}, d.Nodes, d.Day, d.Seed
+	o.Policies, o.Nodes, o.Day, o.Seed, o.Oracle = []string{policy}, d.Nodes, d.Day, d.Seed, false
 	var err error
 	if o.Trace, err = d.Trace(o); err != nil {
 		t.Fatal(err)
 	}
+	return d, o
+}
+
+// TestSizeHistory checks that the size-history experiment reaches the policies (best-of-d places
+// differently with it) and leaves the oracle alone (it already knows every room's size).
+func TestSizeHistory(t *testing.T) {
+	_, o := classDay(t, "best-of-d")
+	o.Oracle = true
 	plain := simulate(t, o)
 	o.SizeHistory = true
 	hist := simulate(t, o)
@@ -251,13 +260,7 @@ func TestSizeHistory(t *testing.T) {
 // (Options.Shares): with three replicas least-loaded places differently with and without shares,
 // and with one replica, which has no one to share with, identically.
 func TestReplicaSharesReachPolicies(t *testing.T) {
-	d := DrawDay(seedWith(t, FamilyClasses).Seed, smallDraw())
-	o := DefaultOptions()
-	o.Policies, o.Nodes, o.Day, o.Seed, o.Oracle = []string{"least-loaded"}, d.Nodes, d.Day, d.Seed, false
-	var err error
-	if o.Trace, err = d.Trace(o); err != nil {
-		t.Fatal(err)
-	}
+	_, o := classDay(t, "least-loaded")
 	for _, replicas := range []int{1, 3} {
 		o.Replicas, o.Shares = replicas, true
 		shares := result(t, simulate(t, o), "least-loaded")
