@@ -39,7 +39,7 @@ func TestAutoscaleHistory(t *testing.T) {
 		t.Errorf("the variant's classes open at hours %v, the day's at %v", b, a)
 	}
 
-	o.Autoscale, o.HistoryDays = true, 2
+	o.Autoscale, o.HistoryDays = true, 1
 	profiles, err := learnProfiles(context.Background(), o, func(k int) (Options, error) {
 		oh, dv := o, d
 		dv.Variant = uint64(k)
