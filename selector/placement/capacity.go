@@ -13,13 +13,15 @@ import (
 // (docs/placement.md).
 const DefaultHeadroom = 0.2
 
-// Capacity is one region's sizing: the nodes serving (eligible), the nodes leaving (draining), and
-// the serving nodes that would carry the region's load at the target mean.
+// Capacity is one region's sizing: the nodes serving (eligible), the nodes leaving (draining), the
+// serving nodes that would carry the region's load at the target mean, and that load in CPUs (what
+// a Profile is learned from).
 type Capacity struct {
 	Region  string
 	Serving int
 	Leaving int
 	Desired int
+	Demand  float64
 }
 
 // DesiredNodes sizes each region of nodes for a mean load of highWater × (1 − headroom). The
@@ -79,6 +81,7 @@ func DesiredNodes(nodes []Node, highWater, headroom float64) []Capacity {
 			}
 		}
 		a.c.Desired = max(1, int(math.Ceil(a.demand/(perNode*target)-1e-9)))
+		a.c.Demand = a.demand
 		out = append(out, a.c)
 	}
 	slices.SortFunc(out, func(x, y Capacity) int {
