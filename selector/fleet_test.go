@@ -342,6 +342,9 @@ func TestRegions(t *testing.T) {
 			t.Errorf("desired nodes in %s = %v, want %v", region, got, want)
 		}
 	}
+	if got := fleet("ensemble_fleet_demand_cpus", "eu"); got < 6.5 || got > 8 {
+		t.Errorf("demand in eu = %v CPUs, want about 7.3", got)
+	}
 	// A draining node leaves: its load still counts, its CPUs do not.
 	if err := c.Agent().EnableServiceMaintenance("eu-1", "test"); err != nil {
 		t.Fatal(err)

@@ -127,7 +127,7 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 type fleetCollector struct {
 	s                                             *Selector
 	score, age, pending, rooms, nodes, catalogAge *prometheus.Desc
-	desired, serving, leaving                     *prometheus.Desc
+	desired, serving, leaving, demand             *prometheus.Desc
 }
 
 func newFleetCollector(s *Selector) *fleetCollector {
@@ -148,11 +148,13 @@ func newFleetCollector(s *Selector) *fleetCollector {
 			"Serving nodes that would carry the region's load at a mean of high-water × (1 - headroom); draining nodes' load counts, their CPUs do not.", []string{"region"}, nil),
 		serving: prometheus.NewDesc("ensemble_fleet_serving_nodes", "Nodes taking new rooms, by region.", []string{"region"}, nil),
 		leaving: prometheus.NewDesc("ensemble_fleet_leaving_nodes", "Draining nodes (leaving the fleet), by region.", []string{"region"}, nil),
+		// The history a time-of-day demand profile is learned from (placement.Profile, docs/placement.md).
+		demand: prometheus.NewDesc("ensemble_fleet_demand_cpus", "CPUs the region's serving and draining nodes with usable load data are busy with.", []string{"region"}, nil),
 	}
 }
 
 func (c *fleetCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.score, c.age, c.pending, c.rooms, c.nodes, c.catalogAge, c.desired, c.serving, c.leaving} {
+	for _, d := range []*prometheus.Desc{c.score, c.age, c.pending, c.rooms, c.nodes, c.catalogAge, c.desired, c.serving, c.leaving, c.demand} {
 		ch <- d
 	}
 }
@@ -189,6 +191,7 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.desired, prometheus.GaugeValue, float64(r.Desired), r.Region)
 		ch <- prometheus.MustNewConstMetric(c.serving, prometheus.GaugeValue, float64(r.Serving), r.Region)
 		ch <- prometheus.MustNewConstMetric(c.leaving, prometheus.GaugeValue, float64(r.Leaving), r.Region)
+		ch <- prometheus.MustNewConstMetric(c.demand, prometheus.GaugeValue, r.Demand, r.Region)
 	}
 	if t := c.s.watcher.LastContact(); !t.IsZero() {
 		ch <- prometheus.MustNewConstMetric(c.catalogAge, prometheus.GaugeValue, c.s.opts.Now().Sub(t).Seconds())

@@ -1,7 +1,10 @@
 package sim
 
 import (
+	"context"
+	"fmt"
 	"math"
+	"time"
 
 	"github.com/ensemble-jitsi/ensemble/selector/placement"
 )
@@ -46,6 +49,10 @@ func (r *run) scale() {
 		if c.Region == regionNames[1] {
 			reg = 1
 		}
+		if int(reg) < len(r.o.Profiles) {
+			ahead := r.o.Profiles[reg].Ahead(time.Duration(r.now), r.o.Lead)
+			c = placement.Anticipate(c, ahead, r.o.VCPUs, r.o.Placement.HighWater, r.o.Headroom)
+		}
 		switch want := c.Desired - c.Serving - bootingIn[reg]; {
 		case want > 0:
 			for k := range r.nodes {
@@ -72,4 +79,40 @@ func (r *run) scale() {
 			}
 		}
 	}
+}
+
+// learnProfiles runs o.HistoryDays previous days, day(k) giving the options of the k-th (its seed
+// or trace), on the fixed fleet with the default policy, and learns each region's demand profile
+// from their served demand per minute.
+func learnProfiles(ctx context.Context, o Options, day func(k int) (Options, error)) ([]placement.Profile, error) {
+	days := make([][][]float64, o.Regions)
+	for k := 1; k <= o.HistoryDays; k++ {
+		oh, err := day(k)
+		if err != nil {
+			return nil, fmt.Errorf("history day %d: %w", k, err)
+		}
+		oh.Autoscale, oh.HistoryDays, oh.Profiles = false, 0, nil
+		oh.Policies, oh.Oracle, oh.Series, oh.Progress = []string{placement.DefaultPolicy}, false, true, nil
+		rep, err := Run(ctx, oh)
+		if err != nil {
+			return nil, fmt.Errorf("history day %d: %w", k, err)
+		}
+		series := rep.Results[0].Series
+		for reg := range days {
+			d := make([]float64, len(series))
+			for m, row := range series {
+				for n, v := range row {
+					if o.Regions == 1 || 2*n/len(row) == reg {
+						d[m] += float64(v) * o.VCPUs
+					}
+				}
+			}
+			days[reg] = append(days[reg], d)
+		}
+	}
+	out := make([]placement.Profile, o.Regions)
+	for reg := range out {
+		out[reg] = placement.LearnProfile(time.Minute, days[reg]...)
+	}
+	return out, nil
 }

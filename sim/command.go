@@ -19,9 +19,13 @@ type Command struct {
 	// DrawSeed, if not 0, replaces the generator with the day DrawDay draws from it within
 	// DrawRanges: its fleet size, day length, load and families (and its replica count unless
 	// KeepReplicas). The scenario is named after the drawn day.
-	DrawSeed     uint64
-	DrawRanges   Ranges
-	KeepReplicas bool
+	DrawSeed uint64
+	// HistoryDrawSeed, if not 0, makes the autoscaler's previous days (Options.HistoryDays) days of
+	// the shape drawn from this seed, on the same fleet, instead of the day's own shape: a day unlike
+	// the ones the profile was learned from.
+	HistoryDrawSeed uint64
+	DrawRanges      Ranges
+	KeepReplicas    bool
 	// Format is "table", "csv" or "json"; Output is the file written ("" or "-": Stdout).
 	Format, Output string
 	// PlotFile, if set, receives a PNG of per-node load of PlotPolicies, which are simulated even
@@ -67,6 +71,32 @@ func Execute(ctx context.Context, c Command) error {
 		var err error
 		if o.Trace, err = d.Trace(o); err != nil {
 			return fmt.Errorf("%w: %w", ErrScenario, err)
+		}
+	}
+	if o.Autoscale && o.HistoryDays > 0 {
+		gen := o
+		var err error
+		o.Profiles, err = learnProfiles(ctx, o, func(k int) (Options, error) {
+			oh := gen
+			switch {
+			case c.HistoryDrawSeed != 0 || c.DrawSeed != 0:
+				seed := c.DrawSeed
+				if c.HistoryDrawSeed != 0 {
+					seed = c.HistoryDrawSeed
+				}
+				d := DrawDay(seed, c.DrawRanges)
+				d.Variant, d.Nodes, d.Day = uint64(k), oh.Nodes, oh.Day
+				var err error
+				oh.Trace, err = d.Trace(oh)
+				return oh, err
+			case c.TraceFile != "":
+				return oh, fmt.Errorf("%w: a trace has no previous days: learn the profile from a generated or drawn day", ErrScenario)
+			}
+			oh.Seed = gen.Seed + uint64(k)
+			return oh, nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	if c.PlotFile != "" {

@@ -72,7 +72,13 @@ type DrawnDay struct {
 	Day      time.Duration
 	MeanLoad float64
 	Families []Family
+	// Variant draws another day of the same shape: other meetings, the same families with the same
+	// parameters and the classes on the same hours (a weekday like the last). 0 is the day itself.
+	Variant uint64
 }
+
+// stream is the seed of the day's random meetings and joins.
+func (d DrawnDay) stream() uint64 { return d.Seed ^ d.Variant*0x9e3779b97f4a7c15 }
 
 // Name is a short label: the seed and the families present.
 func (d DrawnDay) Name() string {
@@ -150,7 +156,7 @@ func (d DrawnDay) meetings(scale float64) []drawnMeeting {
 	sizes := map[float64][]float64{}
 	var out []drawnMeeting
 	for fi, f := range d.Families {
-		u := rand.New(rand.NewPCG(d.Seed, 0x66616d696c79+uint64(fi)))
+		u := rand.New(rand.NewPCG(d.stream(), 0x66616d696c79+uint64(fi)))
 		n := int(math.Round(f.Weight * scale))
 		if f.Alpha > 0 && sizes[f.Alpha] == nil {
 			sizes[f.Alpha] = sizeTable(f.Alpha, 100)
@@ -197,7 +203,7 @@ type drawnMeeting struct {
 // the spread (a few at any time), everyone leaves at the end. The trace ends with the day:
 // nobody joins after it, and whoever is still there leaves when it ends.
 func (d DrawnDay) participants(ms []drawnMeeting) []Participant {
-	u := rand.New(rand.NewPCG(d.Seed, 0x6a6f696e))
+	u := rand.New(rand.NewPCG(d.stream(), 0x6a6f696e))
 	end := d.Day.Seconds()
 	var ps []Participant
 	for i, m := range ms {

@@ -226,16 +226,25 @@ func TestExecuteDrawnDay(t *testing.T) {
 	}
 }
 
-// TestSizeHistory checks that the size-history experiment reaches the policies (best-of-d places
-// differently with it) and leaves the oracle alone (it already knows every room's size).
-func TestSizeHistory(t *testing.T) {
+// classDay returns a small drawn day with classes and the options that replay it with policy alone
+// (no oracle row).
+func classDay(t *testing.T, policy string) (DrawnDay, Options) {
+	t.Helper()
 	d := DrawDay(seedWith(t, FamilyClasses).Seed, smallDraw())
 	o := DefaultOptions()
-	o.Policies, o.Nodes, o.Day, o.Seed = []string{"best-of-d"}, d.Nodes, d.Day, d.Seed
+	o.Policies, o.Nodes, o.Day, o.Seed, o.Oracle = []string{policy}, d.Nodes, d.Day, d.Seed, false
 	var err error
 	if o.Trace, err = d.Trace(o); err != nil {
 		t.Fatal(err)
 	}
+	return d, o
+}
+
+// TestSizeHistory checks that the size-history experiment reaches the policies (best-of-d places
+// differently with it) and leaves the oracle alone (it already knows every room's size).
+func TestSizeHistory(t *testing.T) {
+	_, o := classDay(t, "best-of-d")
+	o.Oracle = true
 	plain := simulate(t, o)
 	o.SizeHistory = true
 	hist := simulate(t, o)
@@ -244,5 +253,17 @@ func TestSizeHistory(t *testing.T) {
 	}
 	if a, b := result(t, plain, OraclePolicy), result(t, hist, OraclePolicy); !reflect.DeepEqual(a, b) {
 		t.Errorf("the oracle changed with the size history:\n%+v\n%+v", a, b)
+	}
+}
+
+// TestReplicaSharesReachPolicies checks that the replicas are told their positions
+// (Options.Shares): with three replicas least-loaded places differently with and without shares.
+func TestReplicaSharesReachPolicies(t *testing.T) {
+	_, o := classDay(t, "least-loaded")
+	o.Replicas, o.Shares = 3, true
+	shares := result(t, simulate(t, o), "least-loaded")
+	o.Shares = false
+	if blind := result(t, simulate(t, o), "least-loaded"); reflect.DeepEqual(shares, blind) {
+		t.Error("three replicas placed the same with and without shares")
 	}
 }

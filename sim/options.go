@@ -82,6 +82,15 @@ type Options struct {
 	// MaxNodes is the most the autoscaler runs (0: twice Nodes). Nodes still sizes the workload
 	// (MeanLoad) and is the fixed fleet the autoscaler is compared with.
 	MaxNodes int
+	// HistoryDays is how many previous days the autoscaler learns a time-of-day demand profile
+	// from (0: none, the desired count follows the load at hand). Each is the same day shape with
+	// other random meetings (another seed; a drawn day's other variant), run on the fixed fleet.
+	HistoryDays int
+	// Lead is how far ahead the profile is read: the desired count covers the profile's demand
+	// over [now, now+Lead], so nodes ordered now have booted when it comes.
+	Lead time.Duration
+	// Profiles is each region's learned demand profile (Execute fills it from HistoryDays).
+	Profiles []placement.Profile
 
 	// Selector.
 	Policies  []string
@@ -95,6 +104,9 @@ type Options struct {
 	// Replicas is the number of selector instances behind a load balancer: each request goes to a
 	// random one; each keeps its own pending accounts; they share the binding store.
 	Replicas int
+	// Shares tells each replica its position (placement.Config.Replica), as the Ansible role's
+	// --selector.replica does, so that each places new rooms on its own share of the nodes first.
+	Shares bool
 
 	// Series keeps every node's load each minute (for the plot).
 	Series bool
@@ -166,9 +178,11 @@ func DefaultOptions() Options {
 		Placement:      placement.DefaultConfig(),
 		RoomsTTL:       12 * time.Hour,
 		Replicas:       1,
+		Shares:         true,
 		Regions:        1,
 		RegionShift:    3 * time.Hour,
 		BootDelay:      3 * time.Minute,
+		Lead:           10 * time.Minute,
 		ScaleEvery:     time.Minute,
 		Headroom:       placement.DefaultHeadroom,
 	}

@@ -164,7 +164,11 @@ func newRun(o Options, w *workload, p placement.Policy, done *atomic.Int64, tota
 	r.replicas = make([]replica, o.Replicas)
 	for i := range r.replicas {
 		rp := &r.replicas[i]
-		if rp.ledger, err = placement.NewLedger(cfg, clock); err != nil {
+		rc := cfg
+		if o.Shares && rc.Replicas > 1 {
+			rc.Replica = i + 1
+		}
+		if rp.ledger, err = placement.NewLedger(rc, clock); err != nil {
 			return nil, err
 		}
 		rp.resolver, err = rooms.NewResolver(rooms.ResolverOptions{

@@ -81,6 +81,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Default(fmt.Sprint(opts.Placement.Choices)).IntVar(&opts.Placement.Choices)
 	app.Flag("selector.replicas", "Selector replicas behind the load balancer: each scales its pending counts by this to estimate everyone's.").
 		Default(fmt.Sprint(opts.Placement.Replicas)).IntVar(&opts.Placement.Replicas)
+	app.Flag("selector.replica", "This replica's position, 1 to --selector.replicas, different on each (0: not told): new rooms go to its own share of the nodes first, so replicas do not give the same node a room each.").
+		Default(fmt.Sprint(opts.Placement.Replica)).IntVar(&opts.Placement.Replica)
 	app.Flag("selector.region-header", "Request header the load balancer sets to the user's region (new rooms prefer nodes of that region); empty: only ?region= sets it.").
 		Default(opts.RegionHeader).StringVar(&opts.RegionHeader)
 	neighbours := app.Flag("selector.region-neighbours", "Where a new room may go when its region is saturated, nearest first: home=near,far (repeatable, one per region).").Strings()

@@ -97,9 +97,16 @@ func newApp(cmd *sim.Command, c *cli, stderr io.Writer) *kingpin.Application {
 	dur("autoscale.interval", "Autoscaler step.", &o.ScaleEvery)
 	app.Flag("autoscale.max-nodes", "The most the autoscaler runs (0: twice --nodes).").Default("0").IntVar(&o.MaxNodes)
 	app.Flag("autoscale.min-nodes", "Nodes per region the autoscaler keeps (0: a tenth of --nodes).").Default(fmt.Sprint(o.MinNodes)).IntVar(&o.MinNodes)
+	app.Flag("autoscale.history-days", "Learn a time-of-day demand profile from this many previous days of the same shape (other seeds) and size the fleet for the profile's demand ahead as well (0: the load at hand only).").
+		Default("0").IntVar(&o.HistoryDays)
+	app.Flag("autoscale.history-draw-seed", "Learn the profile from days of the shape drawn from this seed instead (on the same fleet): a day unlike the previous ones.").
+		Uint64Var(&cmd.HistoryDrawSeed)
+	dur("autoscale.lead", "How far ahead the learned profile is read (boot time plus margin).", &o.Lead)
 	num("autoscale.headroom", "Share of the high-water mark kept free when sizing (--fleet.headroom).", &o.Headroom)
 	app.Flag("selector.replicas", "Selector instances behind a load balancer (own pending accounts, shared bindings).").
 		Default(fmt.Sprint(o.Replicas)).IsSetByUser(&c.replicasSet).IntVar(&o.Replicas)
+	app.Flag("selector.shares", "Tell each replica its position (--selector.replica), so that it places new rooms on its own share of the nodes first (--no-selector.shares: the replicas do not know).").
+		Default(fmt.Sprint(o.Shares)).BoolVar(&o.Shares)
 	app.Flag("draw.seed", "If set, replace the generator and --nodes, --day, --seed with a day shape drawn from this seed (families, fleet size, day length, load; docs/placement.md); --selector.replicas, if given, overrides the drawn replica count.").
 		Uint64Var(&cmd.DrawSeed)
 	c.draw = sim.DefaultRanges()

@@ -308,6 +308,8 @@ func TestConfigValidate(t *testing.T) {
 		{"negative join cost", func(c *Config) { c.JoinCost = -0.1 }},
 		{"too many choices", func(c *Config) { c.Choices = 65 }},
 		{"negative replicas", func(c *Config) { c.Replicas = -1 }},
+		{"position beyond the replicas", func(c *Config) { c.Replicas, c.Replica = 2, 3 }},
+		{"negative position", func(c *Config) { c.Replicas, c.Replica = 2, -1 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := DefaultConfig()
@@ -460,11 +462,15 @@ func TestDesiredNodes(t *testing.T) {
 		n("ap-1", "ap", 0.7, 4, Draining),
 	}, 0.8, DefaultHeadroom)
 	want := []Capacity{
-		{Region: "ap", Serving: 0, Leaving: 1, Desired: 2},
-		{Region: "eu", Serving: 5, Leaving: 1, Desired: 6},
-		{Region: "us", Serving: 2, Leaving: 0, Desired: 1},
+		{Region: "ap", Serving: 0, Leaving: 1, Desired: 2, Demand: 2.8},
+		{Region: "eu", Serving: 5, Leaving: 1, Desired: 6, Demand: 14.8},
+		{Region: "us", Serving: 2, Leaving: 0, Desired: 1, Demand: 0.08},
 	}
-	if !slices.Equal(got, want) {
+	near := func(a, b Capacity) bool {
+		return a.Region == b.Region && a.Serving == b.Serving && a.Leaving == b.Leaving && a.Desired == b.Desired &&
+			math.Abs(a.Demand-b.Demand) < 1e-9
+	}
+	if !slices.EqualFunc(got, want, near) {
 		t.Fatalf("got  %+v\nwant %+v", got, want)
 	}
 }

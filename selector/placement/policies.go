@@ -27,9 +27,15 @@ type LeastLoaded struct{}
 // Name implements Policy.
 func (LeastLoaded) Name() string { return "least-loaded" }
 
-// Pick implements Policy.
+// Pick implements Policy. A replica that knows its position (Config.Replica) takes the least
+// loaded node of its own share while that node is under the high-water mark.
 func (LeastLoaded) Pick(s *Snapshot, _ string, _ Rand) (Choice, error) {
-	return s.least(s.ledger.epoch())
+	epoch := s.ledger.epoch()
+	if i, ok := s.ownLeast(epoch); ok {
+		j, _ := s.leastOf(epoch, false)
+		return Choice{Index: s.orBetter(i, j, epoch)}, nil
+	}
+	return s.least(epoch)
 }
 
 // P2C samples two distinct nodes under the high-water mark and takes the one with the lower
@@ -84,10 +90,20 @@ func (BestOfD) Pick(s *Snapshot, _ string, r Rand) (Choice, error) {
 		return Choice{Index: s.lowest(s.eligible, saturatedDraws, r, epoch), Saturated: true}, nil
 	}
 	d := s.ledger.cfg.choices()
+	hw := s.ledger.cfg.HighWater
+	if len(s.own) > d { // a replica that knows its position draws from its own share first
+		for range p2cDraws {
+			if i := s.lowest(s.own, d, r, epoch); s.score(i, epoch) < hw {
+				return Choice{Index: s.orBetter(i, s.drawn(d, r, epoch), epoch)}, nil
+			}
+		}
+	}
+	if i, ok := s.ownLeast(epoch); ok {
+		return Choice{Index: s.orBetter(i, s.drawn(d, r, epoch), epoch)}, nil
+	}
 	if len(s.below) <= d {
 		return s.least(epoch)
 	}
-	hw := s.ledger.cfg.HighWater
 	for range p2cDraws {
 		if i := s.lowest(s.below, d, r, epoch); s.score(i, epoch) < hw {
 			return Choice{Index: i}, nil
