@@ -18,17 +18,21 @@
 #
 # BENCH_BASELINE=path/to/ensemble-exporter adds a row for another build of ours (say, the previous commit's),
 # scraped in the same run, and prints its ratios too, so a change is measured against its baseline.
+# BENCH_SIDECAR_BASELINE=path/to/ensemble-sidecar does the same for the sidecar.
 #
-# usage: scripts/bench-exporters.sh              env: BENCH_SCRAPES (2000, at most 20000), BENCH_BASELINE
+# usage: scripts/bench-exporters.sh   env: BENCH_SCRAPES (2000, at most 20000), BENCH_BASELINE, BENCH_SIDECAR_BASELINE
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 N=${BENCH_SCRAPES:-2000}
 baseline=${BENCH_BASELINE:-}
-if [[ -n $baseline && ! -x $baseline ]]; then
-	echo "bench-exporters: BENCH_BASELINE=$baseline is not an executable" >&2
-	exit 2
-fi
+side_baseline=${BENCH_SIDECAR_BASELINE:-}
+for b in BENCH_BASELINE="$baseline" BENCH_SIDECAR_BASELINE="$side_baseline"; do
+	if [[ -n ${b#*=} && ! -x ${b#*=} ]]; then
+		echo "bench-exporters: $b is not an executable" >&2
+		exit 2
+	fi
+done
 if ! [[ $N =~ ^[0-9]+$ ]] || ((N < 100 || N > 20000)); then
 	echo "bench-exporters: BENCH_SCRAPES must be 100..20000" >&2
 	exit 2
@@ -84,9 +88,11 @@ wait_for() {
 
 echo "building ensemble-exporter, ensemble-sidecar and ensemble-jvbemu..." >&2
 # Built as `make build` ships them: static (CGO_ENABLED=0; a cgo build maps libc and ld.so, about
-# 2 MiB more RSS) and with -trimpath.
-CGO_ENABLED=0 go build -trimpath -o "$work/ensemble-exporter" ./cmd/ensemble-exporter
-CGO_ENABLED=0 go build -trimpath -o "$work/ensemble-sidecar" ./cmd/ensemble-sidecar
+# 2 MiB more RSS), with -trimpath, and without inlining in start-up-only packages
+# (scripts/agent-gcflags.sh; about 0.8 MiB less RSS).
+mapfile -t gcflags < <(scripts/agent-gcflags.sh)
+CGO_ENABLED=0 go build -trimpath "${gcflags[@]}" -o "$work/ensemble-exporter" ./cmd/ensemble-exporter
+CGO_ENABLED=0 go build -trimpath "${gcflags[@]}" -o "$work/ensemble-sidecar" ./cmd/ensemble-sidecar
 go build -o "$work/ensemble-jvbemu" ./cmd/ensemble-jvbemu
 
 # nginx with stub_status on a free port.
@@ -150,10 +156,11 @@ start_ours ours
 start_ours ours_rt --web.exporter-metrics
 # start_sidecar VAR ARGS...: the sidecar with the same collectors; sets ${VAR}_pid and ${VAR}_url.
 start_sidecar() {
-	local var=$1 log="$work/$1.log"
+	local var=$1 log="$work/$1.log" bin="$work/ensemble-sidecar"
 	shift
+	if [[ $var == side_base ]]; then bin=$side_baseline; fi
 	# Each sidecar gets its own control listener: the default, 127.0.0.1:9106, fits one.
-	CONSUL_HTTP_ADDR=127.0.0.1:$(free_port) "$work/ensemble-sidecar" --web.listen-address=127.0.0.1:0 \
+	CONSUL_HTTP_ADDR=127.0.0.1:$(free_port) "$bin" --web.listen-address=127.0.0.1:0 \
 		--web.control-address=127.0.0.1:0 --node.public-url=https://bench.invalid --consul.service-id=bench \
 		--collector.nginx.scrape-uri="$stub" --collector.jvb.url="$jvb" "$@" 2>"$log" &
 	pids+=($!)
@@ -168,6 +175,10 @@ names=(node nginxexp ours ours_rt side side_rt)
 if [[ -n $baseline ]]; then
 	start_ours base
 	names+=(base)
+fi
+if [[ -n $side_baseline ]]; then
+	start_sidecar side_base
+	names+=(side_base)
 fi
 node_url="http://127.0.0.1:$node_port/metrics"
 nginxexp_url="http://127.0.0.1:$nginxexp_port/metrics"
@@ -187,6 +198,7 @@ expect "$side_url" '^ensemble_jvb_up 1' "the sidecar's JVB collector is not up"
 expect "$side_url" '^ensemble_nginx_up 1' "the sidecar's nginx collector is not up"
 expect "$side_rt_url" '^go_goroutines ' "the sidecar with --web.exporter-metrics has no go_* metrics"
 if [[ -n $baseline ]]; then expect "$base_url" '^ensemble_jvb_up 1' "the baseline's JVB collector is not up"; fi
+if [[ -n $side_baseline ]]; then expect "$side_base_url" '^ensemble_jvb_up 1' "the sidecar baseline's JVB collector is not up"; fi
 expect "$nginxexp_url" '^nginx_up 1' "nginx-exporter is not up"
 expect "$node_url" '^node_load1 ' "node-exporter has no load average"
 
@@ -213,6 +225,7 @@ for name in "${names[@]}"; do
 	side) pid=$side_pid url=$side_url ;;
 	side_rt) pid=$side_rt_pid url=$side_rt_url ;;
 	base) pid=$base_pid url=$base_url ;;
+	side_base) pid=$side_base_pid url=$side_base_url ;;
 	esac
 	scrape "$url" 50 # warm up: connections, caches, first GC cycles
 	before=$(cpu_ticks "$pid")
@@ -227,7 +240,7 @@ theirs_rss=$((rss[node] + rss[nginxexp]))
 cpu_ratio=$(awk -v o="${cpu[ours]}" -v t="$theirs_cpu" 'BEGIN {printf "%.2f", (t > 0 ? o / t : 0)}')
 rss_ratio=$(awk -v o="${rss[ours]}" -v t="$theirs_rss" 'BEGIN {printf "%.2f", o / t}')
 side_cpu_ratio=$(awk -v o="${cpu[side]}" -v t="$theirs_cpu" 'BEGIN {printf "%.2f", (t > 0 ? o / t : 0)}')
-side_rss_ratio=$(awk -v o="${rss[side]}" -v t="$theirs_rss" 'BEGIN {printf "%.2f", o / t}')
+side_rss_ratio=$(awk -v o="${rss[side]}" -v t="$theirs_rss" 'BEGIN {printf "%.3f", o / t}')
 side_rt_cpu_ratio=$(awk -v o="${cpu[side_rt]}" -v t="$theirs_cpu" 'BEGIN {printf "%.2f", (t > 0 ? o / t : 0)}')
 
 cat <<EOF
@@ -250,5 +263,11 @@ if [[ -n $baseline ]]; then
 	awk -v o="${cpu[base]}" -v t="$theirs_cpu" -v r="${rss[base]}" -v tr="$theirs_rss" -v c="${cpu[ours]}" -v b="$baseline" 'BEGIN {
 		printf "baseline %s: CPU %.3f s / 1,000 scrapes, RSS %.1f MiB; baseline / theirs: CPU %.2f, RSS %.2f; ours / baseline: CPU %.2f\n",
 			b, o, r / 1024, (t > 0 ? o / t : 0), r / tr, (o > 0 ? c / o : 0)
+	}'
+fi
+if [[ -n $side_baseline ]]; then
+	awk -v o="${cpu[side_base]}" -v t="$theirs_cpu" -v r="${rss[side_base]}" -v tr="$theirs_rss" -v c="${cpu[side]}" -v s="${rss[side]}" -v b="$side_baseline" 'BEGIN {
+		printf "sidecar baseline %s: CPU %.3f s / 1,000 scrapes, RSS %.1f MiB; baseline / theirs: CPU %.2f, RSS %.3f; sidecar / baseline: CPU %.2f, RSS %.3f\n",
+			b, o, r / 1024, (t > 0 ? o / t : 0), r / tr, (o > 0 ? c / o : 0), s / r
 	}'
 fi
