@@ -53,6 +53,7 @@ type metrics struct {
 	ignored       prometheus.Counter
 	conflicts     prometheus.Gauge
 	spills        *prometheus.CounterVec
+	historyErrors prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, version string) *metrics {
@@ -99,6 +100,10 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 			Namespace: namespace, Name: "region_spills_total",
 			Help: "New rooms placed outside the user's region because it was saturated or had no eligible node, by the user's region (other: a region without configured neighbours).",
 		}, []string{"region"}),
+		historyErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "fleet_history_errors_total",
+			Help: "Failed reads of the previous days' demand from Prometheus (--fleet.history-days); ensemble_fleet_desired_nodes follows the load at hand once the last good answer is older than --fleet.lead.",
+		}),
 		ignored: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "catalog_ignored_instances_total",
 			Help: "Service instances left out of the catalog (bad service ID, public_url or domain), counted each time the set of ignored instances changes.",
@@ -114,7 +119,7 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 	m.consulErrors.WithLabelValues("watch")
 	m.consulErrors.WithLabelValues("rooms")
 	reg.MustRegister(m.requests, m.duration, m.decisions, m.decisionScore, m.catalogIndex, m.consulErrors,
-		m.loadErrors, m.degraded, m.saturated, m.ignored, m.conflicts, m.spills,
+		m.loadErrors, m.degraded, m.saturated, m.ignored, m.conflicts, m.spills, m.historyErrors,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "build_info", Help: "Always 1; the version label says which build runs.",
 			ConstLabels: prometheus.Labels{"version": version},
@@ -127,7 +132,7 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 type fleetCollector struct {
 	s                                             *Selector
 	score, age, pending, rooms, nodes, catalogAge *prometheus.Desc
-	desired, serving, leaving, demand             *prometheus.Desc
+	desired, serving, leaving, demand, ahead      *prometheus.Desc
 }
 
 func newFleetCollector(s *Selector) *fleetCollector {
@@ -145,16 +150,18 @@ func newFleetCollector(s *Selector) *fleetCollector {
 		// The capacity signal for autoscalers (docs/operations.md): fleet-wide names, since every
 		// replica computes the same figure from the same data.
 		desired: prometheus.NewDesc("ensemble_fleet_desired_nodes",
-			"Serving nodes that would carry the region's load at a mean of high-water × (1 - headroom); draining nodes' load counts, their CPUs do not.", []string{"region"}, nil),
+			"Serving nodes that would carry the region's load at a mean of high-water × (1 - headroom); draining nodes' load counts, their CPUs do not. With --fleet.history-days, at least the nodes that would carry ensemble_fleet_anticipated_demand_cpus.", []string{"region"}, nil),
 		serving: prometheus.NewDesc("ensemble_fleet_serving_nodes", "Nodes taking new rooms, by region.", []string{"region"}, nil),
 		leaving: prometheus.NewDesc("ensemble_fleet_leaving_nodes", "Draining nodes (leaving the fleet), by region.", []string{"region"}, nil),
 		// The history a time-of-day demand profile is learned from (placement.Profile, docs/placement.md).
 		demand: prometheus.NewDesc("ensemble_fleet_demand_cpus", "CPUs the region's serving and draining nodes with usable load data are busy with.", []string{"region"}, nil),
+		ahead: prometheus.NewDesc("ensemble_fleet_anticipated_demand_cpus",
+			"The most CPUs the region was busy with over the next --fleet.lead at this time of day on the previous --fleet.history-days days, as last read from Prometheus; absent without an answer younger than --fleet.lead.", []string{"region"}, nil),
 	}
 }
 
 func (c *fleetCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.score, c.age, c.pending, c.rooms, c.nodes, c.catalogAge, c.desired, c.serving, c.leaving, c.demand} {
+	for _, d := range []*prometheus.Desc{c.score, c.age, c.pending, c.rooms, c.nodes, c.catalogAge, c.desired, c.serving, c.leaving, c.demand, c.ahead} {
 		ch <- d
 	}
 }
@@ -187,7 +194,15 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, st := range []placement.State{placement.Eligible, placement.Draining, placement.Gone} {
 		ch <- prometheus.MustNewConstMetric(c.nodes, prometheus.GaugeValue, float64(counts[st]), st.String())
 	}
-	for _, r := range placement.DesiredNodes(sizing, c.s.opts.Placement.HighWater, c.s.opts.CapacityHeadroom) {
+	hw, headroom := c.s.opts.Placement.HighWater, c.s.opts.CapacityHeadroom
+	ahead := c.s.aheadDemand()
+	for _, r := range placement.DesiredNodes(sizing, hw, headroom) {
+		// The demand gauge stays the load at hand: it is the history itself, and anticipated demand
+		// fed into it would ratchet the profile up day after day.
+		if d, ok := ahead[r.Region]; ok {
+			r = placement.Anticipate(r, d, r.NodeCPUs, hw, headroom)
+			ch <- prometheus.MustNewConstMetric(c.ahead, prometheus.GaugeValue, d, r.Region)
+		}
 		ch <- prometheus.MustNewConstMetric(c.desired, prometheus.GaugeValue, float64(r.Desired), r.Region)
 		ch <- prometheus.MustNewConstMetric(c.serving, prometheus.GaugeValue, float64(r.Serving), r.Region)
 		ch <- prometheus.MustNewConstMetric(c.leaving, prometheus.GaugeValue, float64(r.Leaving), r.Region)

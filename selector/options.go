@@ -39,6 +39,14 @@ const DefaultRoomsUnjoinedTTL = 30 * time.Minute
 // of its Consul agent (the first check runs up to one interval after the start).
 const DefaultRoomsMoveAfter = 10 * time.Second
 
+// DefaultFleetLead is --fleet.lead's default: the simulator's 3-minute boot, a few minutes of
+// scaler delay, and a margin (the lead the simulator was run with, docs/placement.md).
+const DefaultFleetLead = 10 * time.Minute
+
+// maxFleetHistoryDays bounds --fleet.history-days: one query term per day, and Prometheus rarely
+// keeps more than a few weeks.
+const maxFleetHistoryDays = 60
+
 // Options configures Run. Field names mirror the command-line flags.
 type Options struct {
 	// ListenAddresses are the HTTP listen addresses (--web.listen-address); "127.0.0.1:0" works.
@@ -98,6 +106,17 @@ type Options struct {
 	// CapacityHeadroom is the share of the high-water mark kept free when sizing the fleet for
 	// ensemble_fleet_desired_nodes (--fleet.headroom).
 	CapacityHeadroom float64
+	// FleetHistoryDays (--fleet.history-days) makes ensemble_fleet_desired_nodes anticipate: it
+	// also covers the most demand (ensemble_fleet_demand_cpus, read from the Prometheus at
+	// PrometheusURL whatever the load source) any of this many previous days had over the next
+	// FleetLead at the same time of day. 0 turns it off.
+	FleetHistoryDays int
+	// FleetLead (--fleet.lead) is how far ahead the history is read: a node's boot time plus the
+	// scaler's delay and a margin.
+	FleetLead time.Duration
+	// FleetHistoryInterval (--fleet.history-interval) is how often the history is read; at most
+	// half of FleetLead, since an answer is used only until it is FleetLead old.
+	FleetHistoryInterval time.Duration
 
 	// RoomsStore is memory, consul or none (--rooms.store). none keeps no bindings: only bounded-hash
 	// then gives every replica the same answer, so other policies are refused with it.
@@ -174,6 +193,8 @@ func DefaultOptions() Options {
 		Policy:               placement.DefaultPolicy,
 		Placement:            placement.DefaultConfig(),
 		CapacityHeadroom:     placement.DefaultHeadroom,
+		FleetLead:            DefaultFleetLead,
+		FleetHistoryInterval: time.Minute,
 		RoomsStore:           StoreMemory,
 		RoomsTTL:             DefaultRoomsTTL,
 		RoomsUnjoinedTTL:     DefaultRoomsUnjoinedTTL,
@@ -219,6 +240,14 @@ func (o Options) Validate() error {
 	}
 	if !(o.CapacityHeadroom >= 0 && o.CapacityHeadroom < 1) {
 		errs = append(errs, fmt.Errorf("capacity headroom must be in [0, 1), got %v", o.CapacityHeadroom))
+	}
+	if o.FleetHistoryDays < 0 || o.FleetHistoryDays > maxFleetHistoryDays {
+		errs = append(errs, fmt.Errorf("fleet history days must be in [0, %d], got %d", maxFleetHistoryDays, o.FleetHistoryDays))
+	}
+	if o.FleetHistoryDays > 0 && !(o.FleetLead >= time.Second && o.FleetLead < 24*time.Hour &&
+		o.FleetHistoryInterval > 0 && o.FleetHistoryInterval <= o.FleetLead/2) {
+		errs = append(errs, fmt.Errorf("fleet lead must be in [1s, 24h) and the history interval in (0, lead/2], got %v and %v",
+			o.FleetLead, o.FleetHistoryInterval))
 	}
 	for home, nbs := range o.RegionNeighbours {
 		for _, r := range append([]string{home}, nbs...) {

@@ -57,6 +57,9 @@ type Selector struct {
 	policy   placement.Policy
 	store    rooms.Store // nil with --rooms.store=none
 	resolver *rooms.Resolver
+	// history reads the previous days' demand (nil with --fleet.history-days=0); ahead is its last answer.
+	history *history
+	ahead   atomic.Pointer[aheadState]
 
 	// limiter and proxies limit room creation per client; limiter is nil when off.
 	limiter *clientrate.Limiter
@@ -132,6 +135,9 @@ func New(opts Options) (*Selector, error) {
 	}
 	s.source, err = load.Builtin().New(opts.LoadSource, lc)
 	if err != nil {
+		return nil, err
+	}
+	if s.history, err = newHistory(opts, lc.HTTPClient.Transport); err != nil {
 		return nil, err
 	}
 
@@ -240,6 +246,12 @@ func (s *Selector) Run(ctx context.Context) error {
 		}
 	})
 	wg.Go(func() { s.pollLoad(ctx) })
+	if s.history != nil {
+		wg.Go(func() {
+			s.refreshHistory(ctx)
+			every(ctx, s.opts.FleetHistoryInterval, func() { s.refreshHistory(ctx) })
+		})
+	}
 	// Flip the catalog_stale state when Consul has been silent too long, so the metric and the log line do
 	// not wait for the next request.
 	wg.Go(func() {

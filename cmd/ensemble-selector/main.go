@@ -88,6 +88,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	neighbours := app.Flag("selector.region-neighbours", "Where a new room may go when its region is saturated, nearest first: home=near,far (repeatable, one per region).").Strings()
 	app.Flag("fleet.headroom", "Share of the high-water mark kept free when sizing the fleet (ensemble_fleet_desired_nodes).").
 		Default(fmt.Sprint(opts.CapacityHeadroom)).Float64Var(&opts.CapacityHeadroom)
+	app.Flag("fleet.history-days", "Anticipate: ensemble_fleet_desired_nodes also covers the most demand (ensemble_fleet_demand_cpus in the --prometheus.url Prometheus, whatever the load source) any of this many previous days had over the next --fleet.lead at this time of day; Prometheus must keep that many days (0: the load at hand only).").
+		Default(fmt.Sprint(opts.FleetHistoryDays)).IntVar(&opts.FleetHistoryDays)
+	cli.PositiveDurationVar(app.Flag("fleet.lead", "How far ahead the history is read (--fleet.history-days): node boot time plus the scaler's delay and a margin.").
+		Default(opts.FleetLead.String()), &opts.FleetLead)
+	cli.PositiveDurationVar(app.Flag("fleet.history-interval", "How often the history is read (at most half of --fleet.lead).").
+		Default(opts.FleetHistoryInterval.String()), &opts.FleetHistoryInterval)
 	app.Flag("selector.hash-epsilon", "bounded-hash slack: a node takes rooms by hash up to (1+epsilon) x the mean load.").
 		Default(fmt.Sprint(opts.Placement.Epsilon)).Float64Var(&opts.Placement.Epsilon)
 	app.Flag("rooms.store", "Room bindings: memory (one replica), consul (KV, several replicas) or none (bounded-hash only).").

@@ -14,14 +14,15 @@ import (
 const DefaultHeadroom = 0.2
 
 // Capacity is one region's sizing: the nodes serving (eligible), the nodes leaving (draining), the
-// serving nodes that would carry the region's load at the target mean, and that load in CPUs (what
-// a Profile is learned from).
+// serving nodes that would carry the region's load at the target mean, that load in CPUs (what
+// a Profile is learned from), and the CPUs of the node Desired counts in (what Anticipate needs).
 type Capacity struct {
-	Region  string
-	Serving int
-	Leaving int
-	Desired int
-	Demand  float64
+	Region   string
+	Serving  int
+	Leaving  int
+	Desired  int
+	Demand   float64
+	NodeCPUs float64
 }
 
 // DesiredNodes sizes each region of nodes for a mean load of highWater × (1 − headroom). The
@@ -82,6 +83,7 @@ func DesiredNodes(nodes []Node, highWater, headroom float64) []Capacity {
 		}
 		a.c.Desired = max(1, int(math.Ceil(a.demand/(perNode*target)-1e-9)))
 		a.c.Demand = a.demand
+		a.c.NodeCPUs = perNode
 		out = append(out, a.c)
 	}
 	slices.SortFunc(out, func(x, y Capacity) int {

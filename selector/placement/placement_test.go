@@ -462,13 +462,13 @@ func TestDesiredNodes(t *testing.T) {
 		n("ap-1", "ap", 0.7, 4, Draining),
 	}, 0.8, DefaultHeadroom)
 	want := []Capacity{
-		{Region: "ap", Serving: 0, Leaving: 1, Desired: 2, Demand: 2.8},
-		{Region: "eu", Serving: 5, Leaving: 1, Desired: 6, Demand: 14.8},
-		{Region: "us", Serving: 2, Leaving: 0, Desired: 1, Demand: 0.08},
+		{Region: "ap", Serving: 0, Leaving: 1, Desired: 2, Demand: 2.8, NodeCPUs: 4},
+		{Region: "eu", Serving: 5, Leaving: 1, Desired: 6, Demand: 14.8, NodeCPUs: 4},
+		{Region: "us", Serving: 2, Leaving: 0, Desired: 1, Demand: 0.08, NodeCPUs: 8},
 	}
 	near := func(a, b Capacity) bool {
 		return a.Region == b.Region && a.Serving == b.Serving && a.Leaving == b.Leaving && a.Desired == b.Desired &&
-			math.Abs(a.Demand-b.Demand) < 1e-9
+			math.Abs(a.Demand-b.Demand) < 1e-9 && a.NodeCPUs == b.NodeCPUs
 	}
 	if !slices.EqualFunc(got, want, near) {
 		t.Fatalf("got  %+v\nwant %+v", got, want)
