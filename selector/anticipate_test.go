@@ -68,6 +68,7 @@ func TestFleetAnticipates(t *testing.T) {
 	if got := regionSeries(t, in, "ensemble_fleet_demand_cpus"); got["step"] > 1 {
 		t.Errorf("the demand gauge (the history itself) took the anticipated demand: %v", got)
 	}
+	testenv.GatherAndLint(t, in.reg)
 	if v := in.metric(t, "ensemble_selector_fleet_history_errors_total", nil); v != 0 {
 		t.Errorf("history errors with Prometheus up: %v", v)
 	}

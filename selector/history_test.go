@@ -47,14 +47,7 @@ func TestHistoryAnswers(t *testing.T) {
 		}))
 		got, err := testHistory(t, srv.URL, time.Now).fetch(context.Background())
 		srv.Close()
-		switch {
-		case want == "error" && err == nil:
-			t.Errorf("%q: accepted as %v", in, got)
-		case want != "error" && err != nil:
-			t.Errorf("%q: %v", in, err)
-		case want != "error" && fmt.Sprint(got) != want:
-			t.Errorf("%q: got %v, want %s", in, got, want)
-		}
+		checkCase(t, in, want, got, err)
 	}
 }
 
@@ -135,5 +128,10 @@ func TestFleetHistoryOptions(t *testing.T) {
 		if got := err == nil || !strings.Contains(err.Error(), "fleet"); got != tc.ok {
 			t.Errorf("days %d lead %v interval %v: %v, want ok=%v", tc.days, tc.lead, tc.interval, err, tc.ok)
 		}
+	}
+	o := DefaultOptions()
+	o.FleetHistoryDays, o.PrometheusURL = 1, ""
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "--prometheus.url") {
+		t.Errorf("history on without a Prometheus URL: %v", err)
 	}
 }

@@ -249,6 +249,9 @@ func (o Options) Validate() error {
 		errs = append(errs, fmt.Errorf("fleet lead must be in [1s, 24h) and the history interval in (0, lead/2], got %v and %v",
 			o.FleetLead, o.FleetHistoryInterval))
 	}
+	if o.FleetHistoryDays > 0 && o.PrometheusURL == "" {
+		errs = append(errs, errors.New("--fleet.history-days reads the history from --prometheus.url, which is empty"))
+	}
 	for home, nbs := range o.RegionNeighbours {
 		for _, r := range append([]string{home}, nbs...) {
 			if !validRegion(r) {

@@ -21,14 +21,20 @@ func TestParseRegionNeighbours(t *testing.T) {
 			values = strings.Split(in, "|")
 		}
 		got, err := ParseRegionNeighbours(values)
-		switch {
-		case want == "error" && err == nil:
-			t.Errorf("%q: accepted as %v", in, got)
-		case want != "error" && err != nil:
-			t.Errorf("%q: %v", in, err)
-		case want != "error" && fmt.Sprint(got) != want:
-			t.Errorf("%q: got %v, want %s", in, got, want)
-		}
+		checkCase(t, in, want, got, err)
+	}
+}
+
+// checkCase judges one case of a testdata table: want is "error" or got printed with fmt.Sprint.
+func checkCase(t *testing.T, in, want string, got any, err error) {
+	t.Helper()
+	switch {
+	case want == "error" && err == nil:
+		t.Errorf("%q: accepted as %v", in, got)
+	case want != "error" && err != nil:
+		t.Errorf("%q: %v", in, err)
+	case want != "error" && fmt.Sprint(got) != want:
+		t.Errorf("%q: got %v, want %s", in, got, want)
 	}
 }
 
