@@ -5,7 +5,7 @@
 #
 #   1. lint       ansible-lint, --syntax-check per playbook, packer fmt -check / init / validate
 #                 (and validate must refuse a source image that is not a UUID); the apt key check
-#                 refuses a bundle of two keys
+#                 refuses a bundle of two keys; shellcheck of this test's scripts
 #   2. converge   packer build of the base and jitsi templates' CI source into debootstrap roots
 #                 (the real ansible provisioner over Ansible's chroot connection, in first-boot
 #                 mode: no secret, no node name); the jitsi build's base.yml is base's second run,
@@ -40,7 +40,9 @@
 #
 # Each stage lives in scripts/images/ (its file's comment says what it proves); this file only
 # sets the run up and sequences them. The helpers every stage uses: scripts/images/processes.sh
-# (stages, polling, the cleanup trap) and scripts/images/containers.sh (nspawn, namespaces).
+# (stages, polling, the cleanup trap) and scripts/images/containers.sh (nspawn, namespaces). The
+# assertions that read Consul, Prometheus, the selector, a sidecar or nginx over HTTP are
+# ensemble-imagecheck's (internal/lab/imagecheck, with fixtures that make each fail in its tests).
 #
 # Runs as root on the CI host. Everything it creates lives under one temporary directory (roots,
 # repository, keys, logs), the cache directory and one network namespace; the trap stops the

@@ -27,21 +27,15 @@ stop_container() { # NAME
 	unset "nspawn_pids[$name]"
 }
 
-in_net() { ip netns exec "$netns" "$@"; }
-in_node() { # NAME COMMAND...: in every namespace of the container
-	local init
-	init=$(container_init "$1")
-	[[ -n $init ]] || { echo "container $1 does not run" >&2; return 1; }
-	shift
-	nsenter -t "$init" -a "$@"
-}
-# node_net NAME COMMAND...: a host command (curl) in the container's network namespace only.
-node_net() {
-	local init
-	init=$(container_init "$1")
-	[[ -n $init ]] || { echo "container $1 does not run" >&2; return 1; }
-	shift
-	nsenter -t "$init" -n "$@"
+in_net() { ip netns exec "$netns" "$@"; } # COMMAND...: in the test's network namespace
+in_node() { enter_node -a "$@"; }           # NAME COMMAND...: in every namespace of the container
+node_net() { enter_node -n "$@"; }          # NAME COMMAND...: a host command (curl) in its network only
+enter_node() { # NSENTER-FLAG NAME COMMAND...
+	local flag=$1 init
+	init=$(container_init "$2")
+	[[ -n $init ]] || { echo "container $2 does not run" >&2; return 1; }
+	shift 2
+	nsenter -t "$init" "$flag" "$@"
 }
 
 # wait_system NAME WANT: waits for the boot to finish; the state must be WANT.

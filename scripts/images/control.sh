@@ -59,11 +59,9 @@ prometheus_ready() {
 }
 
 # The monitoring role's target list reaches the selector: its first scrape lands within one
-# scrape interval (15 s).
+# scrape interval (15 s); the check allows 30.
 prometheus_scrapes_selector() {
-	local body
-	body=$(node_net control curl -sf --max-time 2 --get --data-urlencode 'query=up{job="ensemble-selector"}' \
-		http://127.0.0.1:9090/api/v1/query) && grep -q '"1"\]' <<<"$body"
+	node_imagecheck control --timeout=30s prometheus --url=http://127.0.0.1:9090 --query='up{job="ensemble-selector"}' >/dev/null
 }
 
 boot_control() {
@@ -84,7 +82,7 @@ boot_control() {
 		{ in_node control journalctl -u ensemble-selector -u nginx --no-pager -n 30; die "selector not healthy through nginx with TLS"; }
 	echo "   selector: /-/healthy through nginx with TLS"
 	poll 100 prometheus_ready || { in_node control journalctl -u prometheus --no-pager -n 30; die "prometheus not ready"; }
-	poll 150 prometheus_scrapes_selector ||
+	prometheus_scrapes_selector ||
 		{ node_net control curl -s http://127.0.0.1:9090/api/v1/targets; die "prometheus does not scrape the selector"; }
 	echo "   prometheus: ready, selector target up"
 	stop_container control

@@ -8,7 +8,7 @@
 build_binaries() {
 	mkdir -p "$work/bin"
 	(cd "$repo" && go build -trimpath -ldflags='-s -w' -o "$work/bin/" ./cmd/ensemble-sidecar ./cmd/ensemble-jvbemu \
-		./cmd/ensemble-firstboot ./cmd/ensemble-selector ./cmd/ensemble-xmppcheck)
+		./cmd/ensemble-firstboot ./cmd/ensemble-selector ./cmd/ensemble-xmppcheck ./cmd/ensemble-imagecheck)
 	# ENSEMBLE_IMAGES_SIDECAR=<binary> tries the images with another build of the sidecar.
 	if [[ -n ${ENSEMBLE_IMAGES_SIDECAR:-} ]]; then
 		cp "$ENSEMBLE_IMAGES_SIDECAR" "$work/bin/ensemble-sidecar"

@@ -14,6 +14,21 @@ consul_api() { # PATH: GET from the server with the management token
 }
 acl() { in_net env CONSUL_HTTP_ADDR=127.0.0.1:8500 CONSUL_HTTP_TOKEN="$mgmt" "$consul_bin" acl "$@"; }
 
+# imagecheck ARGS...: one check of ensemble-imagecheck (internal/lab/imagecheck: the HTTP, Consul
+# and Prometheus assertions, retried until its --timeout) from the test's namespace, with the
+# management token for Consul. node_imagecheck NAME ARGS...: the same from a node's network.
+imagecheck() { in_net env CONSUL_HTTP_ADDR=127.0.0.1:8500 CONSUL_HTTP_TOKEN="$mgmt" "$work/bin/ensemble-imagecheck" "$@"; }
+node_imagecheck() {
+	local name=$1
+	shift
+	node_net "$name" "$work/bin/ensemble-imagecheck" "$@"
+}
+
+# both_passing: node-a and node-b, and only they, pass in Consul within 60 s. What passing means
+# (Consul's ?passing: every check of the instance, its service's and its node's) is decided in one
+# place, imagecheck.PassingURLs, so a sidecar that moves its check to the node changes nothing here.
+both_passing() { imagecheck --timeout=60s passing --want=https://node-a.ci.invalid --want=https://node-b.ci.invalid >/dev/null; }
+
 consul_leader() { [[ $(consul_api /v1/status/leader 2>/dev/null) == *"$host_ip:8300"* ]]; }
 
 start_fleet_network() {
@@ -172,18 +187,10 @@ boot_node() {
 	[[ -n $init ]] || die "no systemd in $name"
 }
 
-# The node's metrics through its firewall, from the monitoring source (this namespace).
+# The node's metrics through its firewall, from the monitoring source (this namespace), within 20 s.
 node_exports_up() { # NAME
-	local metrics
-	metrics=$(in_net curl -sf --max-time 2 "http://${node_ips[$1]}:9105/metrics") &&
-		grep -qx 'ensemble_jvb_up 1' <<<"$metrics" && grep -qx 'ensemble_nginx_up 1' <<<"$metrics"
-}
-
-passing_urls() { # the public_url of every passing jitsi instance, sorted
-	consul_api '/v1/health/service/jitsi?passing' | grep -o '"public_url":"[^"]*"' | sort
-}
-both_passing() {
-	[[ $(passing_urls) == $'"public_url":"https://node-a.ci.invalid"\n"public_url":"https://node-b.ci.invalid"' ]]
+	imagecheck --timeout=20s metrics --url="http://${node_ips[$1]}:9105/metrics" \
+		--want=ensemble_jvb_up=1 --want=ensemble_nginx_up=1 >/dev/null
 }
 
 # The SAN of the certificate the node serves, verified against the run's CA.
@@ -221,11 +228,11 @@ boot_fleet() {
 	done
 	echo "   node-a, node-b: first boot succeeded; nft -c and consul validate pass on what it rendered"
 
-	poll 300 both_passing ||
-		{ passing_urls; in_node node-a journalctl -u consul -u ensemble-sidecar --no-pager -n 40; die "the two nodes are not passing in Consul with their own public_url"; }
+	both_passing ||
+		{ in_node node-a journalctl -u consul -u ensemble-sidecar --no-pager -n 40; die "the two nodes are not passing in Consul with their own public_url"; }
 	echo "   consul: both passing, public_url https://node-a.ci.invalid and https://node-b.ci.invalid"
 	for name in node-a node-b; do
-		poll 100 node_exports_up "$name" || die "$name does not export ensemble_jvb_up 1 to the monitoring source"
+		node_exports_up "$name" || die "$name does not export ensemble_jvb_up 1 to the monitoring source"
 		[[ $(served_san "$name") == "DNS:$name.ci.invalid" ]] || die "$name does not serve its own certificate (SAN '$(served_san "$name")')"
 	done
 	echo "   metrics: ensemble_jvb_up 1 from both through their firewalls; each serves its own verified certificate"
@@ -240,8 +247,6 @@ boot_fleet() {
 	check_agent_restart node-b
 	check_rotation node-b
 }
-
-# nginx: the room page over TLS by the node's name, a plain-HTTP redirect to the node's own name
 
 stop_fleet() {
 	local name pid

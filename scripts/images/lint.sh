@@ -20,6 +20,12 @@ lint() {
 	fi
 	grep -q 'must be an image UUID' "$work/validate-label.log" || { cat "$work/validate-label.log"; die "unexpected validate error"; }
 	timed key-pin check_key_pin
+	# This test's own scripts. shellcheck is optional until scripts/install-deps.sh installs it.
+	if command -v shellcheck >/dev/null; then
+		(cd "$repo" && shellcheck -x scripts/test-images.sh scripts/images/*.sh)
+	else
+		echo "   shellcheck: NOT RUN: not installed" >&2
+	fi
 }
 
 # The jitsi role's apt key check (N6) alone: a file with exactly the pinned key passes; the

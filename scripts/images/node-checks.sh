@@ -4,16 +4,16 @@
 # broken node never reaches Consul and says why, a Consul agent restart keeps the registration,
 # a rotated sidecar token is applied at the next boot, which changes no other file.
 
+# nginx: the room page over TLS by the node's name, a plain-HTTP redirect to the node's own name
 # whatever Host was sent, no version in the Server header.
 check_nginx() { # NAME
-	local name=$1 ip=${node_ips[$1]} page headers
+	local name=$1 ip=${node_ips[$1]} page
 	page=$(in_net curl -sf --max-time 5 --cacert "$work/ca.crt" --resolve "$name.ci.invalid:443:$ip" \
 		"https://$name.ci.invalid/some-room") || die "$name: no room page over TLS"
 	grep -q 'ensemble stand-in jitsi-meet' <<<"$page" || die "$name: the room page is not Jitsi Meet's index"
-	headers=$(in_net curl -s --max-time 5 -o /dev/null -D - -H 'Host: evil.example' "http://$ip/some-room")
-	grep -qi "^location: https://$name.ci.invalid/some-room" <<<"$headers" ||
-		{ echo "$headers"; die "$name: the HTTP redirect does not go to the node's own name"; }
-	grep -qi '^server: nginx\s*$' <<<"$headers" || { echo "$headers"; die "$name: nginx shows its version"; }
+	imagecheck redirect --url="http://$ip/some-room" --host=evil.example \
+		--location-prefix="https://$name.ci.invalid/some-room" --server=nginx >/dev/null ||
+		die "$name: the HTTP redirect does not go to the node's own name, or nginx shows its version"
 	echo "   nginx: room page over TLS, redirect to its own name (Host ignored), no version"
 }
 
@@ -44,8 +44,7 @@ check_config_js() { # NAME
 
 # A node whose prosody is down leaves selection (its /health fails, Consul's check with it) and
 # comes back when prosody does. Needs the sidecar's prosody probe (--health.prosody).
-node_passing() { [[ $(consul_api '/v1/health/service/jitsi?passing') == *"\"public_url\":\"https://$1.ci.invalid\""* ]]; }
-node_failing() { ! node_passing "$1"; }
+node_failing() { imagecheck --timeout=60s passing --not="https://$1.ci.invalid" >/dev/null; } # NAME, within 60 s
 check_prosody_down() { # NAME
 	local name=$1
 	# Not `--help | grep -q`: grep's early exit would kill the sidecar with SIGPIPE (pipefail).
@@ -54,32 +53,26 @@ check_prosody_down() { # NAME
 		return 0
 	fi
 	in_node "$name" systemctl stop prosody
-	poll 300 node_failing "$name" || die "$name is still passing with prosody stopped"
+	node_failing "$name" || die "$name is still passing with prosody stopped"
 	in_node "$name" systemctl start prosody
-	poll 300 both_passing || die "$name is not passing again after prosody started"
+	both_passing || die "$name is not passing again after prosody started"
 	echo "   $name: prosody stopped -> out of selection (Consul check failing); started -> passing again"
 }
 
 # A selector in this namespace (the control host's place) reading the real Consul server and
 # each node's sidecar: new rooms land on both nodes, each redirect names the node it chose.
-selector_ready() { in_net curl -sf --max-time 2 http://127.0.0.1:18080/-/ready >/dev/null; }
 check_selector() {
 	ip netns exec "$netns" env CONSUL_HTTP_ADDR=127.0.0.1:8500 CONSUL_HTTP_TOKEN="$selector_token" "$work/bin/ensemble-selector" \
 		--web.listen-address=127.0.0.1:18080 --nodes.allowed-domains=ci.invalid --load.source=direct --rooms.store=consul \
 		>"$work/selector.log" 2>&1 &
 	host_pids+=($!)
-	poll 150 selector_ready || { tail -20 "$work/selector.log"; die "the selector is not ready"; }
-	local i location a=0 b=0
-	for i in $(seq 12); do
-		location=$(in_net curl -s --max-time 5 -o /dev/null -w '%{redirect_url}' "http://127.0.0.1:18080/room-$i")
-		case $location in
-		"https://node-a.ci.invalid/room-$i") a=$((a + 1)) ;;
-		"https://node-b.ci.invalid/room-$i") b=$((b + 1)) ;;
-		*) tail -20 "$work/selector.log"; die "room-$i was sent to '$location'" ;;
-		esac
-	done
-	echo "   selector: 12 new rooms, $a to node-a and $b to node-b, each redirected to its node's name"
-	((a > 0 && b > 0)) || die "the selector did not spread new rooms over both nodes"
+	# Ready within 30 s; then 12 new rooms, each redirected to node-a's or node-b's name followed by
+	# the room, and each node gets at least one.
+	local spread
+	spread=$(imagecheck --timeout=30s spread --url=http://127.0.0.1:18080 --rooms=12 \
+		--node=https://node-a.ci.invalid --node=https://node-b.ci.invalid) ||
+		{ tail -20 "$work/selector.log"; die "the selector is not ready, or did not spread new rooms over both nodes by their names"; }
+	echo "   selector: $spread, each redirected to its node's name"
 }
 
 # The broken node: its first boot names the missing field in the journal and on /health, and it
@@ -91,7 +84,7 @@ check_broken() { # NAME
 		{ in_node "$name" journalctl -u ensemble-firstboot --no-pager; die "$name: the journal does not name the missing field"; }
 	health=$(node_net "$name" curl -s --max-time 5 -w ' %{http_code}' http://127.0.0.1:9105/health || true)
 	[[ $health == *ensemble.consul.agent_token*' 503' ]] || die "$name: /health does not say why (got: $health)"
-	! consul_api /v1/catalog/nodes | grep -q "\"$name\"" || die "$name appears in Consul"
+	imagecheck node-absent --node="$name" >/dev/null || die "$name appears in Consul"
 	! in_node "$name" systemctl is-active --quiet consul || die "$name: consul runs without a configuration"
 	echo "   $name (no agent_token): not in Consul; journal and /health (503) name ensemble.consul.agent_token"
 }
@@ -111,22 +104,17 @@ reboot_node() { # NAME WANT
 }
 
 # The CreateIndex of NAME's jitsi service in the catalog: a registration made anew gets a new one.
-service_created() { # NAME
-	consul_api /v1/catalog/service/jitsi | python3 -c 'import json, sys
-url = "https://" + sys.argv[1] + ".ci.invalid"
-print(*[s["CreateIndex"] for s in json.load(sys.stdin) if s["ServiceMeta"].get("public_url") == url])' "$1"
-}
+service_created() { imagecheck created --public-url="https://$1.ci.invalid"; } # NAME
 
 # A restart of a node's Consul agent keeps the node's registration: the agent does not leave the
 # cluster on SIGTERM (leave_on_terminate = false; a client's default is to leave, which deregisters
 # the node's services), so the service keeps its CreateIndex, and it passes again.
 check_agent_restart() { # NAME
 	local name=$1 before after
-	before=$(service_created "$name")
-	[[ $before =~ ^[0-9]+$ ]] || die "$name: no single jitsi service in the catalog ($before)"
+	before=$(service_created "$name") || die "$name: no single jitsi service in the catalog"
 	in_node "$name" systemctl restart consul || die "$name: the Consul agent does not restart"
-	poll 300 both_passing || die "$name is not passing again after its Consul agent restarted"
-	after=$(service_created "$name")
+	both_passing || die "$name is not passing again after its Consul agent restarted"
+	after=$(service_created "$name") || die "$name: no single jitsi service in the catalog after its Consul agent restarted"
 	[[ $after == "$before" ]] ||
 		die "$name: a restart of its Consul agent registered the service anew (CreateIndex $before -> $after): the agent left the cluster"
 	echo "   $name: Consul agent restarted, registration kept (CreateIndex $before), passing again"
@@ -149,6 +137,6 @@ check_rotation() { # NAME
 		{ diff <(echo "$before") <(grep -v " $token\$" <<<"$after"); die "$name: a reboot changed rendered files other than the rotated token"; }
 	grep -q " $token\$" <<<"$after" || die "$name: the token file is not among the first boot's outputs"
 	[[ $(in_node "$name" cat "$token") == "$new" ]] || die "$name: the rotated token was not written"
-	poll 300 both_passing || { in_node "$name" journalctl -u ensemble-sidecar --no-pager -n 20; die "$name is not passing with its rotated token"; }
+	both_passing || { in_node "$name" journalctl -u ensemble-sidecar --no-pager -n 20; die "$name is not passing with its rotated token"; }
 	echo "   $name rebooted: rotated sidecar token applied (old one deleted), no other rendered file changed (content, mode, owner, mtime), passing again"
 }

@@ -5,8 +5,9 @@
 # node whose sidecar is down fails the play.
 
 bridge_started() { in_node "$1" systemctl show -p ActiveEnterTimestampMonotonic --value jitsi-videobridge2; }
-drain_state() { node_net "$1" curl -sf --max-time 2 http://127.0.0.1:9106/drain | grep -o '"state":"[a-z]*"' | cut -d'"' -f4; }
-node_draining() { [[ $(drain_state "$1") == draining ]]; }
+# drain_is NAME STATE [TIMEOUT]: the node's sidecar says STATE on its control listener (GET /drain),
+# now or within TIMEOUT.
+drain_is() { node_imagecheck "$1" --timeout="${3:-0s}" drain --want="$2" >/dev/null; }
 
 rolling() {
 	# The control listener is shared contract #2 (the sidecar's --web.control-address).
@@ -29,7 +30,7 @@ rolling() {
 	# shellcheck disable=SC2016 # nginx's variable
 	printf 'return 301 https://old-template.invalid$request_uri;\n' | tee "$work/node-a$tmpl" >"$work/node-a/etc/nginx/snippets/ensemble-redirect.conf"
 	in_node node-a systemctl reload nginx
-	poll 50 redirects_to node-a old-template.invalid || die "node-a: the older template's redirect is not in effect"
+	redirects_to node-a old-template.invalid || die "node-a: the older template's redirect is not in effect"
 	declare -A others_before=()
 	for name in node-a node-b; do others_before[$name]=$(started "$name" prosody coturn consul nginx); done
 	local conf a_before b_before
@@ -44,22 +45,24 @@ rolling() {
 		-e jitsi_sidecar_binary_src="$work/bin/ensemble-sidecar" -e jitsi_drain_poll=1 -e jitsi_drain_timeout=120 \
 		--skip-tags jitsi_install jitsi.yml) >"$work/rolling.log" 2>&1 &
 	local play=$!
-	poll 300 node_draining node-a || { kill "$play" 2>/dev/null || true; tail -30 "$work/rolling.log"; die "node-a did not start draining"; }
+	drain_is node-a draining 60s || { kill "$play" 2>/dev/null || true; tail -30 "$work/rolling.log"; die "node-a did not start draining"; }
 	# While the meeting lasts the play waits; the bridge keeps running.
 	sleep 3
-	[[ $(drain_state node-a) == draining && $(bridge_started node-a) == "$a_before" ]] ||
-		{ kill "$play" 2>/dev/null || true; die "node-a's bridge restarted or its drain ended while it had a conference"; }
+	if ! drain_is node-a draining || [[ $(bridge_started node-a) != "$a_before" ]]; then
+		kill "$play" 2>/dev/null || true
+		die "node-a's bridge restarted or its drain ended while it had a conference"
+	fi
 	[[ $(bridge_started node-b) == "$b_before" ]] || { kill "$play" 2>/dev/null || true; die "node-b changed before node-a was done (serial)"; }
 	node_net node-a curl -sf --max-time 5 -X DELETE "http://127.0.0.1:8080/emulator/conferences/$conf" >/dev/null
 	wait "$play" || { tail -40 "$work/rolling.log"; die "jitsi.yml failed (log: $work/rolling.log)"; }
 	for name in node-a node-b; do
-		[[ $(drain_state "$name") == serving ]] || die "$name is not serving after the rolling change"
+		drain_is "$name" serving || die "$name is not serving after the rolling change"
 	done
 	[[ $(bridge_started node-a) != "$a_before" && $(bridge_started node-b) != "$b_before" ]] ||
 		die "the rolling change did not restart the bridges"
-	poll 300 both_passing || die "the nodes are not both passing after the rolling change"
+	both_passing || die "the nodes are not both passing after the rolling change"
 	echo "   rolling: node-a drained and waited for its conference, then each bridge restarted in turn; both serving and passing"
-	poll 50 redirects_to node-a node-a.ci.invalid || die "node-a: the role's first-boot template did not take effect without a reboot"
+	redirects_to node-a node-a.ci.invalid || die "node-a: the role's first-boot template did not take effect without a reboot"
 	for name in node-a node-b; do
 		[[ $(started "$name" prosody coturn consul nginx) == "${others_before[$name]}" ]] ||
 			die "$name: applying user-data restarted prosody, coturn, consul or nginx (Requires= on ensemble-firstboot)"
@@ -73,10 +76,8 @@ started() { # NAME UNIT...: when each unit last entered active (a restart change
 	shift
 	for unit in "$@"; do in_node "$name" systemctl show -p ActiveEnterTimestampMonotonic --value "$unit"; done
 }
-redirects_to() { # NAME HOST: plain HTTP to the node redirects to https://HOST/
-	local headers
-	headers=$(in_net curl -s --max-time 5 -o /dev/null -D - "http://${node_ips[$1]}/room") &&
-		grep -qi "^location: https://$2/room" <<<"$headers"
+redirects_to() { # NAME HOST: plain HTTP to the node redirects to https://HOST/, within 10 s
+	imagecheck --timeout=10s redirect --url="http://${node_ips[$1]}/room" --location-prefix="https://$2/room" >/dev/null
 }
 
 # A node whose sidecar is down cannot be drained: the play fails (it does not skip the drain)
@@ -93,6 +94,6 @@ check_rolling_sidecar_down() { # NAME
 		die "jitsi.yml failed on $name's stopped sidecar without saying its state and the undrain command"
 	fi
 	in_node "$name" systemctl start ensemble-sidecar
-	poll 300 both_passing || die "$name is not passing again after its sidecar started"
+	both_passing || die "$name is not passing again after its sidecar started"
 	echo "   rolling: $name's sidecar stopped: jitsi.yml fails, naming the state and the undrain command"
 }
