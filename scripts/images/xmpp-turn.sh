@@ -87,10 +87,13 @@ check_xmpp_turn() { # NAME CLIENT
 	# The allocation over TLS on 5349 (what a browser behind a UDP-blocking network uses); the
 	# refusals over plain TCP on 3478, where coturn applies the same checks without a TLS
 	# handshake per client.
-	# Up to three tries: under load the client's TLS handshake sometimes stalls (it tries older
-	# protocol versions first, which coturn refuses); a stalled try ends at its timeout.
-	for _ in 1 2 3; do
+	# Up to five tries: the client's TLS handshake sometimes stalls or ends in coturn's "internal
+	# error" alert (it tries older protocol versions first, which coturn refuses; seen on three
+	# tries in a row once); a stalled try ends at its timeout. Every try's output is kept.
+	local try
+	for try in 1 2 3 4 5; do
 		uclient ok "$client" 10 -t -S -p 5349 -u "$user" -w "$pass" -e 93.184.216.34 "$ip"
+		{ echo "--- try $try"; cat "$work/uclient-ok.log"; } >>"$work/uclient-ok-tries.log"
 		grep -q 'Received relay addr' "$work/uclient-ok.log" && break
 	done
 	uclient own "$client" 8 -t -p 3478 -u "$user" -w "$pass" -e "$own" "$ip"
@@ -98,7 +101,7 @@ check_xmpp_turn() { # NAME CLIENT
 	uclient tcp "$client" 5 -T -p 3478 -u "$user" -w "$pass" -e 93.184.216.34 "$ip"
 	uclient loopback "$client" 8 -t -p 3478 -u "$user" -w "$pass" -e 127.0.0.1 "$ip"
 	uclient private "$client" 8 -t -p 3478 -u "$user" -w "$pass" -e "${node_ips[$client]}" "$ip"
-	grep -q 'Received relay addr' "$work/uclient-ok.log" || { cat "$work/uclient-ok.log"; die "$name: coturn granted no relay over TLS on 5349 with prosody's credentials"; }
+	grep -q 'Received relay addr' "$work/uclient-ok.log" || { cat "$work/uclient-ok-tries.log"; die "$name: coturn granted no relay over TLS on 5349 with prosody's credentials"; }
 	grep -q 'Cannot complete Allocation' "$work/uclient-wrong.log" || { cat "$work/uclient-wrong.log"; die "$name: coturn did not refuse a wrong password"; }
 	grep -q 'error 442' "$work/uclient-tcp.log" || { cat "$work/uclient-tcp.log"; die "$name: coturn did not refuse a TCP relay"; }
 	for peer in loopback private; do
