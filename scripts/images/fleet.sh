@@ -92,8 +92,8 @@ secret_id() { sed -n 's/.*"SecretID": *"\([^"]*\)".*/\1/p' | head -1; }
 accessor_id() { sed -n 's/.*"AccessorID": *"\([^"]*\)".*/\1/p' | head -1; }
 declare -A sidecar_accessors=()
 new_sidecar_token() { # NAME DESCRIPTION: sets sidecar_tokens[NAME] and sidecar_accessors[NAME]
-	local json
-	json=$(acl token create -description "$2" -policy-name ensemble-jitsi-sidecar -format=json)
+	local json # the policy and the node's identity, for the node check the selector trusts (deploy/consul/README.md)
+	json=$(acl token create -description "$2" -policy-name ensemble-jitsi-sidecar -node-identity "$1:dc1" -format=json)
 	sidecar_tokens[$1]=$(secret_id <<<"$json")
 	sidecar_accessors[$1]=$(accessor_id <<<"$json")
 }
