@@ -28,7 +28,7 @@ test_pkgs=(
 	nginx prometheus chromium fonts-dejavu-core wrk hyperfine prosody
 	prometheus-node-exporter prometheus-nginx-exporter
 	ansible ansible-lint debootstrap systemd-container equivs reprepro
-	dpkg-dev nftables systemd gnupg openssl curl python3 postgresql haproxy
+	dpkg-dev nftables systemd gnupg openssl curl python3 postgresql haproxy shellcheck
 )
 
 as_root() {
