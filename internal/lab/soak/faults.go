@@ -52,6 +52,13 @@ type injector struct {
 	// idle closes the balancer's idle connections to the replicas, so that
 	// a replica's sample before its kill counts what it holds itself.
 	idle func()
+	// maxHold and longClear: a fault held longer than maxHold is a long
+	// node fault, and no Consul fault may run during its first longClear
+	// (planOptions.LongClear); the plan keeps them apart, and inject keeps
+	// them apart when a fault is late.
+	maxHold, longClear time.Duration
+	// applyFn replaces apply in tests of the injector's timing; nil: apply.
+	applyFn func(ctx context.Context, e Event, rec *FaultRecord) (func(context.Context) error, error)
 
 	locks sync.Map // lock group → *sync.Mutex
 
@@ -105,6 +112,23 @@ func (in *injector) inject(ctx context.Context, e Event) {
 	asked := time.Now()
 	m.Lock()
 	defer m.Unlock()
+	// A long node fault also takes the Consul faults' lock, until its first
+	// longClear has passed: a Consul fault that waited for the previous one
+	// (whose revert waits for every server to be a voter again, up to tens
+	// of seconds) would otherwise start inside that span whatever the plan
+	// said, and while Consul cannot write no replica moves the node's rooms
+	// (seed 7979172301437737146: an agent restart 3 s into a 30 s bridge
+	// hang). The long fault likewise waits for a Consul fault still being
+	// reverted. Only long faults take two locks, node then Consul: no
+	// deadlock.
+	release := func() {}
+	if in.longClear > 0 && e.Hold > in.maxHold && e.Kind.nodeFault() {
+		c := in.lock(lockOf(Event{Kind: ConsulAgentRestart}))
+		c.Lock()
+		var once sync.Once
+		release = func() { once.Do(c.Unlock) }
+	}
+	defer release()
 	if ctx.Err() != nil {
 		return
 	}
@@ -113,10 +137,16 @@ func (in *injector) inject(ctx context.Context, e Event) {
 		rec.Waited = 0
 	}
 	rec.Applied = time.Since(in.start)
-	revert, err := in.apply(ctx, e, &rec)
+	apply := in.apply
+	if in.applyFn != nil {
+		apply = in.applyFn
+	}
+	revert, err := apply(ctx, e, &rec)
 	if err != nil {
 		rec.Err = "apply: " + err.Error()
 	}
+	cleared := time.AfterFunc(in.longClear, release)
+	defer cleared.Stop()
 	if revert != nil {
 		t := time.NewTimer(e.Hold)
 		select {
