@@ -146,6 +146,10 @@ type Tally struct {
 	// HeldJoins counts joins sent to the room's node while a fault had it
 	// down, within the bound (--rooms.move-after keeps the room there).
 	HeldJoins int `json:"held_joins"`
+	// Concurrent counts answers naming the node a room moved off that
+	// overlapped the answers naming its new node, so may have been decided
+	// before the move was written (see judge.answers).
+	Concurrent int `json:"concurrent"`
 	// Quiet counts the users' answers outside every fault window; QuietOK
 	// those of them that named a node.
 	Quiet   int `json:"quiet"`
@@ -330,8 +334,24 @@ func (j *judge) moveCause(node string, from, to time.Time) (Window, bool) {
 // answers checks every answer: its status (invariant 3), the node it
 // names (invariant 1) and, against the room's previous answer, whether the
 // room moved with cause (invariant 2).
+//
+// An answer takes effect at some instant between its start and its end, so
+// two answers that overlap have no order of their own: an answer naming the
+// node a room was on before its last move, started before every answer
+// naming the new node had ended, may have read the binding before the move
+// was written (a replica holding the room a moment before another's hold
+// ran out, or a request slowed on its way). It is linearized before the
+// move and counted in Tally.Concurrent, not as a move back.
 func (j *judge) answers(answers []Answer, nodes []string) {
-	last := map[string]Answer{}
+	type roomState struct {
+		last Answer
+		// from is the node before last's move ("" if last was no move);
+		// settled is the earliest end of an answer naming last's node since:
+		// by then the move was written.
+		from    string
+		settled time.Time
+	}
+	rooms := map[string]*roomState{}
 	for _, a := range answers {
 		if a.Kind != "probe" {
 			j.quiet(a)
@@ -343,26 +363,48 @@ func (j *judge) answers(answers []Answer, nodes []string) {
 		if !a.ok() {
 			continue
 		}
-		prev, seen := last[a.Room]
-		fresh := !seen || prev.Node != a.Node
+		st, seen := rooms[a.Room]
+		if seen && st.from == a.Node && a.Start.Before(st.settled) {
+			j.t.Concurrent++
+			if a.Kind != "probe" {
+				j.redirect(a, false)
+			}
+			continue
+		}
+		fresh := !seen || st.last.Node != a.Node
 		if a.Kind != "probe" {
 			j.redirect(a, fresh)
 		}
-		if seen && prev.Node != a.Node {
-			switch s, ok := j.moveCause(prev.Node, prev.Start, a.End); {
-			case !ok:
-				j.inv[invMove].add("%s room %s: %s (%s at %s) then %s (%s): %s was not down for %v before",
-					j.at(a.Start), a.Room, prev.Node, prev.Replica, j.at(prev.Start), a.Node, a.Replica, prev.Node, j.b.MoveAfter)
-			case s.Kind == Observed:
-				j.t.Moves[Observed]++
-				j.inv[invMove].add("%s room %s: %s then %s: %s was critical in Consul since %s but no fault hit it",
-					j.at(a.Start), a.Room, prev.Node, a.Node, prev.Node, j.at(s.Start))
-			default:
-				j.t.Moves[s.Kind]++
-			}
+		switch {
+		case !seen:
+			rooms[a.Room] = &roomState{last: a, settled: a.End}
+			continue
+		case st.last.Node == a.Node:
+			st.last, st.settled = a, earlier(st.settled, a.End)
+			continue
 		}
-		last[a.Room] = a
+		prev := st.last
+		switch s, ok := j.moveCause(prev.Node, prev.Start, a.End); {
+		case !ok:
+			j.inv[invMove].add("%s room %s: %s (%s %s..%s) then %s (%s %s..%s): %s was not down for %v before",
+				j.at(a.Start), a.Room, prev.Node, prev.Replica, j.at(prev.Start), j.at(prev.End),
+				a.Node, a.Replica, j.at(a.Start), j.at(a.End), prev.Node, j.b.MoveAfter)
+		case s.Kind == Observed:
+			j.t.Moves[Observed]++
+			j.inv[invMove].add("%s room %s: %s then %s: %s was critical in Consul since %s but no fault hit it",
+				j.at(a.Start), a.Room, prev.Node, a.Node, prev.Node, j.at(s.Start))
+		default:
+			j.t.Moves[s.Kind]++
+		}
+		*st = roomState{last: a, from: prev.Node, settled: a.End}
 	}
+}
+
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // redirect checks invariant 1 for an answer naming a node.
