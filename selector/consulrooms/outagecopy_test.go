@@ -3,8 +3,6 @@ package consulrooms
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -51,36 +49,13 @@ func TestGoneRoomNotHeldFromOutageCopy(t *testing.T) {
 	}
 	cut.Store(true)
 
-	const hold = 6 * time.Second
-	resolver := func(s *Store) *rooms.Resolver {
-		r, err := rooms.NewResolver(rooms.ResolverOptions{Store: s, Policy: placement.LeastLoaded{}, Now: clk.Now,
-			TouchEvery: rooms.DefaultTouchEvery, MoveAfter: hold, Deadline: rooms.DefaultDeadline,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
-	view := func(a placement.Node) *placement.Snapshot {
-		led, err := placement.NewLedger(placement.DefaultConfig(), clk.Now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return led.Snapshot([]placement.Node{a,
-			{ID: "b", URL: "https://b.example", Capacity: 4, Load: 0.2, State: placement.Eligible, LiveSince: clk.Now().Add(-time.Hour)}})
-	}
-	gone := func(goneFor time.Duration) placement.Node {
-		return placement.Node{ID: "a", URL: "https://a.example", Capacity: 4, State: placement.Gone,
-			GoneSince: clk.Now().Add(-goneFor), GoneIndex: 10}
-	}
-
 	// X sees a gone past the hold and moves the room.
-	res, err := resolver(x).Resolve(ctx, view(gone(2*hold)), "standup", placement.SystemRand{})
+	res, err := holdResolver(t, x, clk).Resolve(ctx, besideB(t, clk, goneA(clk, 10, 2*testHold)), "standup", placement.SystemRand{})
 	if err != nil || res.Node.ID != "b" || res.Outcome != rooms.Rebound {
 		t.Fatalf("X: Resolve = %+v, %v; want the room moved to b", res, err)
 	}
 	// Y sees a gone too, within its hold (its view began the spell later), and cannot ask Consul.
-	res, err = resolver(y).Resolve(ctx, view(gone(time.Second)), "standup", placement.SystemRand{})
+	res, err = holdResolver(t, y, clk).Resolve(ctx, besideB(t, clk, goneA(clk, 10, time.Second)), "standup", placement.SystemRand{})
 	if !errors.Is(err, rooms.ErrStore) {
 		t.Fatalf("Y: Resolve = %+v, %v; want ErrStore: the copy says a, X moved the room to b", res, err)
 	}
@@ -88,7 +63,7 @@ func TestGoneRoomNotHeldFromOutageCopy(t *testing.T) {
 	// A room on a live node keeps its node from the copy through the outage.
 	live := placement.Node{ID: "a", URL: "https://a.example", Capacity: 4, Load: 0.2, State: placement.Eligible,
 		LiveSince: clk.Now().Add(-time.Hour)}
-	res, err = resolver(y).Resolve(ctx, view(live), "retro", placement.SystemRand{})
+	res, err = holdResolver(t, y, clk).Resolve(ctx, besideB(t, clk, live), "retro", placement.SystemRand{})
 	if err != nil || res.Node.ID != "a" || res.Outcome != rooms.Existing {
 		t.Fatalf("Y: Resolve(retro) = %+v, %v; want a from the outage copy", res, err)
 	}
