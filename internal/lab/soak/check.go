@@ -416,6 +416,7 @@ func (j *judge) redirect(a Answer, fresh bool) {
 		bound := j.b.Detect
 		if w.State == Down && !fresh {
 			bound = j.b.longFault()
+			w.Start = j.holdStart(w.Start, a.Start)
 		}
 		if e := j.elapsed(w, a.Start); e > bound {
 			j.inv[invRedirect].add("%s %s %s -> %s via %s: %s (%s) for %.1fs", j.at(a.Start), a.Kind, a.Room, a.Node, a.Replica, w.State, w.Kind, e.Seconds())
@@ -423,6 +424,23 @@ func (j *judge) redirect(a Answer, fresh bool) {
 			j.t.HeldJoins++
 		}
 	}
+}
+
+// holdStart is when the selectors' hold of a node down since start began,
+// as of t: a restart of the Consul agent ended since then restarts it. The
+// restarted agent restores every check critical under a new index, which
+// the selectors take for a new spell of being gone (a node that came back
+// and went again while they could not see it), and a new spell is held
+// again from its start: its rooms move --rooms.move-after after the agent
+// is back, not after the node went down (seed 6551752796806853350: a join
+// sent to a node 21.6 s into a bridge hang, 2 s after an agent restart).
+func (j *judge) holdStart(start, t time.Time) time.Time {
+	for _, c := range j.churn {
+		if c.Kind == ConsulAgentRestart && !c.End.IsZero() && c.End.After(start) && c.End.Before(t) {
+			start = c.End
+		}
+	}
+	return start
 }
 
 // status checks invariant 3 for an answer naming no node: each 503 reason
