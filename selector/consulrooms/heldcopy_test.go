@@ -44,35 +44,47 @@ func TestHeldRoomNotAnsweredFromCopy(t *testing.T) {
 	stop()
 	<-done
 
-	const hold = 6 * time.Second
-	resolver := func(s *Store) *rooms.Resolver {
-		r, err := rooms.NewResolver(rooms.ResolverOptions{Store: s, Policy: placement.LeastLoaded{}, Now: clk.Now,
-			TouchEvery: rooms.DefaultTouchEvery, MoveAfter: hold, Deadline: rooms.DefaultDeadline,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
-	view := func(spell uint64, goneFor time.Duration) *placement.Snapshot {
-		led, err := placement.NewLedger(placement.DefaultConfig(), clk.Now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return led.Snapshot([]placement.Node{
-			{ID: "a", URL: "https://a.example", Capacity: 4, State: placement.Gone, GoneSince: clk.Now().Add(-goneFor), GoneIndex: spell},
-			{ID: "b", URL: "https://b.example", Capacity: 4, Load: 0.2, State: placement.Eligible, LiveSince: clk.Now().Add(-time.Hour)},
-		})
-	}
-	res, err := resolver(x).Resolve(ctx, view(10, 2*hold), "standup", placement.SystemRand{})
+	res, err := holdResolver(t, x, clk).Resolve(ctx, besideB(t, clk, goneA(clk, 10, 2*testHold)), "standup", placement.SystemRand{})
 	if err != nil || res.Node.ID != "b" || res.Outcome != rooms.Rebound {
 		t.Fatalf("X: Resolve = %+v, %v; want the room moved to b", res, err)
 	}
 	if b, ok, fresh := y.fromMirror("standup"); !fresh || !ok || b.Node != "a" {
 		t.Fatalf("Y's copy = %+v %v %v; the test needs it to still say a", b, ok, fresh)
 	}
-	res, err = resolver(y).Resolve(ctx, view(12, 0), "standup", placement.SystemRand{})
+	res, err = holdResolver(t, y, clk).Resolve(ctx, besideB(t, clk, goneA(clk, 12, 0)), "standup", placement.SystemRand{})
 	if err != nil || res.Node.ID != "b" {
 		t.Fatalf("Y: Resolve = %+v, %v; want b, where X moved the room (a is a split)", res, err)
 	}
+}
+
+// testHold is the --rooms.move-after of the two-replica tests, the soak's.
+const testHold = 6 * time.Second
+
+// holdResolver is a replica's Resolver on s, with testHold.
+func holdResolver(t *testing.T, s *Store, clk *testenv.Clock) *rooms.Resolver {
+	t.Helper()
+	r, err := rooms.NewResolver(rooms.ResolverOptions{Store: s, Policy: placement.LeastLoaded{}, Now: clk.Now,
+		TouchEvery: rooms.DefaultTouchEvery, MoveAfter: testHold, Deadline: rooms.DefaultDeadline,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// goneA is node a gone for goneFor, in spell.
+func goneA(clk *testenv.Clock, spell uint64, goneFor time.Duration) placement.Node {
+	return placement.Node{ID: "a", URL: "https://a.example", Capacity: 4, State: placement.Gone,
+		GoneSince: clk.Now().Add(-goneFor), GoneIndex: spell}
+}
+
+// besideB is a replica's view of a and of b, eligible and lightly loaded.
+func besideB(t *testing.T, clk *testenv.Clock, a placement.Node) *placement.Snapshot {
+	t.Helper()
+	led, err := placement.NewLedger(placement.DefaultConfig(), clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return led.Snapshot([]placement.Node{a,
+		{ID: "b", URL: "https://b.example", Capacity: 4, Load: 0.2, State: placement.Eligible, LiveSince: clk.Now().Add(-time.Hour)}})
 }

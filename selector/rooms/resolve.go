@@ -228,6 +228,12 @@ func (r *Resolver) ResolveAdmit(ctx context.Context, s *placement.Snapshot, room
 					return Result{}, fmt.Errorf("%w: binding of %q to %s is a copy from %s, before the node came back at %s: the room may have moved",
 						ErrStore, name, b.Node, b.CopiedAt.Format(time.RFC3339), s.Node(i).LiveSince.Format(time.RFC3339))
 				}
+				// A copy cannot hold a room on a gone node either: another replica, whose hold of
+				// the node ran out first, may have moved it, and the store cannot be asked.
+				if !b.CopiedAt.IsZero() && s.Node(i).State == placement.Gone {
+					return Result{}, fmt.Errorf("%w: binding of %q to gone node %s is a copy from %s: another replica may have moved the room",
+						ErrStore, name, b.Node, b.CopiedAt.Format(time.RFC3339))
+				}
 				r.touch(ctx, b)
 				s.Join(i)
 				outcome := Existing

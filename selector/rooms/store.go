@@ -20,8 +20,9 @@ type Binding struct {
 	LastUsed time.Time
 	// CopiedAt is set when the store could not be asked and answered from a local copy: the copy
 	// was known current at that time. Zero means the store itself answered. The Resolver serves
-	// a copy only for a node that has not been gone since (placement.Node.LiveSince): another
-	// replica may have moved the room off a node that was gone, and then the copy would split it.
+	// a copy only for a node that is not gone and has not been gone since (placement.Node.LiveSince):
+	// another replica may have moved the room off a node that was gone, and then the copy would
+	// split it.
 	CopiedAt time.Time
 	// ListedAt is set when the store answered from a copy it keeps current by watching (the
 	// Consul store's blocking query): the copy was complete at that time, and another replica's

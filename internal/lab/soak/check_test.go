@@ -44,6 +44,7 @@ type checkCase struct {
 	Want       map[int]int    `json:"want"`
 	Moves      map[Kind]int   `json:"moves"`
 	HeldJoins  int            `json:"held_joins"`
+	Concurrent int            `json:"concurrent"`
 	Allowed503 map[string]int `json:"allowed_503"`
 	Long       []struct {
 		Rooms int `json:"rooms"`
@@ -118,6 +119,9 @@ func TestCheck(t *testing.T) {
 			}
 			if got.HeldJoins != c.HeldJoins {
 				t.Errorf("held joins = %d, want %d", got.HeldJoins, c.HeldJoins)
+			}
+			if got.Concurrent != c.Concurrent {
+				t.Errorf("concurrent answers = %d, want %d", got.Concurrent, c.Concurrent)
 			}
 			for reason, n := range c.Allowed503 {
 				if got.Allowed503[reason] != n {

@@ -52,6 +52,13 @@ type injector struct {
 	// idle closes the balancer's idle connections to the replicas, so that
 	// a replica's sample before its kill counts what it holds itself.
 	idle func()
+	// maxHold and longClear: a fault held longer than maxHold is a long
+	// node fault, and no Consul fault may run during its first longClear
+	// (planOptions.LongClear); the plan keeps them apart, and inject keeps
+	// them apart when a fault is late.
+	maxHold, longClear time.Duration
+	// applyFn replaces apply in tests of the injector's timing; nil: apply.
+	applyFn func(ctx context.Context, e Event, rec *FaultRecord) (func(context.Context) error, error)
 
 	locks sync.Map // lock group → *sync.Mutex
 
@@ -105,6 +112,23 @@ func (in *injector) inject(ctx context.Context, e Event) {
 	asked := time.Now()
 	m.Lock()
 	defer m.Unlock()
+	// A long node fault also takes the Consul faults' lock, until its first
+	// longClear has passed: a Consul fault that waited for the previous one
+	// (whose revert waits for every server to be a voter again, up to tens
+	// of seconds) would otherwise start inside that span whatever the plan
+	// said, and while Consul cannot write no replica moves the node's rooms
+	// (seed 7979172301437737146: an agent restart 3 s into a 30 s bridge
+	// hang). The long fault likewise waits for a Consul fault still being
+	// reverted. Only long faults take two locks, node then Consul: no
+	// deadlock.
+	release := func() {}
+	if in.longClear > 0 && e.Hold > in.maxHold && e.Kind.nodeFault() {
+		c := in.lock(lockOf(Event{Kind: ConsulAgentRestart}))
+		c.Lock()
+		var once sync.Once
+		release = func() { once.Do(c.Unlock) }
+	}
+	defer release()
 	if ctx.Err() != nil {
 		return
 	}
@@ -113,10 +137,16 @@ func (in *injector) inject(ctx context.Context, e Event) {
 		rec.Waited = 0
 	}
 	rec.Applied = time.Since(in.start)
-	revert, err := in.apply(ctx, e, &rec)
+	apply := in.apply
+	if in.applyFn != nil {
+		apply = in.applyFn
+	}
+	revert, err := apply(ctx, e, &rec)
 	if err != nil {
 		rec.Err = "apply: " + err.Error()
 	}
+	cleared := time.AfterFunc(in.longClear, release)
+	defer cleared.Stop()
 	if revert != nil {
 		t := time.NewTimer(e.Hold)
 		select {
@@ -358,10 +388,14 @@ func (in *injector) killServer(ctx context.Context, target string, rec *FaultRec
 	return revert, nil
 }
 
-// waitVoters waits until the raft configuration has every server of the
-// cluster as a voter. A server that rejoins after a kill is a non-voter
-// until autopilot finds it stable (10 s); killing the leader before then
-// would leave one voter of two, without a quorum: a different test.
+// waitVoters waits until the Consul cluster can lose a server: every
+// server of the cluster a voter, a leader, and autopilot reporting every
+// server healthy (alive, in contact with the leader, its log caught up)
+// with a failure tolerance of at least one. A server that rejoins after a
+// kill is a non-voter until autopilot finds it stable (10 s); and one that
+// is back and a voter may still be catching up: killing the leader then
+// leaves no quorum (seed 6551752796806853350: the leader killed just after
+// the agent, itself a server, came back, and no leader for 28 s).
 func (in *injector) waitVoters(ctx context.Context) error {
 	c, err := api.NewClient(in.f.Consul.Config())
 	if err != nil {
@@ -372,21 +406,8 @@ func (in *injector) waitVoters(ctx context.Context) error {
 	want := len(in.f.Cluster.Servers)
 	var last error
 	for {
-		cfg, err := c.Operator().RaftGetConfiguration((&api.QueryOptions{}).WithContext(ctx))
-		if err == nil {
-			voters, leader := 0, false
-			for _, s := range cfg.Servers {
-				if s.Voter {
-					voters++
-				}
-				leader = leader || s.Leader
-			}
-			if voters == want && leader {
-				return nil
-			}
-			last = fmt.Errorf("%d of %d voters, leader %v", voters, want, leader)
-		} else {
-			last = err
+		if last = canLoseServer(ctx, c, want); last == nil {
+			return nil
 		}
 		select {
 		case <-ctx.Done():
@@ -394,6 +415,40 @@ func (in *injector) waitVoters(ctx context.Context) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// canLoseServer reports why the cluster of want servers that c talks to
+// could not lose one now (nil: it could).
+func canLoseServer(ctx context.Context, c *api.Client, want int) error {
+	q := (&api.QueryOptions{}).WithContext(ctx)
+	cfg, err := c.Operator().RaftGetConfiguration(q)
+	if err != nil {
+		return err
+	}
+	voters, leader := 0, false
+	for _, s := range cfg.Servers {
+		if s.Voter {
+			voters++
+		}
+		leader = leader || s.Leader
+	}
+	if voters != want || !leader {
+		return fmt.Errorf("%d of %d voters, leader %v", voters, want, leader)
+	}
+	h, err := c.Operator().AutopilotServerHealth(q)
+	if err != nil {
+		return err
+	}
+	if !h.Healthy || h.FailureTolerance < 1 || len(h.Servers) != want {
+		var sick []string
+		for _, s := range h.Servers {
+			if !s.Healthy {
+				sick = append(sick, s.Name)
+			}
+		}
+		return fmt.Errorf("autopilot: healthy %v, failure tolerance %d, %d servers, unhealthy %v", h.Healthy, h.FailureTolerance, len(h.Servers), sick)
+	}
+	return nil
 }
 
 // transferLeader asks the cluster to elect another leader and waits for it.

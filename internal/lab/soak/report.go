@@ -217,8 +217,8 @@ func (r *Report) Print(w io.Writer) {
 	for _, what := range slices.Sorted(maps.Keys(r.NotInjected)) {
 		fmt.Fprintf(w, "not injected: %s: %s\n", what, r.NotInjected[what])
 	}
-	fmt.Fprintf(w, "rooms moved off a node down for --rooms.move-after, by fault: %v; joins sent to their room's node while it was down, within the bound: %d; 503s inside their window: %v; answers outside fault windows: %d, %.2f%% naming a node; room prefix read %d times (%d reads failed); fleet whole %.1fs after the last fault\n",
-		r.Moves, r.HeldJoins, r.Allowed503, r.Quiet, 100*r.QuietOKShare(), r.KVReads, r.KVFailed, r.Recovery.Seconds())
+	fmt.Fprintf(w, "rooms moved off a node down for --rooms.move-after, by fault: %v; joins sent to their room's node while it was down, within the bound: %d; answers naming a room's old node overlapping its move: %d; 503s inside their window: %v; answers outside fault windows: %d, %.2f%% naming a node; room prefix read %d times (%d reads failed); fleet whole %.1fs after the last fault\n",
+		r.Moves, r.HeldJoins, r.Concurrent, r.Allowed503, r.Quiet, 100*r.QuietOKShare(), r.KVReads, r.KVFailed, r.Recovery.Seconds())
 	for _, lf := range r.LongFaults {
 		fmt.Fprintf(w, "long fault: %s on %s at %+.1fs held %.1fs: %d of its rooms asked while down, %d moved\n",
 			lf.Kind, lf.Node, lf.Start, lf.Held, lf.Rooms, lf.Moved)

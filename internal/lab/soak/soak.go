@@ -147,9 +147,10 @@ func Run(ctx context.Context, f *fleet.Fleet, o Options) (*Report, error) {
 		}
 	})
 	tl := &timeline{}
-	leaks := &leakWatch{}
+	// Over the selectors' lookup deadline (3 s) with room to spare.
+	leaks := &leakWatch{settle: 5 * time.Second}
 	kv := newKVRecorder(consul, selector.DefaultOptions().RoomsPrefix)
-	in := &injector{f: f, start: start, tl: tl, leaks: leaks, kv: kv, idle: lb.CloseIdle}
+	in := &injector{f: f, start: start, tl: tl, leaks: leaks, kv: kv, idle: lb.CloseIdle, maxHold: o.MaxHold, longClear: o.LongClear}
 	var observed, leaders int
 	wg.Go(func() { observed = observe(runCtx, consul, nodes, tl) })
 	wg.Go(func() { leaders = watchLeader(runCtx, f, tl) })
