@@ -7,8 +7,13 @@
 
 build_binaries() {
 	mkdir -p "$work/bin"
-	(cd "$repo" && go build -trimpath -ldflags='-s -w' -o "$work/bin/" ./cmd/ensemble-sidecar ./cmd/ensemble-jvbemu \
+	# Built as `make build` builds what ships: static, and the node agent with its gcflags
+	# (scripts/agent-gcflags.sh), so the image runs the sidecar a real node runs.
+	local gcflags
+	mapfile -t gcflags < <("$repo/scripts/agent-gcflags.sh")
+	(cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$work/bin/" ./cmd/ensemble-jvbemu \
 		./cmd/ensemble-firstboot ./cmd/ensemble-selector ./cmd/ensemble-xmppcheck ./cmd/ensemble-imagecheck)
+	(cd "$repo" && CGO_ENABLED=0 go build -trimpath "${gcflags[@]}" -ldflags='-s -w' -o "$work/bin/" ./cmd/ensemble-sidecar)
 	# ENSEMBLE_IMAGES_SIDECAR=<binary> tries the images with another build of the sidecar.
 	if [[ -n ${ENSEMBLE_IMAGES_SIDECAR:-} ]]; then
 		cp "$ENSEMBLE_IMAGES_SIDECAR" "$work/bin/ensemble-sidecar"
