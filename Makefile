@@ -84,7 +84,7 @@ docs: ## Regenerate README.md's flag tables from the binaries' flags (docs/flags
 
 .PHONY: dashboards
 dashboards: ## Regenerate deploy/grafana/*.json from internal/dashboards.
-	$(GO) run ./cmd/ensemble-dashboards --out-dir=deploy/grafana
+	$(GO) run ./cmd/tools/ensemble-dashboards --out-dir=deploy/grafana
 
 .PHONY: test-images
 test-images: ## Lint, converge, idempotence-check and boot the Ansible/Packer images.

@@ -27,7 +27,7 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
-		"./cmd/ensemble-jvbemu", "./cmd/ensemble-sidecar", "./cmd/ensemble-selector")
+		"./cmd/lab/ensemble-jvbemu", "./cmd/ensemble-sidecar", "./cmd/ensemble-selector")
 	cmd.Dir = ".."
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {

@@ -93,7 +93,7 @@ echo "building ensemble-exporter, ensemble-sidecar and ensemble-jvbemu..." >&2
 mapfile -t gcflags < <(scripts/agent-gcflags.sh)
 CGO_ENABLED=0 go build -trimpath "${gcflags[@]}" -o "$work/ensemble-exporter" ./cmd/ensemble-exporter
 CGO_ENABLED=0 go build -trimpath "${gcflags[@]}" -o "$work/ensemble-sidecar" ./cmd/ensemble-sidecar
-go build -o "$work/ensemble-jvbemu" ./cmd/ensemble-jvbemu
+go build -o "$work/ensemble-jvbemu" ./cmd/lab/ensemble-jvbemu
 
 # nginx with stub_status on a free port.
 nginx_port=$(free_port)

@@ -10,6 +10,8 @@
 #   code. Only the binaries' own dependencies count here, not tests.
 # - ensemble-firstboot links the exporter library: it runs as root at every boot, before the
 #   network services, and needs none of the exporter's HTTP server and Prometheus client.
+# - A main package sits directly under cmd/ and is not one of the shipped binaries: the folder
+#   tells what ships, so lab mains live in cmd/lab/ and developer tools in cmd/tools/.
 #
 # GOFLAGS (for example -overlay=...) is passed to go list.
 set -euo pipefail
@@ -40,8 +42,21 @@ forbid "the sidecar" selector -test ./sidecar/... ./cmd/ensemble-sidecar/...
 forbid "the selector" sidecar -test ./selector/... ./cmd/ensemble-selector/...
 
 # The binaries that ship on nodes and selector hosts.
-for cmd in ensemble-sidecar ensemble-selector ensemble-exporter ensemble-firstboot; do
+shipped=(ensemble-sidecar ensemble-selector ensemble-exporter ensemble-firstboot)
+for cmd in "${shipped[@]}"; do
 	forbid "$cmd (shipped)" internal/lab "./cmd/$cmd"
 done
+
+# Only they are mains directly under cmd/.
+if ! mains=$(go list -f '{{if eq .Name "main"}}{{.ImportPath}}{{end}}' ./cmd/...); then
+	echo "check-imports: go list failed for cmd/" >&2
+	fail=1
+fi
+stray=$(grep -E "^${mod}/cmd/[^/]+$" <<<"$mains" | grep -vxF "$(printf "${mod}/cmd/%s\n" "${shipped[@]}")" || true)
+if [[ -n $stray ]]; then
+	echo "check-imports: mains directly under cmd/ that do not ship (move them to cmd/lab/ or cmd/tools/):" >&2
+	echo "$stray" | sed 's/^/  /' >&2
+	fail=1
+fi
 forbid "ensemble-firstboot (runs as root at boot)" exporter ./cmd/ensemble-firstboot
 exit $fail

@@ -54,6 +54,19 @@ func TestCheckImportsCatchesEveryRule(t *testing.T) {
 	}
 }
 
+// TestCheckImportsKeepsCmdShipped: a main that does not ship, put directly under cmd/, fails the
+// check and is named; the same main under cmd/lab/ passes.
+func TestCheckImportsKeepsCmdShipped(t *testing.T) {
+	const header = "check-imports: mains directly under cmd/ that do not ship (move them to cmd/lab/ or cmd/tools/):"
+	out, err := checkImports(t, []plant{{"cmd/ensemble-planted", "main.go", "main", "fmt", ""}})
+	if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 1 || !slices.Contains(listed(out, header), mod+"/cmd/ensemble-planted") {
+		t.Fatalf("check-imports.sh with a lab main under cmd/: %v, want exit status 1 naming it\n%s", err, out)
+	}
+	if out, err := checkImports(t, []plant{{"cmd/lab/ensemble-planted", "main.go", "main", "fmt", ""}}); err != nil {
+		t.Fatalf("check-imports.sh with a lab main under cmd/lab/: %v\n%s", err, out)
+	}
+}
+
 // TestCheckImportsFailsWhenGoListFails: a broken import must not hide the packages a rule checks.
 func TestCheckImportsFailsWhenGoListFails(t *testing.T) {
 	out, err := checkImports(t, []plant{{"sidecar", "planted.go", "sidecar", mod + "/nosuch", ""}})

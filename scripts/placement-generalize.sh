@@ -17,7 +17,7 @@ out=${1:-$(mktemp -d)}
 mkdir -p "$out"
 bin=$(mktemp -d)/ensemble-sim
 trap 'rm -rf "$(dirname "$bin")"' EXIT
-go build -o "$bin" ./cmd/ensemble-sim
+go build -o "$bin" ./cmd/tools/ensemble-sim
 default=$(sed -n 's/^const DefaultPolicy = "\(.*\)"/\1/p' selector/placement/policy.go)
 tuning=${TUNING_SEEDS:-1 2 3 4 5 6 7 8}
 heldout=${HELDOUT_SEEDS:-1001 1002 1003 1004 1005 1006 1007 1008}

@@ -13,7 +13,7 @@ out=${1:-$(mktemp -d)}
 mkdir -p "$out"
 bin=$(mktemp -d)/ensemble-sim
 trap 'rm -rf "$(dirname "$bin")"' EXIT
-go build -o "$bin" ./cmd/ensemble-sim
+go build -o "$bin" ./cmd/tools/ensemble-sim
 default=$(sed -n 's/^const DefaultPolicy = "\(.*\)"/\1/p' selector/placement/policy.go)
 tuning=${TUNING_SEEDS:-1 2}
 evaluation=${EVALUATION_SEEDS:-3 4}

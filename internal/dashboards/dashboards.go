@@ -2,7 +2,7 @@
 // Grafana Foundation SDK: a fleet dashboard (nodes by state, load score per
 // node, placements per policy, saturation, degraded modes, drain progress,
 // conference sizes) and a node dashboard (CPU, network, nginx, bridge).
-// cmd/ensemble-dashboards writes them to deploy/grafana/*.json; a test fails
+// cmd/tools/ensemble-dashboards writes them to deploy/grafana/*.json; a test fails
 // when the committed files differ, and the end-to-end suite runs every
 // panel's query against the demo fleet's Prometheus.
 package dashboards

@@ -11,8 +11,8 @@ build_binaries() {
 	# (scripts/agent-gcflags.sh), so the image runs the sidecar a real node runs.
 	local gcflags
 	mapfile -t gcflags < <("$repo/scripts/agent-gcflags.sh")
-	(cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$work/bin/" ./cmd/ensemble-jvbemu \
-		./cmd/ensemble-firstboot ./cmd/ensemble-selector ./cmd/ensemble-xmppcheck ./cmd/ensemble-imagecheck)
+	(cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$work/bin/" ./cmd/lab/ensemble-jvbemu \
+		./cmd/ensemble-firstboot ./cmd/ensemble-selector ./cmd/lab/ensemble-xmppcheck ./cmd/lab/ensemble-imagecheck)
 	(cd "$repo" && CGO_ENABLED=0 go build -trimpath "${gcflags[@]}" -ldflags='-s -w' -o "$work/bin/" ./cmd/ensemble-sidecar)
 	# ENSEMBLE_IMAGES_SIDECAR=<binary> tries the images with another build of the sidecar.
 	if [[ -n ${ENSEMBLE_IMAGES_SIDECAR:-} ]]; then

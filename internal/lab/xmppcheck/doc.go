@@ -6,7 +6,7 @@
 // not expired, and, given the shared secret, equal to what coturn's use-auth-secret expects
 // (username "<expiry>[:<user>]", password base64(HMAC-SHA1(secret, username))).
 //
-// cmd/ensemble-xmppcheck runs it and prints the Report as JSON on stdout. Its flags:
+// cmd/lab/ensemble-xmppcheck runs it and prints the Report as JSON on stdout. Its flags:
 //
 //	--websocket-url URL   wss://NODE/xmpp-websocket (empty: skip the WebSocket leg)
 //	--bosh-url URL        https://NODE/http-bind (empty: skip the BOSH leg)

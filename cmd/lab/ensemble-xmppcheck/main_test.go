@@ -15,7 +15,7 @@ import (
 // TestRun drives the command against Debian's prosody (directly, without nginx: the
 // package's own test covers the nginx routes) and checks the exit codes and the JSON.
 func TestRun(t *testing.T) {
-	cfg, err := os.ReadFile(filepath.Join("..", "..", "internal", "lab", "xmppcheck", "testdata", "prosody.cfg.lua"))
+	cfg, err := os.ReadFile(filepath.Join("..", "..", "..", "internal", "lab", "xmppcheck", "testdata", "prosody.cfg.lua"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ func TestRun(t *testing.T) {
 					t.Fatalf("no PNG written: %v", err)
 				}
 			}},
-		{"trace", []string{"--trace=../../sim/testdata/trace.csv", "--no-progress", "--day=2h", "--output.format=csv", "--no-crash", "--no-drain"}, 0,
+		{"trace", []string{"--trace=../../../sim/testdata/trace.csv", "--no-progress", "--day=2h", "--output.format=csv", "--no-crash", "--no-drain"}, 0,
 			func(t *testing.T, out, errOut string) {
 				if n := strings.Count(out, "\n"); n != 8 { // header, six policies, the oracle
 					t.Fatalf("CSV has %d lines:\n%s", n, out)
@@ -49,7 +49,7 @@ func TestRun(t *testing.T) {
 					t.Errorf("stderr %q", errOut)
 				}
 			}},
-		{"trace day", []string{"--trace=../../sim/testdata/trace.csv", "--no-progress", "--output.format=json", "--policy=p2c"}, 0,
+		{"trace day", []string{"--trace=../../../sim/testdata/trace.csv", "--no-progress", "--output.format=json", "--policy=p2c"}, 0,
 			func(t *testing.T, out, _ string) {
 				var doc struct {
 					Scenario struct {
@@ -63,7 +63,7 @@ func TestRun(t *testing.T) {
 					t.Fatalf("day %d ns, want the trace's 70 minutes", doc.Scenario.SimulatedNs)
 				}
 			}},
-		{"trace cut", []string{"--trace=../../sim/testdata/trace.csv", "--no-progress", "--day=5m", "--policy=p2c"}, 0,
+		{"trace cut", []string{"--trace=../../../sim/testdata/trace.csv", "--no-progress", "--day=5m", "--policy=p2c"}, 0,
 			func(t *testing.T, _, errOut string) {
 				if !strings.Contains(errOut, "warning: the trace runs to 1h10m0s but the day ends at 5m0s: 1 participants") {
 					t.Fatalf("no cut warning: %q", errOut)
