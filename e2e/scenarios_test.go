@@ -173,8 +173,8 @@ func TestDrain(t *testing.T) {
 	}
 	took := waitState(t, f, n.ID, draining, 10*time.Second)
 	measured(t, "drain-no-new-rooms", took)
-	if took > 500*time.Millisecond {
-		t.Errorf("drain took %v to be visible, want at most 0.5s", took)
+	if took > time.Second { // twice the 0.5 s goal
+		t.Errorf("drain took %v to be visible, want at most 1s (twice the 0.5s goal)", took)
 	}
 	if got := newRooms(t, f, "while-draining", 10); got[n.ID] > 0 {
 		t.Errorf("draining %s got %d new rooms", n.ID, got[n.ID])
@@ -219,8 +219,8 @@ func TestKilledSidecar(t *testing.T) {
 		return notEligible(ctx, f, n.ID)
 	})
 	measured(t, "sidecar-killed-out-of-selection", took)
-	if limit := testTiming().CheckInterval + time.Second; took > limit {
-		t.Errorf("killed node left selection after %v, want at most %v", took, limit)
+	if limit := 2 * (testTiming().CheckInterval + time.Second); took > limit {
+		t.Errorf("killed node left selection after %v, want at most %v (twice the goal, check interval + 1s)", took, limit)
 	}
 	if got := newRooms(t, f, "after-kill", 10); got[n.ID] > 0 {
 		t.Errorf("killed %s got %d new rooms", n.ID, got[n.ID])

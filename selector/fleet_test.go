@@ -27,8 +27,9 @@ func TestDrainedNodeGetsNothingNew(t *testing.T) {
 	in.waitNodes(t, 5*time.Second, map[string]string{"node-0": "draining"})
 	visible := time.Since(start)
 	t.Logf("measured drain_visible_seconds=%.3f", visible.Seconds())
-	if visible > 500*time.Millisecond {
-		t.Fatalf("drain took %v to reach the selector, want at most 0.5s", visible)
+	// The goal is 0.5 s; the bound has twice that for a loaded CI machine.
+	if visible > time.Second {
+		t.Fatalf("drain took %v to reach the selector, want at most 1s (twice the 0.5s goal)", visible)
 	}
 	for range 50 {
 		if b := in.newRoom(t); b.Node == "node-0" {
@@ -56,8 +57,9 @@ func TestCrashedNodeGone(t *testing.T) {
 	in.waitNodes(t, 5*time.Second, map[string]string{"node-2": "gone"})
 	gone := time.Since(start)
 	t.Logf("measured crash_gone_seconds=%.3f", gone.Seconds())
-	if gone > 2*time.Second {
-		t.Fatalf("crashed node took %v to be gone, want at most check interval 1s + 1s", gone)
+	// The goal is check interval 1s + 1s; the bound has twice that for a loaded CI machine.
+	if gone > 4*time.Second {
+		t.Fatalf("crashed node took %v to be gone, want at most 4s (twice the goal, check interval 1s + 1s)", gone)
 	}
 	if held := in.room(t, bound.Room); held != bound {
 		t.Fatalf("room %s left its node within --rooms.move-after of it going: %+v", bound.Room, held)
